@@ -1,0 +1,36 @@
+"""One exception tree for everything the testbed reports to a person.
+
+A `BadInput` is the user's to fix (a topology file, a capture, a serial stream):
+the CLI prints its message on one line and exits with status 2, no traceback.
+"""
+
+from __future__ import annotations
+
+
+class TestbedError(Exception):
+    """Base of every error the testbed raises on purpose."""
+
+    __test__ = False  # not a pytest test class despite the name
+    exit_status = 1
+
+
+class BadInput(TestbedError):
+    """Input the user gave is wrong; the message names the file and line or byte offset."""
+
+    exit_status = 2
+
+
+class TopologyError(BadInput):
+    """A topology or lab file is invalid: `file:line:col: path: what was expected`."""
+
+
+class FrameError(BadInput):
+    """Bytes that are not a valid IEEE 802.15.4 / 6LoWPAN frame (message names the byte offset)."""
+
+
+class NetworkError(TestbedError):
+    """Bringing an emulated network up or down failed (a command, a namespace, the medium)."""
+
+
+class PrivilegeError(TestbedError):
+    """The emulated backend needs CAP_NET_ADMIN: root or an unprivileged user+net namespace."""
