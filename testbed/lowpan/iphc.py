@@ -1,0 +1,374 @@
+"""6LoWPAN IPv6 header compression: RFC 6282 LOWPAN_IPHC (§3) and UDP LOWPAN_NHC (§4.3).
+
+What it is: `compress()` turns the IPv6 header (and a UDP header right behind it)
+into an IPHC header; `decompress()` turns it back, recomputing the IPv6 payload
+length and the UDP length from the datagram size. What it is not: fragmentation
+(`frag.py`), MAC framing (`mac.py`), nor NHC for IPv6 extension headers (those are
+carried inline, NH=0, as is every next header other than UDP).
+
+Link-layer addresses are given as bytes in the order they are written (2 bytes for
+a short address, 8 for an EUI-64): the IID that RFC 6282 §3.2.2 derives from them
+is what lets a link-local or context address vanish from the air entirely.
+Contexts map a context identifier (0..15) to an 8-byte /64 prefix; context 0 is
+the PAN prefix.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Mapping
+
+from testbed.errors import FrameError
+
+IPV6_HEADER_LENGTH = 40
+UDP_HEADER_LENGTH = 8
+UDP = 17
+
+#: The first three bits of an IPHC dispatch, RFC 6282 §3.1: 011.
+DISPATCH_IPHC = 0x60
+DISPATCH_MASK = 0xE0
+
+_LINK_LOCAL_PREFIX = b"\xfe\x80" + bytes(6)
+_SHORT_IID_HEAD = b"\x00\x00\x00\xff\xfe\x00"  # RFC 6282 §3.2.2: 0000:00ff:fe00:XXXX
+_UNSPECIFIED = bytes(16)
+_ZERO = bytes(16)
+
+_IPV6_HEADER = struct.Struct(">IHBB")
+_UDP_HEADER = struct.Struct(">HHHH")
+_PORTS = struct.Struct(">HH")
+
+_TF_LENGTH = (4, 3, 1, 0)
+_HLIM_VALUE = (None, 1, 64, 255)
+_HLIM_CODE = {1: 1, 64: 2, 255: 3}
+# Inline source/destination address bytes by (AC << 2 | AM), RFC 6282 §3.1.1.
+_UNICAST_LENGTH = (16, 8, 2, 0, 0, 8, 2, 0)
+# Inline multicast destination bytes by (DAC << 2 | DAM); -1 = reserved.
+_MULTICAST_LENGTH = (16, 6, 4, 1, 6, -1, -1, -1)
+
+_iid_cache: dict[bytes, bytes] = {}
+
+
+def link_layer_iid(ll: bytes) -> bytes:
+    """The IID RFC 6282 §3.2.2 derives from a link-layer address.
+
+    Short address XXXX -> 0000:00ff:fe00:XXXX; EUI-64 -> the EUI-64 with the
+    Universal/Local bit (0x02 of the first byte) inverted.
+    """
+    iid = _iid_cache.get(ll)
+    if iid is None:
+        if len(ll) == 2:
+            iid = _SHORT_IID_HEAD + ll
+        elif len(ll) == 8:
+            iid = bytes((ll[0] ^ 0x02,)) + ll[1:]
+        else:
+            raise ValueError(f"link-layer address of {len(ll)} bytes (expected 2 or 8)")
+        _iid_cache[ll] = iid
+    return iid
+
+
+def _compress_unicast(
+    addr: bytes, ll: bytes, contexts: Mapping[int, bytes]
+) -> tuple[int, int, int, bytes]:
+    """(AC, AM, context id, inline bytes) for a unicast address, RFC 6282 §3.1.1 SAM/DAM."""
+    prefix = addr[:8]
+    if prefix == _LINK_LOCAL_PREFIX:
+        ac = cid = 0
+    else:
+        for cid, context in contexts.items():
+            if context == prefix:
+                ac = 1
+                break
+        else:
+            return 0, 0, 0, addr
+    iid = addr[8:]
+    if iid == link_layer_iid(ll):
+        return ac, 3, cid, b""
+    if iid[:6] == _SHORT_IID_HEAD:
+        return ac, 2, cid, iid[6:]
+    return ac, 1, cid, iid
+
+
+def _compress_multicast(
+    addr: bytes, contexts: Mapping[int, bytes]
+) -> tuple[int, int, int, bytes]:
+    """(DAC, DAM, context id, inline bytes) for a multicast destination, RFC 6282 §3.1.1."""
+    if addr[1] == 0x02 and addr[2:15] == _ZERO[:13]:
+        return 0, 3, 0, addr[15:]  # ff02::00XX
+    if addr[2:13] == _ZERO[:11]:
+        return 0, 2, 0, addr[1:2] + addr[13:]  # ffXX::00XX:XXXX
+    if addr[2:11] == _ZERO[:9]:
+        return 0, 1, 0, addr[1:2] + addr[11:]  # ffXX::00XX:XXXX:XXXX
+    if addr[3] == 64:  # RFC 3306 unicast-prefix-based: ffXX:XX40:PPPP:PPPP:PPPP:PPPP:XXXX:XXXX
+        prefix = addr[4:12]
+        for cid, context in contexts.items():
+            if context == prefix:
+                return 1, 0, cid, addr[1:3] + addr[12:]
+    return 0, 0, 0, addr
+
+
+# RFC 6282 §3.1, §4.3
+def compress(
+    packet: bytes, *, src_ll: bytes, dst_ll: bytes, contexts: Mapping[int, bytes]
+) -> tuple[bytes, int]:
+    """Compress the IPv6 header of `packet` (and a UDP header behind it), RFC 6282 §3.1 + §4.3.
+
+    Returns (IPHC header incl. UDP NHC, number of bytes of `packet` it replaces: 40,
+    or 48 with UDP). The UDP checksum is always carried (C=0, RFC 6282 §4.3.2).
+    """
+    if len(packet) < IPV6_HEADER_LENGTH or packet[0] >> 4 != 6:
+        raise FrameError(
+            f"offset 0: not an IPv6 packet ({len(packet)} bytes, version {packet[:1].hex()})"
+        )
+    word = int.from_bytes(packet[:4], "big")
+    tc = (word >> 20) & 0xFF
+    fl = word & 0xFFFFF
+    next_header = packet[6]
+    hop_limit = packet[7]
+    src = packet[8:24]
+    dst = packet[24:40]
+    # Traffic class and flow label, RFC 6282 §3.1.1 TF; ECN is written before DSCP.
+    ecn_dscp = ((tc & 3) << 6) | (tc >> 2)
+    if fl == 0:
+        if tc == 0:
+            tf, inline_tf = 3, b""
+        else:
+            tf, inline_tf = 2, bytes((ecn_dscp,))
+    elif tc >> 2 == 0:
+        tf, inline_tf = 1, ((tc & 3) << 22 | fl).to_bytes(3, "big")
+    else:
+        tf, inline_tf = 0, (ecn_dscp << 24 | fl).to_bytes(4, "big")
+    udp = next_header == UDP and len(packet) >= IPV6_HEADER_LENGTH + UDP_HEADER_LENGTH
+    hlim = _HLIM_CODE.get(hop_limit, 0)
+    # Source address, SAC/SAM.
+    if src == _UNSPECIFIED:
+        sac, sam, sci, inline_src = 1, 0, 0, b""
+    else:
+        sac, sam, sci, inline_src = _compress_unicast(src, src_ll, contexts)
+    # Destination address, M/DAC/DAM.
+    if dst[0] == 0xFF:
+        m = 1
+        dac, dam, dci, inline_dst = _compress_multicast(dst, contexts)
+    else:
+        m = 0
+        dac, dam, dci, inline_dst = _compress_unicast(dst, dst_ll, contexts)
+    cid = 1 if (sci or dci) else 0
+    head = bytearray((
+        DISPATCH_IPHC | (tf << 3) | (4 if udp else 0) | hlim,
+        (cid << 7) | (sac << 6) | (sam << 4) | (m << 3) | (dac << 2) | dam,
+    ))
+    if cid:
+        head.append((sci << 4) | dci)
+    head += inline_tf
+    if not udp:
+        head.append(next_header)
+    if not hlim:
+        head.append(hop_limit)
+    head += inline_src
+    head += inline_dst
+    if not udp:
+        return bytes(head), IPV6_HEADER_LENGTH
+    head += _compress_udp(packet)
+    return bytes(head), IPV6_HEADER_LENGTH + UDP_HEADER_LENGTH
+
+
+# RFC 6282 §4.3.3
+def _compress_udp(packet: bytes) -> bytes:
+    """UDP NHC: 11110CPP, ports as short as RFC 6282 §4.3.3 allows, checksum inline."""
+    src_port, dst_port = _PORTS.unpack_from(packet, 40)
+    checksum = packet[46:48]
+    if src_port & 0xFFF0 == 0xF0B0 and dst_port & 0xFFF0 == 0xF0B0:
+        return bytes((0xF3, ((src_port & 0xF) << 4) | (dst_port & 0xF))) + checksum
+    if dst_port & 0xFF00 == 0xF000:
+        return b"\xf1" + packet[40:42] + packet[43:44] + checksum
+    if src_port & 0xFF00 == 0xF000:
+        return b"\xf2" + packet[41:42] + packet[42:44] + checksum
+    return b"\xf0" + packet[40:44] + checksum
+
+
+def _context(contexts: Mapping[int, bytes], cid: int, offset: int) -> bytes:
+    try:
+        return contexts[cid]
+    except KeyError:
+        raise FrameError(f"offset {offset}: IPHC uses unknown context {cid}") from None
+
+
+# RFC 6282 §3.1, §3.2, §4.3
+def decompress(
+    data: bytes, *, src_ll: bytes, dst_ll: bytes, contexts: Mapping[int, bytes],
+    datagram_size: int | None = None,
+) -> tuple[bytes, int]:
+    """Rebuild the IPv6 header (and UDP header) from an IPHC header at the start of `data`.
+
+    Returns (40- or 48-byte header, number of bytes of `data` consumed). The IPv6
+    payload length (and UDP length) come from `datagram_size` when the datagram was
+    fragmented (RFC 4944 §5.3), else from what follows the header in `data`.
+    Raises FrameError naming the offset (within `data`) of what is wrong.
+    """
+    n = len(data)
+    if n < 2 or data[0] & DISPATCH_MASK != DISPATCH_IPHC:
+        raise FrameError(
+            f"offset 0: not an IPHC header (dispatch {data[:1].hex() or 'missing'}, {n} bytes)"
+        )
+    b0 = data[0]
+    b1 = data[1]
+    pos = 2
+    sci = dci = 0
+    if b1 & 0x80:
+        if n < 3:
+            raise FrameError("offset 2: IPHC truncated: context identifier extension missing")
+        sci = data[2] >> 4
+        dci = data[2] & 0xF
+        pos = 3
+    tf = (b0 >> 3) & 3
+    nh_compressed = b0 & 4
+    hlim = b0 & 3
+    sac = (b1 >> 6) & 1
+    sam = (b1 >> 4) & 3
+    m = b1 & 8
+    dac = (b1 >> 2) & 1
+    dam = b1 & 3
+    src_length = _UNICAST_LENGTH[sac << 2 | sam]
+    if m:
+        dst_length = _MULTICAST_LENGTH[dac << 2 | dam]
+        if dst_length < 0:
+            raise FrameError(f"offset 1: reserved multicast DAC=1 DAM={dam}")
+    else:
+        if dac and not dam:
+            raise FrameError("offset 1: reserved DAC=1 DAM=00 for a unicast destination")
+        dst_length = _UNICAST_LENGTH[dac << 2 | dam]
+    need = pos + _TF_LENGTH[tf] + (0 if nh_compressed else 1) + (0 if hlim else 1)
+    need += src_length + dst_length
+    if n < need:
+        raise FrameError(f"offset {n}: IPHC header truncated: needs {need} bytes, has {n}")
+    # Traffic class and flow label.
+    if tf == 0:
+        word = int.from_bytes(data[pos:pos + 4], "big")
+        ecn_dscp = word >> 24
+        fl = word & 0xFFFFF
+        tc = ((ecn_dscp & 0x3F) << 2) | (ecn_dscp >> 6)
+        pos += 4
+    elif tf == 1:
+        word = int.from_bytes(data[pos:pos + 3], "big")
+        tc = word >> 22
+        fl = word & 0xFFFFF
+        pos += 3
+    elif tf == 2:
+        ecn_dscp = data[pos]
+        tc = ((ecn_dscp & 0x3F) << 2) | (ecn_dscp >> 6)
+        fl = 0
+        pos += 1
+    else:
+        tc = fl = 0
+    if nh_compressed:
+        next_header = UDP  # checked against the NHC dispatch below
+    else:
+        next_header = data[pos]
+        pos += 1
+    if hlim:
+        hop_limit = _HLIM_VALUE[hlim]
+    else:
+        hop_limit = data[pos]
+        pos += 1
+    # Source address.
+    if sac:
+        if sam == 0:
+            src = _UNSPECIFIED
+        else:
+            prefix = _context(contexts, sci, 2)
+            if sam == 3:
+                src = prefix + link_layer_iid(src_ll)
+            elif sam == 2:
+                src = prefix + _SHORT_IID_HEAD + data[pos:pos + 2]
+            else:
+                src = prefix + data[pos:pos + 8]
+    elif sam == 3:
+        src = _LINK_LOCAL_PREFIX + link_layer_iid(src_ll)
+    elif sam == 2:
+        src = _LINK_LOCAL_PREFIX + _SHORT_IID_HEAD + data[pos:pos + 2]
+    elif sam == 1:
+        src = _LINK_LOCAL_PREFIX + data[pos:pos + 8]
+    else:
+        src = data[pos:pos + 16]
+    pos += src_length
+    # Destination address.
+    if m:
+        if dac:
+            prefix = _context(contexts, dci, 2)
+            dst = b"\xff" + data[pos:pos + 2] + b"\x40" + prefix + data[pos + 2:pos + 6]
+        elif dam == 3:
+            dst = b"\xff\x02" + _ZERO[:13] + data[pos:pos + 1]
+        elif dam == 2:
+            dst = b"\xff" + data[pos:pos + 1] + _ZERO[:11] + data[pos + 1:pos + 4]
+        elif dam == 1:
+            dst = b"\xff" + data[pos:pos + 1] + _ZERO[:9] + data[pos + 1:pos + 6]
+        else:
+            dst = data[pos:pos + 16]
+    elif dac:
+        prefix = _context(contexts, dci, 2)
+        if dam == 3:
+            dst = prefix + link_layer_iid(dst_ll)
+        elif dam == 2:
+            dst = prefix + _SHORT_IID_HEAD + data[pos:pos + 2]
+        else:
+            dst = prefix + data[pos:pos + 8]
+    elif dam == 3:
+        dst = _LINK_LOCAL_PREFIX + link_layer_iid(dst_ll)
+    elif dam == 2:
+        dst = _LINK_LOCAL_PREFIX + _SHORT_IID_HEAD + data[pos:pos + 2]
+    elif dam == 1:
+        dst = _LINK_LOCAL_PREFIX + data[pos:pos + 8]
+    else:
+        dst = data[pos:pos + 16]
+    pos += dst_length
+    udp = None
+    if nh_compressed:
+        udp, pos = _decompress_udp(data, pos)
+    if datagram_size is None:
+        payload_length = n - pos + (UDP_HEADER_LENGTH if udp else 0)
+    else:
+        payload_length = datagram_size - IPV6_HEADER_LENGTH
+    header = _IPV6_HEADER.pack(
+        0x60000000 | (tc << 20) | fl, payload_length, next_header, hop_limit
+    ) + src + dst
+    if udp is not None:
+        header += _PORTS.pack(*udp[0]) + payload_length.to_bytes(2, "big") + udp[1]
+    return header, pos
+
+
+# RFC 6282 §4.3
+def _decompress_udp(data: bytes, pos: int) -> tuple[tuple[tuple[int, int], bytes], int]:
+    """Ports and checksum from a UDP NHC at `pos`: ((src, dst), checksum), new position."""
+    if pos >= len(data):
+        raise FrameError(f"offset {pos}: IPHC says NH=1 but the NHC header is missing")
+    nhc = data[pos]
+    if nhc & 0xF8 != 0xF0:
+        raise FrameError(
+            f"offset {pos}: NHC {nhc:#04x} not supported (only UDP 11110CPP; "
+            "extension headers must be carried inline)"
+        )
+    if nhc & 4:
+        raise FrameError(f"offset {pos}: UDP NHC with elided checksum (C=1) not supported")
+    ports = nhc & 3
+    length = (6, 5, 5, 3)[ports]  # port bytes + 2 checksum bytes
+    if pos + 1 + length > len(data):
+        raise FrameError(
+            f"offset {len(data)}: UDP NHC truncated: needs {1 + length} bytes from offset {pos}"
+        )
+    p = pos + 1
+    if ports == 0:
+        src_port = (data[p] << 8) | data[p + 1]
+        dst_port = (data[p + 2] << 8) | data[p + 3]
+        p += 4
+    elif ports == 1:
+        src_port = (data[p] << 8) | data[p + 1]
+        dst_port = 0xF000 | data[p + 2]
+        p += 3
+    elif ports == 2:
+        src_port = 0xF000 | data[p]
+        dst_port = (data[p + 1] << 8) | data[p + 2]
+        p += 3
+    else:
+        src_port = 0xF0B0 | (data[p] >> 4)
+        dst_port = 0xF0B0 | (data[p] & 0xF)
+        p += 1
+    return ((src_port, dst_port), data[p:p + 2]), p + 2
