@@ -1,0 +1,12 @@
+"""The emulated IEEE 802.15.4 radio medium (a separate process, `python -m testbed.radio.medium`).
+
+phy.py       PHY/MAC constants and frame airtime
+core.py      discrete-event channel + per-node MAC (CSMA-CA, ACKs, retries), injected clock
+activity.py  RadioActivity records and the radio.csv writer (status values documented there)
+pcap.py      LINKTYPE 195 capture writer
+spec.py      the medium's SPEC.json model
+tap.py       attach to a persistent TAP in another network namespace
+ethernet.py  which TAP frames go on the air; Ethernet <-> 802.15.4 addresses
+lateness.py  how late the live loop runs events
+medium.py    the live process: TAPs + lowpan Adapter + core, in real time
+"""

@@ -1,0 +1,459 @@
+"""A discrete-event model of one IEEE 802.15.4 channel shared by the nodes of a PAN.
+
+What it is: per-node MACs (a queue of datagrams, unslotted CSMA-CA, ACKs and
+retransmissions, duplicate detection) over a channel where a transmission takes its
+airtime and every neighbour in range hears it: each receives it with the link's
+packet reception ratio, overlapping receptions collide, and a transmitting node
+hears nothing (half duplex). Time is the model's: events run at their modelled
+times from a heap, either as fast as possible (`run_until`, virtual time, for tests)
+or when the wall clock reaches them (`run_due`, the live medium).
+
+What it is not: a codec. A frame is an opaque PSDU with a destination, an
+ack-request flag and a length; the only byte the core reads is the sequence number
+at offset 2 (IEEE 802.15.4-2006 §7.2.1: frame control 2 bytes, then the DSN), as
+an auto-ACK radio does. ACK frames come from an injected encoder
+(`testbed.lowpan.mac.encode_ack` by default).
+
+Simplifications, on purpose: no interframe spacing (SIFS/LIFS); a transmission
+starts right after an idle CCA; CCA sees energy from any neighbour in range
+(whatever the link's prr) and from the node's own ACKs; an ACK is matched by its
+sequence number alone, as radios do; a channel access failure gives up the frame
+(§7.5.1.4: the MAC reports CHANNEL_ACCESS_FAILURE) and with it the rest of the
+datagram, as a lost fragment would lose it anyway.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from testbed.lowpan.addresses import BROADCAST_SHORT
+from testbed.radio import phy
+from testbed.radio.activity import RadioActivity
+
+Deliver = Callable[[int, int, bytes, float], None]  # (receiver, sender, psdu, time)
+OnAir = Callable[[float, bytes], None]  # (start time, psdu)
+OnActivity = Callable[[RadioActivity], None]
+
+
+@dataclass(frozen=True, slots=True)
+class CsmaParameters:
+    """MAC timing and CSMA-CA parameters; defaults are the 802.15.4-2006 ones (`phy.py`).
+
+    Tests change `min_be` to force what a seed would only make likely (a collision).
+    """
+
+    min_be: int = phy.MAC_MIN_BE
+    max_be: int = phy.MAC_MAX_BE
+    max_csma_backoffs: int = phy.MAC_MAX_CSMA_BACKOFFS
+    max_frame_retries: int = phy.MAC_MAX_FRAME_RETRIES
+    unit_backoff_s: float = phy.UNIT_BACKOFF_S
+    cca_s: float = phy.CCA_S
+    turnaround_s: float = phy.TURNAROUND_S
+    ack_wait_s: float = phy.MAC_ACK_WAIT_S
+
+
+@dataclass(slots=True)
+class RadioStats:
+    """Counters of the whole channel (written to the medium's stats file)."""
+
+    data_frames: int = 0  # data transmissions, retransmissions included
+    ack_frames: int = 0
+    retries: int = 0
+    acked: int = 0
+    no_ack: int = 0  # transmissions whose ACK did not come
+    collisions: int = 0  # (receiver, frame) pairs corrupted by an overlap
+    lost: int = 0  # (receiver, frame) pairs lost to the link's prr
+    half_duplex: int = 0
+    duplicates: int = 0
+    delivered: int = 0  # frames handed upward (unicast to its node, or broadcast)
+    cca_busy: int = 0
+    channel_access_failures: int = 0
+    queue_drops: int = 0  # datagrams refused by a full queue
+    datagrams_sent: int = 0  # every frame of the datagram went out (and was ACKed if asked)
+    drops: dict[str, int] = field(default_factory=dict)  # frames given up, by reason
+
+    def as_dict(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+class _Datagram:
+    """The frames of one upper-layer datagram (6LoWPAN fragments), sent in order."""
+
+    __slots__ = ("dst", "ack_request", "frames", "index")
+
+    def __init__(self, dst: int, ack_request: bool, frames: list[bytes]) -> None:
+        self.dst = dst
+        self.ack_request = ack_request
+        self.frames = frames
+        self.index = 0
+
+
+class _Transmission:
+    """One frame on the air: who sent it, when, and at which receivers it was corrupted."""
+
+    __slots__ = ("sender", "psdu", "seq", "dst", "ack_request", "is_ack", "start", "end",
+                 "corrupted")
+
+    def __init__(self, sender: _Node, psdu: bytes, dst: int, ack_request: bool,
+                 is_ack: bool) -> None:
+        self.sender = sender
+        self.psdu = psdu
+        self.seq = psdu[2]
+        self.dst = dst
+        self.ack_request = ack_request
+        self.is_ack = is_ack
+        self.start = 0.0
+        self.end = 0.0
+        self.corrupted: set[int] | None = None
+
+
+class _Node:
+    """A node's MAC and receiver state."""
+
+    __slots__ = ("short", "name", "neighbours", "queue", "active", "nb", "be", "retries",
+                 "cca_start", "tx_start", "tx_end", "arriving", "last_arrival_end",
+                 "awaiting", "last_seq", "seq")
+
+    def __init__(self, short: int, name: str) -> None:
+        self.short = short
+        self.name = name
+        self.neighbours: list[tuple[_Node, float]] = []
+        self.queue: deque[_Datagram] = deque()
+        self.active = False  # the MAC is busy with the head of the queue
+        self.nb = 0
+        self.be = 0
+        self.retries = 0
+        self.cca_start = 0.0
+        self.tx_start = -1.0
+        self.tx_end = -1.0
+        self.arriving: list[_Transmission] = []
+        self.last_arrival_end = -1.0
+        self.awaiting: _Transmission | None = None
+        self.last_seq: dict[int, int] = {}
+        self.seq = 0
+
+
+def _default_ack(seq: int) -> bytes:
+    from testbed.lowpan.mac import encode_ack
+
+    return encode_ack(seq)
+
+
+class RadioCore:
+    """The shared channel and every node's MAC, driven by modelled time.
+
+    `nodes` maps short address -> node name; `links` are undirected
+    (a, b, prr) triples over short addresses. Callbacks: `on_deliver(receiver,
+    sender, psdu, time)` for every frame a node hands upward, `on_air(start, psdu)`
+    for every frame put on the air (data and ACK, in start-time order),
+    `on_activity(RadioActivity)` for the activity log. `clock()` gives the time at
+    which `submit` is called (defaults to the model's own time).
+    """
+
+    def __init__(
+        self,
+        nodes: Mapping[int, str],
+        links: Iterable[tuple[int, int, float]],
+        *,
+        seed: int = 1,
+        queue_limit: int = 16,
+        params: CsmaParameters = CsmaParameters(),
+        clock: Callable[[], float] | None = None,
+        encode_ack: Callable[[int], bytes] = _default_ack,
+        on_deliver: Deliver | None = None,
+        on_air: OnAir | None = None,
+        on_activity: OnActivity | None = None,
+        lateness: Callable[[float], None] | None = None,
+    ) -> None:
+        self.nodes = {short: _Node(short, name) for short, name in nodes.items()}
+        for a, b, prr in links:
+            if a == b or not 0.0 <= prr <= 1.0:
+                raise ValueError(f"bad link {a}-{b} prr {prr}")
+            self.nodes[a].neighbours.append((self.nodes[b], prr))
+            self.nodes[b].neighbours.append((self.nodes[a], prr))
+        self.rng = random.Random(seed)
+        self.queue_limit = queue_limit
+        self.params = params
+        self.now = 0.0
+        self._clock = clock
+        self._encode_ack = encode_ack
+        self._deliver = on_deliver or (lambda r, s, p, t: None)
+        self._on_air = on_air or (lambda t, p: None)
+        self._log = on_activity or (lambda a: None)
+        self._lateness = lateness
+        self._events: list[tuple[float, int, Callable[[object], None], object]] = []
+        self._order = itertools.count()
+        self.stats = RadioStats()
+        self._ack_air = phy.airtime(phy.ACK_PSDU)
+
+    # -- scheduling ---------------------------------------------------------------
+
+    def _at(self, time: float, action: Callable[[object], None], arg: object) -> None:
+        heapq.heappush(self._events, (time, next(self._order), action, arg))
+
+    def next_event_time(self) -> float | None:
+        """Model time of the earliest pending event, None when the channel is quiet."""
+        return self._events[0][0] if self._events else None
+
+    def run_due(self, now: float) -> int:
+        """Run every event due at or before `now` (live mode); returns how many ran.
+
+        Each runs at its own modelled time (`self.now`), however late the loop is;
+        the lateness `now - time` goes to the `lateness` callback.
+        """
+        events = self._events
+        pop = heapq.heappop
+        late = self._lateness
+        count = 0
+        while events and events[0][0] <= now:
+            time, _, action, arg = pop(events)
+            self.now = time
+            if late is not None:
+                late(now - time)
+            action(arg)
+            count += 1
+        return count
+
+    def run_until(self, end: float) -> None:
+        """Virtual time: run every event up to `end` as fast as possible, then stand at `end`."""
+        self.run_due(end)
+        self.now = max(self.now, end)
+
+    # -- the upper layer's side ---------------------------------------------------
+
+    def next_seq(self, src: int) -> int:
+        """The sender's next MAC sequence number (DSN), per sender, mod 256 (§7.2.1.2)."""
+        node = self.nodes[src]
+        seq = node.seq
+        node.seq = (seq + 1) & 0xFF
+        return seq
+
+    def submit(
+        self, src: int, dst: int, frames: Sequence[bytes], *, ack_request: bool
+    ) -> bool:
+        """Queue a datagram (its frames, e.g. 6LoWPAN fragments) at node `src` for `dst`.
+
+        Returns False when the queue already holds `queue_limit` datagrams (tail drop).
+        """
+        if self._clock is not None:
+            self.now = max(self.now, self._clock())
+        node = self.nodes[src]
+        for psdu in frames:
+            if len(psdu) > phy.MAX_PSDU:
+                raise ValueError(f"{len(psdu)}-byte PSDU exceeds aMaxPHYPacketSize 127")
+        if len(node.queue) >= self.queue_limit:
+            self.stats.queue_drops += 1
+            self._count_drop("queue-full", len(frames))
+            peer = self._peer_name(dst)
+            for psdu in frames:
+                self._log(RadioActivity(node.name, "tx", "data", self.now, 0.0, len(psdu),
+                                        psdu[2], peer, "queue-full"))
+            return False
+        node.queue.append(_Datagram(dst, ack_request and dst != BROADCAST_SHORT, list(frames)))
+        if not node.active:
+            self._start_frame(node)
+        return True
+
+    # -- unslotted CSMA-CA, IEEE 802.15.4-2006 §7.5.1.4 ---------------------------
+
+    def _start_frame(self, node: _Node) -> None:
+        node.active = True
+        node.nb = 0
+        node.be = self.params.min_be
+        self._backoff(node)
+
+    def _backoff(self, node: _Node) -> None:
+        """Delay for a random (2^BE - 1) unit backoff periods, then perform CCA."""
+        units = self.rng.randrange(1 << node.be)
+        self._at(self.now + units * self.params.unit_backoff_s, self._cca_start, node)
+
+    def _cca_start(self, node: _Node) -> None:
+        node.cca_start = self.now
+        self._at(self.now + self.params.cca_s, self._cca_end, node)
+
+    def _cca_end(self, node: _Node) -> None:
+        """Channel idle: transmit. Busy: NB+1, BE+1 (up to macMaxBE), back off or fail."""
+        start, now = node.cca_start, self.now
+        # Energy seen during [start, now): a frame that starts exactly at `now` is not.
+        busy = (
+            node.last_arrival_end > start
+            or (node.tx_end > start and node.tx_start < now)
+            or any(other.start < now for other in node.arriving)
+        )
+        dg = node.queue[0]
+        self._log(RadioActivity(node.name, "cca", "data", start, self.params.cca_s, 0, -1, "",
+                                "busy" if busy else "idle"))
+        if not busy:
+            psdu = dg.frames[dg.index]
+            self._transmit(_Transmission(node, psdu, dg.dst, dg.ack_request, False))
+            return
+        self.stats.cca_busy += 1
+        node.nb += 1
+        node.be = min(node.be + 1, self.params.max_be)
+        if node.nb > self.params.max_csma_backoffs:
+            self.stats.channel_access_failures += 1
+            self._give_up(node, "channel-access-failure")
+        else:
+            self._backoff(node)
+
+    # -- the channel --------------------------------------------------------------
+
+    def _transmit(self, tx: _Transmission) -> None:
+        """Put a frame on the air: every neighbour starts receiving it; overlaps collide."""
+        now = self.now
+        sender = tx.sender
+        tx.start = now
+        tx.end = end = now + phy.airtime(len(tx.psdu))
+        sender.tx_start = now
+        sender.tx_end = end
+        if tx.is_ack:
+            self.stats.ack_frames += 1
+        else:
+            self.stats.data_frames += 1
+        self._on_air(now, tx.psdu)
+        for receiver, _ in sender.neighbours:
+            arriving = receiver.arriving
+            if arriving:
+                if tx.corrupted is None:
+                    tx.corrupted = set()
+                tx.corrupted.add(receiver.short)
+                for other in arriving:
+                    if other.corrupted is None:
+                        other.corrupted = set()
+                    other.corrupted.add(receiver.short)
+            arriving.append(tx)
+        self._at(end, self._transmission_end, tx)
+
+    def _transmission_end(self, tx: _Transmission) -> None:
+        """End of a frame on the air: each neighbour's reception outcome, then the sender's."""
+        sender = tx.sender
+        start, end = tx.start, tx.end
+        duration = end - start
+        length = len(tx.psdu)
+        frame = "ack" if tx.is_ack else "data"
+        rng = self.rng.random
+        stats = self.stats
+        for receiver, prr in sender.neighbours:
+            receiver.arriving.remove(tx)
+            if end > receiver.last_arrival_end:
+                receiver.last_arrival_end = end
+            draw = rng()  # drawn for every neighbour so one outcome never shifts the others
+            if tx.corrupted is not None and receiver.short in tx.corrupted:
+                stats.collisions += 1
+                status = "collision"
+            elif receiver.tx_end > start and receiver.tx_start < end:
+                stats.half_duplex += 1
+                status = "half-duplex"
+            elif draw >= prr:
+                stats.lost += 1
+                status = "lost"
+            else:
+                status = self._receive(receiver, tx)
+            self._log(RadioActivity(receiver.name, "rx", frame, start, duration, length, tx.seq,
+                                    sender.name, status))
+        if tx.is_ack:
+            self._log(RadioActivity(sender.name, "tx", "ack", start, duration, length, tx.seq,
+                                    self._peer_name(tx.dst), "ok"))
+        elif tx.ack_request:
+            sender.awaiting = tx
+            self._at(end + self.params.ack_wait_s, self._ack_timeout, tx)
+        else:
+            self._log(RadioActivity(sender.name, "tx", "data", start, duration, length, tx.seq,
+                                    self._peer_name(tx.dst), "ok"))
+            self._frame_done(sender)
+
+    def _receive(self, receiver: _Node, tx: _Transmission) -> str:
+        """A frame arrived intact at `receiver`: ACK matching, filtering, duplicates (§7.5.6)."""
+        if tx.is_ack:
+            awaited = receiver.awaiting
+            if awaited is None or awaited.seq != tx.seq:
+                return "overheard"
+            receiver.awaiting = None
+            self.stats.acked += 1
+            self._log(RadioActivity(receiver.name, "tx", "data", awaited.start,
+                                    awaited.end - awaited.start, len(awaited.psdu), awaited.seq,
+                                    self._peer_name(awaited.dst), "ok"))
+            self._frame_done(receiver)
+            return "ok"
+        sender = tx.sender
+        if tx.dst == BROADCAST_SHORT:
+            self.stats.delivered += 1
+            self._deliver(receiver.short, sender.short, tx.psdu, self.now)
+            return "ok"
+        if tx.dst != receiver.short:
+            return "overheard"
+        if tx.ack_request:
+            # §7.5.6.4.2: the ACK is sent aTurnaroundTime after the end of the frame.
+            ack = _Transmission(receiver, self._encode_ack(tx.seq), sender.short, False, True)
+            self._at(tx.end + self.params.turnaround_s, self._send_ack, ack)
+        if receiver.last_seq.get(sender.short) == tx.seq:
+            self.stats.duplicates += 1
+            return "duplicate"
+        receiver.last_seq[sender.short] = tx.seq
+        self.stats.delivered += 1
+        self._deliver(receiver.short, sender.short, tx.psdu, self.now)
+        return "ok"
+
+    def _send_ack(self, ack: _Transmission) -> None:
+        if ack.sender.tx_end > self.now:  # already transmitting (its own ACK): cannot
+            return
+        self._transmit(ack)
+
+    def _ack_timeout(self, tx: _Transmission) -> None:
+        """macAckWaitDuration passed without the ACK: retransmit or give up (§7.5.6.4.3)."""
+        sender = tx.sender
+        if sender.awaiting is not tx:
+            return  # the ACK came in time
+        sender.awaiting = None
+        self.stats.no_ack += 1
+        self._log(RadioActivity(sender.name, "tx", "data", tx.start, tx.end - tx.start,
+                                len(tx.psdu), tx.seq, self._peer_name(tx.dst), "no-ack"))
+        sender.retries += 1
+        if sender.retries > self.params.max_frame_retries:
+            self._give_up(sender, "dropped", reason="no-ack")
+            return
+        self.stats.retries += 1
+        self._start_frame(sender)  # a new CSMA-CA, same PSDU, same sequence number
+
+    # -- the MAC queue --------------------------------------------------------------
+
+    def _frame_done(self, node: _Node) -> None:
+        node.retries = 0
+        dg = node.queue[0]
+        dg.index += 1
+        if dg.index >= len(dg.frames):
+            node.queue.popleft()
+            self.stats.datagrams_sent += 1
+        self._next(node)
+
+    def _give_up(self, node: _Node, status: str, reason: str | None = None) -> None:
+        """Drop the current frame and the rest of its datagram (the receiver cannot
+        reassemble a datagram with a fragment missing)."""
+        dg = node.queue.popleft()
+        psdu = dg.frames[dg.index]
+        self._log(RadioActivity(node.name, "tx", "data", self.now, 0.0, len(psdu), psdu[2],
+                                self._peer_name(dg.dst), status))
+        self._count_drop(reason or status, len(dg.frames) - dg.index)
+        node.retries = 0
+        self._next(node)
+
+    def _next(self, node: _Node) -> None:
+        if node.queue:
+            self._start_frame(node)
+        else:
+            node.active = False
+
+    def _count_drop(self, reason: str, frames: int) -> None:
+        drops = self.stats.drops
+        drops[reason] = drops.get(reason, 0) + frames
+
+    def _peer_name(self, short: int) -> str:
+        if short == BROADCAST_SHORT:
+            return "broadcast"
+        node = self.nodes.get(short)
+        return node.name if node is not None else f"{short:#06x}"

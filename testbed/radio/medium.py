@@ -1,0 +1,291 @@
+"""The live radio medium: `python -m testbed.radio.medium SPEC.json`.
+
+What it is: the process that joins the nodes' TAP devices through an emulated
+IEEE 802.15.4 channel. IPv6 packets the kernels send on `wpan0` are compressed and
+fragmented into MAC frames (testbed.lowpan.adapter), go through the channel model
+(`core.py`) in real time, and come out reassembled on the receivers' TAPs. Every
+frame on the air goes to the capture, every radio activity to the activity log;
+counters go to the stats file at exit. What it is not: the creator of namespaces
+or TAPs (the emulated backend makes them persistent, with their sysctls, before
+starting this process).
+
+Protocol with the parent: "READY" on stdout once every TAP is attached; SIGTERM or
+SIGINT stops it, flushes capture, activity log and stats, exit status 0. A spec
+error exits 2, an attach error 1, with one line on stderr.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import selectors
+import signal
+import sys
+import time
+from pathlib import Path
+
+from testbed.errors import FrameError, TestbedError
+from testbed.lowpan.adapter import Adapter
+from testbed.lowpan.addresses import BROADCAST_SHORT
+from testbed.radio.activity import ActivityLog
+from testbed.radio.core import RadioCore
+from testbed.radio.ethernet import classify, to_ethernet
+from testbed.radio.lateness import Lateness
+from testbed.radio.pcap import PcapWriter
+from testbed.radio.spec import MediumSpec, load_spec
+from testbed.radio.tap import attach_tap
+
+#: How often (wall clock) the capture and log are flushed and reassembly buffers expired.
+HOUSEKEEPING_S = 0.5
+#: epoll's timeout resolution (1 ms): the last stretch before an event is a sleep.
+EPOLL_SLACK_S = 0.001
+#: Frames read from one TAP per loop turn, so one chatty node cannot starve the clock.
+READ_BURST = 32
+_READ_SIZE = 65536
+
+
+class Medium:
+    """One live medium. `open()` attaches TAPs and opens files; `run()` loops until
+    `stop()`; `close()` flushes and writes the stats. The constructor does no I/O."""
+
+    def __init__(self, spec: MediumSpec) -> None:
+        self.spec = spec
+        self.drops: dict[str, int] = {}
+        self.packets_in = 0
+        self.packets_out = 0
+        self.lateness = Lateness()
+        self._fds: dict[int, int] = {}  # short -> TAP fd
+        self._stopping = False
+        self._tags: dict[int, int] = {}
+        self.t0_unix = 0.0
+        self._t0 = 0.0
+        self.core: RadioCore | None = None
+
+    # -- set-up and tear-down -------------------------------------------------------
+
+    def open(self) -> Medium:
+        spec = self.spec
+        self._t0 = time.monotonic()
+        self.t0_unix = time.time()
+        self.capture = PcapWriter(spec.capture, t0_unix=self.t0_unix).open()
+        self.activity = ActivityLog(spec.activity).open()
+        shorts = {n.name: n.short for n in spec.nodes}
+        self.adapters = {
+            n.short: Adapter(spec.pan_id, spec.addressing, spec.prefix,
+                             timeout_s=spec.reassembly_timeout_s)
+            for n in spec.nodes
+        }
+        self.core = RadioCore(
+            {n.short: n.name for n in spec.nodes},
+            [(shorts[link.a], shorts[link.b], link.prr) for link in spec.links],
+            seed=spec.seed, queue_limit=spec.queue, clock=self.clock,
+            on_deliver=self._deliver, on_air=self.capture.write,
+            on_activity=self.activity.write, lateness=self.lateness.record,
+        )
+        for node in spec.nodes:
+            self._fds[node.short] = attach_tap(node.netns, node.tap)
+        return self
+
+    def clock(self) -> float:
+        """Seconds since the medium started: the model's time axis."""
+        return time.monotonic() - self._t0
+
+    def stop(self, *_: object) -> None:
+        self._stopping = True
+
+    def close(self) -> None:
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
+        self.capture.close()
+        self.activity.close()
+        Path(self.spec.stats).write_text(json.dumps(self.stats(), indent=2) + "\n")
+
+    def stats(self) -> dict[str, object]:
+        core = self.core.stats
+        reassembly = {
+            "completed": sum(a.reassembler.completed for a in self.adapters.values()),
+            "timed_out": sum(a.reassembler.timed_out for a in self.adapters.values()),
+            "dropped": sum(a.reassembler.dropped for a in self.adapters.values()),
+        }
+        return {
+            "run_id": self.spec.run_id,
+            "t0_unix": self.t0_unix,
+            "duration_s": self.clock(),
+            "packets_in": self.packets_in,
+            "packets_out": self.packets_out,
+            "frames": core.data_frames,
+            "acks": core.ack_frames,
+            "retries": core.retries,
+            "collisions": core.collisions,
+            "channel_access_failures": core.channel_access_failures,
+            "queue_drops": core.queue_drops,
+            "reassembly_timeouts": reassembly["timed_out"],
+            "drops": {"frames": dict(core.drops), "packets": dict(self.drops)},
+            "reassembly": reassembly,
+            "lateness": self.lateness.as_dict(),
+            "core": core.as_dict(),
+            "captured_frames": self.capture.frames,
+            "activity_rows": self.activity.rows,
+        }
+
+    # -- the loop ---------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Wait on every TAP (epoll) until the next event is due; run what is due."""
+        selector = selectors.EpollSelector()
+        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        previous_wakeup = signal.set_wakeup_fd(wake_w)
+        try:
+            selector.register(wake_r, selectors.EVENT_READ, None)
+            for short, fd in self._fds.items():
+                selector.register(fd, selectors.EVENT_READ, short)
+            core = self.core
+            clock = self.clock
+            housekeeping = 0.0
+            while not self._stopping:
+                due = core.next_event_time()
+                timeout = HOUSEKEEPING_S
+                if due is not None:
+                    # epoll waits in whole milliseconds (rounded up): wait in epoll
+                    # until about 1 ms before the event, then sleep the rest precisely.
+                    remaining = due - clock()
+                    if remaining > EPOLL_SLACK_S:
+                        timeout = min(remaining - EPOLL_SLACK_S, HOUSEKEEPING_S)
+                    else:
+                        if remaining > 0.0:
+                            time.sleep(remaining)
+                        timeout = 0.0
+                for key, _ in selector.select(timeout):
+                    if key.data is None:
+                        _drain(wake_r)
+                    else:
+                        self._read_tap(selector, key.fd, key.data)
+                now = clock()
+                core.run_due(now)
+                if now - housekeeping >= HOUSEKEEPING_S:
+                    housekeeping = now
+                    self._housekeeping(now)
+        finally:
+            signal.set_wakeup_fd(previous_wakeup)
+            selector.close()
+            os.close(wake_r)
+            os.close(wake_w)
+
+    def _housekeeping(self, now: float) -> None:
+        for adapter in self.adapters.values():
+            adapter.reassembler.expire(now)
+        self.capture.flush()
+        self.activity.flush()
+
+    def _read_tap(self, selector: selectors.BaseSelector, fd: int, short: int) -> None:
+        for _ in range(READ_BURST):
+            try:
+                frame = os.read(fd, _READ_SIZE)
+            except BlockingIOError:
+                return
+            except OSError as error:
+                # The TAP went away under us (its namespace was deleted first): stop
+                # listening to it, keep the rest of the PAN running.
+                selector.unregister(fd)
+                self._drop("tap-gone")
+                print(f"medium: node {short:#06x}: TAP read failed: {error.strerror}; "
+                      "no longer listening to it", file=sys.stderr)
+                return
+            self._from_kernel(short, frame)
+
+    def _drop(self, reason: str) -> None:
+        self.drops[reason] = self.drops.get(reason, 0) + 1
+
+    def _from_kernel(self, src: int, frame: bytes) -> None:
+        """An Ethernet frame node `src` sent: filter, compress, fragment, queue at its MAC."""
+        result = classify(frame, self._fds)
+        if isinstance(result, str):
+            self._drop(result)
+            return
+        dst, packet = result
+        if dst == src:
+            self._drop("to-self")
+            return
+        self.packets_in += 1
+        adapter = self.adapters[src]
+        tag = self._tags.get(src, 0)
+        self._tags[src] = (tag + 1) & 0xFFFF
+        ack_request = dst != BROADCAST_SHORT
+        core = self.core
+        try:
+            payloads = adapter.to_payloads(packet, src, dst, tag)
+            frames = [adapter.frame(core.next_seq(src), src, dst, payload, ack_request)
+                      for payload in payloads]
+        except (FrameError, ValueError) as error:
+            self._drop("codec-error")
+            print(f"medium: node {src:#06x}: cannot encode a packet: {error}", file=sys.stderr)
+            return
+        core.submit(src, dst, frames, ack_request=ack_request)
+
+    def _deliver(self, receiver: int, sender: int, psdu: bytes, now: float) -> None:
+        """A frame the model delivered: reassemble; a complete packet goes to the kernel."""
+        try:
+            packet = self.adapters[receiver].deliver(psdu, now)
+        except FrameError:
+            self._drop("undecodable")
+            return
+        if packet is None:
+            return
+        try:
+            os.write(self._fds[receiver], to_ethernet(packet, receiver, sender))
+        except OSError:
+            self._drop("tap-write")  # the interface is down, or its queue is full
+            return
+        self.packets_out += 1
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 512):
+            pass
+    except BlockingIOError:
+        pass
+
+
+def _tight_timers() -> None:
+    """Ask for 1 ns timer slack (prctl PR_SET_TIMERSLACK) instead of the default 50 µs,
+    so the loop's short sleeps end when the next frame event is due."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(29, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m testbed.radio.medium SPEC.json", file=sys.stderr)
+        return 2
+    try:
+        spec = load_spec(args[0])
+    except TestbedError as error:
+        print(f"medium: {error}", file=sys.stderr)
+        return error.exit_status
+    _tight_timers()
+    medium = Medium(spec)
+    signal.signal(signal.SIGTERM, medium.stop)
+    signal.signal(signal.SIGINT, medium.stop)
+    try:
+        medium.open()
+    except TestbedError as error:
+        print(f"medium: {error}", file=sys.stderr)
+        if medium.core is not None:
+            medium.close()
+        return error.exit_status
+    try:
+        print("READY", flush=True)
+        medium.run()
+    finally:
+        medium.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
