@@ -1,0 +1,224 @@
+"""The `testbed` command line: bring an emulated network up, run commands in it, take it down.
+
+A thin front (typer + rich) over experiment/ and backends/: it parses arguments, shows
+progress and tables, and turns every `TestbedError` into one line on stderr with the
+error's exit status. It holds no network logic of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from testbed.backends import netns as ns
+from testbed.backends import userns
+from testbed.backends.emulated import CLOUD, EmulatedNetwork, remove_created
+from testbed.config.topology import load_topology
+from testbed.errors import TestbedError
+from testbed.experiment.run import Run, find_run, list_runs, registry_dir, remove_entry
+
+EXIT_STATUSES = (
+    "Exit status: 0 success; 1 a testbed error (a command, a namespace, the medium, no live "
+    "run); 2 bad input (a topology file: the message names file:line:col) or bad usage; 130 "
+    "interrupted during bring-up. `exec` passes the command's own status through."
+)
+
+app = typer.Typer(
+    name="testbed",
+    help=(
+        "Emulated IEEE 802.15.4 / 6LoWPAN testbed: nodes in network namespaces, a radio "
+        "medium between their TAPs, a border router to a cloud namespace.\n\n"
+        "Examples:\n\n"
+        "  testbed up topologies/line.yaml          # bring up, Ctrl-C to tear down\n\n"
+        "  testbed exec n1 -- ping -c1 fd01::1      # in another terminal\n\n"
+        "  testbed down                             # stop the live run\n\n"
+        "  testbed clean                            # remove leftovers of killed runs\n\n"
+        + EXIT_STATUSES
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_argv: list[str] = []  # what main() was given: `up` re-executes with it in unprivileged mode
+out = Console(soft_wrap=True)  # a long path stays on one line for scripts that grep
+err = Console(stderr=True, soft_wrap=True)
+
+
+def _table(net: EmulatedNetwork) -> Table:
+    table = Table(title=f"run {net.run_id} — topology {net.topology.name}")
+    for column in ("node", "role", "short", "global address", "netns"):
+        table.add_column(column)
+    for name, node in net.topology.nodes.items():
+        table.add_row(
+            name, str(node.role), f"{net.short_address(name):#06x}", str(net.address(name)),
+            net.netns(name),
+        )
+    table.add_row(CLOUD, "cloud", "-", str(net.cloud_address), net.netns(CLOUD))
+    return table
+
+
+@app.command()
+def up(
+    topology: Annotated[Path, typer.Argument(help="Topology YAML file.", show_default=False)],
+    seed: Annotated[int, typer.Option(help="Seed of the radio medium's randomness.")] = 1,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Where the run directory <time>-<run id>/ goes.")
+    ] = Path("reports"),
+) -> None:
+    """Bring TOPOLOGY up and keep it up until Ctrl-C, SIGTERM or `testbed down`.
+
+    Example: testbed up topologies/line.yaml --seed 7
+    """
+    topo = load_topology(topology)
+    if not ns.has_net_admin() and not userns.in_private_userns():
+        err.print("testbed: not root: running in an unprivileged user+net namespace "
+                  "(`testbed exec`/`down` cannot reach it; stop with Ctrl-C)", highlight=False)
+        userns.reexec_in_userns(_argv)
+    run = Run.create(
+        topology_name=topo.name, topology_source=topology, seed=seed, out=out_dir
+    )
+    progress = Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+        TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), console=err,
+    )
+    progress.start()
+    try:
+        with EmulatedNetwork.up(topo, run=run, seed=seed, progress=progress) as net:
+            try:  # from here on a signal means "tear down and exit 0"
+                progress.stop()
+                out.print(_table(net))
+                how = (
+                    "Ctrl-C" if userns.in_private_userns()
+                    else f"Ctrl-C or `testbed down --run {run.run_id}`"
+                )
+                out.print(f"run directory: {run.directory}\nup; stop with {how}", highlight=False)
+                while True:
+                    signal.pause()
+            except (KeyboardInterrupt, SystemExit):
+                err.print(f"tearing down run {run.run_id} ...", highlight=False)
+                progress.start()
+    finally:
+        progress.stop()
+    out.print(f"run {run.run_id}: down", highlight=False)
+
+
+@app.command(
+    "exec",
+    context_settings={"ignore_unknown_options": True},
+)
+def exec_(
+    node: Annotated[str, typer.Argument(help="Node name, or `cloud`.", show_default=False)],
+    command: Annotated[
+        list[str], typer.Argument(help="The command and its arguments (after --).")
+    ],
+    run_id: Annotated[
+        Optional[str], typer.Option("--run", help="Run id (default: the one live run).")
+    ] = None,
+) -> None:
+    """Run COMMAND inside NODE's namespace of the live run; exits with COMMAND's status.
+
+    Example: testbed exec n1 -- ip -6 route
+    """
+    entry = find_run(run_id)
+    name = entry.nodes.get(node)
+    if name is None:
+        known = ", ".join(entry.nodes) or "none"
+        raise TestbedError(f"run {entry.run_id} has no node {node!r} (nodes: {known})")
+    if not ns.netns_exists(name):
+        raise TestbedError(f"run {entry.run_id}: namespace {name} is gone (run `testbed clean`)")
+    sys.stdout.flush()
+    os.execvp("ip", ["ip", "netns", "exec", name, *command])
+
+
+@app.command()
+def down(
+    run_id: Annotated[
+        Optional[str], typer.Option("--run", help="Run id (default: the one live run).")
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the tear-down.")] = 60.0,
+) -> None:
+    """Stop a run: signal its `testbed up`, or tear it down here if that process is dead.
+
+    Example: testbed down --run 3fa91c
+    """
+    entry = find_run(run_id, or_dead=True)
+    if entry.owner.signal(signal.SIGTERM):
+        deadline = time.monotonic() + timeout
+        while entry.path.exists() and entry.owner.alive():
+            if time.monotonic() > deadline:
+                raise TestbedError(
+                    f"run {entry.run_id}: `testbed up` (pid {entry.owner.pid}) did not finish "
+                    f"tear-down within {timeout} s"
+                )
+            time.sleep(0.05)
+        if not entry.path.exists():
+            out.print(f"run {entry.run_id}: down", highlight=False)
+            return
+    _remove_leftovers(entry)
+
+
+def _remove_leftovers(entry) -> None:  # type: ignore[no-untyped-def]
+    removed = remove_created(entry.netns, entry.pids)
+    for what in removed.processes:
+        out.print(f"run {entry.run_id}: killed {what}", highlight=False)
+    for name in removed.netns:
+        out.print(f"run {entry.run_id}: deleted namespace {name}", highlight=False)
+    if removed.left:
+        raise TestbedError(f"run {entry.run_id}: could not delete namespaces {removed.left}")
+    remove_entry(entry)
+    out.print(f"run {entry.run_id}: removed registry entry {entry.path}", highlight=False)
+
+
+@app.command()
+def clean() -> None:
+    """Remove what killed runs left behind: exactly what their registry entries list.
+
+    Live runs are left alone (use `testbed down`). Nothing is removed by name pattern.
+
+    Example: testbed clean
+    """
+    entries = list_runs()
+    dead = [e for e in entries if not e.owner_alive()]
+    for entry in entries:
+        if entry not in dead:
+            out.print(
+                f"run {entry.run_id}: live (pid {entry.owner.pid}), left alone", highlight=False
+            )
+    for entry in dead:
+        _remove_leftovers(entry)
+    if not dead:
+        out.print(f"nothing to clean in {registry_dir()}", highlight=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point (`sys.exit(main())`): one line per error, documented statuses.
+
+    Usage errors are typer's own (status 2); a `TestbedError` is one line, no traceback.
+    """
+    global _argv
+    _argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if userns.in_private_userns():
+            userns.private_run_dir()
+        app(args=argv, prog_name="testbed")
+    except TestbedError as exc:
+        err.print(f"testbed: {exc}", highlight=False, markup=False, soft_wrap=True)
+        return exc.exit_status
+    except KeyboardInterrupt:
+        err.print("testbed: interrupted", highlight=False)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,282 @@
+"""One run of the testbed: its id, its directory, its manifest and its registry entry.
+
+A run owns a directory `reports/<YYYYmmdd-HHMMSS>-<run_id>/` (with `logs/` and the
+`run.json` manifest) and, while it is up, an entry in the registry of live runs
+(`/run/testbed/<run_id>.json`). The entry says what the run created, and it is written
+*before* each thing is created, so that whatever kills the run, `testbed clean` can remove
+exactly what the run made and nothing else (Mininet's `mn -c` removes by name pattern; we do
+not).
+
+Processes are recorded with their start time (field 22 of `/proc/<pid>/stat`): a pid that
+the kernel has recycled for another process has another start time, and is never signalled.
+
+This module does not create namespaces or processes itself; backends do, and call
+`Run.record_netns` / `Run.record_pid` first.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import platform
+import secrets
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from testbed import __version__
+from testbed.backends.processes import ProcessRecord, pid_start_time
+from testbed.errors import NetworkError, TestbedError
+
+__all__ = [
+    "ProcessRecord",
+    "RegistryEntry",
+    "Run",
+    "find_run",
+    "list_runs",
+    "load_entry",
+    "new_run_id",
+    "pid_start_time",
+    "registry_dir",
+    "remove_entry",
+]
+
+#: Where live runs are registered; `TESTBED_REGISTRY` overrides it (tests, unprivileged mode).
+DEFAULT_REGISTRY_DIR = Path("/run/testbed")
+REGISTRY_ENV = "TESTBED_REGISTRY"
+
+
+def registry_dir(base: str | Path | None = None) -> Path:
+    """The registry directory: `base`, else $TESTBED_REGISTRY, else /run/testbed."""
+    if base is not None:
+        return Path(base)
+    return Path(os.environ.get(REGISTRY_ENV) or DEFAULT_REGISTRY_DIR)
+
+
+def new_run_id() -> str:
+    """Six random hex characters: short enough for 15-character interface names."""
+    return secrets.token_hex(3)
+
+
+def _now() -> _dt.datetime:
+    return _dt.datetime.now(_dt.timezone.utc).astimezone()
+
+
+# --- registry ---------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class RegistryEntry:
+    """What one run created, as written in `<registry>/<run_id>.json`."""
+
+    run_id: str
+    owner: ProcessRecord
+    directory: Path
+    path: Path
+    netns: list[str] = field(default_factory=list)
+    pids: list[ProcessRecord] = field(default_factory=list)
+    nodes: dict[str, str] = field(default_factory=dict)  # node name -> netns name
+
+    def owner_alive(self) -> bool:
+        """True while the process that brought the run up is still running."""
+        return self.owner.alive()
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "run_id": self.run_id,
+            "owner": self.owner.to_json(),
+            "directory": str(self.directory),
+            "netns": list(self.netns),
+            "pids": [p.to_json() for p in self.pids],
+            "nodes": dict(self.nodes),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, object], path: Path) -> RegistryEntry:
+        return cls(
+            run_id=str(data["run_id"]),
+            owner=ProcessRecord.from_json(data["owner"]),  # type: ignore[arg-type]
+            directory=Path(str(data["directory"])),
+            path=path,
+            netns=[str(n) for n in data.get("netns", [])],  # type: ignore[union-attr]
+            pids=[ProcessRecord.from_json(p) for p in data.get("pids", [])],  # type: ignore[union-attr]
+            nodes={str(k): str(v) for k, v in dict(data.get("nodes", {})).items()},  # type: ignore[arg-type]
+        )
+
+    def save(self) -> None:
+        """Write the entry atomically (a reader never sees half a file)."""
+        tmp = self.path.with_suffix(f".tmp{os.getpid()}")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(self.to_json(), indent=2) + "\n")
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            raise NetworkError(
+                f"cannot write the run registry {self.path}: {exc.strerror} (needs root, or "
+                f"set ${REGISTRY_ENV} to a writable directory)"
+            ) from exc
+
+
+def load_entry(path: Path) -> RegistryEntry:
+    """Read one registry file; a damaged file is a NetworkError naming it."""
+    try:
+        return RegistryEntry.from_json(json.loads(path.read_text()), path)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise NetworkError(f"{path}: unreadable registry entry ({exc})") from exc
+
+
+def list_runs(base: str | Path | None = None) -> list[RegistryEntry]:
+    """Every registered run (live or left over by a killed process), oldest file first."""
+    directory = registry_dir(base)
+    if not directory.is_dir():
+        return []
+    paths = sorted(directory.glob("*.json"), key=lambda p: p.stat().st_mtime)
+    entries = []
+    for path in paths:
+        try:
+            entries.append(load_entry(path))
+        except NetworkError:
+            continue  # half-removed or foreign file: `clean` reports it, listing skips it
+    return entries
+
+
+def find_run(
+    run_id: str | None = None, base: str | Path | None = None, *, or_dead: bool = False
+) -> RegistryEntry:
+    """The run `run_id`, or, without one, *the* live run (an error unless exactly one is up).
+
+    With `or_dead` and no live run, the one registered run whose owner died will do (what
+    `testbed down` wants after a `testbed up` was killed).
+    """
+    entries = list_runs(base)
+    if run_id is not None:
+        for entry in entries:
+            if entry.run_id == run_id:
+                return entry
+        raise TestbedError(f"no run {run_id!r} in {registry_dir(base)} (see `testbed up`)")
+    live = [e for e in entries if e.owner_alive()]
+    if not live and or_dead and len(entries) == 1:
+        return entries[0]
+    if not live:
+        dead = f"; {len(entries)} dead runs: see `testbed clean`" if entries else ""
+        raise TestbedError(
+            f"no live run in {registry_dir(base)} (start one with `testbed up`){dead}"
+        )
+    if len(live) > 1:
+        ids = ", ".join(e.run_id for e in live)
+        raise TestbedError(f"{len(live)} live runs ({ids}): choose one with --run ID")
+    return live[0]
+
+
+def remove_entry(entry: RegistryEntry) -> None:
+    """Forget a run (after everything it lists is gone)."""
+    entry.path.unlink(missing_ok=True)
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@dataclass(slots=True)
+class Run:
+    """A run directory with its manifest, and the run's entry in the registry of live runs.
+
+    Create one with `Run.create(...)`; `Run.finish()` writes the end time. Backends call
+    `record_netns`, `record_nodes` and `record_pid` *before* (for pids: right after) they
+    create things, and `Run.close()` removes the registry entry once all of it is gone.
+    """
+
+    run_id: str
+    directory: Path
+    entry: RegistryEntry
+    manifest: dict[str, object]
+
+    @property
+    def logs(self) -> Path:
+        return self.directory / "logs"
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.directory / "run.json"
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        topology_name: str,
+        topology_source: str | Path | None = None,
+        seed: int = 1,
+        out: str | Path = "reports",
+        registry: str | Path | None = None,
+        argv: Sequence[str] | None = None,
+        run_id: str | None = None,
+    ) -> Run:
+        """Make the run directory, write run.json and register the run (owner: this process)."""
+        run_id = run_id or new_run_id()
+        started = _now()
+        directory = Path(out).resolve() / f"{started:%Y%m%d-%H%M%S}-{run_id}"
+        (directory / "logs").mkdir(parents=True, exist_ok=False)
+        source = Path(topology_source).resolve() if topology_source else None
+        uname = platform.uname()
+        manifest: dict[str, object] = {
+            "run_id": run_id,
+            "topology": {
+                "name": topology_name,
+                "source": str(source) if source else None,
+                "sha256": _sha256(source) if source and source.is_file() else None,
+            },
+            "seed": seed,
+            "started": started.isoformat(timespec="seconds"),
+            "ended": None,
+            "testbed_version": __version__,
+            "kernel": f"{uname.system} {uname.release} {uname.version} {uname.machine}",
+            "python": sys.version.split()[0],
+            "argv": list(argv if argv is not None else sys.argv),
+        }
+        entry = RegistryEntry(
+            run_id=run_id,
+            owner=ProcessRecord.of(os.getpid(), "owner"),
+            directory=directory,
+            path=registry_dir(registry) / f"{run_id}.json",
+        )
+        run = cls(run_id=run_id, directory=directory, entry=entry, manifest=manifest)
+        run._write_manifest()
+        entry.save()
+        return run
+
+    def _write_manifest(self) -> None:
+        self.manifest_path.write_text(json.dumps(self.manifest, indent=2) + "\n")
+
+    def record_netns(self, names: Iterable[str]) -> None:
+        """Register namespaces about to be created."""
+        for name in names:
+            if name not in self.entry.netns:
+                self.entry.netns.append(name)
+        self.entry.save()
+
+    def record_nodes(self, nodes: dict[str, str]) -> None:
+        """Register node name -> netns (what `testbed exec NODE` looks up)."""
+        self.entry.nodes.update(nodes)
+        self.entry.save()
+
+    def record_pid(self, pid: int, name: str = "") -> ProcessRecord:
+        """Register a process the run started (with its start time)."""
+        record = ProcessRecord.of(pid, name)
+        self.entry.pids.append(record)
+        self.entry.save()
+        return record
+
+    def close(self) -> None:
+        """Remove the registry entry: call once everything it lists is gone."""
+        remove_entry(self.entry)
+
+    def finish(self) -> None:
+        """Write the end time into run.json."""
+        self.manifest["ended"] = _now().isoformat(timespec="seconds")
+        self._write_manifest()

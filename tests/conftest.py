@@ -1,0 +1,107 @@
+"""Shared test fixtures: the leak guard every test runs under.
+
+The issue's rule is that after every test `ip netns list` shows nothing of ours and no process
+of ours is left. This guard checks exactly that after each test, so a leaking tear-down fails the
+test that leaked rather than a later one.
+
+"Ours" means: a `tb-` namespace or a testbed process that appeared during the test and does not
+belong to a run some other live process owns (another developer's `testbed up`, a concurrent
+pytest session). Runs are attributed through their registry entry's owner pid.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+
+import pytest
+
+from testbed.experiment.run import list_runs
+
+OUR_NETNS_PREFIX = "tb-"  # every namespace the testbed or its tests create starts with this
+OUR_PROCESS_MARKERS = ("testbed.radio.medium", "testbed.cli up", "testbed up ")
+RUN_ID = re.compile(r"tb-([0-9a-f]{6})-|-([0-9a-f]{6})/")
+
+
+def our_namespaces() -> set[str]:
+    try:
+        out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        return set()
+    return {line.split()[0] for line in out.stdout.splitlines() if line.startswith(OUR_NETNS_PREFIX)}
+
+
+def our_processes() -> set[tuple[int, str]]:
+    found = set()
+    me = os.getpid()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if any(marker in cmdline for marker in OUR_PROCESS_MARKERS) and "pytest" not in cmdline:
+            found.add((int(entry), cmdline.strip()))
+    return found
+
+
+def _ancestors(pid: int) -> set[int]:
+    seen = set()
+    while pid > 1 and pid not in seen:
+        seen.add(pid)
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            break
+        pid = int(stat[stat.rindex(b")") + 2 :].split()[1])
+    return seen
+
+
+def foreign_run_ids() -> set[str]:
+    """Run ids owned by a live process outside this pytest session's process tree."""
+    me = os.getpid()
+    return {
+        entry.run_id
+        for entry in list_runs()
+        if entry.owner_alive() and me not in _ancestors(entry.owner.pid)
+    }
+
+
+def _run_id(text: str) -> str | None:
+    match = RUN_ID.search(text)
+    return (match.group(1) or match.group(2)) if match else None
+
+
+@pytest.fixture(autouse=True)
+def no_leaks():
+    """Fail the test if it leaves a namespace or a process of ours behind."""
+    ns_before, procs_before = our_namespaces(), our_processes()
+    yield
+    foreign = foreign_run_ids()
+    leaked_ns = {ns for ns in our_namespaces() - ns_before if _run_id(ns) not in foreign}
+    leaked_procs = {
+        p
+        for p in our_processes() - procs_before
+        if os.path.exists(f"/proc/{p[0]}") and _run_id(p[1]) not in foreign
+    }
+    if leaked_ns or leaked_procs:
+        for pid, _ in leaked_procs:  # leave the machine clean for the next test, then fail this one
+            _kill(pid)
+        for ns in leaked_ns:
+            pids = subprocess.run(["ip", "netns", "pids", ns], check=False, capture_output=True, text=True)
+            for pid in pids.stdout.split():
+                _kill(int(pid))
+            subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True)
+        pytest.fail(f"test leaked namespaces {sorted(leaked_ns)} and processes {sorted(leaked_procs)}")
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass

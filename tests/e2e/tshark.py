@@ -1,0 +1,29 @@
+"""tshark as the independent oracle on captures: what Wireshark makes of our frames."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+
+def fields(capture: Path, *names: str, display_filter: str | None = None) -> list[list[str]]:
+    """One row per frame with the requested fields, as tshark dissects them with no preference set."""
+    argv = ["tshark", "-n", "-r", str(capture), "-T", "fields", "-E", "separator=\t"]
+    if display_filter:
+        argv += ["-Y", display_filter]
+    for name in names:
+        argv += ["-e", name]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=120)
+    return [line.split("\t") for line in out.stdout.splitlines()]
+
+
+def check_capture(capture: Path) -> dict[str, int]:
+    """Assert the invariants every capture must hold; return frame counts for the log."""
+    rows = fields(capture, "frame.len", "wpan.frame_type", "_ws.malformed", "_ws.expert.severity")
+    assert rows, f"{capture}: tshark read no frame"
+    malformed = [i + 1 for i, row in enumerate(rows) if row[2]]
+    assert not malformed, f"{capture}: tshark calls frames {malformed[:10]} malformed"
+    oversize = [(i + 1, int(row[0])) for i, row in enumerate(rows) if int(row[0]) > 127]
+    assert not oversize, f"{capture}: frames longer than 127 bytes: {oversize[:10]}"
+    acks = sum(1 for row in rows if row[1] == "0x0002")
+    return {"frames": len(rows), "acks": acks, "data": len(rows) - acks}

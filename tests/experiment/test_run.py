@@ -1,0 +1,119 @@
+"""Run directory, manifest and the registry of live runs (no privileges needed)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from testbed.backends.processes import ProcessRecord, pid_start_time
+from testbed.errors import NetworkError, TestbedError
+from testbed.experiment.run import Run, find_run, list_runs, load_entry, new_run_id, remove_entry
+
+
+@pytest.fixture
+def registry(tmp_path, monkeypatch):
+    path = tmp_path / "registry"
+    monkeypatch.setenv("TESTBED_REGISTRY", str(path))
+    return path
+
+
+def _run(tmp_path, **kw) -> Run:
+    topo = tmp_path / "line.yaml"
+    topo.write_text("name: line\n")
+    return Run.create(
+        topology_name="line", topology_source=topo, seed=7, out=tmp_path / "reports",
+        argv=["testbed", "up", str(topo)], **kw,
+    )
+
+
+def test_run_id_is_six_hex_characters():
+    ids = {new_run_id() for _ in range(50)}
+    assert all(re.fullmatch(r"[0-9a-f]{6}", i) for i in ids)
+    assert len(ids) > 40  # random, not a counter
+
+
+def test_run_directory_and_manifest(tmp_path, registry):
+    run = _run(tmp_path)
+    assert re.fullmatch(rf"\d{{8}}-\d{{6}}-{run.run_id}", run.directory.name)
+    assert run.directory.parent == (tmp_path / "reports").resolve()
+    assert run.logs.is_dir()
+    manifest = json.loads(run.manifest_path.read_text())
+    assert manifest["run_id"] == run.run_id
+    assert manifest["topology"]["name"] == "line"
+    assert manifest["topology"]["source"] == str((tmp_path / "line.yaml").resolve())
+    assert manifest["topology"]["sha256"] == hashlib.sha256(b"name: line\n").hexdigest()
+    assert manifest["seed"] == 7
+    assert manifest["ended"] is None
+    assert manifest["kernel"].startswith("Linux ")
+    assert manifest["argv"][:2] == ["testbed", "up"]
+    run.finish()
+    ended = json.loads(run.manifest_path.read_text())["ended"]
+    assert ended >= manifest["started"]
+
+
+def test_registry_round_trip(tmp_path, registry):
+    run = _run(tmp_path)
+    run.record_nodes({"br": f"tb-{run.run_id}-br"})
+    run.record_netns([f"tb-{run.run_id}-br", f"tb-{run.run_id}-cloud"])
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        run.record_pid(child.pid, "sleeper")
+        entry = load_entry(registry / f"{run.run_id}.json")
+        assert entry.run_id == run.run_id
+        assert entry.owner == ProcessRecord.of(os.getpid(), "owner")
+        assert entry.directory == run.directory
+        assert entry.netns == [f"tb-{run.run_id}-br", f"tb-{run.run_id}-cloud"]
+        assert entry.nodes == {"br": f"tb-{run.run_id}-br"}
+        assert [(p.pid, p.name) for p in entry.pids] == [(child.pid, "sleeper")]
+        assert entry.pids[0].alive()
+        assert [e.run_id for e in list_runs()] == [run.run_id]
+        assert find_run().run_id == run.run_id  # the one live run
+        assert find_run(run.run_id).run_id == run.run_id
+    finally:
+        child.kill()
+        child.wait()
+    remove_entry(entry)
+    assert list_runs() == []
+    with pytest.raises(TestbedError, match="no live run"):
+        find_run()
+    with pytest.raises(TestbedError, match="no run 'abcdef'"):
+        find_run("abcdef")
+
+
+def test_two_live_runs_need_a_choice(tmp_path, registry):
+    a, b = _run(tmp_path), _run(tmp_path)
+    with pytest.raises(TestbedError, match=rf"2 live runs .*--run ID"):
+        find_run()
+    assert find_run(b.run_id).run_id == b.run_id
+    a.close()
+    assert find_run().run_id == b.run_id
+
+
+def test_run_of_a_dead_owner_is_not_live(tmp_path, registry):
+    run = _run(tmp_path)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    run.entry.owner = ProcessRecord(pid=gone.pid, start_time=1, name="owner")
+    run.entry.save()
+    (entry,) = list_runs()
+    assert not entry.owner_alive()
+    with pytest.raises(TestbedError, match="no live run .*; 1 dead runs: see `testbed clean`"):
+        find_run()
+    assert find_run(or_dead=True).run_id == run.run_id  # what `testbed down` falls back on
+    _run(tmp_path)
+    assert find_run(or_dead=True).run_id != run.run_id  # a live run wins
+
+
+def test_damaged_registry_file_names_itself(tmp_path, registry):
+    registry.mkdir()
+    (registry / "abc123.json").write_text("{not json")
+    with pytest.raises(NetworkError, match=r"abc123\.json: unreadable registry entry"):
+        load_entry(registry / "abc123.json")
+    assert list_runs() == []
