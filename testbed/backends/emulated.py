@@ -403,6 +403,7 @@ class EmulatedNetwork:
             "capture": str(self.capture_path),
             "activity": str(self.activity_path),
             "stats": str(self.stats_path),
+            "border_router": self.topology.border_router,
         }
 
     def _start_medium(self, timeout_s: float = MEDIUM_READY_TIMEOUT_S) -> None:

@@ -12,7 +12,9 @@ kind
     ``tx``  the node transmitted (or gave up on) a frame;
     ``rx``  the node's receiver was busy with a frame a neighbour sent (one row per
             neighbour in range, whatever the outcome: the energy was spent);
-    ``cca`` a clear channel assessment (8 symbols, 128 µs).
+    ``cca`` a clear channel assessment (8 symbols, 128 µs);
+    ``backoff`` a CSMA-CA random backoff before a CCA ((2^BE - 1) unit periods at
+            most), logged when it begins, so a frame's MAC delay can be replayed.
 frame
     ``data`` or ``ack``.
 start_s, duration_s
@@ -51,7 +53,10 @@ status, by kind
         ``half-duplex`` the receiver was transmitting during part of it;
     cca:
         ``idle``      channel clear, the transmission starts;
-        ``busy``      channel busy, CSMA-CA backs off again.
+        ``busy``      channel busy, CSMA-CA backs off again;
+    backoff:
+        ``wait``      the node waits `duration_s` before its next CCA (seq: the
+                      frame it is trying to send).
 """
 
 from __future__ import annotations

@@ -270,7 +270,11 @@ class RadioCore:
     def _backoff(self, node: _Node) -> None:
         """Delay for a random (2^BE - 1) unit backoff periods, then perform CCA."""
         units = self.rng.randrange(1 << node.be)
-        self._at(self.now + units * self.params.unit_backoff_s, self._cca_start, node)
+        delay = units * self.params.unit_backoff_s
+        dg = node.queue[0]
+        self._log(RadioActivity(node.name, "backoff", "data", self.now, delay, 0,
+                                dg.frames[dg.index][2], "", "wait"))
+        self._at(self.now + delay, self._cca_start, node)
 
     def _cca_start(self, node: _Node) -> None:
         node.cca_start = self.now

@@ -29,6 +29,7 @@ from testbed.errors import FrameError, TestbedError
 from testbed.lowpan.adapter import Adapter
 from testbed.lowpan.addresses import BROADCAST_SHORT
 from testbed.radio.activity import ActivityLog
+from testbed.radio.announce import router_advertisement
 from testbed.radio.core import RadioCore
 from testbed.radio.ethernet import classify, to_ethernet
 from testbed.radio.lateness import Lateness
@@ -195,6 +196,18 @@ class Medium:
                 return
             self._from_kernel(short, frame)
 
+    def announce(self) -> None:
+        """The border router's RA with the PAN prefix and its 6CO (radio/announce.py)."""
+        if self.spec.border_router is None:
+            return
+        br = self.spec.short_of(self.spec.border_router)
+        adapter = self.adapters[br]
+        packet = router_advertisement(br, self.spec.prefix)
+        frames = [adapter.frame(self.core.next_seq(br), br, BROADCAST_SHORT, payload, False)
+                  for payload in adapter.to_payloads(packet, br, BROADCAST_SHORT, 0)]
+        self._tags[br] = 1
+        self.core.submit(br, BROADCAST_SHORT, frames, ack_request=False)
+
     def _drop(self, reason: str) -> None:
         self.drops[reason] = self.drops.get(reason, 0) + 1
 
@@ -281,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         return error.exit_status
     try:
         print("READY", flush=True)
+        medium.announce()
         medium.run()
     finally:
         medium.close()

@@ -55,6 +55,8 @@ class MediumSpec(BaseModel):
     capture: Path
     activity: Path
     stats: Path
+    #: The node that announces the PAN prefix and context 0 (a 6LBR's RA with 6CO) at start.
+    border_router: str | None = None
     #: RFC 4944 §5.3 says 60 s; experiments with heavy loss may want it shorter.
     reassembly_timeout_s: float = Field(default=60.0, gt=0.0)
 
@@ -64,6 +66,8 @@ class MediumSpec(BaseModel):
         shorts = [n.short for n in self.nodes]
         if len(set(names)) != len(names) or len(set(shorts)) != len(shorts):
             raise ValueError("node names and short addresses must be unique")
+        if self.border_router is not None and self.border_router not in names:
+            raise ValueError(f"border_router {self.border_router!r} is not a node")
         for link in self.links:
             for end in (link.a, link.b):
                 if end not in names:

@@ -177,5 +177,5 @@ def test_ping_over_the_emulated_air(
                                        "-e", "frame.time_epoch").split()]
     assert times == sorted(times) and times[0] >= stats["t0_unix"]
     activity = read_activity(tmp_path / "radio.csv")
-    assert {a.kind for a in activity} == {"tx", "rx", "cca"}
+    assert {a.kind for a in activity} == {"tx", "rx", "cca", "backoff"}
     assert stats["lateness"]["events"] > 0
