@@ -38,10 +38,12 @@ app = typer.Typer(
         "Emulated IEEE 802.15.4 / 6LoWPAN testbed: nodes in network namespaces, a radio "
         "medium between their TAPs, a border router to a cloud namespace.\n\n"
         "Examples:\n\n"
-        "  testbed up topologies/line.yaml          # bring up, Ctrl-C to tear down\n\n"
+        "  testbed check topologies/default.yaml    # validate, show the route tree\n\n"
+        "  testbed up topologies/line-3hop.yaml     # bring up, Ctrl-C to tear down\n\n"
         "  testbed exec n1 -- ping -c1 fd01::1      # in another terminal\n\n"
         "  testbed down                             # stop the live run\n\n"
         "  testbed clean                            # remove leftovers of killed runs\n\n"
+        "  testbed pingall topologies/star-6.yaml   # up, every node pings the cloud, down\n\n"
         + EXIT_STATUSES
     ),
     no_args_is_help=True,
@@ -110,6 +112,79 @@ def up(
     finally:
         progress.stop()
     out.print(f"run {run.run_id}: down", highlight=False)
+
+
+@app.command()
+def check(
+    topology: Annotated[Path, typer.Argument(help="Topology YAML file.", show_default=False)],
+) -> None:
+    """Validate TOPOLOGY and show its nodes and route-over tree; needs no privilege.
+
+    Example: testbed check topologies/default.yaml
+    """
+    from testbed.config.routes import route_tree
+
+    topo = load_topology(topology)
+    tree = route_tree(topo)
+    table = Table(title=f"topology {topo.name} — channel {topo.radio.channel}, "
+                  f"PAN {topo.radio.pan_id:#06x}, {topo.radio.addressing} addresses, "
+                  f"prefix {topo.radio.prefix}")
+    for column in ("node", "role", "platform", "short", "parent", "hops", "ETX"):
+        table.add_column(column)
+    for name, node in topo.nodes.items():
+        table.add_row(
+            name, str(node.role), str(node.platform), f"{topo.short_address(name):#06x}",
+            tree.parent[name] or "-", str(tree.hops[name]), f"{tree.etx.get(name, 0.0):.2f}",
+        )
+    out.print(table)
+    out.print(f"{len(topo.radio_links())} radio links; {topology}: ok", highlight=False)
+
+
+@app.command()
+def pingall(
+    topology: Annotated[Path, typer.Argument(help="Topology YAML file.", show_default=False)],
+    count: Annotated[int, typer.Option(help="Echo requests per node.")] = 3,
+    seed: Annotated[int, typer.Option(help="Seed of the radio medium's randomness.")] = 1,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Where the run directory <time>-<run id>/ goes.")
+    ] = Path("reports"),
+) -> None:
+    """Bring TOPOLOGY up, have every node ping the cloud host, tear down, show the figures.
+
+    Exit status 1 when a node lost an echo. Example: testbed pingall topologies/star-6.yaml
+    """
+    from testbed.experiment.pingall import medium_figures, ping_all
+
+    topo = load_topology(topology)
+    ns.require_net_admin()
+    run = Run.create(topology_name=topo.name, topology_source=topology, seed=seed, out=out_dir)
+    progress = Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+        TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), console=err,
+        transient=True,
+    )
+    with progress:
+        with EmulatedNetwork.up(topo, run=run, seed=seed, progress=progress) as net:
+            task = progress.add_task(f"every node pings {net.cloud_address}", total=None)
+            results = ping_all(net, count=count)
+            progress.update(task, total=1, completed=1)
+    figures = medium_figures(net)
+    table = Table(title=f"pingall {topo.name}: every node -> cloud {net.cloud_address}")
+    for column in ("node", "hops", "received", "rtt min ms", "avg ms", "max ms"):
+        table.add_column(column, justify="left" if column == "node" else "right")
+    for r in results:
+        fmt = (lambda v: "-" if v is None else f"{v:.1f}")
+        style = None if r.ok else "red"
+        table.add_row(r.node, str(r.hops), f"{r.received}/{r.sent}", fmt(r.rtt_min_ms),
+                      fmt(r.rtt_avg_ms), fmt(r.rtt_max_ms), style=style)
+    out.print(table)
+    out.print(
+        f"on the air: {figures['frames']} data frames, {figures['acks']} ACKs, "
+        f"{figures['retries']} retries, {figures['collisions']} collisions\n"
+        f"capture: {net.capture_path}\nrun directory: {run.directory}", highlight=False,
+    )
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)
 
 
 @app.command(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 import subprocess
 import sys
 import time
@@ -11,8 +12,10 @@ import pytest
 
 from testbed.backends.netns import has_net_admin
 from testbed.experiment.run import list_runs
+from tests.config.test_topology_errors import CASES as TOPOLOGY_ERROR_CASES
 
 CLI = [sys.executable, "-m", "testbed.cli"]
+TOPOLOGIES = Path(__file__).resolve().parents[1] / "topologies"
 
 PAIR = """\
 name: pair
@@ -124,3 +127,45 @@ def test_up_exec_down(tmp_path, registry):
     for name in entry.netns:
         assert name not in subprocess.run(["ip", "netns", "list"], capture_output=True,
                                           text=True).stdout
+
+
+def _main_status(argv: list[str]) -> int:
+    """Run the CLI in-process (a subprocess per case would cost a second each)."""
+    from testbed.cli import main
+
+    try:
+        return main(argv)
+    except SystemExit as done:  # typer ends a successful command with SystemExit(0)
+        return int(done.code or 0)
+
+
+@pytest.mark.parametrize("case", TOPOLOGY_ERROR_CASES, ids=[c[0] for c in TOPOLOGY_ERROR_CASES])
+def test_every_kind_of_bad_topology_exits_2_with_one_line(case, tmp_path, capsys):
+    ident, text, line, column, pattern = case
+    path = tmp_path / f"{ident}.yaml"
+    path.write_text(text)
+    assert _main_status(["check", str(path)]) == 2
+    stderr = capsys.readouterr().err
+    assert "Traceback" not in stderr
+    (message,) = stderr.splitlines()
+    assert re.match(rf"testbed: {re.escape(str(path))}:{line}:{column}: {pattern}", message), message
+
+
+def test_check_shows_the_route_tree_of_a_good_topology(capsys):
+    assert _main_status(["check", str(TOPOLOGIES / "default.yaml")]) == 0
+    printed = capsys.readouterr().out
+    assert re.search(r"s3\s*│ sensor\s*│ emulated │ 0x0005 │ r1\s*│ 2 ", printed), printed
+    assert "default.yaml: ok" in printed
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not has_net_admin(), reason="needs CAP_NET_ADMIN (root)")
+def test_pingall_reaches_the_cloud_from_every_node(tmp_path, registry):
+    result = run_cli("pingall", str(TOPOLOGIES / "line-3hop.yaml"), "--out", str(tmp_path),
+                     timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = re.findall(r"│ (br|n1|n2|n3)\s+│\s+(\d) │\s+3/3 │", result.stdout)
+    assert rows == [("br", "1"), ("n1", "2"), ("n2", "3"), ("n3", "4")], result.stdout
+    capture = re.search(r"capture: (\S+)", result.stdout)[1]
+    assert Path(capture).stat().st_size > 24
+    assert list_runs() == []
