@@ -19,11 +19,15 @@ def fields(capture: Path, *names: str, display_filter: str | None = None) -> lis
 
 def check_capture(capture: Path) -> dict[str, int]:
     """Assert the invariants every capture must hold; return frame counts for the log."""
-    rows = fields(capture, "frame.len", "wpan.frame_type", "_ws.malformed", "_ws.expert.severity")
+    rows = fields(capture, "frame.len", "wpan.frame_type", "_ws.malformed", "frame.protocols")
     assert rows, f"{capture}: tshark read no frame"
     malformed = [i + 1 for i, row in enumerate(rows) if row[2]]
     assert not malformed, f"{capture}: tshark calls frames {malformed[:10]} malformed"
     oversize = [(i + 1, int(row[0])) for i, row in enumerate(rows) if int(row[0]) > 127]
     assert not oversize, f"{capture}: frames longer than 127 bytes: {oversize[:10]}"
     acks = sum(1 for row in rows if row[1] == "0x0002")
+    # every data frame is 6LoWPAN to Wireshark's heuristics (none taken for ZigBee NWK, say)
+    strays = [(i + 1, row[3]) for i, row in enumerate(rows)
+              if row[1] == "0x0001" and not row[3].startswith("wpan:6lowpan")]
+    assert not strays, f"{capture}: data frames not dissected as 6LoWPAN: {strays[:10]}"
     return {"frames": len(rows), "acks": acks, "data": len(rows) - acks}
