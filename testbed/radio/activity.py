@@ -13,6 +13,10 @@ kind
     ``rx``  the node's receiver was busy with a frame a neighbour sent (one row per
             neighbour in range, whatever the outcome: the energy was spent);
     ``cca`` a clear channel assessment (8 symbols, 128 µs);
+    ``listen`` the sender's receiver waiting for an ACK: from the end of its data
+            frame to the start of the ACK (status ok) or for macAckWaitDuration
+            (status no-ack; an ACK that arrived damaged has its own rx row inside it);
+    ``drop`` a frame the MAC gave up without (re)sending it (duration 0);
     ``backoff`` a CSMA-CA random backoff before a CCA ((2^BE - 1) unit periods at
             most), logged when it begins, so a frame's MAC delay can be replayed.
 frame
@@ -34,7 +38,7 @@ status, by kind
                       or the frame is dropped);
     tx ack:
         ``ok``        the ACK was sent;
-    tx, duration 0 (the frame never went (again) on the air):
+    drop, duration 0 (the frame never went (again) on the air):
         ``dropped``   macMaxFrameRetries retransmissions got no ACK: the frame
                       and the rest of its datagram are given up;
         ``channel-access-failure``  CSMA-CA found the channel busy more than
@@ -54,6 +58,9 @@ status, by kind
     cca:
         ``idle``      channel clear, the transmission starts;
         ``busy``      channel busy, CSMA-CA backs off again;
+    listen:
+        ``ok``        the awaited ACK started arriving;
+        ``no-ack``    macAckWaitDuration passed without it;
     backoff:
         ``wait``      the node waits `duration_s` before its next CCA (seq: the
                       frame it is trying to send).

@@ -15,7 +15,7 @@ an auto-ACK radio does. ACK frames come from an injected encoder
 (`testbed.lowpan.mac.encode_ack` by default).
 
 Simplifications, on purpose: no interframe spacing (SIFS/LIFS); a transmission
-starts right after an idle CCA; CCA sees energy from any neighbour in range
+starts aTurnaroundTime (192 µs) after an idle CCA; CCA sees energy from any neighbour in range
 (whatever the link's prr) and from the node's own ACKs; an ACK is matched by its
 sequence number alone, as radios do; a channel access failure gives up the frame
 (§7.5.1.4: the MAC reports CHANNEL_ACCESS_FAILURE) and with it the rest of the
@@ -36,6 +36,10 @@ from testbed.radio import phy
 from testbed.radio.activity import RadioActivity
 
 Deliver = Callable[[int, int, bytes, float], None]  # (receiver, sender, psdu, time)
+
+#: How long a received frame counts as "the previous one" for duplicate rejection: longer
+#: than any retry sequence (4 attempts of at most ~50 ms), far shorter than 256 frames.
+DUPLICATE_WINDOW_S = 1.0
 OnAir = Callable[[float, bytes], None]  # (start time, psdu)
 OnActivity = Callable[[RadioActivity], None]
 
@@ -117,7 +121,7 @@ class _Node:
 
     __slots__ = ("short", "name", "neighbours", "queue", "active", "nb", "be", "retries",
                  "cca_start", "tx_start", "tx_end", "arriving", "last_arrival_end",
-                 "awaiting", "last_seq", "seq")
+                 "awaiting", "last_frame", "seq")
 
     def __init__(self, short: int, name: str) -> None:
         self.short = short
@@ -134,7 +138,7 @@ class _Node:
         self.arriving: list[_Transmission] = []
         self.last_arrival_end = -1.0
         self.awaiting: _Transmission | None = None
-        self.last_seq: dict[int, int] = {}
+        self.last_frame: dict[int, tuple[bytes, float]] = {}  # sender -> (PSDU, time)
         self.seq = 0
 
 
@@ -190,6 +194,7 @@ class RadioCore:
         self._order = itertools.count()
         self.stats = RadioStats()
         self._ack_air = phy.airtime(phy.ACK_PSDU)
+        self.closing = False
 
     # -- scheduling ---------------------------------------------------------------
 
@@ -251,11 +256,11 @@ class RadioCore:
             self._count_drop("queue-full", len(frames))
             peer = self._peer_name(dst)
             for psdu in frames:
-                self._log(RadioActivity(node.name, "tx", "data", self.now, 0.0, len(psdu),
+                self._log(RadioActivity(node.name, "drop", "data", self.now, 0.0, len(psdu),
                                         psdu[2], peer, "queue-full"))
             return False
         node.queue.append(_Datagram(dst, ack_request and dst != BROADCAST_SHORT, list(frames)))
-        if not node.active:
+        if not node.active and not self.closing:
             self._start_frame(node)
         return True
 
@@ -293,8 +298,12 @@ class RadioCore:
         self._log(RadioActivity(node.name, "cca", "data", start, self.params.cca_s, 0, -1, "",
                                 "busy" if busy else "idle"))
         if not busy:
+            # §7.5.1.4 / §6.4.1: after an idle CCA the radio turns from RX to TX
+            # (aTurnaroundTime); a neighbour whose CCA ends within that window also finds
+            # the channel idle, and the two frames collide.
             psdu = dg.frames[dg.index]
-            self._transmit(_Transmission(node, psdu, dg.dst, dg.ack_request, False))
+            tx = _Transmission(node, psdu, dg.dst, dg.ack_request, False)
+            self._at(now + self.params.turnaround_s, self._transmit, tx)
             return
         self.stats.cca_busy += 1
         node.nb += 1
@@ -379,6 +388,9 @@ class RadioCore:
                 return "overheard"
             receiver.awaiting = None
             self.stats.acked += 1
+            self._log(RadioActivity(receiver.name, "listen", "ack", awaited.end,
+                                    tx.start - awaited.end, 0, awaited.seq,
+                                    self._peer_name(awaited.dst), "ok"))
             self._log(RadioActivity(receiver.name, "tx", "data", awaited.start,
                                     awaited.end - awaited.start, len(awaited.psdu), awaited.seq,
                                     self._peer_name(awaited.dst), "ok"))
@@ -395,10 +407,15 @@ class RadioCore:
             # §7.5.6.4.2: the ACK is sent aTurnaroundTime after the end of the frame.
             ack = _Transmission(receiver, self._encode_ack(tx.seq), sender.short, False, True)
             self._at(tx.end + self.params.turnaround_s, self._send_ack, ack)
-        if receiver.last_seq.get(sender.short) == tx.seq:
+        # A retransmission is the same PSDU again (same DSN) soon after: a sender's DSN is
+        # shared by all its destinations, so the DSN alone would take the frame that
+        # follows 256 frames to others for a duplicate (Contiki-NG ages its seqno history).
+        previous = receiver.last_frame.get(sender.short)
+        if previous is not None and previous[0] == tx.psdu \
+                and self.now - previous[1] < DUPLICATE_WINDOW_S:
             self.stats.duplicates += 1
             return "duplicate"
-        receiver.last_seq[sender.short] = tx.seq
+        receiver.last_frame[sender.short] = (tx.psdu, self.now)
         self.stats.delivered += 1
         self._deliver(receiver.short, sender.short, tx.psdu, self.now)
         return "ok"
@@ -415,6 +432,8 @@ class RadioCore:
             return  # the ACK came in time
         sender.awaiting = None
         self.stats.no_ack += 1
+        self._log(RadioActivity(sender.name, "listen", "ack", tx.end, self.params.ack_wait_s, 0,
+                                tx.seq, self._peer_name(tx.dst), "no-ack"))
         self._log(RadioActivity(sender.name, "tx", "data", tx.start, tx.end - tx.start,
                                 len(tx.psdu), tx.seq, self._peer_name(tx.dst), "no-ack"))
         sender.retries += 1
@@ -422,6 +441,9 @@ class RadioCore:
             self._give_up(sender, "dropped", reason="no-ack")
             return
         self.stats.retries += 1
+        if self.closing:
+            sender.active = False
+            return
         self._start_frame(sender)  # a new CSMA-CA, same PSDU, same sequence number
 
     # -- the MAC queue --------------------------------------------------------------
@@ -440,14 +462,20 @@ class RadioCore:
         reassemble a datagram with a fragment missing)."""
         dg = node.queue.popleft()
         psdu = dg.frames[dg.index]
-        self._log(RadioActivity(node.name, "tx", "data", self.now, 0.0, len(psdu), psdu[2],
+        self._log(RadioActivity(node.name, "drop", "data", self.now, 0.0, len(psdu), psdu[2],
                                 self._peer_name(dg.dst), status))
         self._count_drop(reason or status, len(dg.frames) - dg.index)
         node.retries = 0
         self._next(node)
 
+    def close(self, settle_s: float = 0.05) -> None:
+        """Stop taking frames: let what is on the air (and its ACK wait) finish in model
+        time, start no new frame, so every frame in the capture gets its log rows."""
+        self.closing = True
+        self.run_until(self.now + settle_s)
+
     def _next(self, node: _Node) -> None:
-        if node.queue:
+        if node.queue and not self.closing:
             self._start_frame(node)
         else:
             node.active = False

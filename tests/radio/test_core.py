@@ -42,7 +42,7 @@ def data_frame(core: RadioCore, src: int, dst: int, payload: bytes = b"x" * 20) 
                            src_mode=2, payload=payload, ack_request=dst != BROADCAST_SHORT)
 
 
-def test_unicast_timeline_is_backoff_cca_airtime_turnaround_ack() -> None:
+def test_unicast_timeline_is_backoff_cca_turnaround_airtime_turnaround_ack() -> None:
     rec = Recorder()
     core = rec.core({1: "a", 2: "b"}, [(1, 2, 1.0)], seed=7)
     psdu = data_frame(core, 1, 2)
@@ -50,7 +50,9 @@ def test_unicast_timeline_is_backoff_cca_airtime_turnaround_ack() -> None:
     assert core.submit(1, 2, [psdu], ack_request=True)
     core.run_until(1.0)
 
-    tx_start = backoff_units * phy.UNIT_BACKOFF_S + phy.CCA_S
+    # backoff, CCA (128 µs), RX->TX turnaround (192 µs), then the frame
+    tx_start = backoff_units * phy.UNIT_BACKOFF_S + phy.CCA_S + phy.TURNAROUND_S
+    assert phy.CCA_S == pytest.approx(128e-6) and phy.TURNAROUND_S == pytest.approx(192e-6)
     data_end = tx_start + phy.airtime(len(psdu))
     ack_start = data_end + phy.TURNAROUND_S
     assert [t for t, _ in rec.air] == pytest.approx([tx_start, ack_start])
@@ -64,7 +66,51 @@ def test_unicast_timeline_is_backoff_cca_airtime_turnaround_ack() -> None:
     assert [(r, s, p) for r, s, p, _ in rec.delivered] == [(2, 1, psdu)]
     assert rec.delivered[0][3] == pytest.approx(data_end)
     assert [c.status for c in rec.rows("a", "cca")] == ["idle"]
+    (listen,) = rec.rows("a", "listen")  # the sender's receiver waits from data end to ACK start
+    assert (listen.start_s, listen.duration_s, listen.status) == pytest.approx(
+        (data_end, phy.TURNAROUND_S, "ok"))
     assert core.stats.acked == 1 and core.stats.datagrams_sent == 1
+
+
+def test_senders_that_hear_each_other_collide_when_their_ccas_end_within_turnaround() -> None:
+    """CCA is idle for both when the second CCA ends inside the first's RX->TX turnaround."""
+    rec = Recorder()
+    core = rec.core({1: "a", 2: "b", 3: "c"}, [(1, 2, 1.0), (2, 3, 1.0), (1, 3, 1.0)], seed=3,
+                    params=CsmaParameters(min_be=0))  # no first backoff: CCAs end together
+    core.submit(1, 2, [data_frame(core, 1, 2)], ack_request=True)
+    core.submit(3, 2, [data_frame(core, 3, 2)], ack_request=True)
+    core.run_until(1.0)
+    assert [c.status for c in rec.rows("a", "cca")][0] == "idle"
+    assert [c.status for c in rec.rows("c", "cca")][0] == "idle"
+    assert core.stats.collisions >= 1
+
+
+def test_frame_after_256_others_is_not_taken_for_a_duplicate() -> None:
+    """The DSN is shared by all of a sender's destinations; only a repeat is a duplicate."""
+    rec = Recorder()
+    core = rec.core({1: "a", 2: "b", 3: "c"}, [(1, 2, 1.0), (1, 3, 1.0)], seed=1)
+    first = data_frame(core, 1, 2, b"first")
+    core.submit(1, 2, [first], ack_request=True)
+    for i in range(255):
+        core.submit(1, 3, [data_frame(core, 1, 3, bytes([i]))], ack_request=True)
+        core.run_until(core.now + 0.05)
+    second = data_frame(core, 1, 2, b"second")
+    assert second[2] == first[2]  # same DSN, 256 frames later
+    core.submit(1, 2, [second], ack_request=True)
+    core.run_until(core.now + 1.0)
+    assert [p for r, _, p, _ in rec.delivered if r == 2] == [first, second]
+
+
+def test_closing_finishes_frames_on_the_air_and_starts_none() -> None:
+    rec = Recorder()
+    core = rec.core({1: "a", 2: "b"}, [(1, 2, 1.0)], seed=1, params=CsmaParameters(min_be=0))
+    frames = [data_frame(core, 1, 2) for _ in range(3)]
+    core.submit(1, 2, frames, ack_request=True)
+    core.run_until(phy.CCA_S + phy.TURNAROUND_S + 1e-4)  # the first frame is on the air
+    core.close()
+    assert [a.status for a in rec.rows("a", "tx", "data")] == ["ok"]  # finished and ACKed
+    assert len(rec.air) == 2  # that frame and its ACK; nothing new started
+    assert core.next_event_time() is None
 
 
 def test_hidden_terminals_collide_at_the_node_between_them() -> None:
@@ -113,7 +159,8 @@ def test_prr_zero_link_transmits_four_times_then_drops() -> None:
     core.run_until(1.0)
 
     tx = rec.rows("a", "tx", "data")
-    assert [t.status for t in tx] == ["no-ack"] * 4 + ["dropped"]
+    assert [t.status for t in tx] == ["no-ack"] * 4
+    assert [d.status for d in rec.rows("a", "drop")] == ["dropped"]
     assert {t.seq for t in tx} == {psdus[0][2]}  # retransmissions keep the sequence number
     assert [p for _, p in rec.air] == [psdus[0]] * 4  # the second fragment never goes out
     assert core.stats.retries == 3 and core.stats.drops == {"no-ack": 2}
@@ -215,7 +262,7 @@ def test_full_queue_drops_the_tail() -> None:
     assert core.stats.queue_drops == 1 and core.stats.drops == {"queue-full": 1}
     core.run_until(1.0)
     assert len(rec.delivered) == 2
-    assert rec.rows("a", "tx", "data")[0].status == "queue-full"
+    assert rec.rows("a", "drop", "data")[0].status == "queue-full"
 
 
 def test_sequence_numbers_wrap_per_sender() -> None:
@@ -250,7 +297,7 @@ def test_invariants_for_any_seed_and_loss(seed: int, prr: float, datagrams) -> N
     core.run_until(120.0)
     assert core.next_event_time() is None
 
-    given_up = [t for t in rec.log if t.kind == "tx" and t.duration_s == 0.0]
+    given_up = [t for t in rec.log if t.kind == "drop"]
     assert core.stats.datagrams_sent + len(given_up) == len(datagrams)
     payloads = [p for _, _, p, _ in rec.delivered]
     assert len(payloads) == len(set(payloads))
