@@ -11,7 +11,6 @@ This module knows nothing about topologies or runs; `emulated.py` does.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import subprocess
@@ -22,14 +21,12 @@ from pathlib import Path
 from typing import TypeVar
 
 from testbed.errors import NetworkError, PrivilegeError
+from testbed.linux import NETNS_DIR, inside_netns
 
-NETNS_DIR = Path("/run/netns")
-CLONE_NEWNET = 0x40000000
 CAP_NET_ADMIN = 12
 
 T = TypeVar("T")
 
-_libc = ctypes.CDLL(None, use_errno=True)
 
 
 def has_net_admin() -> bool:
@@ -69,6 +66,10 @@ def ip_batch(lines: Iterable[str], *, netns: str | None = None, force: bool = Fa
     from validated names and addresses only (names are [a-z0-9-]+), never from raw user text.
     With `force`, ip carries on after a failing line (what tear-down wants).
     """
+    lines = list(lines)
+    for line in lines:
+        if "\n" in line or "\r" in line:  # one line is one command: never let a name add one
+            raise NetworkError(f"refusing an ip batch line with a line break: {line!r}")
     text = "\n".join(lines)
     if not text:
         return
@@ -98,30 +99,20 @@ def netns_exists(name: str) -> bool:
 # --- setns(2) on a dedicated thread -----------------------------------------------------------
 
 
-def _setns(fd: int) -> None:
-    if _libc.setns(fd, CLONE_NEWNET) != 0:
-        err = ctypes.get_errno()
-        raise NetworkError(f"setns(CLONE_NEWNET) failed: {os.strerror(err)}")
-
-
 def run_in_netns(name: str, fn: Callable[[], T]) -> T:
     """Call `fn()` inside network namespace `name`, in this process, without forking.
 
     setns(2) changes the namespace of the calling *thread* only, so `fn` runs on a
     short-lived thread that enters the namespace and then ends: the caller's thread (and
-    every other thread) stays where it was. Python 3.11 has no os.setns, hence ctypes.
+    every other thread) stays where it was (testbed.linux.inside_netns).
     """
     result: list[T] = []
     error: list[BaseException] = []
 
     def body() -> None:
         try:
-            fd = os.open(NETNS_DIR / name, os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                _setns(fd)
-            finally:
-                os.close(fd)
-            result.append(fn())
+            with inside_netns(name):
+                result.append(fn())
         except BaseException as exc:  # handed to the caller's thread
             error.append(exc)
 

@@ -16,16 +16,17 @@ error exits 2, an attach error 1, with one line on stderr.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import selectors
 import signal
+import struct
 import sys
 import time
 from pathlib import Path
 
 from testbed.errors import FrameError, TestbedError
+from testbed.linux import PR_SET_PDEATHSIG, PR_SET_TIMERSLACK, prctl
 from testbed.lowpan.adapter import Adapter
 from testbed.lowpan.addresses import BROADCAST_SHORT
 from testbed.radio.activity import ActivityLog
@@ -62,6 +63,7 @@ class Medium:
         self.t0_unix = 0.0
         self._t0 = 0.0
         self.core: RadioCore | None = None
+        self._listening: set[int] = set()
 
     # -- set-up and tear-down -------------------------------------------------------
 
@@ -86,6 +88,7 @@ class Medium:
         )
         for node in spec.nodes:
             self._fds[node.short] = attach_tap(node.netns, node.tap)
+        self._listening = set(self._fds)
         return self
 
     def clock(self) -> float:
@@ -96,6 +99,10 @@ class Medium:
         self._stopping = True
 
     def close(self) -> None:
+        # Frames already on the air finish (and get their log rows); no new one starts and
+        # nothing more reaches a kernel.
+        self._stopping = True
+        self.core.close()
         for fd in self._fds.values():
             os.close(fd)
         self._fds.clear()
@@ -191,8 +198,11 @@ class Medium:
                 # listening to it, keep the rest of the PAN running.
                 selector.unregister(fd)
                 self._drop("tap-gone")
+                self._listening.discard(short)
                 print(f"medium: node {short:#06x}: TAP read failed: {error.strerror}; "
                       "no longer listening to it", file=sys.stderr)
+                if not self._listening:  # every namespace is gone: nothing left to join
+                    self._stopping = True
                 return
             self._from_kernel(short, frame)
 
@@ -239,9 +249,11 @@ class Medium:
 
     def _deliver(self, receiver: int, sender: int, psdu: bytes, now: float) -> None:
         """A frame the model delivered: reassemble; a complete packet goes to the kernel."""
+        if self._stopping:
+            return
         try:
             packet = self.adapters[receiver].deliver(psdu, now)
-        except FrameError:
+        except (FrameError, ValueError, struct.error):
             self._drop("undecodable")
             return
         if packet is None:
@@ -262,13 +274,21 @@ def _drain(fd: int) -> None:
         pass
 
 
+def _die_with_parent() -> None:
+    """PR_SET_PDEATHSIG: SIGTERM when the process that started us dies (the orchestrator's
+    tear-down would otherwise never come). Set here rather than in a preexec_fn, which is
+    unsafe in a parent with threads; TESTBED_PARENT_PID closes the race with an early death."""
+    if not prctl(PR_SET_PDEATHSIG, signal.SIGTERM):
+        return
+    expected = os.environ.get("TESTBED_PARENT_PID")
+    if expected and os.getppid() != int(expected):
+        sys.exit(1)
+
+
 def _tight_timers() -> None:
-    """Ask for 1 ns timer slack (prctl PR_SET_TIMERSLACK) instead of the default 50 µs,
-    so the loop's short sleeps end when the next frame event is due."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(29, 1, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
+    """Ask for 1 ns timer slack instead of the default 50 µs, so the loop's short sleeps
+    end when the next frame event is due."""
+    prctl(PR_SET_TIMERSLACK, 1)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -281,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     except TestbedError as error:
         print(f"medium: {error}", file=sys.stderr)
         return error.exit_status
+    _die_with_parent()
     _tight_timers()
     medium = Medium(spec)
     signal.signal(signal.SIGTERM, medium.stop)

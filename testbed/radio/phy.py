@@ -8,6 +8,8 @@ on the channel.
 
 from __future__ import annotations
 
+from testbed.lowpan import mac
+
 #: 250 kbit/s, 62.5 ksymbol/s: 16 µs per symbol, 2 symbols per byte (§6.5.1).
 BIT_RATE = 250_000
 SYMBOL_S = 16e-6
@@ -16,8 +18,8 @@ BYTE_S = 32e-6
 #: Synchronization header (preamble 4 + SFD 1) + PHY header (frame length 1), §6.3.
 SHR_PHR_BYTES = 6
 
-#: aMaxPHYPacketSize, §6.4.1: the largest PSDU (MHR + payload + FCS).
-MAX_PSDU = 127
+#: aMaxPHYPacketSize, §6.4.1: the largest PSDU (MHR + payload + FCS); the codec owns it.
+MAX_PSDU = mac.MAX_PSDU
 
 #: PSDU of an acknowledgment frame: FCF 2 + sequence number 1 + FCS 2 (§7.2.2.3).
 ACK_PSDU = 5

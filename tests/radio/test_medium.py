@@ -177,5 +177,13 @@ def test_ping_over_the_emulated_air(
                                        "-e", "frame.time_epoch").split()]
     assert times == sorted(times) and times[0] >= stats["t0_unix"]
     activity = read_activity(tmp_path / "radio.csv")
-    assert {a.kind for a in activity} == {"tx", "rx", "cca", "backoff"}
+    assert {a.kind for a in activity} == {"tx", "rx", "cca", "backoff", "listen"}
+    # capture and log tell the same story: one tx row per frame on the air, at its air time,
+    # lasting (PSDU + 6 bytes SHR/PHR) x 32 µs
+    sent = sorted((a for a in activity if a.kind == "tx"), key=lambda a: a.start_s)
+    assert len(sent) == len(rows)
+    for row, (length, _, _), when in zip(sent, rows, times):
+        assert row.bytes == int(length)
+        assert row.duration_s == pytest.approx((int(length) + 6) * 32e-6, abs=2e-6)
+        assert stats["t0_unix"] + row.start_s == pytest.approx(when, abs=2e-6)
     assert stats["lateness"]["events"] > 0
