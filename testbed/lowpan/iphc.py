@@ -327,6 +327,11 @@ def decompress(
         payload_length = n - pos + (UDP_HEADER_LENGTH if udp else 0)
     else:
         payload_length = datagram_size - IPV6_HEADER_LENGTH
+        if payload_length < (UDP_HEADER_LENGTH if udp else 0):
+            raise FrameError(
+                f"offset 0: datagram_size {datagram_size} is smaller than the "
+                f"{IPV6_HEADER_LENGTH + (UDP_HEADER_LENGTH if udp else 0)}-byte header it carries"
+            )
     header = _IPV6_HEADER.pack(
         0x60000000 | (tc << 20) | fl, payload_length, next_header, hop_limit
     ) + src + dst

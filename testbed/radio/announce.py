@@ -56,7 +56,8 @@ def router_advertisement(border_router_short: int, prefix: IPv6Network) -> bytes
         "!BBBBxxH8s", OPT_6CO, 2, prefix.prefixlen, 0x10 | 0, LIFETIME_S // 60,
         prefix.network_address.packed[:8],
     )
-    body = struct.pack("!BBHBBHII", ROUTER_ADVERTISEMENT, 0, 0, 255, 0, 0, 0, 0)
+    # Cur Hop Limit 0: unspecified (the nodes keep their own); M=O=0; lifetimes 0.
+    body = struct.pack("!BBHBBHII", ROUTER_ADVERTISEMENT, 0, 0, 0, 0, 0, 0, 0)
     icmp = body + sllao + pio + six_co
     icmp = icmp[:2] + struct.pack("!H", _checksum(src, ALL_NODES, icmp)) + icmp[4:]
     header = struct.pack("!IHBB", 0x60000000, len(icmp), ICMPV6, 255)

@@ -197,3 +197,18 @@ def test_tshark_reassembles_our_fragments(tmp_path) -> None:
     complete = [row for row in rows if row["ipv6.plen"]]
     assert [row["ipv6.plen"] for row in complete] == ["1240", "1240"]
     assert all(row["data.data"] == packet[40:].hex() for row in complete)
+
+
+def test_frag1_announcing_a_datagram_smaller_than_its_header_is_a_frame_error() -> None:
+    """A FRAG1 whose datagram_size cannot hold the IPv6 header is refused, not a crash."""
+    import ipaddress
+
+    from testbed.errors import FrameError
+    from testbed.lowpan.frag import Reassembler
+
+    contexts = {0: ipaddress.IPv6Network("fd00::/64").network_address.packed[:8]}
+    iphc_udp = bytes([0x7E, 0x33, 0xF0, 0xC3, 0x50, 0x16, 0x33, 0xBE, 0xEF])
+    for size in (0, 20, 39, 47):
+        frag1 = bytes([0xC0 | (size >> 8), size & 0xFF, 0x12, 0x34]) + iphc_udp
+        with pytest.raises(FrameError, match=r"offset \d+: datagram_size"):
+            Reassembler(contexts=contexts).add(b"\x00\x01", b"\x00\x02", frag1, 0.0)
