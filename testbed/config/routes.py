@@ -3,7 +3,8 @@
 The emulated network installs static routes instead of running RPL, so the orchestrator has to
 pick each node's parent itself. It picks what RPL's MRHOF objective function would converge to
 on a stable network (RFC 6719 §3): the path of least total ETX, where a link's expected
-transmission count is 1 / prr (RFC 6551 §4.3.2, ignoring that ACKs can be lost too).
+transmission count is 1 / (prr_forward × prr_reverse) (De Couto et al.; RFC 6551 §4.3.2):
+the medium loses data frames and their ACKs alike, so with symmetric links it is 1 / prr².
 
 Equal-cost paths are broken by fewer hops, then by the parent's name, so the same topology
 always yields the same tree and a run can be repeated.
@@ -79,7 +80,7 @@ def route_tree(topology: Topology) -> RouteTree:
         for peer, prr in sorted(topology.neighbours(node).items()):
             if peer in settled:
                 continue
-            candidate = (round(etx + 1.0 / prr, _ETX_DIGITS), hops + 1, node)
+            candidate = (round(etx + 1.0 / (prr * prr), _ETX_DIGITS), hops + 1, node)
             if peer not in best or candidate < best[peer]:
                 best[peer] = candidate
                 parent[peer] = node

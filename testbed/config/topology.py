@@ -161,11 +161,20 @@ def _prr(value: Any) -> float:
     return float(value)
 
 
+#: Names the emulated backend gives its own namespaces: a node may not take them.
+RESERVED_NAMES = frozenset({"cloud"})
+
+
 def _node_name(value: Any) -> str:
     if not isinstance(value, str) or not NODE_NAME.fullmatch(value):
         raise ValueError(
             f"expected a node name of 1..{NODE_NAME_MAX} characters a-z, 0-9 and '-' "
             f"(it becomes part of namespace and interface names; got {_got(value)})"
+        )
+    if value in RESERVED_NAMES:
+        raise ValueError(
+            f"expected another name: {value!r} is the namespace behind the border router "
+            "(the cloud where servers run)"
         )
     return value
 

@@ -33,7 +33,7 @@ def test_star_hangs_every_leaf_on_the_border_router() -> None:
 
 
 def test_lossy_direct_link_loses_to_a_better_two_hop_path() -> None:
-    # diamond: n3 hears br directly at prr 0.4 (ETX 2.5) or via n1 at 1.0 + 1.0 (ETX 2.0)
+    # diamond: n3 hears br directly at prr 0.4 (ETX 1/0.4² = 6.25) or via n1 at 1 + 1 (ETX 2.0)
     tree = route_tree(
         topology("  - [br, n1]\n  - [br, n2, {prr: 0.5}]\n  - [n1, n3]\n  - [n2, n3]\n  - [br, n3, {prr: 0.4}]\n")
     )
@@ -43,14 +43,16 @@ def test_lossy_direct_link_loses_to_a_better_two_hop_path() -> None:
 
 
 def test_good_enough_direct_link_beats_two_hops() -> None:
-    # direct prr 0.6 is ETX 1.67 < 2.0 through n1
-    tree = route_tree(topology("  - [br, n1]\n  - [n1, n3]\n  - [br, n3, {prr: 0.6}]\n  - [br, n2]\n"))
+    # direct prr 0.75 is ETX 1/0.75² = 1.78 < 2.0 through n1
+    tree = route_tree(topology("  - [br, n1]\n  - [n1, n3]\n  - [br, n3, {prr: 0.75}]\n  - [br, n2]\n"))
     assert tree.path_to_root("n3") == ("n3", "br")
 
 
 def test_equal_etx_prefers_fewer_hops() -> None:
-    # direct prr 0.5 (ETX 2.0) equals two perfect hops (ETX 2.0): one hop wins
-    tree = route_tree(topology("  - [br, n1]\n  - [n1, n3]\n  - [br, n3, {prr: 0.5}]\n  - [br, n2]\n"))
+    # direct prr 1/√2 (ETX 1/prr² = 2.0) equals two perfect hops (ETX 2.0): one hop wins
+    tree = route_tree(
+        topology("  - [br, n1]\n  - [n1, n3]\n  - [br, n3, {prr: 0.7071067811865476}]\n  - [br, n2]\n")
+    )
     assert tree.parent["n3"] == "br"
 
 
@@ -78,3 +80,10 @@ def test_grid_tree_reaches_the_far_corner_in_manhattan_hops() -> None:
     assert len(tree.parent) == 100
     assert tree.hops["n99"] == 18  # 9 right + 9 down on a 10 x 10 grid
     assert all(tree.path_to_root(n)[-1] == "br" for n in tree.parent)
+
+
+def test_a_half_lossy_hop_costs_more_than_two_perfect_ones() -> None:
+    # prr 0.5 loses data or ACK 3 times in 4: ETX 4 > 2 through n1
+    tree = route_tree(topology("  - [br, n1]\n  - [n1, n3]\n  - [br, n3, {prr: 0.5}]\n  - [br, n2]\n"))
+    assert tree.path_to_root("n3") == ("n3", "n1", "br")
+    assert tree.etx["n3"] == pytest.approx(2.0)

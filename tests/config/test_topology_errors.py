@@ -53,6 +53,8 @@ CASES = [
      4, 3, r"nodes\.Node_1: expected a node name of 1\.\.12 characters a-z, 0-9 and '-'"),
     ("node-name-too-long", "name: x\nnodes:\n  br: {role: border-router}\n  temperature-1: {}\n"
      "links:\n  - [br, temperature-1]\n", 4, 3, r"nodes\.temperature-1: expected a node name of 1\.\.12"),
+    ("reserved-node-name", "name: x\nnodes:\n  br: {role: border-router}\n  cloud: {}\n"
+     "links:\n  - [br, cloud]\n", 4, 3, r"nodes\.cloud: expected another name: 'cloud' is the namespace"),
     ("duplicate-node", "name: x\nnodes:\n  br: {role: border-router}\n  n1: {}\n  n1: {role: router}\n" + OK_LINKS,
      5, 3, r"nodes\.n1: duplicate key 'n1' \(first defined at line 4, column 3\)"),
     ("link-unknown-node", "name: x\n" + OK_NODES + "links:\n  - [br, n11]\n", 6, 10,
