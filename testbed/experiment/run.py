@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import secrets
 import sys
 from collections.abc import Iterable, Sequence
@@ -54,6 +55,9 @@ def registry_dir(base: str | Path | None = None) -> Path:
     if base is not None:
         return Path(base)
     return Path(os.environ.get(REGISTRY_ENV) or DEFAULT_REGISTRY_DIR)
+
+
+RUN_ID = re.compile(r"[0-9a-f]{6}")
 
 
 def new_run_id() -> str:
@@ -96,6 +100,12 @@ class RegistryEntry:
 
     @classmethod
     def from_json(cls, data: dict[str, object], path: Path) -> RegistryEntry:
+        run_id = str(data["run_id"])
+        ours = re.compile(rf"tb-{re.escape(run_id)}-[a-z0-9-]+")
+        for name in data.get("netns", []):  # type: ignore[union-attr]
+            if not RUN_ID.fullmatch(run_id) or not ours.fullmatch(str(name)):
+                # `clean` deletes what an entry lists: never a name that is not a run's own
+                raise NetworkError(f"{path}: namespace {name!r} is not one of run {run_id!r}'s")
         return cls(
             run_id=str(data["run_id"]),
             owner=ProcessRecord.from_json(data["owner"]),  # type: ignore[arg-type]

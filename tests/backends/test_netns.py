@@ -88,3 +88,11 @@ def test_privilege_error_says_how(monkeypatch):
     monkeypatch.setattr(ns, "has_net_admin", lambda: False)
     with pytest.raises(PrivilegeError, match=r"CAP_NET_ADMIN.*unshare --user --map-root-user"):
         ns.require_net_admin()
+
+
+def test_ip_batch_refuses_a_line_break_inside_a_line() -> None:
+    from testbed.backends.netns import ip_batch
+    from testbed.errors import NetworkError
+
+    with pytest.raises(NetworkError, match="line break"):
+        ip_batch(["netns add tb-abcdef-x\nnetns del important"])

@@ -117,3 +117,21 @@ def test_damaged_registry_file_names_itself(tmp_path, registry):
     with pytest.raises(NetworkError, match=r"abc123\.json: unreadable registry entry"):
         load_entry(registry / "abc123.json")
     assert list_runs() == []
+
+
+def test_an_entry_listing_a_namespace_not_of_its_run_is_refused(tmp_path) -> None:
+    """`clean` deletes what an entry lists, so an entry naming someone else's namespace
+    (or an injected line) is refused before anything is deleted."""
+    import json
+
+    from testbed.errors import NetworkError
+    from testbed.experiment.run import load_entry
+
+    for name in ("tb-abcdef-n1\nnetns del prod", "prod-ns", "tb-123456-n1"):
+        path = tmp_path / "abcdef.json"
+        path.write_text(json.dumps({
+            "run_id": "abcdef", "owner": {"pid": 1, "start_time": 1, "name": "owner"},
+            "directory": str(tmp_path), "netns": [name], "pids": [], "nodes": {},
+        }))
+        with pytest.raises(NetworkError, match="is not one of run 'abcdef'"):
+            load_entry(path)
