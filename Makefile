@@ -10,6 +10,9 @@ DEBIAN_PACKAGES := python3 python3-venv iproute2 iputils-ping tshark netcat-open
 UV_VERSION := 0.13.8
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# After a run through sudo, hand what it wrote in the checkout back to the user.
+OWN_BACK := $(if $(SUDO),$(SUDO) chown -R $$(id -u):$$(id -g) reports .pytest_cache .hypothesis \
+	$$(find testbed tests nodes suites benchmarks -name __pycache__ -user 0 2>/dev/null) 2>/dev/null || true,true)
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 VENV := .venv
@@ -17,7 +20,7 @@ PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help deps system-deps python-env compare test test-fast bench clean lock
+.PHONY: help deps privileges system-deps python-env compare test test-fast bench clean lock
 
 help:
 	@echo "make compare   install what is missing, run the XMPP-vs-CoAP comparison on the emulated testbed"
@@ -25,23 +28,33 @@ help:
 	@echo "make bench     run the benchmarks (codec vs scapy, bring-up of 50/100-node grids)"
 	@echo "make clean     remove namespaces, TAPs and processes a killed run left behind"
 
-deps: system-deps python-env
+deps: python-env
 
-# Install only the Debian packages that are not installed yet.
-system-deps:
+privileges:
+	@if [ -n "$(SUDO)" ] && ! command -v sudo >/dev/null; then \
+		echo "make: the testbed needs root (apt-get, network namespaces): run as root or install sudo" >&2; \
+		exit 2; \
+	fi
+
+# Install only the Debian packages that are not installed yet. prosody is a Debian service:
+# the testbed starts its own instances in the cloud namespace, so the system one is stopped.
+system-deps: privileges
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages: $$missing"; \
 		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+		if echo "$$missing" | grep -qw prosody && [ -d /run/systemd/system ]; then \
+			$(SUDO) systemctl disable --now prosody >/dev/null 2>&1 || true; \
+		fi; \
 	fi
 
-$(UV):
+$(UV): | system-deps
 	python3 -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install -q uv==$(UV_VERSION)
 
 # The Python environment comes from the lock file, exactly.
-python-env: $(UV)
+python-env: system-deps $(UV)
 	@$(UV) sync --frozen --quiet
 
 # Until the XMPP/CoAP nodes land (issue 02), the comparison job proves the emulated testbed
@@ -50,10 +63,10 @@ compare: deps
 	$(SUDO) $(PY) -m testbed.cli pingall topologies/default.yaml
 
 test: deps
-	$(SUDO) $(PY) -m pytest
+	$(SUDO) $(PY) -m pytest; status=$$?; $(OWN_BACK); exit $$status
 
 test-fast: deps
-	$(SUDO) $(PY) -m pytest -m "not slow"
+	$(SUDO) $(PY) -m pytest -m "not slow"; status=$$?; $(OWN_BACK); exit $$status
 
 bench: deps
 	$(SUDO) $(PY) benchmarks/bench_codec.py
