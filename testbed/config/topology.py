@@ -161,6 +161,19 @@ def _prr(value: Any) -> float:
     return float(value)
 
 
+TOPOLOGY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def _topology_name(value: Any) -> str:
+    """It names run manifests and report titles: plain characters only."""
+    if not isinstance(value, str) or not TOPOLOGY_NAME.fullmatch(value):
+        raise ValueError(
+            "expected a topology name of 1..64 characters A-Z, a-z, 0-9, '.', '_' and '-', "
+            f"starting with a letter or digit (got {_got(value)})"
+        )
+    return value
+
+
 #: Names the emulated backend gives its own namespaces: a node may not take them.
 RESERVED_NAMES = frozenset({"cloud"})
 
@@ -250,7 +263,7 @@ class Topology(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(min_length=1)
+    name: Annotated[str, BeforeValidator(_topology_name)]
     radio: Radio = Radio()
     cloud: Cloud = Cloud()
     nodes: dict[str, Node]

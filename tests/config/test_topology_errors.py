@@ -31,6 +31,8 @@ CASES = [
     ("top-not-mapping", "- br\n- n1\n", 1, 1, r"\(top level\): expected a mapping with keys name, .* \(got a list\)"),
     ("empty-file", "# nothing here\n", 1, 1, r"\(top level\): expected a mapping .* \(got an empty file\)"),
     ("missing-name", OK_NODES + OK_LINKS, 1, 1, r"name: required key 'name' is missing"),
+    ("bad-topology-name", "name: 'lab[/b] one'\n" + OK_NODES + OK_LINKS, 1, 7,
+     r"name: expected a topology name of 1\.\.64 characters"),
     ("unknown-top-key", "name: x\n" + OK_NODES + "lnks:\n  - [br, n1]\n", 5, 1,
      r"lnks: unknown key 'lnks'; did you mean 'links'\?"),
     ("unknown-node-key", "name: x\nnodes:\n  br: {role: border-router}\n  n1: {rol: sensor}\n" + OK_LINKS, 4, 8,
