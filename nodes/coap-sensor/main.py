@@ -1,0 +1,384 @@
+"""coap-sensor: an RFC 7252 CoAP server with observable sensor resources (MicroPython/CPython).
+
+Run as `main.py CONFIG.json` (docs/CONTRACTS.md "Node firmware"). Serves on UDP [::]:port:
+  /.well-known/core       RFC 6690 link format
+  /sensors/<name>         GET -> 2.05 with ETag and Max-Age; Observe (RFC 7641) when the
+                          config's "observe" is "con" or "non"
+One loop, poll() with timeouts, serves requests and timers (no threads, no asyncio). Every
+reading it sends is one JSON line on stdout: ready, reading, done, error.
+
+Readings: in GET mode every GET answered is a new reading (seq + 1). In observe mode the
+registration response is a reading and every interval_s a new reading goes to all observers,
+until `readings` readings; then {"event": "done"}. CON notifications to one observer go one at
+a time (NSTART 1, RFC 7252 §4.7), queued behind the one in flight, so none is skipped.
+"""
+
+import json
+import sys
+
+try:
+    import select
+except ImportError:  # pragma: no cover - MicroPython ports without the plain name
+    import uselect as select
+try:
+    import socket
+except ImportError:  # pragma: no cover
+    import usocket as socket
+try:
+    import time
+except ImportError:  # pragma: no cover
+    import utime as time
+try:
+    import random
+except ImportError:  # pragma: no cover
+    import urandom as random
+try:
+    import hashlib
+except ImportError:  # pragma: no cover
+    hashlib = None
+
+import coap
+import senml
+
+# RFC 7252 §4.8 transmission parameters, §4.8.2 derived time
+ACK_TIMEOUT = 2.0
+ACK_RANDOM_FACTOR = 1.5
+MAX_RETRANSMIT = 4
+EXCHANGE_LIFETIME = 247.0
+NON_LIFETIME = 145.0
+OBSERVE_MODULO = 1 << 24  # RFC 7641 §3.4: 24-bit sequence numbers
+
+FORMATS = {"text": coap.TEXT_PLAIN, "senml-cbor": coap.SENML_CBOR}
+# RFC 7252 §5.4.1: critical options this server understands (others -> 4.02 Bad Option)
+KNOWN_CRITICAL = (coap.URI_HOST, coap.URI_PORT,
+                  coap.URI_PATH, coap.URI_QUERY, coap.ACCEPT, coap.BLOCK2)
+
+
+def monotonic():
+    try:
+        return time.monotonic()
+    except AttributeError:  # MicroPython
+        return time.ticks_ms() / 1000.0
+
+
+def uniform(low, high):
+    try:
+        return random.uniform(low, high)
+    except AttributeError:  # MicroPython without the extra random functions
+        return low + (high - low) * random.getrandbits(16) / 65536.0
+
+
+def emit(event, **fields):
+    record = {"event": event}
+    for key in fields:
+        record[key] = fields[key]
+    if "t" not in record:
+        record["t"] = time.time()
+    sys.stdout.write(json.dumps(record) + "\n")
+    try:
+        sys.stdout.flush()
+    except AttributeError:  # pragma: no cover
+        pass
+
+
+def reading_value(name, sensor, seq, seed):
+    """The value of reading `seq`: 20.0 .. 29.9, a function of (name, sensor, seq, seed) only."""
+    offset = 0
+    for byte in (name + "/" + sensor).encode():
+        offset = (offset * 31 + byte) % 1000
+    return 20 + ((seq * 37 + seed * 11 + offset) % 100) / 10
+
+
+def text_payload(seq, t, value):
+    return ("seq=%d t=%.3f v=%.1f" % (seq, t, value)).encode()
+
+
+class Observer:
+    """RFC 7641 §4.1: an entry of a resource's list of observers, keyed by endpoint and token."""
+
+    def __init__(self, peer, token, path, content_format):
+        self.peer = peer
+        self.token = token
+        self.path = path
+        self.format = content_format
+        self.queue = []  # CON notifications waiting for the one in flight
+        self.inflight = None  # [mid, datagram, timeout, deadline, retransmissions]
+
+
+class SensorServer:
+    def __init__(self, config, sock):
+        self.sock = sock
+        self.name = config.get("name", "s1")
+        self.sensors = list(config.get("sensors", ["temperature"]))
+        self.readings = int(config.get("readings", 10))
+        self.interval = float(config.get("interval_s", 1.0))
+        self.seed = int(config.get("seed", 1))
+        self.format = FORMATS[config.get("format", "text")]
+        self.observe = config.get("observe")  # "con" | "non" | None
+        self.max_age = int(config.get("max_age", 60))
+        self.ack_timeout = float(config.get("ack_timeout_s", ACK_TIMEOUT))
+        random.seed(self.seed)
+        self.mid = random.getrandbits(16)
+        self.seq = {}  # sensor -> last reading's seq
+        self.observers = {}  # (peer, token) -> Observer
+        self.next_tick = {}  # sensor -> monotonic time of its next notification
+        self.recent = {}  # (peer, mid) -> [response datagram or None, expiry]  (§4.5)
+        self.sent_non = {}  # mid -> (peer, token) of NON notifications, to match a RST
+        self.done = False
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def next_mid(self):
+        self.mid = (self.mid + 1) & 0xFFFF
+        return self.mid
+
+    def send(self, data, peer):
+        self.sock.sendto(data, peer)
+
+    def new_reading(self, sensor):
+        """Produce reading seq + 1 of `sensor`: (seq, t, value); emits the reading event."""
+        seq = self.seq.get(sensor, 0) + 1
+        self.seq[sensor] = seq
+        value = reading_value(self.name, sensor, seq, self.seed)
+        t = time.time()
+        emit("reading", seq=seq, sensor=sensor, value=value, t=t)
+        return seq, t, value
+
+    def representation(self, sensor, seq, t, value, content_format):
+        if content_format == coap.SENML_CBOR:
+            return senml.encode_reading(self.name, sensor, seq, t, value)
+        return text_payload(seq, t, value)
+
+    def etag(self, payload):
+        if hashlib is not None:
+            return hashlib.sha256(payload).digest()[:4]
+        return coap.encode_uint(len(payload))  # pragma: no cover
+
+    # RFC 6690 §5: link format; obs from RFC 7641 §6
+    def link_format(self):
+        links = []
+        for sensor in self.sensors:
+            link = '</sensors/%s>;rt="%s";ct=%d' % (sensor, sensor, self.format)
+            if self.observe:
+                link += ";obs"
+            links.append(link)
+        return ",".join(links).encode()
+
+    # --- requests ------------------------------------------------------------------------
+
+    def receive(self, data, peer):
+        try:
+            message = coap.decode(data)
+        except coap.FormatError:
+            # RFC 7252 §4.2/§4.3: reject a malformed CON with a RST, ignore anything else
+            if len(data) >= 4 and data[0] >> 6 == 1 and (data[0] >> 4) & 3 == coap.CON:
+                self.send(bytes((0x70, 0)) + bytes(data[2:4]), peer)
+            return
+        if message.mtype in (coap.ACK, coap.RST):
+            self.matched(message, peer)
+            return
+        if message.code == coap.EMPTY:  # §4.3 CoAP ping: CON empty -> RST
+            if message.mtype == coap.CON:
+                self.send(coap.encode(coap.Message(coap.RST, coap.EMPTY, message.mid)), peer)
+            return
+        if message.code >> 5 != 0:  # a response where a request belongs: not ours (§4.2)
+            if message.mtype == coap.CON:
+                self.send(coap.encode(coap.Message(coap.RST, coap.EMPTY, message.mid)), peer)
+            return
+        key = (peer, message.mid)
+        now = monotonic()
+        if key in self.recent:  # §4.5: duplicate -> the same response again, nothing new
+            cached = self.recent[key][0]
+            if cached is not None:
+                self.send(cached, peer)
+            return
+        lifetime = EXCHANGE_LIFETIME if message.mtype == coap.CON else NON_LIFETIME
+        self.recent[key] = [None, now + lifetime]
+        response = self.respond(message, peer)
+        if message.mtype == coap.CON:  # §5.2.1 piggybacked response
+            response.mtype, response.mid = coap.ACK, message.mid
+        else:  # §5.2.3 NON request -> NON response
+            response.mtype, response.mid = coap.NON, self.next_mid()
+        response.token = message.token
+        datagram = coap.encode(response)
+        self.recent[key][0] = datagram
+        self.send(datagram, peer)
+
+    def respond(self, request, peer):
+        """The response Message (type and ID set by the caller) to one request."""
+        for number, _ in request.options:
+            if coap.is_critical(number) and number not in KNOWN_CRITICAL:
+                return coap.Message(code=coap.BAD_OPTION)  # §5.4.1
+        try:
+            path = request.uri_path()
+        except UnicodeError:  # RFC 7252 §5.10.1: Uri-Path is a UTF-8 string
+            return coap.Message(code=coap.BAD_REQUEST)
+        sensor = None
+        if path.startswith("/sensors/") and path[9:] in self.sensors:
+            sensor = path[9:]
+        elif path != "/.well-known/core":
+            return coap.Message(code=coap.NOT_FOUND)
+        if request.code != coap.GET:
+            return coap.Message(code=coap.METHOD_NOT_ALLOWED)
+        accept = request.option(coap.ACCEPT)
+        if sensor is None:  # /.well-known/core
+            if accept is not None and coap.decode_uint(accept) != coap.LINK_FORMAT:
+                return coap.Message(code=coap.NOT_ACCEPTABLE)
+            return coap.Message(code=coap.CONTENT,
+                                options=[(coap.CONTENT_FORMAT, coap.encode_uint(coap.LINK_FORMAT))],
+                                payload=self.link_format())
+        content_format = self.format
+        if accept is not None:
+            content_format = coap.decode_uint(accept)
+            if content_format not in (coap.TEXT_PLAIN, coap.SENML_CBOR):
+                return coap.Message(code=coap.NOT_ACCEPTABLE)
+        observe = request.option(coap.OBSERVE)
+        register = False
+        if observe is not None and self.observe:
+            observer_key = (peer, request.token)
+            if coap.decode_uint(observe) == 0:  # RFC 7641 §3.1 register
+                register = True
+                self.observers[observer_key] = Observer(peer, request.token, path,
+                                                        content_format)
+                if sensor not in self.next_tick:
+                    self.next_tick[sensor] = monotonic() + self.interval
+            elif coap.decode_uint(observe) == 1:  # RFC 7641 §3.6 deregister
+                self.observers.pop(observer_key, None)
+        if self.observe and self.seq.get(sensor, 0) >= self.readings:
+            seq = self.seq[sensor]  # all readings produced: the last state, no new reading
+            t, value = time.time(), reading_value(self.name, sensor, seq, self.seed)
+        else:
+            seq, t, value = self.new_reading(sensor)
+        payload = self.representation(sensor, seq, t, value, content_format)
+        options = [(coap.ETAG, self.etag(payload)),
+                   (coap.CONTENT_FORMAT, coap.encode_uint(content_format)),
+                   (coap.MAX_AGE, coap.encode_uint(self.max_age))]
+        if register:
+            options.append((coap.OBSERVE, coap.encode_uint(seq % OBSERVE_MODULO)))
+        self.check_done()
+        return coap.Message(code=coap.CONTENT, options=options, payload=payload)
+
+    def matched(self, message, peer):
+        """An ACK or RST: ends a CON notification in flight; a RST also cancels (RFC 7641 §3.6)."""
+        for key in list(self.observers):
+            observer = self.observers[key]
+            if observer.peer == peer and observer.inflight and observer.inflight[0] == message.mid:
+                observer.inflight = None
+                if message.mtype == coap.RST:
+                    del self.observers[key]
+                else:
+                    self.send_queued(observer)
+                return
+        if message.mtype == coap.RST and message.mid in self.sent_non:
+            self.observers.pop(self.sent_non.pop(message.mid), None)
+
+    # --- notifications (RFC 7641 §4.2, §4.5) -----------------------------------------------
+
+    def notify(self, sensor):
+        observers = [o for o in self.observers.values() if o.path == "/sensors/" + sensor]
+        if not observers:
+            return
+        seq, t, value = self.new_reading(sensor)
+        for observer in observers:
+            payload = self.representation(sensor, seq, t, value, observer.format)
+            options = [(coap.ETAG, self.etag(payload)),
+                       (coap.OBSERVE, coap.encode_uint(seq % OBSERVE_MODULO)),
+                       (coap.CONTENT_FORMAT, coap.encode_uint(observer.format)),
+                       (coap.MAX_AGE, coap.encode_uint(self.max_age))]
+            mtype = coap.CON if self.observe == "con" else coap.NON
+            message = coap.Message(mtype, coap.CONTENT, self.next_mid(), observer.token,
+                                   options, payload)
+            if mtype == coap.NON:
+                self.sent_non[message.mid] = (observer.peer, observer.token)
+                if len(self.sent_non) > 64:
+                    self.sent_non.pop(next(iter(self.sent_non)))
+                self.send(coap.encode(message), observer.peer)
+            else:
+                observer.queue.append(message)
+                if observer.inflight is None:
+                    self.send_queued(observer)
+        self.check_done()
+
+    def send_queued(self, observer):
+        """RFC 7252 §4.2: send the next CON with a random initial timeout in
+        [ACK_TIMEOUT, ACK_TIMEOUT * ACK_RANDOM_FACTOR]."""
+        if not observer.queue:
+            return
+        message = observer.queue.pop(0)
+        datagram = coap.encode(message)
+        timeout = uniform(self.ack_timeout, self.ack_timeout * ACK_RANDOM_FACTOR)
+        observer.inflight = [message.mid, datagram, timeout, monotonic() + timeout, 0]
+        self.send(datagram, observer.peer)
+
+    def check_done(self):
+        if self.done or not self.observe:
+            return
+        if all(self.seq.get(s, 0) >= self.readings for s in self.sensors):
+            self.done = True
+            emit("done")
+
+    # --- timers ------------------------------------------------------------------------------
+
+    def run_timers(self, now):
+        for sensor in list(self.next_tick):
+            if now >= self.next_tick[sensor]:
+                self.next_tick[sensor] += self.interval
+                if self.seq.get(sensor, 0) < self.readings:
+                    self.notify(sensor)
+        for key in list(self.observers):
+            observer = self.observers[key]
+            inflight = observer.inflight
+            if inflight is None or now < inflight[3]:
+                continue
+            if inflight[4] >= MAX_RETRANSMIT:  # RFC 7641 §4.5: give up -> drop the observer
+                del self.observers[key]
+                emit("error", what="observer [%s]:%d gave up after %d retransmissions"
+                     % (observer.peer[0], observer.peer[1], MAX_RETRANSMIT))
+                continue
+            inflight[4] += 1
+            inflight[2] *= 2  # §4.2: timeout doubles with each retransmission
+            inflight[3] = now + inflight[2]
+            self.send(inflight[1], observer.peer)
+        for key in [k for k, v in self.recent.items() if v[1] <= now]:
+            del self.recent[key]
+
+    def next_deadline(self):
+        deadlines = list(self.next_tick.values())
+        for observer in self.observers.values():
+            if observer.inflight:
+                deadlines.append(observer.inflight[3])
+        return min(deadlines) if deadlines else None
+
+    def serve_forever(self):
+        poller = select.poll()
+        poller.register(self.sock, select.POLLIN)
+        while True:
+            deadline = self.next_deadline()
+            wait = 1000 if deadline is None else max(0, int((deadline - monotonic()) * 1000) + 1)
+            if poller.poll(min(wait, 1000)):
+                data, peer = self.sock.recvfrom(1280)
+                self.receive(data, peer)
+            self.run_timers(monotonic())
+
+
+def open_socket(port):
+    sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    address = socket.getaddrinfo("::", port, 0, socket.SOCK_DGRAM)[0][-1]
+    sock.bind(address)
+    return sock
+
+
+def main(argv):
+    with open(argv[1]) as f:
+        config = json.load(f)
+    sock = open_socket(int(config.get("port", 5683)))
+    server = SensorServer(config, sock)
+    emit("ready")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,306 @@
+"""The CoAP sink: the cloud-side client that polls or observes the coap-sensor nodes (aiocoap).
+
+`python -m testbed.services.coap_sink CONFIG.json` runs it; `with CoapSink(...) as sink:`
+starts that process inside a namespace (argv list, no shell), waits for its "READY" line and
+stops it on exit (SIGTERM, then SIGKILL), keeping its log.
+
+Modes (docs/CONTRACTS.md "Services"):
+  get           every interval_s a CON GET of /sensors/<sensor> on each node, `readings` times
+  observe-con   one Observe registration (RFC 7641 §3.1) per node; the node sends CON
+  observe-non   notifications (or NON: the node's config decides, the sink only counts)
+Every reading that arrives is one line of the deliveries JSONL, duplicates included (the
+reader flags them): {"node", "seq", "sensor", "value", "t_node", "t_sink"}. The sink exits
+on its own once each node gave `readings` readings or the deadline passed.
+
+Not here: the node firmware (nodes/coap-sensor), the scenario (experiment/).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from ipaddress import IPv6Address, ip_address
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TextIO
+
+import cbor2
+
+from testbed.errors import TestbedError
+
+COAP_PORT = 5683  # RFC 7252 §6.1
+READY_TIMEOUT_S = 15.0
+STOP_TIMEOUT_S = 5.0
+GRACE_S = 30.0  # after the last expected reading, how long a sink keeps waiting
+TEXT_PLAIN, SENML_CBOR = 0, 112  # RFC 7252 §12.3, RFC 8428 §12.3
+# RFC 8428 §6: CBOR labels
+BN, BT, N, V, T = -2, -3, 0, 2, 6
+TEXT_READING = re.compile(r"^seq=(\d+) t=(-?[\d.]+) v=(-?[\d.]+)$")
+
+
+class CoapSinkError(TestbedError):
+    """The CoAP sink would not start, did not say READY in time, or got a bad config."""
+
+
+class SinkMode(StrEnum):
+    GET = "get"
+    OBSERVE_CON = "observe-con"
+    OBSERVE_NON = "observe-non"
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What one CoAP response carried: sequence number, node time, value."""
+
+    seq: int
+    t: float
+    value: float
+
+
+def parse_text(payload: bytes) -> Reading:
+    """`seq=<n> t=<epoch> v=<value>` (the coap-sensor's text/plain representation)."""
+    match = TEXT_READING.match(payload.decode("utf-8", errors="replace").strip())
+    if match is None:
+        raise ValueError(f"not a text reading: {payload[:60]!r}")
+    return Reading(int(match[1]), float(match[2]), float(match[3]))
+
+
+# RFC 8428 §4.6: resolve base name/time; the pack holds the measurement and a "seq" record
+def parse_senml(payload: bytes, sensor: str) -> Reading:
+    try:
+        pack = cbor2.loads(payload)
+    except cbor2.CBORError as error:  # not a ValueError in cbor2
+        raise ValueError(f"not CBOR: {error}") from error
+    if not isinstance(pack, list) or not all(isinstance(r, dict) for r in pack):
+        raise ValueError("SenML pack is not an array of maps")
+    base_name, base_time = "", 0.0
+    seq = value = t = None
+    try:
+        for record in pack:
+            base_name = record.get(BN, base_name)
+            base_time = record.get(BT, base_time)
+            name = base_name + record.get(N, "")
+            leaf = name.rsplit("/", 1)[-1]  # the name below the node's base name
+            if leaf == "seq":
+                seq = int(record[V])
+            elif leaf == sensor and V in record:
+                value = float(record[V])
+                t = base_time + record.get(T, 0.0)
+    except (KeyError, TypeError) as error:
+        raise ValueError(f"malformed SenML record: {error!r}") from error
+    if seq is None or value is None or t is None:
+        raise ValueError(f"SenML pack lacks seq or {sensor}: {pack!r}")
+    return Reading(seq, float(t), value)
+
+
+def parse_reading(payload: bytes, content_format: int | None, sensor: str) -> Reading:
+    if content_format == SENML_CBOR:
+        return parse_senml(payload, sensor)
+    return parse_text(payload)
+
+
+# --- the sink process ---------------------------------------------------------------------
+
+
+class Deliveries:
+    """The deliveries JSONL, one line per reading, flushed as it arrives."""
+
+    def __init__(self, out: TextIO, sensor: str, log: TextIO) -> None:
+        self.out, self.sensor, self.log = out, sensor, log
+        self.count: dict[str, int] = {}
+
+    def arrived(self, node: str, response: Any) -> None:
+        t_sink = time.time()
+        try:
+            reading = parse_reading(response.payload, response.opt.content_format, self.sensor)
+        except ValueError as error:
+            print(f"{node}: {response.code} unparsable: {error}", file=self.log, flush=True)
+            return
+        self.out.write(json.dumps({"node": node, "seq": reading.seq, "sensor": self.sensor,
+                                   "value": reading.value, "t_node": reading.t,
+                                   "t_sink": t_sink}) + "\n")
+        self.out.flush()
+        self.count[node] = self.count.get(node, 0) + 1
+
+
+async def poll(ctx: Any, node: str, uri: str, config: dict[str, Any], sink: Deliveries) -> None:
+    """`readings` CON GETs, one every interval_s (not waiting for the previous answer)."""
+    from aiocoap import GET, Message
+
+    async def one(k: int) -> None:
+        try:
+            response = await ctx.request(Message(code=GET, uri=uri)).response
+        except Exception as error:  # noqa: BLE001 - aiocoap raises many kinds; log and go on
+            print(f"{node}: GET {k} failed: {error!r}", file=sink.log, flush=True)
+            return
+        if response.code.is_successful():
+            sink.arrived(node, response)
+        else:
+            print(f"{node}: GET {k}: {response.code}", file=sink.log, flush=True)
+
+    start = time.monotonic()
+    tasks = []
+    for k in range(config["readings"]):
+        await asyncio.sleep(max(0.0, start + k * config["interval_s"] - time.monotonic()))
+        tasks.append(asyncio.create_task(one(k)))
+    await asyncio.gather(*tasks)
+
+
+async def observe(ctx: Any, node: str, uri: str, config: dict[str, Any], sink: Deliveries) -> None:
+    """RFC 7641 §3.1: register, then count every notification until `readings` arrived."""
+    from aiocoap import GET, Message
+
+    request = ctx.request(Message(code=GET, uri=uri, observe=0))
+    response = await request.response
+    if not response.code.is_successful():
+        print(f"{node}: registration answered {response.code}", file=sink.log, flush=True)
+        return
+    sink.arrived(node, response)
+    try:
+        async for notification in request.observation:
+            sink.arrived(node, notification)
+            if sink.count.get(node, 0) >= config["readings"]:
+                break
+    finally:
+        request.observation.cancel()
+
+
+async def serve(config: dict[str, Any], log: TextIO) -> None:
+    from aiocoap import Context
+
+    mode = SinkMode(config["mode"])
+    ctx = await Context.create_client_context()
+    port = config.get("port", COAP_PORT)
+    deadline = config["readings"] * config["interval_s"] + config.get("grace_s", GRACE_S)
+    with open(config["deliveries"], "a", encoding="utf-8") as out:
+        sink = Deliveries(out, config["sensor"], log)
+        print("READY", flush=True)
+        job = poll if mode is SinkMode.GET else observe
+        path = f"/sensors/{config['sensor']}"
+        tasks = [
+            asyncio.create_task(job(ctx, node, f"coap://[{address}]:{port}{path}", config, sink))
+            for node, address in config["nodes"].items()
+        ]
+        done, pending = await asyncio.wait(tasks, timeout=deadline)
+        for task in done:
+            if task.exception() is not None:
+                print(f"sink task failed: {task.exception()!r}", file=log, flush=True)
+        for task in pending:
+            task.cancel()
+        print(f"delivered {json.dumps(sink.count)}", file=log, flush=True)
+    await ctx.shutdown()
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print("usage: python -m testbed.services.coap_sink CONFIG.json", file=sys.stderr)
+        return 2
+    config = json.loads(Path(argv[1]).read_text())
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(serve(config, sys.stderr))
+    loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        loop.run_until_complete(task)
+    except asyncio.CancelledError:
+        pass
+    finally:
+        loop.close()
+    return 0
+
+
+# --- the service --------------------------------------------------------------------------
+
+
+class CoapSink:
+    """`with CoapSink(netns=..., nodes={"n1": addr}, mode="get", ...) as sink:` runs the sink.
+
+    Constructing does no I/O; __enter__ writes the config beside the log, starts the process in
+    `netns` and waits for READY; __exit__ stops it (SIGTERM, then SIGKILL). `wait()` waits for
+    the sink to finish on its own (all readings in, or its deadline passed).
+    """
+
+    def __init__(self, *, netns: str, nodes: dict[str, IPv6Address | str], mode: str,
+                 sensor: str = "temperature", readings: int, interval_s: float,
+                 deliveries: Path, log: Path, port: int = COAP_PORT,
+                 grace_s: float = GRACE_S) -> None:
+        self.netns = netns
+        self.nodes = {name: ip_address(str(address)) for name, address in nodes.items()}
+        self.mode = SinkMode(mode)
+        self.sensor, self.readings, self.interval_s = sensor, readings, interval_s
+        self.deliveries, self.log = Path(deliveries), Path(log)
+        self.port, self.grace_s = port, grace_s
+        self.config_path = self.log.with_name(self.log.stem + ".config.json")
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def argv(self) -> list[str]:
+        return ["ip", "netns", "exec", self.netns,
+                sys.executable, "-m", "testbed.services.coap_sink", str(self.config_path)]
+
+    def __enter__(self) -> CoapSink:
+        config = {"nodes": {n: str(a) for n, a in self.nodes.items()}, "mode": str(self.mode),
+                  "sensor": self.sensor, "readings": self.readings,
+                  "interval_s": self.interval_s, "deliveries": str(self.deliveries.resolve()),
+                  "port": self.port, "grace_s": self.grace_s}
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(json.dumps(config, indent=1))
+        with open(self.log, "wb") as log:
+            self.process = subprocess.Popen(self.argv(), stdout=log, stderr=subprocess.STDOUT,
+                                            cwd=Path(__file__).resolve().parents[2])
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_ready(self) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if b"READY" in self.log.read_bytes():
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        tail = self.log.read_bytes()[-300:]
+        state = "exited" if self.process.poll() is not None else "running"
+        raise CoapSinkError(f"coap sink in {self.netns}: no 'READY' within {READY_TIMEOUT_S} s "
+                            f"({state}); last bytes: {tail!r}; full log: {self.log}")
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait until the sink finished on its own; its exit status."""
+        assert self.process is not None
+        return self.process.wait(timeout)
+
+    def stop(self) -> None:
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+
+def read_deliveries(path: Path) -> list[dict[str, Any]]:
+    """The deliveries JSONL as dicts (an absent file is no deliveries)."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
