@@ -1,0 +1,252 @@
+"""The XMPP client session of the sensor (RFC 6120 / RFC 6121), blocking, MicroPython-ready.
+
+`Session(config, emit).open()` does TCP connect, stream header, features, optional STARTTLS
+(RFC 6120 §5), SASL PLAIN or SCRAM-SHA-1 (§6), stream restart, resource bind (§7) and initial
+presence (RFC 6121 §4.2); `poll(timeout)` reads and handles incoming stanzas; `send` writes.
+The password is only ever put into the SASL exchange, never printed.
+"""
+
+import socket
+
+import scram
+import stanzas
+from xmltok import StanzaBuilder
+
+try:
+    from os import urandom as random_bytes
+except ImportError:  # pragma: no cover - MicroPython ports without os.urandom
+    import random
+
+    def random_bytes(n):
+        return bytes([random.getrandbits(8) for _ in range(n)])
+
+
+class StreamError(Exception):
+    """The stream failed (closed, stream error, SASL failure, unexpected answer)."""
+
+
+class Closed(StreamError):
+    """The TCP connection dropped or the server closed the stream."""
+
+
+def is_timeout(exc):
+    if exc.__class__.__name__ in ("timeout", "TimeoutError", "SSLWantReadError"):
+        return True
+    return bool(exc.args) and exc.args[0] in (110, 11, "timed out")  # ETIMEDOUT, EAGAIN
+
+
+def wrap_tls(sock, server_name):
+    """TLS over the connected socket. The testbed's server has a self-signed certificate, so the
+    certificate is not verified (MicroPython's ssl cannot verify either); the sink side does."""
+    try:
+        import ssl
+    except ImportError:  # pragma: no cover
+        import ussl as ssl
+    if hasattr(ssl, "SSLContext") and hasattr(ssl, "PROTOCOL_TLS_CLIENT"):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        try:
+            ctx.check_hostname = False  # CPython; MicroPython's context has no such attribute
+        except AttributeError:  # pragma: no cover
+            pass
+        ctx.verify_mode = ssl.CERT_NONE
+        return ctx.wrap_socket(sock, server_hostname=server_name)
+    return ssl.wrap_socket(sock, server_hostname=server_name)  # pragma: no cover - MicroPython
+
+
+class Session:
+    def __init__(self, config, handler):
+        self.config = config
+        self.handler = handler  # called with each stanza Element once the session is open
+        self.sock = None
+        self.builder = None
+        self.pending = []
+        self.jid = None
+        self.sent_bytes = 0
+        self.tls = False
+
+    # transport -------------------------------------------------------------------------
+
+    def send(self, text):
+        data = text.encode() if isinstance(text, str) else text
+        view = memoryview(data)
+        while len(view):
+            try:
+                n = self.sock.send(view)
+            except OSError as exc:
+                if is_timeout(exc):
+                    continue
+                raise Closed("send failed: %r" % (exc,))
+            view = view[n:]
+        self.sent_bytes += len(data)
+
+    def _recv(self, timeout):
+        self.sock.settimeout(timeout)
+        try:
+            data = self.sock.recv(4096)
+        except OSError as exc:
+            if is_timeout(exc):
+                return None
+            raise Closed("recv failed: %r" % (exc,))
+        if not data:
+            raise Closed("connection closed by the server")
+        return data
+
+    def read(self, timeout):
+        """Next ("open"|"element"|"close", ...) item, or None after `timeout` seconds of silence."""
+        if self.pending:
+            return self.pending.pop(0)
+        data = self._recv(timeout)
+        if data is None:
+            return None
+        try:
+            self.pending.extend(self.builder.feed(data))
+        except ValueError as exc:  # RFC 6120 §4.9.3.13 not-well-formed: drop and reconnect
+            raise Closed("not-well-formed XML from the server: %s" % exc)
+        if self.pending:
+            return self.pending.pop(0)
+        return None
+
+    def expect(self, timeout=30.0):
+        """The next complete top-level element (raises on close, stream error or silence)."""
+        import time
+
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            item = self.read(max(0.05, deadline - time.time()))
+            if item is None:
+                continue
+            if item[0] == "close":
+                raise Closed("server closed the stream")
+            if item[0] == "element":
+                element = item[1]
+                if element.local == "error" and element.tag.startswith("stream"):
+                    raise StreamError(
+                        "stream error: " + ",".join(c.local for c in element.children)
+                    )
+                return element
+        raise StreamError("no answer from the server within %.0f s" % timeout)
+
+    # RFC 6120 §4.2 / §4.3.3: open (or restart) the stream; return <stream:features/>
+    def open_stream(self):
+        self.builder = StanzaBuilder()
+        self.pending = []
+        self.send(stanzas.stream_header(self.config["domain"]))
+        features = self.expect()
+        if features.local != "features":
+            raise StreamError("expected stream features, got <%s>" % features.tag)
+        return features
+
+    # the whole set-up ------------------------------------------------------------------
+
+    def open(self):
+        cfg = self.config
+        address = socket.getaddrinfo(cfg["server"], cfg["port"])[0][-1]
+        family = socket.AF_INET6 if ":" in cfg["server"] else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock.settimeout(30)
+        try:
+            self.sock.connect(address)
+        except OSError as exc:
+            raise Closed("connect to [%s]:%s failed: %r" % (cfg["server"], cfg["port"], exc))
+        features = self.open_stream()
+        if features.find("starttls", stanzas.NS_TLS) is not None and cfg.get("starttls"):
+            features = self.starttls()
+        elif cfg.get("starttls"):
+            raise StreamError("starttls requested but the server does not offer it")
+        elif features.find("starttls", stanzas.NS_TLS) is not None and features.find(
+            "starttls"
+        ).find("required"):
+            raise StreamError("the server requires STARTTLS (set starttls: true)")
+        self.authenticate(features)
+        features = self.open_stream()
+        if features.find("bind", stanzas.NS_BIND) is None:
+            raise StreamError("the server offers no resource binding")
+        self.bind()
+        self.send(stanzas.presence())
+
+    # RFC 6120 §5.4.2: STARTTLS, TLS negotiation, stream restart
+    def starttls(self):
+        self.send(stanzas.starttls())
+        answer = self.expect()
+        if answer.local != "proceed":
+            raise StreamError("STARTTLS refused: <%s/>" % answer.local)
+        self.sock = wrap_tls(self.sock, self.config["domain"])
+        self.tls = True
+        return self.open_stream()
+
+    # RFC 6120 §6.4: SASL negotiation
+    def authenticate(self, features):
+        mechanisms = features.find("mechanisms", stanzas.NS_SASL)
+        offered = [m.text for m in mechanisms.children] if mechanisms else []
+        wanted = self.config.get("sasl", "PLAIN")
+        if wanted not in offered:
+            raise StreamError(
+                "SASL %s not offered (server offers %s)" % (wanted, ", ".join(offered))
+            )
+        user, password = self.config["user"], self.config["password"]
+        if wanted == "PLAIN":
+            self.send(
+                stanzas.sasl_auth("PLAIN", scram.b64(scram.plain_message(user, password)).decode())
+            )
+            answer = self.expect()
+        elif wanted == "SCRAM-SHA-1":
+            nonce = scram.b64(random_bytes(18)).decode()
+            exchange = scram.ScramSha1(user, password, nonce)
+            self.send(stanzas.sasl_auth("SCRAM-SHA-1", scram.b64(exchange.first()).decode()))
+            challenge = self.expect()
+            if challenge.local != "challenge":
+                raise StreamError("SASL SCRAM-SHA-1 failed: <%s/>" % _failure(challenge))
+            self.send(
+                stanzas.sasl_response(
+                    scram.b64(exchange.final(scram.unb64(challenge.text))).decode()
+                )
+            )
+            answer = self.expect()
+            if answer.local == "success":
+                exchange.verify(scram.unb64(answer.text))
+        else:
+            raise StreamError("unsupported SASL mechanism %s" % wanted)
+        if answer.local != "success":
+            raise StreamError("SASL %s failed: %s" % (wanted, _failure(answer)))
+
+    # RFC 6120 §7.6: resource binding
+    def bind(self):
+        self.send(stanzas.bind(self.config.get("resource", "sensor")))
+        while True:
+            answer = self.expect()
+            if answer.local == "iq" and answer.get("id") == "b":
+                break
+        if answer.get("type") != "result":
+            raise StreamError("resource binding failed")
+        jid = answer.find("bind")
+        self.jid = jid.find("jid").text if jid and jid.find("jid") else None
+
+    def poll(self, timeout):
+        """Read for up to `timeout` s; hand each stanza to the handler. Raises Closed on drop."""
+        item = self.read(timeout)
+        while item is not None:
+            if item[0] == "close":
+                raise Closed("server closed the stream")
+            if item[0] == "element":
+                element = item[1]
+                if element.tag.startswith("stream") and element.local == "error":
+                    raise Closed("stream error: " + ",".join(c.local for c in element.children))
+                self.handler(element)
+            item = self.pending.pop(0) if self.pending else None
+
+    def close(self):
+        if self.sock is None:
+            return
+        try:
+            self.send(stanzas.STREAM_CLOSE)
+        except StreamError:
+            pass
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        self.sock = None
+
+
+def _failure(element):
+    return ",".join(c.local for c in element.children) or element.local

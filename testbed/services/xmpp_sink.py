@@ -1,0 +1,359 @@
+"""The XMPP sink: a slixmpp client in the cloud that receives every reading (ground truth).
+
+`python -m testbed.services.xmpp_sink CONFIG.json` logs in as sink@domain and, per mode:
+  message  records each <message/> carrying an XEP-0323-shaped <fields/> payload;
+  pubsub   creates each sensor's node on pubsub.<domain> with publish_model "open" (XEP-0060
+           §8.1.3; the sink is the pubsub service's admin, see prosody.py), subscribes to it
+           (§6.1) and records the event notifications (§7.1.2.1);
+  iq       waits for each sensor's presence, then every interval_s sends
+           <iq type='get'><req xmlns='urn:xmpp:iot:sensordata' seqnr='N' momentary='true'/></iq>
+           to its full JID, `readings` times, and records the <fields/> in the result.
+It prints READY once it can receive (pubsub: after every node exists and is subscribed), DONE
+when it has finished polling (iq), and writes one JSONL line per reading it got:
+  {"node": "s1", "seq": 3, "sensor": "temperature", "value": 22.5, "t_node": ..., "t_sink": ...}
+TLS: STARTTLS is required, and the server certificate is verified against the self-signed
+certificate prosody made (`cafile`), host name included. Without TLS, plaintext is allowed.
+
+`XmppSink(...)` is the context manager that runs this module inside a namespace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from ipaddress import IPv6Address
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from testbed.errors import TestbedError
+
+NS_SENSORDATA = "urn:xmpp:iot:sensordata"
+FIELDS = f"{{{NS_SENSORDATA}}}fields"
+READY_TIMEOUT_S = 30.0
+IQ_TIMEOUT_S = 30.0
+
+
+class SinkError(TestbedError):
+    """The XMPP sink would not start, log in or get ready in time."""
+
+
+# reading the payload ----------------------------------------------------------------------
+
+
+def parse_timestamp(value: str) -> float:
+    """XEP-0082 DateTime 'YYYY-MM-DDTHH:MM:SS[.mmm]Z' -> epoch seconds."""
+    value = value.rstrip("Z")
+    whole, _, fraction = value.partition(".")
+    seconds = calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S"))
+    return seconds + (float("0." + fraction) if fraction else 0.0)
+
+
+def deliveries_from_fields(fields: ET.Element, t_sink: float) -> Iterator[dict[str, Any]]:
+    """One delivery record per <numeric/> in an XEP-0323 <fields/> element."""
+    seq = int(fields.get("seqnr", "-1"))
+    for node in fields.findall(f"{{{NS_SENSORDATA}}}node"):
+        for stamp in node.findall(f"{{{NS_SENSORDATA}}}timestamp"):
+            t_node = parse_timestamp(stamp.get("value", ""))
+            for numeric in stamp.findall(f"{{{NS_SENSORDATA}}}numeric"):
+                yield {
+                    "node": node.get("nodeId"),
+                    "seq": seq,
+                    "sensor": numeric.get("name"),
+                    "value": float(numeric.get("value", "nan")),
+                    "t_node": t_node,
+                    "t_sink": t_sink,
+                }
+
+
+# the slixmpp client (runs in the sink process) ---------------------------------------------
+
+
+def run_sink(config: dict[str, Any]) -> None:
+    import slixmpp
+    from slixmpp.exceptions import IqError, IqTimeout
+    from slixmpp.xmlstream.handler import Callback
+    from slixmpp.xmlstream.matcher import MatchXPath
+
+    domain = config["domain"]
+    out = open(config["deliveries"], "a", buffering=1)  # noqa: SIM115 - lives as long as the process
+
+    def record(fields: ET.Element | None) -> None:
+        if fields is None:
+            return
+        now = time.time()
+        out.writelines(
+            json.dumps(delivery) + "\n" for delivery in deliveries_from_fields(fields, now)
+        )
+
+    xmpp = slixmpp.ClientXMPP(f"{config.get('user', 'sink')}@{domain}/sink", config["password"])
+    xmpp.register_plugin("xep_0030")
+    xmpp.register_plugin("xep_0004")
+    xmpp.register_plugin("xep_0060")
+    xmpp.register_plugin("xep_0199")
+    tls = bool(config.get("tls"))
+    xmpp.enable_direct_tls = False
+    xmpp.enable_starttls = tls
+    xmpp.enable_plaintext = not tls
+    if tls:
+        xmpp.ca_certs = Path(config["cafile"])  # the self-signed cert is its own CA: verified
+    else:
+        xmpp.plugin["feature_mechanisms"].unencrypted_plain = True
+        xmpp.plugin["feature_mechanisms"].unencrypted_scram = True
+    mode = config["mode"]
+    nodes: dict[str, str] = config["nodes"]  # name -> full JID
+    present: dict[str, asyncio.Event] = {name: asyncio.Event() for name in nodes}
+    by_jid = {jid: name for name, jid in nodes.items()}
+    service = config.get("pubsub_service", f"pubsub.{domain}")
+    done = asyncio.Event()
+
+    def on_message(msg: Any) -> None:
+        record(msg.xml.find(FIELDS))
+
+    def on_publish(msg: Any) -> None:
+        record(msg["pubsub_event"]["items"]["item"].xml.find(FIELDS))
+
+    def on_presence(presence: Any) -> None:
+        name = by_jid.get(str(presence["from"]))
+        if name is not None:
+            present[name].set()
+
+    async def poll(name: str) -> None:
+        await present[name].wait()
+        for seq in range(1, int(config["readings"]) + 1):
+            started = time.monotonic()
+            iq = xmpp.make_iq_get(ito=nodes[name])
+            iq.append(
+                ET.Element(f"{{{NS_SENSORDATA}}}req", {"seqnr": str(seq), "momentary": "true"})
+            )
+            try:
+                result = await iq.send(timeout=IQ_TIMEOUT_S)
+            except (IqError, IqTimeout) as exc:
+                logging.warning("%s: readout %d failed: %s", name, seq, exc)
+            else:
+                record(result.xml.find(FIELDS))
+            await asyncio.sleep(
+                max(0.0, float(config["interval_s"]) - (time.monotonic() - started))
+            )
+
+    async def prepare_pubsub() -> None:
+        form = xmpp.plugin["xep_0004"].make_form("submit")
+        form.add_field(
+            "FORM_TYPE", value="http://jabber.org/protocol/pubsub#node_config", ftype="hidden"
+        )
+        form.add_field("pubsub#publish_model", value="open")
+        for name in nodes:
+            node = config.get("pubsub_nodes", {}).get(name, f"sensors/{name}")
+            try:
+                await xmpp.plugin["xep_0060"].create_node(service, node, config=form)
+            except IqError as exc:
+                if exc.condition != "conflict":  # the node already exists: fine
+                    raise
+            await xmpp.plugin["xep_0060"].subscribe(service, node)
+
+    async def on_session_start(_event: Any) -> None:
+        try:
+            xmpp.send_presence()
+            await xmpp.get_roster()
+            if mode == "pubsub":
+                await prepare_pubsub()
+            print("READY", flush=True)
+            if mode == "iq":
+                await asyncio.gather(*(poll(name) for name in nodes))
+                print("DONE", flush=True)
+        except Exception as exc:  # reported on stdout so XmppSink's error shows it
+            print(f"ERROR {type(exc).__name__}: {exc}", flush=True)
+            done.set()
+
+    def on_failure(*_args: Any) -> None:
+        print("ERROR authentication failed", flush=True)
+        done.set()
+
+    xmpp.add_event_handler("session_start", on_session_start)
+    xmpp.add_event_handler("failed_all_auth", on_failure)
+    # slixmpp's "message" event only fires for messages with a <body/>: match the payload instead
+    xmpp.register_handler(
+        Callback("sensor data", MatchXPath(f"{{jabber:client}}message/{FIELDS}"), on_message)
+    )
+    xmpp.add_event_handler("pubsub_publish", on_publish)
+    xmpp.add_event_handler("presence_available", on_presence)
+    xmpp.add_event_handler("disconnected", lambda *_: done.set())
+
+    loop = asyncio.get_event_loop()
+    loop.add_signal_handler(signal.SIGTERM, done.set)
+    xmpp.connect(config["server"], int(config.get("port", 5222)))
+    loop.run_until_complete(done.wait())
+    out.close()
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print("usage: python -m testbed.services.xmpp_sink CONFIG.json", file=sys.stderr)
+        return 2
+    config = json.loads(Path(argv[1]).read_text())
+    logging.basicConfig(
+        level=os.environ.get("TESTBED_SINK_LOG", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    run_sink(config)
+    return 0
+
+
+# the context manager (runs in the orchestrator) ---------------------------------------------
+
+
+class XmppSink:
+    """Runs the sink inside `netns`; __enter__ waits for READY; __exit__ stops it, keeps `log`."""
+
+    def __init__(
+        self,
+        *,
+        netns: str,
+        server: IPv6Address | str,
+        domain: str = "iot.testbed",
+        user: str = "sink",
+        password: str,
+        mode: str,
+        nodes: dict[str, str],
+        pubsub_service: str | None = None,
+        pubsub_nodes: dict[str, str] | None = None,
+        readings: int,
+        interval_s: float,
+        tls: bool = False,
+        cafile: Path | None = None,
+        deliveries: Path,
+        log: Path,
+        ready_timeout_s: float = READY_TIMEOUT_S,
+    ) -> None:
+        if mode not in ("message", "pubsub", "iq"):
+            raise SinkError(f"XMPP sink mode {mode!r}: expected one of message, pubsub, iq")
+        if tls and cafile is None:
+            raise SinkError("the XMPP sink needs the server's certificate (cafile) for TLS")
+        self.netns = netns
+        self.config = {
+            "server": str(server),
+            "port": 5222,
+            "domain": domain,
+            "user": user,
+            "password": password,
+            "mode": mode,
+            "nodes": dict(nodes),
+            "pubsub_service": pubsub_service or f"pubsub.{domain}",
+            "pubsub_nodes": dict(pubsub_nodes or {}),  # name -> node; default sensors/<name>
+            "readings": readings,
+            "interval_s": interval_s,
+            "tls": tls,
+            "cafile": str(cafile) if cafile else None,
+            "deliveries": str(deliveries),
+        }
+        self.deliveries = Path(deliveries)
+        self.log = Path(log)
+        self.ready_timeout_s = ready_timeout_s
+        self.process: subprocess.Popen[bytes] | None = None
+        self._config_dir: tempfile.TemporaryDirectory[str] | None = None
+        self.finished = False
+
+    def __enter__(self) -> XmppSink:
+        self._config_dir = tempfile.TemporaryDirectory(prefix="tb-xmpp-sink-")
+        config_path = Path(self._config_dir.name) / "sink.json"
+        config_path.touch(mode=0o600)  # it holds the password
+        config_path.write_text(json.dumps(self.config))
+        self.deliveries.touch()
+        argv = [
+            "ip",
+            "netns",
+            "exec",
+            self.netns,
+            sys.executable,
+            "-m",
+            "testbed.services.xmpp_sink",
+            str(config_path),
+        ]
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        self._log_file = self.log.open("wb")
+        env = dict(
+            os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]), PYTHONUNBUFFERED="1"
+        )
+        self.process = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=self._log_file, stdin=subprocess.DEVNULL, env=env
+        )
+        try:
+            self._wait_for("READY", self.ready_timeout_s)
+        except BaseException:
+            self._stop()
+            raise
+        return self
+
+    def _wait_for(self, word: str, timeout_s: float) -> None:
+        """Read stdout lines until `word` (copied to the log); SinkError on ERROR/exit/timeout."""
+        import selectors
+
+        assert self.process is not None and self.process.stdout is not None
+        deadline = time.monotonic() + timeout_s
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.process.stdout, selectors.EVENT_READ)
+            while (left := deadline - time.monotonic()) > 0:
+                if not sel.select(left):
+                    continue
+                line = self.process.stdout.readline()
+                if not line:
+                    raise SinkError(
+                        f"XMPP sink exited (status {self.process.wait()}) before {word}; "
+                        f"log: {self.log}"
+                    )
+                text = line.decode(errors="replace").strip()
+                if text.startswith("ERROR"):
+                    raise SinkError(f"XMPP sink: {text}; log: {self.log}")
+                if text == word:
+                    return
+        raise SinkError(f"XMPP sink: no {word} within {timeout_s} s; log: {self.log}")
+
+    def wait_done(self, timeout_s: float) -> None:
+        """iq mode: wait until the sink has sent every readout request (answered or timed out)."""
+        self._wait_for("DONE", timeout_s)
+        self.finished = True
+
+    def read_deliveries(self) -> list[dict[str, Any]]:
+        if not self.deliveries.exists():
+            return []
+        return [
+            json.loads(line) for line in self.deliveries.read_text().splitlines() if line.strip()
+        ]
+
+    def _stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(5.0)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process is not None and self.process.stdout is not None:
+            self.process.stdout.close()
+        if getattr(self, "_log_file", None) is not None:
+            self._log_file.close()
+        if self._config_dir is not None:
+            self._config_dir.cleanup()
+            self._config_dir = None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
