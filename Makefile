@@ -60,7 +60,7 @@ python-env: system-deps $(UV)
 # Until the XMPP/CoAP nodes land (issue 02), the comparison job proves the emulated testbed
 # end to end: every node of the default topology reaches the cloud over the modelled air.
 compare: deps
-	$(SUDO) $(PY) -m testbed.cli pingall topologies/default.yaml
+	$(SUDO) $(PY) -m testbed.cli compare --topology topologies/default.yaml
 
 test: deps
 	$(SUDO) $(PY) -m pytest; status=$$?; $(OWN_BACK); exit $$status

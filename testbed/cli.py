@@ -44,6 +44,7 @@ app = typer.Typer(
         "  testbed down                             # stop the live run\n\n"
         "  testbed clean                            # remove leftovers of killed runs\n\n"
         "  testbed pingall topologies/star-6.yaml   # up, every node pings the cloud, down\n\n"
+        "  testbed compare --readings 5             # every XMPP/CoAP variant, results.json\n\n"
         + EXIT_STATUSES
     ),
     no_args_is_help=True,
@@ -185,6 +186,116 @@ def pingall(
     )
     if not all(r.ok for r in results):
         raise typer.Exit(1)
+
+
+@app.command()
+def compare(
+    topology: Annotated[
+        Path, typer.Option(help="Topology YAML file (its nodes with role sensor run the apps).")
+    ] = Path("topologies/default.yaml"),
+    variants: Annotated[
+        Optional[str],
+        typer.Option(help="Comma-separated variants (default: all), e.g. coap-get,xmpp-iq."),
+    ] = None,
+    readings: Annotated[int, typer.Option(min=1, help="Readings per sensor.")] = 10,
+    interval: Annotated[float, typer.Option(min=0.05, help="Seconds between readings.")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Seed of the radio medium and the sensor values.")] = 1,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Where the run directory <time>-<run id>/ goes.")
+    ] = Path("reports"),
+) -> None:
+    """Run the XMPP and CoAP variants one after the other on TOPOLOGY; show what each cost.
+
+    Each variant gets a fresh network, its own capture and logs in <run>/<variant>/, and its
+    figures in <run>/results.json. Exit status 1 if a variant failed, 130 if interrupted
+    (the variants finished until then are in results.json).
+
+    Example: testbed compare --variants coap-observe-con,xmpp-message --readings 5
+    """
+    from testbed.experiment.scenario import run_comparison
+    from testbed.experiment.variants import parse_variants
+
+    chosen = parse_variants(variants)
+    topo = load_topology(topology)
+    ns.require_net_admin()
+    progress = Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err,
+    )
+    observer = _CompareProgress(progress)
+    interrupted = False
+    with progress:
+        try:
+            run_dir = run_comparison(
+                topo, variants=chosen, readings=readings, interval_s=interval, seed=seed,
+                out=out_dir, observer=observer, argv=["testbed", *_argv],
+            )
+        except KeyboardInterrupt:  # torn down, finished variants written; click would say 1
+            interrupted = True
+            run_dir = observer.run_dir
+    from testbed.experiment.results import RESULTS_FILE, read_results
+
+    if run_dir is None:
+        raise typer.Exit(130)
+    results = read_results(run_dir)
+    # all eight columns readable in a log or a pipe too (rich assumes 80 there)
+    wide = out if out.is_terminal else Console(soft_wrap=True, width=132)
+    wide.print(_compare_table(results))
+    out.print(f"run directory: {run_dir}\nresults: {run_dir / RESULTS_FILE}", highlight=False)
+    if interrupted:
+        err.print("testbed: interrupted", highlight=False)
+        raise typer.Exit(130)
+    if any(not v.ok for v in results.variants.values()):
+        for name, v in results.variants.items():
+            if v.error:
+                err.print(f"testbed: {name}: {v.error}", highlight=False, markup=False)
+        raise typer.Exit(1)
+
+
+class _CompareProgress:
+    """The scenario's observer: one spinner line per variant, its phase as the description."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, object] = {}
+        self.run_dir: Path | None = None
+
+    def started(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+
+    def phase(self, variant: object, what: str) -> None:
+        name = str(variant)
+        if name not in self.tasks:
+            self.tasks[name] = self.progress.add_task(name, total=1)
+        self.progress.update(self.tasks[name], description=f"{name}: {what}")  # type: ignore[arg-type]
+
+    def finished(self, variant: object, result: object) -> None:
+        name = str(variant)
+        r = result.readings  # type: ignore[attr-defined]
+        state = f"error: {result.error}" if result.error else (  # type: ignore[attr-defined]
+            f"{r.delivered}/{r.sent} delivered")
+        self.progress.update(self.tasks[name], description=f"{name}: {state}",  # type: ignore[arg-type]
+                             completed=1)
+
+
+def _compare_table(results) -> Table:  # type: ignore[no-untyped-def]
+    table = Table(title=f"compare {results.topology}: {results.readings} readings per sensor "
+                  f"every {results.interval_s} s, seed {results.seed}, run {results.run_id}")
+    for column in ("variant", "delivered/sent", "frames", "bytes on air", "bytes/reading",
+                   "latency p50 ms", "p95 ms", "set-up ms"):
+        table.add_column(column, justify="left" if column == "variant" else "right")
+    fmt = (lambda v: "-" if v is None else f"{v:.0f}")
+    for name, v in results.variants.items():
+        r = v.readings
+        delivered = f"{r.delivered}/{r.sent}" + (f" (+{r.duplicates} dup)" if r.duplicates else "")
+        if v.timed_out:
+            delivered += " timeout"
+        style = "red" if v.error else ("yellow" if r.delivered < r.sent else None)
+        table.add_row(name, delivered, str(v.air.frames), str(v.air.bytes),
+                      fmt(v.bytes_per_reading), fmt(r.latency_ms.p50), fmt(r.latency_ms.p95),
+                      fmt(v.phases.setup_ms.p50), style=style)
+    if results.interrupted:
+        table.caption = f"interrupted during {results.interrupted}"
+    return table
 
 
 @app.command(

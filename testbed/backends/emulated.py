@@ -165,15 +165,21 @@ class EmulatedNetwork:
     Use `EmulatedNetwork.up(...)`; the constructor does no I/O.
     """
 
-    def __init__(self, topology: Topology, *, run: Run, seed: int = 1) -> None:
+    def __init__(
+        self, topology: Topology, *, run: Run, seed: int = 1, directory: Path | None = None
+    ) -> None:
         self.topology = topology
         self.run = run
         self.seed = seed
         self.run_id = run.run_id
+        #: where capture.pcap, radio.csv, medium.json and logs/ go (a variant's own directory
+        #: when one run brings the topology up several times; the run directory otherwise)
+        self.directory = Path(directory) if directory is not None else run.directory
+        self.logs = self.directory / "logs"
         self._tree: RouteTree | None = None
         self._medium: subprocess.Popen[bytes] | None = None
         self._medium_record: ProcessRecord | None = None
-        self._medium_log: Path = run.logs / "medium.log"
+        self._medium_log: Path = self.logs / "medium.log"
 
     # names and addresses -----------------------------------------------------------------
 
@@ -211,19 +217,19 @@ class EmulatedNetwork:
 
     @property
     def capture_path(self) -> Path:
-        return self.run.directory / "capture.pcap"
+        return self.directory / "capture.pcap"
 
     @property
     def activity_path(self) -> Path:
-        return self.run.directory / "radio.csv"
+        return self.directory / "radio.csv"
 
     @property
     def stats_path(self) -> Path:
-        return self.run.directory / "medium.json"
+        return self.directory / "medium.json"
 
     @property
     def spec_path(self) -> Path:
-        return self.run.directory / "medium-spec.json"
+        return self.directory / "medium-spec.json"
 
     # running things inside ---------------------------------------------------------------
 
@@ -251,9 +257,13 @@ class EmulatedNetwork:
         run: Run,
         seed: int = 1,
         progress: ProgressLike | None = None,
+        directory: Path | None = None,
     ) -> Iterator[EmulatedNetwork]:
-        """Bring `topology` up for `run`; tear it all down on exit, exception or signal."""
-        net = cls(topology, run=run, seed=seed)
+        """Bring `topology` up for `run`; tear it all down on exit, exception or signal.
+
+        `directory` (default: the run directory) receives capture, activity log, stats, logs/.
+        """
+        net = cls(topology, run=run, seed=seed, directory=directory)
         raising = {
             signal.SIGINT: _raise_interrupt,
             signal.SIGTERM: _raise_exit,
@@ -407,6 +417,7 @@ class EmulatedNetwork:
         }
 
     def _start_medium(self, timeout_s: float = MEDIUM_READY_TIMEOUT_S) -> None:
+        self.logs.mkdir(parents=True, exist_ok=True)
         self.spec_path.write_text(json.dumps(self.medium_spec(), indent=2) + "\n")
         argv = [sys.executable, "-m", MEDIUM_MODULE, str(self.spec_path)]
         with open(self._medium_log, "ab") as log:
@@ -439,7 +450,7 @@ class EmulatedNetwork:
         threading.Thread(target=self._drain, args=(out,), daemon=True, name="medium-out").start()
 
     def _drain(self, out: Any) -> None:
-        with open(self.run.logs / "medium.out", "ab") as sink:
+        with open(self.logs / "medium.out", "ab") as sink:
             while chunk := os.read(out.fileno(), 4096):
                 sink.write(chunk)
                 sink.flush()

@@ -1,0 +1,141 @@
+"""results.json: what a comparison measured per variant (DESIGN.md "Contracts").
+
+Written atomically after every variant, so an interrupted run keeps what it measured.
+`read_results(path)` gives typed records back (for the pytest plugin and later reports).
+Keys this issue fills: readings, air.frames/bytes/ack_frames, phases.setup_ms, capture,
+error; per-layer attribution and energy arrive with issues 03 and 04.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from testbed.errors import BadInput
+
+RESULTS_FILE = "results.json"
+
+
+@dataclass(frozen=True, slots=True)
+class Percentiles:
+    p50: float | None = None
+    p95: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Readings:
+    sent: int = 0
+    delivered: int = 0
+    duplicates: int = 0
+    lost: int = 0
+    latency_ms: Percentiles = field(default_factory=Percentiles)
+
+    @property
+    def delivery_ratio(self) -> float:
+        return self.delivered / self.sent if self.sent else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Air:
+    frames: int = 0
+    bytes: int = 0
+    ack_frames: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    p50: float | None = None
+    max: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Phases:
+    setup_ms: Span = field(default_factory=Span)
+
+
+@dataclass(frozen=True, slots=True)
+class VariantResult:
+    readings: Readings = field(default_factory=Readings)
+    air: Air = field(default_factory=Air)
+    phases: Phases = field(default_factory=Phases)
+    capture: str | None = None
+    error: str | None = None
+    timed_out: bool = False  # the sink had not every reading when the allowance ran out
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def bytes_per_reading(self) -> float | None:
+        return self.air.bytes / self.readings.delivered if self.readings.delivered else None
+
+
+@dataclass(frozen=True, slots=True)
+class Results:
+    run_id: str
+    topology: str
+    seed: int
+    readings: int
+    interval_s: float
+    variants: dict[str, VariantResult] = field(default_factory=dict)
+    interrupted: str | None = None  # the variant a SIGINT/SIGTERM cut short (not in variants)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0..100); None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def write_results(results: Results, directory: Path) -> Path:
+    """Write `directory/results.json` atomically (a reader never sees half a file)."""
+    path = Path(directory) / RESULTS_FILE
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(results.to_json(), indent=2) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def _variant(name: str, data: Mapping[str, Any]) -> VariantResult:
+    r = data.get("readings", {})
+    return VariantResult(
+        readings=Readings(
+            sent=int(r.get("sent", 0)), delivered=int(r.get("delivered", 0)),
+            duplicates=int(r.get("duplicates", 0)), lost=int(r.get("lost", 0)),
+            latency_ms=Percentiles(**r.get("latency_ms", {})),
+        ),
+        air=Air(**{k: int(v) for k, v in data.get("air", {}).items() if k in Air.__slots__}),
+        phases=Phases(setup_ms=Span(**data.get("phases", {}).get("setup_ms", {}))),
+        capture=data.get("capture"),
+        error=data.get("error"),
+        timed_out=bool(data.get("timed_out", False)),
+    )
+
+
+def read_results(path: str | Path) -> Results:
+    """Read results.json (a file or the run directory holding it) into typed records."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / RESULTS_FILE
+    try:
+        data = json.loads(path.read_text())
+        return Results(
+            run_id=str(data["run_id"]), topology=str(data["topology"]), seed=int(data["seed"]),
+            readings=int(data["readings"]), interval_s=float(data["interval_s"]),
+            variants={n: _variant(n, v) for n, v in data["variants"].items()},
+            interrupted=data.get("interrupted"),
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise BadInput(f"{path}: not a results.json ({type(exc).__name__}: {exc})") from exc

@@ -1,0 +1,404 @@
+"""The comparison scenario: every protocol variant, one after the other, on a fresh network.
+
+`run_comparison(topology, variants=..., readings=..., interval_s=..., seed=..., out=...)`
+creates one run directory and, for each variant: brings the topology up with the variant's
+own directory (<run>/<variant>/: capture.pcap, radio.csv, medium.json, logs/), starts the
+cloud services (Prosody then the XMPP sink, or the CoAP sink), starts the node app on every
+sensor, waits until every reading reached the sink (or a timeout: a finding, not a crash),
+stops nodes and services, tears the network down (the capture is complete then) and measures:
+readings sent (node events) and delivered (unique (node, seq) at the sink), duplicates,
+latency, the XMPP set-up phase, frames and bytes on the air. results.json is rewritten after
+each variant, so an interrupted run keeps what it measured.
+
+SIGINT or SIGTERM mid-variant: nodes, sinks, prosody and the network are torn down, the
+finished variants are in results.json, and `KeyboardInterrupt` reaches the caller (the CLI
+exits 130). A variant that fails (a service that does not start...) is recorded with its error
+and the next one runs.
+
+Not here: the services (services/), the firmware (nodes/), the table (cli.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol as TypingProtocol
+
+from testbed.backends import netns as ns
+from testbed.backends.emulated import CLOUD, EmulatedNetwork
+from testbed.capture.pcapfile import read_frames
+from testbed.config.topology import Role, Topology
+from testbed.errors import BadInput, TestbedError
+from testbed.experiment.nodes import Event, NodeApp, RunningNode
+from testbed.experiment.results import (
+    Air, Percentiles, Phases, Readings, Results, Span, VariantResult, percentile, write_results,
+)
+from testbed.experiment.run import Run
+from testbed.experiment.variants import Protocol, Variant
+
+DOMAIN = "iot.testbed"
+SINK_USER = "sink"
+SENSOR = "temperature"
+SETUP_ALLOWANCE_S = {Protocol.COAP: 10.0, Protocol.XMPP: 20.0}
+GRACE_S = 15.0  # beyond readings x interval: retransmissions (RFC 7252 §4.2 backoff)
+NODE_READY_TIMEOUT_S = 10.0
+POLL_S = 0.1
+
+
+class Observer(TypingProtocol):
+    """What the runner reports while it works (the CLI shows it; tests may ignore it)."""
+
+    def started(self, run_dir: Path) -> None: ...
+    def phase(self, variant: Variant, what: str) -> None: ...
+    def finished(self, variant: Variant, result: VariantResult) -> None: ...
+
+
+class _Silent:
+    def started(self, run_dir: Path) -> None:
+        pass
+
+    def phase(self, variant: Variant, what: str) -> None:
+        pass
+
+    def finished(self, variant: Variant, result: VariantResult) -> None:
+        pass
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One line of a sink's deliveries.jsonl (docs/CONTRACTS.md "Services")."""
+
+    node: str
+    seq: int
+    t_node: float
+    t_sink: float
+    value: Any = None
+
+
+def read_deliveries(path: Path) -> list[Delivery]:
+    found = []
+    try:
+        text = path.read_text(errors="replace")
+    except FileNotFoundError:
+        return []
+    for line in text.splitlines():
+        try:
+            d = json.loads(line)
+            found.append(Delivery(node=str(d["node"]), seq=int(d["seq"]),
+                                  t_node=float(d["t_node"]), t_sink=float(d["t_sink"]),
+                                  value=d.get("value")))
+        except (ValueError, KeyError, TypeError):
+            continue  # a half-written last line
+    return found
+
+
+# --- measuring -----------------------------------------------------------------------------
+
+
+def measure_readings(events: dict[str, list[Event]], deliveries: Sequence[Delivery]) -> Readings:
+    """Sent (node events), delivered (unique (node, seq) at the sink), duplicates, latency."""
+    sent = {(node, int(e["seq"])) for node, evs in events.items() for e in evs
+            if e.kind == "reading" and "seq" in e.data}
+    first: dict[tuple[str, int], Delivery] = {}
+    for d in deliveries:
+        first.setdefault((d.node, d.seq), d)
+    latencies = [(d.t_sink - d.t_node) * 1000.0 for d in first.values()]
+    return Readings(
+        sent=len(sent), delivered=len(first), duplicates=len(deliveries) - len(first),
+        lost=len(sent - set(first)),
+        latency_ms=Percentiles(p50=_round(percentile(latencies, 50)),
+                               p95=_round(percentile(latencies, 95))),
+    )
+
+
+def measure_setup(events: dict[str, list[Event]]) -> Phases:
+    """The XMPP "setup" phase (TCP connect .. presence sent) of every node, in ms."""
+    spans = [(float(e["end"]) - float(e["start"])) * 1000.0 for evs in events.values()
+             for e in evs if e.kind == "phase" and e.get("name") == "setup"
+             and "start" in e.data and "end" in e.data]
+    return Phases(setup_ms=Span(p50=_round(percentile(spans, 50)),
+                                max=_round(max(spans)) if spans else None))
+
+
+def measure_air(capture: Path) -> Air:
+    """Every captured frame (data and ACK) and the sum of PSDU lengths (tshark's frame.len)."""
+    frames = read_frames(capture)
+    return Air(frames=len(frames), bytes=sum(len(f.psdu) for f in frames),
+               ack_frames=sum(1 for f in frames if f.is_ack))
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+# --- one variant ---------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _VariantRun:
+    variant: Variant
+    directory: Path
+    sensors: tuple[str, ...]
+    nodes: dict[str, RunningNode] = field(default_factory=dict)
+    timed_out: bool = False
+
+    @property
+    def deliveries(self) -> Path:
+        return self.directory / "deliveries.jsonl"
+
+    @property
+    def logs(self) -> Path:
+        return self.directory / "logs"
+
+    def events(self) -> dict[str, list[Event]]:
+        return {name: running.events() for name, running in self.nodes.items()}
+
+
+def sensors_of(topology: Topology) -> tuple[str, ...]:
+    return tuple(n for n, node in topology.nodes.items() if node.role is Role.SENSOR)
+
+
+def _node_config(variant: Variant, name: str, *, readings: int, interval_s: float, seed: int,
+                 net: EmulatedNetwork, password: str | None) -> dict[str, Any]:
+    config: dict[str, Any] = {"name": name, "readings": readings, "interval_s": interval_s,
+                              "sensors": [SENSOR], "seed": seed, **variant.node_config()}
+    if variant.protocol is Protocol.XMPP:
+        config.update(server=str(net.cloud_address), domain=DOMAIN, user=name,
+                      password=password, sink=f"{SINK_USER}@{DOMAIN}",
+                      pubsub_service=f"pubsub.{DOMAIN}", pubsub_node=f"sensors/{name}")
+    return config
+
+
+def _start_nodes(vr: _VariantRun, app: NodeApp, net: EmulatedNetwork,
+                 stack: contextlib.ExitStack, configs: dict[str, dict[str, Any]]) -> None:
+    for name in vr.sensors:
+        running = app.start(net, name, configs[name], vr.logs)
+        stack.callback(running.stop)
+        vr.nodes[name] = running
+
+
+def _wait_nodes_ready(vr: _VariantRun, timeout_s: float) -> None:
+    """CoAP: every server bound before the sink asks it."""
+    deadline = time.monotonic() + timeout_s
+    waiting = set(vr.sensors)
+    while waiting and time.monotonic() < deadline:
+        for name in list(waiting):
+            running = vr.nodes[name]
+            if any(e.kind == "ready" for e in running.events()):
+                waiting.discard(name)
+            elif not running.alive():
+                raise TestbedError(running.failure() or f"{name}: exited before ready")
+        time.sleep(POLL_S)
+    if waiting:
+        raise TestbedError(
+            f"nodes {sorted(waiting)}: no 'ready' event within {timeout_s} s; "
+            f"logs: {vr.logs}/<node>.jsonl and .err"
+        )
+
+
+def _wait_delivered(vr: _VariantRun, *, readings: int, interval_s: float, sink: Any) -> None:
+    """Until the sink has every sensor's `readings`; or, for NON notifications, all nodes are
+    done and a grace period passed; or the sink exited; or the time allowance ran out (then
+    `timed_out`)."""
+    allowance = SETUP_ALLOWANCE_S[vr.variant.protocol] + readings * interval_s + GRACE_S
+    deadline = time.monotonic() + allowance
+    grace = max(2.0, 2 * interval_s)
+    all_done_at: float | None = None
+    expected = {(n, s) for n in vr.sensors for s in range(readings)}
+    while True:
+        got = {(d.node, d.seq) for d in read_deliveries(vr.deliveries)}
+        if len({k for k in got if k[0] in vr.sensors}) >= len(expected):
+            return
+        now = time.monotonic()
+        events = vr.events()
+        if not vr.variant.reliable and all(
+            any(e.kind == "done" for e in evs) for evs in events.values()
+        ):  # NON: what is not in by now was lost (CON and XMPP keep retrying: wait for them)
+            all_done_at = all_done_at or now
+            if now - all_done_at > grace:
+                return
+        process = getattr(sink, "process", None)
+        if process is not None and process.poll() is not None:
+            return  # the sink finished (a poller that asked all its readings) or died
+        if now > deadline:
+            vr.timed_out = True
+            return
+        time.sleep(POLL_S)
+
+
+def run_variant(variant: Variant, *, topology: Topology, run: Run, readings: int,
+                interval_s: float, seed: int, observer: Observer) -> VariantResult:
+    """Run one variant on a fresh network; measure it after the tear-down."""
+    directory = run.directory / str(variant)
+    directory.mkdir(parents=True, exist_ok=True)
+    vr = _VariantRun(variant=variant, directory=directory, sensors=sensors_of(topology))
+    error: str | None = None
+    try:
+        with contextlib.ExitStack() as stack:
+            observer.phase(variant, "bring-up")
+            net = stack.enter_context(
+                EmulatedNetwork.up(topology, run=run, seed=seed, directory=directory)
+            )
+            _run_services_and_nodes(vr, net, stack, readings=readings, interval_s=interval_s,
+                                    seed=seed, observer=observer)
+            observer.phase(variant, "tear-down")
+    except TestbedError as exc:
+        error = str(exc)
+    except Exception as exc:  # noqa: BLE001 - a service's own failure: record it, run the next
+        error = f"{type(exc).__name__}: {exc}"
+    if error is None:
+        failures = [f for f in (r.failure() for r in vr.nodes.values()) if f]
+        if failures:
+            error = "; ".join(failures)
+    events = vr.events()
+    capture = directory / "capture.pcap"
+    air = Air()
+    if capture.exists():
+        try:
+            air = measure_air(capture)
+        except TestbedError as exc:
+            error = error or str(exc)
+    return VariantResult(
+        readings=measure_readings(events, read_deliveries(vr.deliveries)),
+        air=air, phases=measure_setup(events),
+        capture=str(capture.relative_to(run.directory)) if capture.exists() else None,
+        error=error, timed_out=vr.timed_out,
+    )
+
+
+def _run_services_and_nodes(vr: _VariantRun, net: EmulatedNetwork, stack: contextlib.ExitStack,
+                            *, readings: int, interval_s: float, seed: int,
+                            observer: Observer) -> None:
+    variant = vr.variant
+    app = NodeApp.load(variant.app)
+    cloud = net.netns(CLOUD)
+    # fresh secrets per variant: they live in prosody's store and the 0600 CONFIG.json only
+    passwords = {name: secrets.token_urlsafe(12) for name in (*vr.sensors, SINK_USER)}
+    configs = {
+        name: _node_config(variant, name, readings=readings, interval_s=interval_s, seed=seed,
+                           net=net, password=passwords.get(name))
+        for name in vr.sensors
+    }
+    sink_log = vr.logs / "sink.log"
+    if variant.protocol is Protocol.XMPP:
+        from testbed.services.prosody import Prosody
+        from testbed.services.xmpp_sink import XmppSink
+
+        observer.phase(variant, "prosody")
+        # prosody's account store holds the passwords: it lives in a private directory, and
+        # only config, logs and the public certificate are kept in <variant>/prosody/
+        private = Path(tempfile.mkdtemp(prefix="tb-prosody-"))
+        stack.callback(_keep_prosody_files, private, vr.directory / "prosody")
+        prosody = stack.enter_context(Prosody(netns=cloud, address=net.cloud_address,
+                                              domain=DOMAIN, accounts=passwords,
+                                              directory=private, tls=variant.tls))
+        observer.phase(variant, "sink")
+        sink = stack.enter_context(XmppSink(
+            netns=cloud, server=str(net.cloud_address), domain=DOMAIN, user=SINK_USER,
+            password=passwords[SINK_USER], mode=variant.sink_mode,
+            nodes={n: f"{n}@{DOMAIN}/{configs[n]['resource']}" for n in vr.sensors},
+            pubsub_service=f"pubsub.{DOMAIN}", readings=readings, interval_s=interval_s,
+            tls=variant.tls, cafile=prosody.certificate if variant.tls else None,
+            deliveries=vr.deliveries, log=sink_log,
+        ))
+        observer.phase(variant, "nodes")
+        _start_nodes(vr, app, net, stack, configs)
+    else:
+        from testbed.services.coap_sink import CoapSink
+
+        observer.phase(variant, "nodes")
+        _start_nodes(vr, app, net, stack, configs)
+        _wait_nodes_ready(vr, NODE_READY_TIMEOUT_S)
+        observer.phase(variant, "sink")
+        sink = stack.enter_context(CoapSink(
+            netns=cloud, nodes={n: net.address(n) for n in vr.sensors}, mode=variant.sink_mode,
+            sensor=SENSOR, readings=readings, interval_s=interval_s,
+            deliveries=vr.deliveries, log=sink_log,
+        ))
+    observer.phase(variant, "readings")
+    _wait_delivered(vr, readings=readings, interval_s=interval_s, sink=sink)
+
+
+def _keep_prosody_files(private: Path, keep: Path) -> None:
+    """Copy prosody's config, logs and certificate (not its data store) into the run; remove
+    the private directory."""
+    try:
+        keep.mkdir(parents=True, exist_ok=True)
+        for path in private.iterdir():
+            if path.is_file() and path.suffix in (".lua", ".log", ".console", ".crt"):
+                shutil.copy2(path, keep / path.name)
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+
+
+# --- the comparison ------------------------------------------------------------------------
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _interrupt_on_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM between variants raise KeyboardInterrupt (inside a variant the
+    network's own handlers do the same job); main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def run_comparison(
+    topology: Topology,
+    *,
+    variants: Sequence[Variant] = tuple(Variant),
+    readings: int = 10,
+    interval_s: float = 1.0,
+    seed: int = 1,
+    out: str | Path = "reports",
+    observer: Observer | None = None,
+    argv: Sequence[str] | None = None,
+) -> Path:
+    """Run every variant on `topology`; return the run directory (with results.json)."""
+    if not sensors_of(topology):
+        raise BadInput(f"topology {topology.name!r} has no node with role sensor to run the apps")
+    ns.require_net_admin()
+    observer = observer or _Silent()
+    run = Run.create(topology_name=topology.name, topology_source=topology.source, seed=seed,
+                     out=out, argv=argv)
+    results = Results(run_id=run.run_id, topology=topology.name, seed=seed, readings=readings,
+                      interval_s=interval_s)
+    write_results(results, run.directory)
+    observer.started(run.directory)
+    try:
+        with _interrupt_on_signals():
+            for variant in variants:
+                try:
+                    result = run_variant(variant, topology=topology, run=run, readings=readings,
+                                         interval_s=interval_s, seed=seed, observer=observer)
+                except (KeyboardInterrupt, SystemExit) as exc:  # SystemExit: SIGTERM in `up`
+                    results = replace(results, interrupted=str(variant))
+                    raise KeyboardInterrupt from exc
+                results.variants[str(variant)] = result
+                write_results(results, run.directory)
+                observer.finished(variant, result)
+    finally:
+        write_results(results, run.directory)
+        if not any(ns.netns_exists(name) for name in run.entry.netns):
+            run.close()  # nothing of ours is left; otherwise `testbed clean` needs the entry
+        run.finish()
+    return run.directory

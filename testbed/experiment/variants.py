@@ -1,0 +1,128 @@
+"""The protocol variants the comparison runs: what each one puts on the node and in the cloud.
+
+A `Variant` is a closed set (one per way of getting a sensor reading to the cloud). Each says
+which node app it runs (nodes/<app>/), the node settings it needs on top of the common ones
+(docs/CONTRACTS.md "CONFIG.json"), which services start in the cloud namespace (Prosody + an
+XMPP sink, or a CoAP sink) and the sink's mode. It does not start anything itself: the
+scenario runner (experiment/scenario.py) does.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from testbed.errors import BadInput
+
+
+class Protocol(StrEnum):
+    COAP = "coap"
+    XMPP = "xmpp"
+
+
+class Variant(StrEnum):
+    COAP_GET = "coap-get"  # the sink polls GET /sensors/<sensor> (RFC 7252 §5.8.1)
+    COAP_OBSERVE_CON = "coap-observe-con"  # RFC 7641 notifications as confirmable messages
+    COAP_OBSERVE_NON = "coap-observe-non"  # RFC 7641 notifications, non-confirmable (may be lost)
+    XMPP_MESSAGE = "xmpp-message"  # RFC 6121 §5 <message/> to the sink's JID
+    XMPP_PUBSUB = "xmpp-pubsub"  # XEP-0060 §7.1 publish to the node's pubsub node
+    XMPP_IQ = "xmpp-iq"  # the sink asks with <iq type="get"/> (RFC 6120 §8.2.3)
+    XMPP_MESSAGE_TLS = "xmpp-message-tls"  # xmpp-message over STARTTLS (RFC 6120 §5)
+
+    @property
+    def spec(self) -> VariantSpec:
+        return SPECS[self]
+
+    @property
+    def protocol(self) -> Protocol:
+        return self.spec.protocol
+
+    @property
+    def app(self) -> str:
+        return self.spec.app
+
+    @property
+    def sink_mode(self) -> str:
+        return self.spec.sink_mode
+
+    @property
+    def tls(self) -> bool:
+        return self.spec.tls
+
+    @property
+    def reliable(self) -> bool:
+        """True when the protocol retransmits until delivered (all but NON notifications)."""
+        return self.spec.reliable
+
+    @property
+    def services(self) -> tuple[str, ...]:
+        """Names of the cloud services, in start order."""
+        return ("prosody", "xmpp-sink") if self.protocol is Protocol.XMPP else ("coap-sink",)
+
+    def node_config(self) -> dict[str, Any]:
+        """The variant's own CONFIG.json keys (the runner adds name, readings, passwords...)."""
+        return dict(self.spec.node)
+
+
+@dataclass(frozen=True, slots=True)
+class VariantSpec:
+    protocol: Protocol
+    app: str
+    sink_mode: str
+    node: tuple[tuple[str, Any], ...]
+    tls: bool = False
+    reliable: bool = True
+
+
+def _coap(mode: str, observe: str | None, *, reliable: bool = True) -> VariantSpec:
+    return VariantSpec(
+        protocol=Protocol.COAP, app="coap-sensor", sink_mode=mode, reliable=reliable,
+        node=(("port", 5683), ("format", "text"), ("observe", observe), ("max_age", 60)),
+    )
+
+
+def _xmpp(mode: str, *, tls: bool = False) -> VariantSpec:
+    return VariantSpec(
+        protocol=Protocol.XMPP, app="xmpp-sensor", sink_mode=mode, tls=tls,
+        node=(("port", 5222), ("mode", mode), ("starttls", tls), ("sasl", "PLAIN"),
+              ("resource", "sensor")),
+    )
+
+
+SPECS: dict[Variant, VariantSpec] = {
+    Variant.COAP_GET: _coap("get", None),
+    Variant.COAP_OBSERVE_CON: _coap("observe-con", "con"),
+    Variant.COAP_OBSERVE_NON: _coap("observe-non", "non", reliable=False),
+    Variant.XMPP_MESSAGE: _xmpp("message"),
+    Variant.XMPP_PUBSUB: _xmpp("pubsub"),
+    Variant.XMPP_IQ: _xmpp("iq"),
+    Variant.XMPP_MESSAGE_TLS: _xmpp("message", tls=True),
+}
+
+
+def parse_variants(text: str | Iterable[str] | None) -> tuple[Variant, ...]:
+    """`"coap-get,xmpp-iq"` -> the variants, in the order given, without repeats.
+
+    None or empty means every variant. An unknown name is a BadInput with a "did you mean".
+    """
+    if text is None:
+        return tuple(Variant)
+    names = text.split(",") if isinstance(text, str) else list(text)
+    names = [n.strip() for n in names if n.strip()]
+    if not names:
+        return tuple(Variant)
+    known = [v.value for v in Variant]
+    chosen: list[Variant] = []
+    for name in names:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise BadInput(
+                f"--variants: unknown variant {name!r}{hint} (known: {', '.join(known)})"
+            )
+        if Variant(name) not in chosen:
+            chosen.append(Variant(name))
+    return tuple(chosen)

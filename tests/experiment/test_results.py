@@ -1,0 +1,82 @@
+"""results.json: the DESIGN.md keys, a lossless round trip, atomic writes, percentiles."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from testbed.errors import BadInput
+from testbed.experiment.results import (
+    Air, Percentiles, Phases, Readings, Results, Span, VariantResult, percentile, read_results,
+    write_results,
+)
+
+
+def sample() -> Results:
+    return Results(
+        run_id="a1b2c3", topology="default", seed=1, readings=3, interval_s=0.5,
+        variants={
+            "coap-get": VariantResult(
+                readings=Readings(sent=9, delivered=9, duplicates=1, lost=0,
+                                  latency_ms=Percentiles(p50=12.5, p95=40.0)),
+                air=Air(frames=40, bytes=2000, ack_frames=20),
+                capture="coap-get/capture.pcap",
+            ),
+            "xmpp-iq": VariantResult(
+                phases=Phases(setup_ms=Span(p50=300.0, max=420.5)), error="prosody: no TCP",
+                timed_out=True,
+            ),
+        },
+        interrupted="xmpp-pubsub",
+    )
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    path = write_results(sample(), tmp_path)
+    assert path == tmp_path / "results.json"
+    assert read_results(path) == sample()
+    assert read_results(tmp_path) == sample()  # the run directory will do
+    assert not list(tmp_path.glob("*.tmp*"))
+
+
+def test_the_file_has_the_contract_keys(tmp_path: Path) -> None:
+    data = json.loads(write_results(sample(), tmp_path).read_text())
+    assert {"run_id", "topology", "seed", "readings", "interval_s", "variants"} <= set(data)
+    v = data["variants"]["coap-get"]
+    assert v["readings"] == {"sent": 9, "delivered": 9, "duplicates": 1, "lost": 0,
+                             "latency_ms": {"p50": 12.5, "p95": 40.0}}
+    assert v["air"] == {"frames": 40, "bytes": 2000, "ack_frames": 20}
+    assert v["phases"] == {"setup_ms": {"p50": None, "max": None}}
+    assert v["capture"] == "coap-get/capture.pcap" and v["error"] is None
+
+
+def test_derived_figures() -> None:
+    v = sample().variants["coap-get"]
+    assert v.ok and v.readings.delivery_ratio == 1.0
+    assert v.bytes_per_reading == pytest.approx(2000 / 9)
+    assert sample().variants["xmpp-iq"].bytes_per_reading is None
+
+
+def test_a_damaged_file_is_bad_input_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "results.json").write_text('{"run_id": "x"')
+    with pytest.raises(BadInput, match=r"results.json: not a results.json"):
+        read_results(tmp_path)
+
+
+@given(st.lists(st.floats(min_value=0, max_value=1e6), min_size=1, max_size=50),
+       st.floats(min_value=0, max_value=100))
+def test_nearest_rank_percentile_is_one_of_the_values_and_ordered(values: list[float],
+                                                                   q: float) -> None:
+    p = percentile(values, q)
+    assert p in values
+    assert sum(v <= p for v in values) >= q / 100 * len(values)  # at least q % at or below
+    assert percentile(values, 100) == max(values) and percentile(values, 0) == min(values)
+
+
+def test_percentile_of_nothing_is_none() -> None:
+    assert percentile([], 50) is None
+    assert percentile([3.0, 1.0, 2.0], 50) == 2.0

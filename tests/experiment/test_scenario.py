@@ -1,0 +1,98 @@
+"""The scenario's measurements from node events, sink deliveries and captures; a failing
+variant recorded while the next one runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from testbed.backends import netns
+from testbed.config.topology import parse_topology
+from testbed.errors import BadInput
+from testbed.experiment.nodes import Event
+from testbed.experiment.results import read_results
+from testbed.experiment.scenario import (
+    Delivery, measure_air, measure_readings, measure_setup, read_deliveries, run_comparison,
+    sensors_of,
+)
+from testbed.experiment.variants import Variant
+from testbed.lowpan import mac
+from testbed.radio.pcap import PcapWriter
+
+
+def reading(seq: int) -> Event:
+    return Event("reading", {"event": "reading", "seq": seq, "t": 100.0 + seq})
+
+
+def test_readings_count_unique_deliveries_duplicates_and_losses() -> None:
+    events = {"s1": [Event("ready", {"event": "ready"}), reading(1), reading(2), reading(3)],
+              "s2": [reading(1)]}
+    deliveries = [Delivery("s1", 1, 101.0, 101.010), Delivery("s1", 1, 101.0, 101.5),
+                  Delivery("s1", 3, 103.0, 103.030), Delivery("s2", 1, 101.0, 101.020)]
+    r = measure_readings(events, deliveries)
+    assert (r.sent, r.delivered, r.duplicates, r.lost) == (4, 3, 1, 1)
+    assert r.latency_ms.p50 == pytest.approx(20.0) and r.latency_ms.p95 == pytest.approx(30.0)
+
+
+def test_no_deliveries_no_latency() -> None:
+    r = measure_readings({"s1": [reading(1)]}, [])
+    assert (r.sent, r.delivered, r.lost, r.latency_ms.p50) == (1, 0, 1, None)
+
+
+def test_setup_phase_spans_in_ms() -> None:
+    phase = lambda s, e: Event("phase", {"event": "phase", "name": "setup", "start": s, "end": e})
+    other = Event("phase", {"event": "phase", "name": "other", "start": 0.0, "end": 9.0})
+    phases = measure_setup({"s1": [phase(1.0, 1.25), other], "s2": [phase(2.0, 2.5)],
+                            "s3": [phase(3.0, 3.1)]})
+    assert phases.setup_ms.p50 == pytest.approx(250.0) and phases.setup_ms.max == pytest.approx(500.0)
+    assert measure_setup({"s1": [reading(1)]}).setup_ms.p50 is None
+
+
+def test_air_counts_frames_bytes_and_acks(tmp_path: Path) -> None:
+    data = mac.encode_data(seq=1, pan_id=0xABCD, dst=1, dst_mode=mac.AddrMode.SHORT, src=2,
+                           src_mode=mac.AddrMode.SHORT, payload=b"\x41" + bytes(40),
+                           ack_request=True)
+    with PcapWriter(tmp_path / "c.pcap", t0_unix=0.0) as w:
+        for i in range(3):
+            w.write(i * 0.01, data)
+        w.write(0.05, mac.encode_ack(1))
+    air = measure_air(tmp_path / "c.pcap")
+    assert (air.frames, air.bytes, air.ack_frames) == (4, 3 * len(data) + 5, 1)
+
+
+def test_deliveries_tolerate_a_half_written_line(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    line = {"node": "s1", "seq": 2, "sensor": "temperature", "value": 1.5, "t_node": 1.0,
+            "t_sink": 1.1}
+    path.write_text(json.dumps(line) + "\n" + '{"node": "s1", "se')
+    assert read_deliveries(path) == [Delivery("s1", 2, 1.0, 1.1, 1.5)]
+    assert read_deliveries(tmp_path / "none.jsonl") == []
+
+
+def test_a_topology_without_sensors_is_bad_input(tmp_path: Path) -> None:
+    topology = parse_topology("name: bare\nnodes:\n  br: {role: border-router}\n"
+                              "  r1: {role: router}\nlinks:\n  - [br, r1]\n")
+    assert sensors_of(topology) == ()
+    with pytest.raises(BadInput, match="no node with role sensor"):
+        run_comparison(topology, variants=[Variant.COAP_GET], out=tmp_path)
+
+
+@pytest.mark.slow
+def test_a_failing_variant_is_recorded_and_the_next_one_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not netns.has_net_admin():
+        pytest.skip("needs CAP_NET_ADMIN")
+    monkeypatch.setenv("PATH", "/usr/sbin:/sbin")  # `ip` yes, `prosody` no
+    topology = parse_topology("name: pair\nnodes:\n  br: {role: border-router}\n"
+                              "  s1: {role: sensor}\nlinks:\n  - [br, s1]\n")
+    run_dir = run_comparison(topology, variants=[Variant.XMPP_MESSAGE, Variant.COAP_OBSERVE_CON],
+                             readings=2, interval_s=0.2, out=tmp_path)
+    results = read_results(run_dir)
+    failed, ok = results.variants["xmpp-message"], results.variants["coap-observe-con"]
+    assert "prosody" in failed.error and "not found on PATH" in failed.error
+    assert ok.error is None and ok.readings.delivered == ok.readings.sent >= 2
+    assert ok.capture == "coap-observe-con/capture.pcap" and (run_dir / ok.capture).is_file()
+    assert ok.air.frames > 0
