@@ -7,8 +7,11 @@ Run as `main.py CONFIG.json` (docs/CONTRACTS.md "Node firmware"). Serves on UDP 
 One loop, poll() with timeouts, serves requests and timers (no threads, no asyncio). Every
 reading it sends is one JSON line on stdout: ready, reading, done, error.
 
-Readings: in GET mode every GET answered is a new reading (seq + 1). In observe mode the
-registration response is a reading and every interval_s a new reading goes to all observers,
+Readings: in GET mode every GET answered is a new reading (seq + 1). In observe mode a GET
+(the Observe registration too) answers with the current state, seq 0 before the first
+reading, and is not a reading itself: a piggybacked response is not retransmitted by the
+server (RFC 7252 §5.2.1) and a client may take a later notification for it (RFC 7641 §3.4),
+so only notifications carry readings; every interval_s a new one goes to all observers,
 until `readings` readings; then {"event": "done"}. CON notifications to one observer go one at
 a time (NSTART 1, RFC 7252 §4.7), queued behind the one in flight, so none is skipped.
 """
@@ -244,8 +247,8 @@ class SensorServer:
                     self.next_tick[sensor] = monotonic() + self.interval
             elif coap.decode_uint(observe) == 1:  # RFC 7641 §3.6 deregister
                 self.observers.pop(observer_key, None)
-        if self.observe and self.seq.get(sensor, 0) >= self.readings:
-            seq = self.seq[sensor]  # all readings produced: the last state, no new reading
+        if self.observe:  # the current state, not a new reading (module docstring)
+            seq = self.seq.get(sensor, 0)
             t, value = time.time(), reading_value(self.name, sensor, seq, self.seed)
         else:
             seq, t, value = self.new_reading(sensor)

@@ -110,10 +110,12 @@ def measure_readings(events: dict[str, list[Event]], deliveries: Sequence[Delive
             if e.kind == "reading" and "seq" in e.data}
     first: dict[tuple[str, int], Delivery] = {}
     for d in deliveries:
-        first.setdefault((d.node, d.seq), d)
+        if (d.node, d.seq) in sent:  # ground truth: only what a node says it sent counts
+            first.setdefault((d.node, d.seq), d)
     latencies = [(d.t_sink - d.t_node) * 1000.0 for d in first.values()]
     return Readings(
-        sent=len(sent), delivered=len(first), duplicates=len(deliveries) - len(first),
+        sent=len(sent), delivered=len(first),
+        duplicates=sum(1 for d in deliveries if (d.node, d.seq) in sent) - len(first),
         lost=len(sent - set(first)),
         latency_ms=Percentiles(p50=_round(percentile(latencies, 50)),
                                p95=_round(percentile(latencies, 95))),

@@ -123,6 +123,9 @@ class Deliveries:
         except ValueError as error:
             print(f"{node}: {response.code} unparsable: {error}", file=self.log, flush=True)
             return
+        if reading.seq == 0:  # an Observe registration's answer: the state before any reading
+            print(f"{node}: current state (seq 0), not a reading", file=self.log, flush=True)
+            return
         self.out.write(json.dumps({"node": node, "seq": reading.seq, "sensor": self.sensor,
                                    "value": reading.value, "t_node": reading.t,
                                    "t_sink": t_sink}) + "\n")
