@@ -8,6 +8,11 @@ The password is only ever put into the SASL exchange, never printed.
 
 import socket
 
+try:
+    import time
+except ImportError:  # pragma: no cover - MicroPython without the plain name
+    import utime as time
+
 import scram
 import stanzas
 from xmltok import StanzaBuilder
@@ -234,11 +239,18 @@ class Session:
                 self.handler(element)
             item = self.pending.pop(0) if self.pending else None
 
-    def close(self):
+    def close(self, linger=0.0):
+        """RFC 6120 §4.4: send the closing stream tag; with `linger`, wait that long for the
+        server's own before closing the TCP connection (a clean end, not a dropped peer)."""
         if self.sock is None:
             return
         try:
             self.send(stanzas.STREAM_CLOSE)
+            deadline = time.time() + linger
+            while linger and time.time() < deadline:
+                item = self.read(max(0.01, deadline - time.time()))
+                if item is not None and item[0] == "close":
+                    break
         except StreamError:
             pass
         try:

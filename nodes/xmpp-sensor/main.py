@@ -23,6 +23,9 @@ from client import Closed, Session, StreamError
 
 
 # what a key means when CONFIG.json leaves it out (the runner normally passes manifest.toml's)
+#: How long a stopping sensor waits for the server's closing stream tag.
+CLOSE_LINGER_S = 2.0
+
 DEFAULTS = {
     "port": 5222,
     "domain": "iot.testbed",
@@ -193,6 +196,11 @@ class Sensor:
             except StreamError as exc:  # authentication or protocol failure: retrying will not help
                 emit("error", what=str(exc))
                 return 1
+            except KeyboardInterrupt:  # SIGINT, or SIGTERM (main): end the session cleanly
+                if self.session is not None:
+                    self.session.close(linger=CLOSE_LINGER_S)
+                emit("stopped")
+                return 0
             if self.session is not None:
                 self.session.close()
             attempt += 1
@@ -201,7 +209,21 @@ class Sensor:
             time.sleep(delay)
 
 
+def _stop_on_sigterm():
+    """SIGTERM ends the session like Ctrl-C does (ports without `signal` just die)."""
+    try:
+        import signal
+    except ImportError:  # pragma: no cover - MicroPython bare-metal ports
+        return
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 def main(argv):
+    _stop_on_sigterm()
     if len(argv) < 2:
         sys.stderr.write("usage: main.py CONFIG.json\n")
         return 2
