@@ -106,7 +106,8 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def coap_client(net: Any, *args: str, timeout: float = 30) -> bytes:
-    done = net.exec("cloud", ["coap-client-notls", "-B", "10", *args], capture_output=True,
+    """libcoap's client inside the border router's namespace: every request crosses the air."""
+    done = net.exec("br", ["coap-client-notls", "-B", "10", *args], capture_output=True,
                     timeout=timeout)
     assert done.returncode == 0, done.stderr
     return done.stdout
