@@ -23,7 +23,6 @@ Not here: the topology model (config/), the medium itself (radio/), the CLI.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import selectors
@@ -73,7 +72,6 @@ CLOUD_SYSCTLS = {
     "net/ipv6/conf/default/accept_ra": "0",
 }
 
-PR_SET_PDEATHSIG = 1
 
 
 class ProgressLike(Protocol):
@@ -88,10 +86,20 @@ def netns_name(run_id: str, node: str) -> str:
     return f"tb-{run_id}-{node}"
 
 
-def _die_with_parent() -> None:
-    """preexec_fn: SIGTERM the medium if the thread that started it dies (even by SIGKILL)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+_HELD = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM/SIGHUP for the block (main thread); they arrive right after it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 # --- tear-down shared with `testbed clean` ----------------------------------------------------
@@ -166,9 +174,12 @@ class EmulatedNetwork:
     """
 
     def __init__(
-        self, topology: Topology, *, run: Run, seed: int = 1, directory: Path | None = None
+        self, topology: Topology, *, run: Run, seed: int = 1, directory: Path | None = None,
+        sensniff: bool = False,
     ) -> None:
         self.topology = topology
+        #: the medium also publishes its tap as a sensniff stream on a pty (`sensniff_path`)
+        self.sensniff = sensniff
         self.run = run
         self.seed = seed
         self.run_id = run.run_id
@@ -231,6 +242,11 @@ class EmulatedNetwork:
     def spec_path(self) -> Path:
         return self.directory / "medium-spec.json"
 
+    @property
+    def sensniff_path(self) -> Path:
+        """Symlink to the pty where the medium writes every frame as sensniff v2 (`sensniff`)."""
+        return self.directory / "sensniff.pty"
+
     # running things inside ---------------------------------------------------------------
 
     def _in_netns(self, node: str, argv: Sequence[str]) -> list[str]:
@@ -258,12 +274,13 @@ class EmulatedNetwork:
         seed: int = 1,
         progress: ProgressLike | None = None,
         directory: Path | None = None,
+        sensniff: bool = False,
     ) -> Iterator[EmulatedNetwork]:
         """Bring `topology` up for `run`; tear it all down on exit, exception or signal.
 
         `directory` (default: the run directory) receives capture, activity log, stats, logs/.
         """
-        net = cls(topology, run=run, seed=seed, directory=directory)
+        net = cls(topology, run=run, seed=seed, directory=directory, sensniff=sensniff)
         raising = {
             signal.SIGINT: _raise_interrupt,
             signal.SIGTERM: _raise_exit,
@@ -275,8 +292,9 @@ class EmulatedNetwork:
                 net._bring_up(progress)
                 yield net
         finally:
-            ignoring = dict.fromkeys(raising, signal.SIG_IGN)
-            with _signal_handlers(ignoring):  # a second Ctrl-C must not cut tear-down short
+            # a second Ctrl-C, or pytest-timeout's SIGALRM, must not cut tear-down short
+            ignoring = dict.fromkeys([*raising, signal.SIGALRM], signal.SIG_IGN)
+            with _signal_handlers(ignoring):
                 net._tear_down(progress)
 
     @property
@@ -414,18 +432,24 @@ class EmulatedNetwork:
             "activity": str(self.activity_path),
             "stats": str(self.stats_path),
             "border_router": self.topology.border_router,
+            **({"sensniff_pty": str(self.sensniff_path)} if self.sensniff else {}),
         }
 
     def _start_medium(self, timeout_s: float = MEDIUM_READY_TIMEOUT_S) -> None:
         self.logs.mkdir(parents=True, exist_ok=True)
         self.spec_path.write_text(json.dumps(self.medium_spec(), indent=2) + "\n")
         argv = [sys.executable, "-m", MEDIUM_MODULE, str(self.spec_path)]
-        with open(self._medium_log, "ab") as log:
+        # The medium asks for SIGTERM when we die (PR_SET_PDEATHSIG, set by itself: a
+        # preexec_fn is unsafe in a parent with threads) and checks it is still our child.
+        env = {**os.environ, "TESTBED_PARENT_PID": str(os.getpid())}
+        with open(self._medium_log, "ab") as log, _signals_held():
+            # no Ctrl-C between the fork and the registry entry: a medium we started is
+            # always one `testbed clean` knows about
             self._medium = subprocess.Popen(
                 argv, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent, close_fds=True,
+                close_fds=True, env=env,
             )
-        self._medium_record = self.run.record_pid(self._medium.pid, "medium")
+            self._medium_record = self.run.record_pid(self._medium.pid, "medium")
         self._wait_ready(timeout_s)
 
     def _wait_ready(self, timeout_s: float) -> None:

@@ -53,6 +53,19 @@ def iter_frames(path: str | Path, *, linktype: int | None = LINKTYPE_IEEE802_15_
         data = path.read_bytes()
     except OSError as exc:
         raise BadInput(f"{path}: cannot read capture ({exc.strerror})") from exc
+    return parse_frames(data, str(path), linktype=linktype)
+
+
+def link_type(data: bytes, name: str = "<capture>") -> int:
+    """The link type in a classic pcap global header (BadInput if there is none)."""
+    if len(data) < GLOBAL_HEADER or data[:4] not in MAGICS:
+        raise BadInput(f"{name}: offset 0: not a pcap file")
+    return struct.unpack_from(MAGICS[data[:4]][0] + "I", data, 20)[0]
+
+
+def parse_frames(data: bytes, path: str, *, linktype: int | None = LINKTYPE_IEEE802_15_4_WITHFCS
+                 ) -> Iterator[CapturedFrame]:
+    """Yield every frame of a classic pcap held in `data` (`path` names it in errors)."""
     if len(data) < GLOBAL_HEADER:
         raise BadInput(f"{path}: offset 0: truncated pcap global header "
                        f"({len(data)} of {GLOBAL_HEADER} bytes)")

@@ -25,6 +25,7 @@ import sys
 import time
 from pathlib import Path
 
+from testbed.capture.sensniff_pty import SensniffPty
 from testbed.errors import FrameError, TestbedError
 from testbed.linux import PR_SET_PDEATHSIG, PR_SET_TIMERSLACK, prctl
 from testbed.lowpan.adapter import Adapter
@@ -64,6 +65,7 @@ class Medium:
         self._t0 = 0.0
         self.core: RadioCore | None = None
         self._listening: set[int] = set()
+        self.sniffer: SensniffPty | None = None
 
     # -- set-up and tear-down -------------------------------------------------------
 
@@ -73,6 +75,10 @@ class Medium:
         self.t0_unix = time.time()
         self.capture = PcapWriter(spec.capture, t0_unix=self.t0_unix).open()
         self.activity = ActivityLog(spec.activity).open()
+        on_air = self.capture.write
+        if spec.sensniff_pty is not None:
+            self.sniffer = SensniffPty(spec.sensniff_pty, channel=spec.channel).open()
+            on_air = self._on_air
         shorts = {n.name: n.short for n in spec.nodes}
         self.adapters = {
             n.short: Adapter(spec.pan_id, spec.addressing, spec.prefix,
@@ -83,13 +89,17 @@ class Medium:
             {n.short: n.name for n in spec.nodes},
             [(shorts[link.a], shorts[link.b], link.prr) for link in spec.links],
             seed=spec.seed, queue_limit=spec.queue, clock=self.clock,
-            on_deliver=self._deliver, on_air=self.capture.write,
+            on_deliver=self._deliver, on_air=on_air,
             on_activity=self.activity.write, lateness=self.lateness.record,
         )
         for node in spec.nodes:
             self._fds[node.short] = attach_tap(node.netns, node.tap)
         self._listening = set(self._fds)
         return self
+
+    def _on_air(self, start_s: float, psdu: bytes) -> None:
+        self.capture.write(start_s, psdu)
+        self.sniffer.write(psdu)
 
     def clock(self) -> float:
         """Seconds since the medium started: the model's time axis."""
@@ -108,6 +118,8 @@ class Medium:
         self._fds.clear()
         self.capture.close()
         self.activity.close()
+        if self.sniffer is not None:
+            self.sniffer.close()
         Path(self.spec.stats).write_text(json.dumps(self.stats(), indent=2) + "\n")
 
     def stats(self) -> dict[str, object]:
@@ -136,6 +148,7 @@ class Medium:
             "core": core.as_dict(),
             "captured_frames": self.capture.frames,
             "activity_rows": self.activity.rows,
+            **({"sensniff": self.sniffer.stats()} if self.sniffer is not None else {}),
         }
 
     # -- the loop ---------------------------------------------------------------------
@@ -186,6 +199,8 @@ class Medium:
             adapter.reassembler.expire(now)
         self.capture.flush()
         self.activity.flush()
+        if self.sniffer is not None:
+            self.sniffer.poll()
 
     def _read_tap(self, selector: selectors.BaseSelector, fd: int, short: int) -> None:
         for _ in range(READ_BURST):
@@ -306,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
     medium = Medium(spec)
     signal.signal(signal.SIGTERM, medium.stop)
     signal.signal(signal.SIGINT, medium.stop)
+    # a parent that held these signals around the fork passes its mask on: take them back
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
     try:
         medium.open()
     except TestbedError as error:

@@ -59,6 +59,9 @@ class MediumSpec(BaseModel):
     border_router: str | None = None
     #: RFC 4944 §5.3 says 60 s; experiments with heavy loss may want it shorter.
     reassembly_timeout_s: float = Field(default=60.0, gt=0.0)
+    #: Where to publish the tap as a sensniff v2 serial stream: a symlink to a pty slave
+    #: (testbed.capture.sensniff_pty); None: no such tap.
+    sensniff_pty: Path | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> MediumSpec:

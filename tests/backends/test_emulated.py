@@ -238,3 +238,53 @@ def test_not_a_string_argv(run):
     with pytest.raises(TypeError, match="no shell"):
         net.exec("n1", "ip addr")  # type: ignore[arg-type]
     assert net.netns("cloud") == f"tb-{run.run_id}-cloud"
+
+
+def test_a_medium_that_dies_before_ready_fails_bring_up_and_leaves_nothing(run, monkeypatch):
+    """The medium exits at once (here: a module that does not exist): bring-up raises a
+    NetworkError naming the medium's log, and every namespace made so far is removed."""
+    import testbed.backends.emulated as emulated
+    from testbed.errors import NetworkError
+
+    monkeypatch.setattr(emulated, "MEDIUM_MODULE", "testbed.radio.no_such_medium")
+    with pytest.raises(NetworkError, match=r"radio medium: .*medium\.log"):
+        with EmulatedNetwork.up(parse_topology(PAIR, "pair.yaml"), run=run):
+            pytest.fail("the network came up without a medium")
+    assert of_run(run.run_id) == set()
+    assert list_runs() == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay_s", [0.05, 0.3])
+def test_ctrl_c_during_bring_up_leaves_nothing(tmp_path, registry, delay_s):
+    """SIGINT while a 30-node grid is coming up: status 130, no namespace, no medium, no entry."""
+    from testbed.config.generate import grid
+
+    topo = tmp_path / "grid.yaml"
+    topo.write_text(_grid_yaml(grid(30)))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "testbed.cli", "up", str(topo), "--out", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        _wait_for(lambda: list_runs() != [] or proc.poll() is not None)
+        time.sleep(delay_s)
+        entries = list_runs()
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)
+    assert proc.returncode in (0, 130)  # 0: it was already up and tore down on the signal
+    assert list_runs() == []
+    for entry in entries:
+        assert of_run(entry.run_id) == set()
+
+
+def _grid_yaml(topology) -> str:
+    lines = [f"name: {topology.name}", f"radio: {{range: {topology.radio.range}}}", "nodes:"]
+    for name, node in topology.nodes.items():
+        x, y = node.position
+        lines.append(f"  {name}: {{role: {node.role}, position: [{x}, {y}]}}")
+    return "\n".join(lines) + "\n"
