@@ -7,6 +7,8 @@ error's exit status. It holds no network logic of its own.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
 import signal
 import sys
@@ -281,7 +283,7 @@ def _compare_table(results) -> Table:  # type: ignore[no-untyped-def]
     table = Table(title=f"compare {results.topology}: {results.readings} readings per sensor "
                   f"every {results.interval_s} s, seed {results.seed}, run {results.run_id}")
     for column in ("variant", "delivered/sent", "frames", "bytes on air", "bytes/reading",
-                   "latency p50 ms", "p95 ms", "set-up ms"):
+                   "steady B/reading", "set-up B", "latency p50 ms", "p95 ms", "set-up ms"):
         table.add_column(column, justify="left" if column == "variant" else "right")
     fmt = (lambda v: "-" if v is None else f"{v:.0f}")
     for name, v in results.variants.items():
@@ -291,7 +293,10 @@ def _compare_table(results) -> Table:  # type: ignore[no-untyped-def]
             delivered += " timeout"
         style = "red" if v.error else ("yellow" if r.delivered < r.sent else None)
         table.add_row(name, delivered, str(v.air.frames), str(v.air.bytes),
-                      fmt(v.bytes_per_reading), fmt(r.latency_ms.p50), fmt(r.latency_ms.p95),
+                      fmt(v.bytes_per_reading),
+                      fmt(v.air.per_reading.get("bytes") if v.air.per_reading.get("readings")
+                          else None),
+                      fmt(v.air.setup.get("bytes")), fmt(r.latency_ms.p50), fmt(r.latency_ms.p95),
                       fmt(v.phases.setup_ms.p50), style=style)
     if results.interrupted:
         table.caption = f"interrupted during {results.interrupted}"
@@ -384,6 +389,98 @@ def clean() -> None:
         _remove_leftovers(entry)
     if not dead:
         out.print(f"nothing to clean in {registry_dir()}", highlight=False)
+
+
+@app.command()
+def analyze(
+    capture: Annotated[Path, typer.Argument(help="A pcap of IEEE 802.15.4 frames with FCS.",
+                                            show_default=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the air section as JSON.")
+                       ] = False,
+) -> None:
+    """Attribute every byte of CAPTURE: by layer, by purpose, per reading, set-up, overhead.
+
+    Example: testbed analyze reports/<run>/coap-observe-con/capture.pcap
+    """
+    import json
+
+    from testbed.analysis.account import analyze_capture
+    from testbed.analysis.report import air_tables
+
+    report = analyze_capture(capture)
+    if as_json:
+        out.print_json(json.dumps(report.to_json()))
+        return
+    for table in air_tables(report, title=str(capture)):
+        out.print(table)
+
+
+@app.command()
+def sniff(
+    serial_port: Annotated[Optional[str], typer.Option(
+        "--serial", help="A sensniff board: serial port or pyserial URL (/dev/ttyACM0, "
+        "rfc2217://host:port, or the medium's <run>/sensniff.pty).", show_default=False)] = None,
+    channel: Annotated[Optional[int], typer.Option(
+        help="Tune the sniffer to this channel first (--serial only).", min=11, max=26,
+        show_default=False)] = None,
+    pcap: Annotated[Optional[Path], typer.Option(
+        "--pcap", help="Replay a pcap/pcapng file (LINKTYPE 195 or 230, gzip allowed).",
+        show_default=False)] = None,
+    out_path: Annotated[Path, typer.Option("--out", help="The LINKTYPE 195 pcap to write.")
+                        ] = Path("capture.pcap"),
+    count: Annotated[Optional[int], typer.Option(help="Stop after N frames.", min=1,
+                                                 show_default=False)] = None,
+    baudrate: Annotated[int, typer.Option(help="Serial line speed.")] = 460800,
+) -> None:
+    """Show every IEEE 802.15.4 frame from a sniffer or a capture file, one line each, and
+    write them to a pcap. Ctrl-C stops (the pcap is complete up to then).
+
+    Examples: testbed sniff --serial /dev/ttyACM0 --channel 26 --out air.pcap ;
+    testbed sniff --pcap wireshark.pcapng --count 20
+    """
+    from testbed.capture.frames import FrameSink
+    from testbed.capture.live import describe
+    from testbed.capture.replay import PcapSource
+    from testbed.capture.serial_source import SensniffSource
+    from testbed.errors import BadInput
+
+    if (serial_port is None) == (pcap is None):
+        raise BadInput("sniff: give exactly one source, --serial PORT or --pcap FILE")
+    if channel is not None and serial_port is None:
+        raise BadInput("sniff: --channel tunes a serial sniffer; it needs --serial")
+    if pcap is not None and out_path.resolve() == pcap.resolve():
+        raise BadInput(f"sniff: --out {out_path} would overwrite the capture being replayed")
+    written = 0
+    first: float | None = None
+    with contextlib.ExitStack() as stack:
+        if serial_port is not None:
+            sniffer = stack.enter_context(SensniffSource(serial_port, baudrate))
+            if channel is not None:
+                err.print(f"sniffing on channel {sniffer.set_channel(channel)}", highlight=False)
+            frames = sniffer.frames(count=count)
+        else:
+            sniffer = None
+            frames = itertools.islice(iter(PcapSource(pcap)), count)
+        sink = stack.enter_context(FrameSink(out_path))
+        try:
+            for frame in frames:
+                sink.write(frame)
+                written += 1
+                first = frame.time if first is None else first
+                line = describe(frame)
+                seq = "" if line.seq is None else f"#{line.seq}"
+                out.print(f"{frame.time - first:12.6f} {line.length:>4} {line.src:>9} -> "
+                          f"{line.dst:<9} {seq:>5} {line.info}", highlight=False, markup=False)
+                if sniffer is not None:
+                    sink.flush()  # a live capture is readable while it grows
+        except KeyboardInterrupt:
+            err.print("stopped", highlight=False)
+    skipped = ""
+    if sniffer is not None and sniffer.decoder.skipped:
+        skips = sniffer.decoder.skipped
+        skipped = (f"; skipped {sum(s.length for s in skips)} bytes of the serial stream "
+                   f"(first at offset {skips[0].offset}: {skips[0].reason})")
+    err.print(f"{written} frames written to {out_path}{skipped}", highlight=False)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,7 +3,7 @@
 Written atomically after every variant, so an interrupted run keeps what it measured.
 `read_results(path)` gives typed records back (for the pytest plugin and later reports).
 Keys this issue fills: readings, air.frames/bytes/ack_frames, phases.setup_ms, capture,
-error; per-layer attribution and energy arrive with issues 03 and 04.
+error; issue 03 fills the rest of `air` (testbed.analysis); energy arrives with issue 04.
 """
 
 from __future__ import annotations
@@ -42,9 +42,32 @@ class Readings:
 
 @dataclass(frozen=True, slots=True)
 class Air:
+    """DESIGN.md `air` + the attribution of testbed.analysis (issue 03; account.py says how).
+
+    frames/bytes/ack_frames: every captured frame, PSDU sum (tshark's frame.len), ACK frames.
+    total_bytes = bytes + 6 x frames (SHR+PHR): what by_layer sums to and what
+    per_reading["bytes"] x per_reading["readings"] + setup["bytes"] + overhead["bytes"] is.
+    """
+
     frames: int = 0
     bytes: int = 0
     ack_frames: int = 0
+    fragments: int = 0
+    total_bytes: int = 0
+    by_layer: dict[str, int] = field(default_factory=dict)
+    by_purpose: dict[str, dict[str, int]] = field(default_factory=dict)
+    per_reading: dict[str, float] = field(default_factory=dict)
+    setup: dict[str, int] = field(default_factory=dict)
+    overhead: dict[str, int] = field(default_factory=dict)
+    fragmentation: dict[str, float] = field(default_factory=dict)
+    retransmissions: dict[str, int] = field(default_factory=dict)
+    payload: dict[str, int] = field(default_factory=dict)
+    undecodable: int = 0
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Air:
+        return cls(**{k: (int(v) if isinstance(v, (int, float)) else dict(v))
+                      for k, v in data.items() if k in cls.__slots__})
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +110,15 @@ class Results:
     interrupted: str | None = None  # the variant a SIGINT/SIGTERM cut short (not in variants)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        for name, variant in self.variants.items():
+            if not variant.air.total_bytes:  # no capture analysed: only what was counted
+                air = data["variants"][name]["air"]
+                data["variants"][name]["air"] = {k: air[k] for k in _COUNTED}
+        return data
+
+
+_COUNTED = ("frames", "bytes", "ack_frames")
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -116,7 +147,7 @@ def _variant(name: str, data: Mapping[str, Any]) -> VariantResult:
             duplicates=int(r.get("duplicates", 0)), lost=int(r.get("lost", 0)),
             latency_ms=Percentiles(**r.get("latency_ms", {})),
         ),
-        air=Air(**{k: int(v) for k, v in data.get("air", {}).items() if k in Air.__slots__}),
+        air=Air.from_json(data.get("air", {})),
         phases=Phases(setup_ms=Span(**data.get("phases", {}).get("setup_ms", {}))),
         capture=data.get("capture"),
         error=data.get("error"),

@@ -30,12 +30,13 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from ipaddress import IPv6Network
 from pathlib import Path
 from typing import Any, Protocol as TypingProtocol
 
 from testbed.backends import netns as ns
 from testbed.backends.emulated import CLOUD, EmulatedNetwork
-from testbed.capture.pcapfile import read_frames
+from testbed.analysis.account import analyze_capture
 from testbed.config.topology import Role, Topology
 from testbed.errors import BadInput, TestbedError
 from testbed.experiment.nodes import Event, NodeApp, RunningNode
@@ -131,11 +132,11 @@ def measure_setup(events: dict[str, list[Event]]) -> Phases:
                                 max=_round(max(spans)) if spans else None))
 
 
-def measure_air(capture: Path) -> Air:
-    """Every captured frame (data and ACK) and the sum of PSDU lengths (tshark's frame.len)."""
-    frames = read_frames(capture)
-    return Air(frames=len(frames), bytes=sum(len(f.psdu) for f in frames),
-               ack_frames=sum(1 for f in frames if f.is_ack))
+def measure_air(capture: Path, prefix: IPv6Network | None = None) -> Air:
+    """Every captured frame (data and ACK), the sum of PSDU lengths (tshark's frame.len), and
+    every byte attributed by testbed.analysis (layer, purpose, reading / set-up / overhead)."""
+    report = analyze_capture(capture, **({"prefix": prefix} if prefix is not None else {}))
+    return Air.from_json(report.to_json())
 
 
 def _round(value: float | None) -> float | None:
@@ -266,7 +267,7 @@ def run_variant(variant: Variant, *, topology: Topology, run: Run, readings: int
     air = Air()
     if capture.exists():
         try:
-            air = measure_air(capture)
+            air = measure_air(capture, topology.radio.prefix)
         except TestbedError as exc:
             error = error or str(exc)
     return VariantResult(

@@ -1,0 +1,241 @@
+"""Every byte on the air attributed: by layer, by purpose, to readings, set-up or overhead.
+
+What it is: `analyze(frames)` takes (time, PSDU) pairs (a capture, in file order) and returns
+an `AirReport`, the `air` section of results.json. Every frame's bytes on air (SHR+PHR +
+PSDU) are split exactly once over layers (layers.py) and, in proportion to the datagram
+bytes it carries, over (purpose, bucket) pairs; a frame counts as one frame where most of
+its bytes go. A link-layer ACK follows the data frame it acknowledges, a MAC retransmission
+the frame it repeats. `analyze_capture(path)` reads a pcap file first.
+
+Totals: `air.bytes` is the PSDU sum (tshark's frame.len, DESIGN.md); the accounting total
+is bytes ON AIR, `air.bytes + 6 x frames` (SHR+PHR included), and
+    sum(by_layer) == per_reading.bytes x readings + setup.bytes + overhead.bytes == total.
+What it is not: the bulk-totals fast path (totals.py) nor a pretty printer (the CLI is).
+"""
+
+from __future__ import annotations
+
+import bisect
+import ipaddress
+import struct
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from testbed.analysis.datagrams import Datagram, Frame, decode_frames
+from testbed.analysis.layers import SHR_PHR_BYTES, Layer
+from testbed.analysis.transport import OVERHEAD, SETUP, Fed, Region, Tag, Transport
+from testbed.capture.pcapfile import iter_frames
+from testbed.errors import FrameError
+
+DEFAULT_PREFIX = ipaddress.IPv6Network("fd00::/64")
+
+
+class _Contexts(Mapping[int, bytes]):
+    """RFC 6282 §3.1.2 contexts: 0 is the PAN prefix; unknown ones still decode (to ::/64),
+    since only lengths, not addresses, decide the accounting."""
+
+    def __init__(self, prefix: bytes) -> None:
+        self.prefix = prefix
+
+    def __getitem__(self, cid: int) -> bytes:
+        return self.prefix if cid == 0 else bytes(8)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(range(16))
+
+    def __len__(self) -> int:
+        return 16
+
+
+@dataclass(slots=True)
+class AirReport:
+    frames: int = 0
+    bytes: int = 0  # PSDU sum
+    ack_frames: int = 0
+    fragments: int = 0  # frames carrying a FRAG1 or FRAGN
+    total_bytes: int = 0  # on air: bytes + 6 x frames
+    by_layer: dict[str, int] = field(default_factory=dict)
+    by_purpose: dict[str, dict[str, int]] = field(default_factory=dict)
+    per_reading: dict[str, float | int] = field(default_factory=dict)
+    setup: dict[str, int] = field(default_factory=dict)
+    overhead: dict[str, int] = field(default_factory=dict)
+    fragmentation: dict[str, float | int] = field(default_factory=dict)
+    retransmissions: dict[str, int] = field(default_factory=dict)
+    payload: dict[str, int] = field(default_factory=dict)  # tcp / udp payload totals (oracle)
+    undecodable: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def analyze_capture(path: str | Path, *, prefix: ipaddress.IPv6Network = DEFAULT_PREFIX
+                    ) -> AirReport:
+    """The AirReport of a LINKTYPE 195 pcap (BadInput naming the offset if it is damaged)."""
+    return analyze(((f.time, f.psdu) for f in iter_frames(path)), prefix=prefix)
+
+
+def _split(total: int, weights: list[int]) -> list[int]:
+    """`total` split in proportion to `weights`, integers summing exactly (largest remainder)."""
+    whole = sum(weights)
+    if whole <= 0:
+        return [total] + [0] * (len(weights) - 1)
+    parts = [total * w // whole for w in weights]
+    rest = total - sum(parts)
+    order = sorted(range(len(weights)), key=lambda i: (-(total * weights[i] % whole), i))
+    for i in order[:rest]:
+        parts[i] += 1
+    return parts
+
+
+def analyze(frames: Iterable[tuple[float, bytes]], *,
+            prefix: ipaddress.IPv6Network = DEFAULT_PREFIX) -> AirReport:
+    decoded = decode_frames(frames, _Contexts(prefix.network_address.packed[:8]))
+    transport = Transport()
+    fed: dict[int, Fed] = {}
+    report = AirReport()
+    for datagram in decoded.datagrams:
+        try:
+            fed[id(datagram)] = transport.feed(datagram)
+        except (FrameError, struct.error, IndexError, ValueError) as exc:  # unreadable: count it
+            for frame in datagram.frames:
+                frame.error = frame.error or f"{type(exc).__name__}: {exc}"
+    transport.finish()
+    layers: Counter[str] = Counter({layer.value: 0 for layer in Layer})
+    purposes: dict[str, list[int]] = {}
+    buckets: dict[tuple, list[int]] = {}
+    shares_of: dict[int, list[tuple[Tag, int]]] = {}
+    tcp_payload = udp_payload = 0
+    # payload totals as a dissector shows them frame by frame (tshark's tcp.len, udp.length - 8):
+    # an unfragmented datagram each time a frame carries it (MAC retries too), a fragmented
+    # one once, where its reassembly completes
+    for frame in decoded.frames:
+        d = frame.datagram
+        f = fed.get(id(d)) if d is not None else None
+        if f is not None and (not d.fragmented or d.completed_by is frame):
+            tcp_payload += f.tcp_payload
+            udp_payload += f.udp_payload
+    incomplete = Tag("lowpan-incomplete", (OVERHEAD,))
+    undecodable = Tag("undecodable", (OVERHEAD,))
+    for frame in decoded.frames:
+        report.frames += 1
+        report.bytes += frame.length
+        layers[Layer.PHY] += SHR_PHR_BYTES
+        if frame.kind == "ack":
+            report.ack_frames += 1
+            layers[Layer.ACK] += frame.length
+            acked = shares_of.get(frame.acked.index) if frame.acked is not None else None
+            tag = max(acked, key=lambda s: s[1])[0] if acked else Tag("mac-ack", (OVERHEAD,))
+            shares = [(Tag("mac-ack", tag.bucket()), 1)]
+        elif frame.kind != "data":
+            if frame.kind == "undecodable":
+                report.undecodable += 1
+            layers[Layer.MAC] += frame.length
+            shares = [(undecodable if frame.kind == "undecodable" else
+                       Tag("mac-other", (OVERHEAD,)), 1)]
+        else:
+            if frame.fragment:
+                report.fragments += 1
+            layers[Layer.MAC] += frame.mac
+            layers[Layer.LOWPAN] += frame.lowpan
+            layers[Layer.TRANSPORT] += frame.nhc
+            shares = _data_shares(frame, fed, layers, incomplete, undecodable)
+        source = frame.retry_of if frame.retry_of is not None else frame
+        if frame.retry_of is not None:
+            shares = shares_of.get(source.index, shares)
+        shares_of[frame.index] = shares
+        parts = _split(frame.on_air, [w for _, w in shares])
+        best = max(range(len(shares)), key=lambda i: parts[i])
+        for i, ((tag, _), part) in enumerate(zip(shares, parts)):
+            p = purposes.setdefault(tag.purpose, [0, 0])
+            b = buckets.setdefault(tag.bucket(), [0, 0])
+            p[0] += part
+            b[0] += part
+            if i == best:
+                p[1] += 1
+                b[1] += 1
+    report.total_bytes = report.bytes + SHR_PHR_BYTES * report.frames
+    report.by_layer = dict(layers)
+    report.by_purpose = {k: {"bytes": v[0], "frames": v[1]} for k, v in sorted(purposes.items())}
+    readings = {k: v for k, v in buckets.items() if k[0] == "reading"}
+    n = len(readings)
+    total_reading_bytes = sum(v[0] for v in readings.values())
+    total_reading_frames = sum(v[1] for v in readings.values())
+    report.per_reading = {
+        "readings": n,
+        "bytes": total_reading_bytes / n if n else 0.0,
+        "frames": total_reading_frames / n if n else 0.0,
+        "bytes_total": total_reading_bytes,
+        "frames_total": total_reading_frames,
+        "bytes_min": min((v[0] for v in readings.values()), default=0),
+        "bytes_max": max((v[0] for v in readings.values()), default=0),
+    }
+    setup = buckets.get((SETUP,), [0, 0])
+    overhead = buckets.get((OVERHEAD,), [0, 0])
+    report.setup = {"bytes": setup[0], "frames": setup[1]}
+    report.overhead = {"bytes": overhead[0], "frames": overhead[1]}
+    report.fragmentation = _fragmentation(decoded.datagrams, decoded.incomplete)
+    report.retransmissions = {"mac": decoded.mac_retries, "transport": transport.retransmissions}
+    report.payload = {"tcp": tcp_payload, "udp": udp_payload}
+    return report
+
+
+def _data_shares(frame: Frame, fed: dict[int, Fed], layers: Counter[str], incomplete: Tag,
+                 undecodable: Tag) -> list[tuple[Tag, int]]:
+    """Layer counts of the frame's inline datagram bytes; (tag, bytes) shares of the frame."""
+    start, end = frame.span
+    inline = end - start
+    datagram = frame.datagram
+    f = fed.get(id(datagram)) if datagram is not None else None
+    if f is None:
+        layers[Layer.APP] += max(inline, 0)  # a datagram never completed: layers unknown
+        return [(incomplete if frame.error is None else undecodable, 1)]
+    shares: list[tuple[Tag, int]] = []
+    for region in f.regions:
+        lo, hi = max(start, region.start), min(end, region.end)
+        if lo >= hi:
+            continue
+        layers[region.layer] += hi - lo
+        if region.stream is not None:
+            shares.extend(_stream_shares(region, lo, hi))
+        else:
+            shares.append((region.tag or f.main, hi - lo))
+    covered = sum(w for _, w in shares)
+    if covered < inline:  # bytes past every region (padding): the datagram's own purpose
+        layers[Layer.LOWPAN] += inline - covered
+    return shares or [(f.main, 1)]
+
+
+def _stream_shares(region: Region, lo: int, hi: int) -> list[tuple[Tag, int]]:
+    stream = region.stream
+    assert stream is not None
+    if region.header:
+        tag = stream.tag_at(region.stream_offset)
+        return [(tag, hi - lo)] if tag is not None else []
+    a = region.stream_offset + (lo - region.start)
+    b = a + (hi - lo)
+    out: list[tuple[Tag, int]] = []
+    i = max(bisect.bisect_right(stream.starts, a) - 1, 0)
+    while i < len(stream.elements) and stream.elements[i].start < b:
+        e = stream.elements[i]
+        overlap = min(b, e.end) - max(a, e.start)
+        if overlap > 0:
+            out.append((stream.tags[i], overlap))
+        i += 1
+    return out
+
+
+def _fragmentation(datagrams: list[Datagram], incomplete: list[Datagram]) -> dict[str, Any]:
+    """Datagrams sent whole or in fragments (RFC 4944 §5.3); MAC retries not counted again."""
+    fragmented = [len({f.span for f in d.frames if f.retry_of is None})
+                  for d in datagrams if d.fragmented]
+    return {
+        "datagrams": len(datagrams),
+        "fragmented": len(fragmented),
+        "incomplete": len(incomplete),
+        "fragments_per_datagram_mean": round(sum(fragmented) / len(fragmented), 3)
+        if fragmented else 0.0,
+        "fragments_per_datagram_max": max(fragmented, default=0),
+    }

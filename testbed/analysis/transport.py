@@ -1,0 +1,360 @@
+"""What each datagram is for: TCP streams, CoAP, mDNS, ICMPv6, and the readings they carry.
+
+What it is: `Transport.feed(datagram)` (datagrams in completion order) cuts the uncompressed
+datagram into regions [start, end) each with a layer (lowpan for inline IPv6 extension
+headers, transport, icmpv6, app) and a `Tag` (purpose + which reading, set-up or overhead
+the bytes serve). TCP (RFC 9293 §3.4) is followed per direction and hop: handshake, pure
+ACKs, FIN/RST and retransmissions (a segment whose sequence range was already sent); the
+XMPP byte stream of each direction is cut into elements (xmpp.py) once the capture ends.
+CoAP (RFC 7252) confirmable retransmissions (same message ID again) are counted. What it is
+not: a TCP implementation (no window or SACK analysis).
+
+Attribution rules: a reading's own bytes carry its sequence number (CoAP payload, XMPP
+`seqnr`); what answers them (a CoAP ACK, a TCP pure ACK, an iq result with the same id, a
+CoAP GET answered by the reading) follows them. Set-up: for XMPP everything of a connection
+up to and including the sensor's initial presence (and the TCP handshake); for CoAP the
+Observe registration and /.well-known/core. Everything else is overhead.
+"""
+
+from __future__ import annotations
+
+import bisect
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from testbed.errors import FrameError
+from testbed.analysis import coap, xmpp
+from testbed.analysis.datagrams import Datagram
+from testbed.analysis.layers import ICMPV6, IPV6_HEADER_LENGTH, TCP, UDP, UDP_HEADER_LENGTH, Layer
+
+SETUP = "setup"
+OVERHEAD = "overhead"
+MDNS_PORT = 5353
+_EXTENSION_HEADERS = {0, 43, 60}  # hop-by-hop, routing, destination options (RFC 8200 §4)
+_ICMPV6_PURPOSE = {128: "icmpv6-echo", 129: "icmpv6-echo", 133: "icmpv6-rs", 134: "icmpv6-ra",
+                   135: "icmpv6-nd", 136: "icmpv6-nd", 137: "icmpv6-redirect"}
+_TCP = struct.Struct(">HHIIBB")
+
+Bucket = tuple  # ("reading", sensor address, seq) | ("setup",) | ("overhead",)
+
+
+class Tag:
+    """Purpose of some bytes and where they count: fixed now, or looked up once all is seen."""
+
+    __slots__ = ("purpose", "_bucket", "_lookup")
+
+    def __init__(self, purpose: str, bucket: Bucket | None = None,
+                 lookup: Callable[[], Tag | Bucket | None] | None = None) -> None:
+        self.purpose = purpose
+        self._bucket = bucket
+        self._lookup = lookup
+
+    def bucket(self, depth: int = 0) -> Bucket:
+        if self._bucket is None:
+            found = self._lookup() if self._lookup is not None and depth < 8 else None
+            if isinstance(found, Tag):
+                found = found.bucket(depth + 1)
+            self._bucket = found or (OVERHEAD,)
+        return self._bucket
+
+
+@dataclass(slots=True)
+class Region:
+    start: int
+    end: int
+    layer: Layer
+    tag: Tag | None = None
+    stream: _Stream | None = None  # app bytes of a TCP stream: elements decide the tag
+    stream_offset: int = 0  # stream offset of `start`
+    header: bool = False  # a TCP header: it counts where its segment's first payload byte does
+
+
+@dataclass(slots=True, eq=False)
+class _Stream:
+    """One direction of a TCP connection over one hop."""
+
+    key: tuple
+    xmpp_client: bool  # client -> server of an XMPP connection
+    xmpp: bool
+    sensor: bytes
+    isn: int | None = None
+    data: bytearray = field(default_factory=bytearray)  # the contiguous stream from offset 0
+    pending: dict[int, bytes] = field(default_factory=dict)  # after a gap (a datagram lost)
+    fin_at: int | None = None
+    times: list[tuple[int, float]] = field(default_factory=list)  # (stream offset, time)
+    elements: list[xmpp.Element] = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)
+    tags: list[Tag] = field(default_factory=list)
+    syn_seen: bool = False
+    reverse: _Stream | None = None
+    connection: _Connection | None = None
+
+    def add(self, offset: int, payload: bytes, time: float) -> None:
+        """Place new payload bytes; bytes after a gap wait until the gap is filled."""
+        if offset > len(self.data):
+            self.pending[offset] = payload
+            self.times.append((offset, time))
+            self.times.sort()
+            return
+        self.times.append((offset, time))
+        self.times.sort()
+        self.data += payload[len(self.data) - offset:]
+        while self.pending:
+            ready = [o for o in self.pending if o <= len(self.data)]
+            if not ready:
+                break
+            for o in sorted(ready):
+                piece = self.pending.pop(o)
+                if o + len(piece) > len(self.data):
+                    self.data += piece[len(self.data) - o:]
+
+    def tag_at(self, offset: int) -> Tag | None:
+        if not self.starts:
+            return None
+        i = bisect.bisect_right(self.starts, offset) - 1
+        return self.tags[i] if i >= 0 else None
+
+    def time_at(self, offset: int) -> float:
+        i = bisect.bisect_right(self.times, (offset, float("inf"))) - 1
+        return self.times[max(i, 0)][1] if self.times else 0.0
+
+
+@dataclass(slots=True, eq=False)
+class _Connection:
+    setup_end: float | None = None  # time of the sensor's initial presence
+    ids: dict[str, Tag] = field(default_factory=dict)  # iq id -> the tag of the reading
+
+
+@dataclass(slots=True)
+class Fed:
+    regions: list[Region]
+    main: Tag  # for frames that carry only headers of this datagram
+    tcp_payload: int = 0
+    udp_payload: int = 0
+
+
+class Transport:
+    def __init__(self) -> None:
+        self.streams: dict[tuple, _Stream] = {}
+        self.retransmissions = 0
+        self._coap_seen: set[tuple] = set()
+        self._registrations: set[tuple] = set()
+        self._coap_by_mid: dict[tuple, Tag] = {}
+        self._coap_by_token: dict[tuple, list[tuple[float, Tag]]] = {}
+
+    # RFC 8200 §3, §4
+    def feed(self, datagram: Datagram) -> Fed:
+        p = datagram.packet or b""
+        if len(p) < IPV6_HEADER_LENGTH:
+            raise FrameError(f"offset 0: datagram of {len(p)} bytes has no IPv6 header")
+        nh = p[6]
+        src, dst = p[8:24], p[24:40]
+        o = IPV6_HEADER_LENGTH
+        regions: list[Region] = []
+        while nh in _EXTENSION_HEADERS and o + 2 <= len(p):
+            length = (p[o + 1] + 1) * 8
+            regions.append(Region(o, o + length, Layer.LOWPAN))
+            nh = p[o]
+            o += length
+        hop = (datagram.src_ll, datagram.dst_ll)
+        if nh == TCP and len(p) >= o + 20:
+            fed = self._tcp(p, o, src, dst, hop, datagram.time, regions)
+        elif nh == UDP and len(p) >= o + UDP_HEADER_LENGTH:
+            fed = self._udp(p, o, src, dst, hop, datagram.time, regions)
+        elif nh == ICMPV6 and len(p) > o:
+            tag = Tag(_ICMPV6_PURPOSE.get(p[o], "icmpv6-other"), (OVERHEAD,))
+            regions.append(Region(o, len(p), Layer.ICMPV6, tag))
+            fed = Fed(regions, tag)
+        else:
+            tag = Tag("ipv6-other", (OVERHEAD,))
+            regions.append(Region(o, len(p), Layer.LOWPAN, tag))
+            fed = Fed(regions, tag)
+        for r in fed.regions:
+            if r.tag is None and r.stream is None:
+                r.tag = fed.main
+        return fed
+
+    # RFC 768; RFC 7252 §3; RFC 6762 (mDNS)
+    def _udp(self, p: bytes, o: int, src: bytes, dst: bytes, hop: tuple, time: float,
+             regions: list[Region]) -> Fed:
+        sport, dport = struct.unpack_from(">HH", p, o)
+        body = o + UDP_HEADER_LENGTH
+        payload = p[body:]
+        tag: Tag
+        if coap.COAP_PORT in (sport, dport):
+            tag = self._coap(payload, src, sport, dst, dport, hop, time)
+        elif MDNS_PORT in (sport, dport):
+            tag = Tag("mdns", (OVERHEAD,))
+        else:
+            tag = Tag("udp-other", (OVERHEAD,))
+        regions.append(Region(o, body, Layer.TRANSPORT, tag))
+        regions.append(Region(body, len(p), Layer.APP, tag))
+        return Fed(regions, tag, udp_payload=len(payload))
+
+    def _coap(self, payload: bytes, src: bytes, sport: int, dst: bytes, dport: int,
+              hop: tuple, time: float) -> Tag:
+        try:
+            msg = coap.parse(payload)
+        except FrameError:
+            return Tag("coap-malformed", (OVERHEAD,))
+        sensor = src if sport == coap.COAP_PORT else dst
+        here = (src, sport, dst, dport)
+        back = (dst, dport, src, sport)
+        if msg.type is coap.CoapType.CON:
+            seen = (hop, here, msg.message_id, payload)
+            if seen in self._coap_seen:
+                self.retransmissions += 1
+            self._coap_seen.add(seen)
+        seq = coap.reading_seq(msg.payload) if not msg.is_request else None
+        purpose = msg.purpose
+        if msg.type is coap.CoapType.ACK and (back, msg.message_id) in self._registrations:
+            tag = Tag(purpose, (SETUP,))  # RFC 7641 §3.1: the registration's own response
+        elif seq is not None:
+            tag = Tag(purpose, ("reading", sensor, seq))
+        elif msg.is_request and (msg.observe == 0 or msg.uri_path.startswith(".well-known")):
+            tag = Tag(purpose, (SETUP,))
+            self._registrations.add((here, msg.message_id))
+        elif msg.is_request:
+            mid_key = (back, msg.message_id)
+            token_key = (back, msg.token)
+
+            def answer(mid_key=mid_key, token_key=token_key, time=time) -> Tag | None:
+                found = self._coap_by_mid.get(mid_key)
+                if found is not None and not found.purpose.startswith("coap-ack"):
+                    return found
+                for t, tag in self._coap_by_token.get(token_key, ()):
+                    if t >= time:
+                        return tag
+                return None
+            tag = Tag(purpose, lookup=answer)
+        elif msg.is_empty:
+            tag = Tag(purpose, lookup=lambda k=(back, msg.message_id): self._coap_by_mid.get(k))
+        else:
+            tag = Tag(purpose, (OVERHEAD,))
+        self._coap_by_mid.setdefault((here, msg.message_id), tag)
+        if not msg.is_request and not msg.is_empty:
+            self._coap_by_token.setdefault((here, msg.token), []).append((time, tag))
+        return tag
+
+    # RFC 9293 §3.1 (header), §3.4 (sequence numbers)
+    def _tcp(self, p: bytes, o: int, src: bytes, dst: bytes, hop: tuple, time: float,
+             regions: list[Region]) -> Fed:
+        sport, dport, seq, ack, offset_byte, flags = _TCP.unpack_from(p, o)
+        hl = (offset_byte >> 4) * 4
+        body = min(o + max(hl, 20), len(p))
+        payload_len = len(p) - body
+        key = (hop, src, sport, dst, dport)
+        stream = self.streams.get(key)
+        if stream is None:
+            is_xmpp = xmpp.XMPP_CLIENT_PORT in (sport, dport)
+            client = dport == xmpp.XMPP_CLIENT_PORT
+            stream = self.streams[key] = _Stream(key, client, is_xmpp, src if client else dst)
+            reverse = self.streams.get(((hop[1], hop[0]), dst, dport, src, sport))
+            if reverse is not None:
+                stream.reverse, reverse.reverse = reverse, stream
+                stream.connection = reverse.connection
+            else:
+                stream.connection = _Connection()
+        syn, fin, rst, has_ack = flags & 2, flags & 1, flags & 4, flags & 16
+        if syn:
+            stream.isn = seq
+        if stream.isn is None:  # joined mid-connection: the first byte seen is offset 0
+            stream.isn = (seq - 1) & 0xFFFFFFFF
+        offset = (seq - stream.isn - 1) & 0xFFFFFFFF  # stream offset of the first payload byte
+        # retransmitted: bytes (or a SYN/FIN) a complete datagram on this hop already carried
+        if syn:
+            retransmitted = stream.syn_seen
+        elif payload_len:
+            retransmitted = offset + payload_len <= len(stream.data) or \
+                len(stream.pending.get(offset, b"")) >= payload_len
+        else:
+            retransmitted = bool(fin and stream.fin_at is not None and offset == stream.fin_at)
+        main: Tag
+        if retransmitted:
+            self.retransmissions += 1
+            main = Tag("tcp-retransmission",
+                       lookup=lambda s=stream, at=offset: s.tag_at(at) or _setup_if_xmpp(s))
+        elif syn:
+            main = Tag("tcp-handshake", (SETUP,))
+        elif rst:
+            main = Tag("tcp-rst", (OVERHEAD,))
+        elif payload_len:
+            main = Tag("tcp-data", lookup=lambda s=stream, at=offset: s.tag_at(at))
+        elif fin:
+            main = Tag("tcp-fin", (OVERHEAD,))
+        elif has_ack:
+            main = self._pure_ack(stream, ack)
+        else:
+            main = Tag("tcp-other", (OVERHEAD,))
+        if payload_len and not retransmitted:
+            stream.add(offset, p[body:], time)
+            # the TCP header serves what its first payload byte serves
+            regions.append(Region(o, body, Layer.TRANSPORT, stream=stream, stream_offset=offset,
+                                  header=True))
+            regions.append(Region(body, len(p), Layer.APP, stream=stream, stream_offset=offset))
+        else:
+            regions.append(Region(o, body, Layer.TRANSPORT, main))
+            if payload_len:
+                regions.append(Region(body, len(p), Layer.APP, main))
+        if syn:
+            stream.syn_seen = True
+        if fin and not retransmitted:
+            stream.fin_at = offset + payload_len
+        return Fed(regions, main, tcp_payload=payload_len)
+
+    def _pure_ack(self, stream: _Stream, ack: int) -> Tag:
+        reverse = stream.reverse
+        if reverse is None or reverse.isn is None:
+            return Tag("tcp-ack", (OVERHEAD,))
+        acked = (ack - reverse.isn - 1) & 0xFFFFFFFF  # bytes of the reverse stream acknowledged
+        if acked == 0:
+            return Tag("tcp-handshake" if not reverse.data else "tcp-ack",
+                       (SETUP,) if not reverse.data else None,
+                       lookup=lambda: reverse.tag_at(0))
+        if reverse.fin_at is not None and acked == reverse.fin_at + 1:  # acknowledges a FIN
+            return Tag("tcp-fin", (OVERHEAD,))
+        return Tag("tcp-ack", lookup=lambda: reverse.tag_at(min(acked, len(reverse.data)) - 1))
+
+    def finish(self) -> None:
+        """Split every XMPP stream into elements and give each its tag."""
+        for stream in self.streams.values():
+            if stream.xmpp:
+                stream.elements = xmpp.split_stream(bytes(stream.data))
+            else:
+                stream.elements = [xmpp.Element(0, len(stream.data), "tcp-data", "#data")]
+            stream.starts = [e.start for e in stream.elements]
+        for stream in self.streams.values():  # the sensor's initial presence ends set-up
+            conn = stream.connection
+            if stream.xmpp_client and conn is not None and conn.setup_end is None:
+                for e in stream.elements:
+                    if e.purpose == "xmpp-presence":
+                        conn.setup_end = stream.time_at(e.end - 1)
+                        break
+        for stream in self.streams.values():
+            conn = stream.connection or _Connection()
+            for e in stream.elements:
+                tag = _element_tag(stream, conn, e)
+                stream.tags.append(tag)
+                if e.id and e.seqnr is not None:
+                    conn.ids[e.id] = tag
+
+
+def _element_tag(stream: _Stream, conn: _Connection, e: xmpp.Element) -> Tag:
+    if not stream.xmpp:
+        return Tag("tcp-data", (OVERHEAD,))
+    if e.seqnr is not None:
+        return Tag(e.purpose, ("reading", stream.sensor, e.seqnr))
+    if conn.setup_end is not None and stream.time_at(e.start) <= conn.setup_end:
+        return Tag(e.purpose, (SETUP,))
+    if conn.setup_end is None and e.name != "#tls" and e.purpose in (
+            "xmpp-stream", "xmpp-sasl", "xmpp-bind", "xmpp-tls"):
+        return Tag(e.purpose, (SETUP,))  # no presence seen (yet): the stream set-up still is
+    if e.id:
+        return Tag(e.purpose, lookup=lambda i=e.id: conn.ids.get(i))
+    return Tag(e.purpose, (OVERHEAD,))
+
+
+def _setup_if_xmpp(stream: _Stream) -> Tag | None:
+    return Tag("tcp-retransmission", (SETUP,)) if stream.xmpp and not stream.data else None
+

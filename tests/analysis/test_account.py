@@ -1,0 +1,142 @@
+"""Every byte attributed, on hand-built captures whose bytes per layer are known in advance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from testbed.analysis.account import analyze, analyze_capture
+from testbed.errors import BadInput
+
+from .frames import CLOUD, Air, address, coap_get, tcp, udp
+
+SENSOR, BR = 2, 1
+
+
+def _invariants(report) -> None:  # type: ignore[no-untyped-def]
+    assert sum(report.by_layer.values()) == report.bytes + 6 * report.frames == report.total_bytes
+    assert sum(p["bytes"] for p in report.by_purpose.values()) == report.total_bytes
+    assert sum(p["frames"] for p in report.by_purpose.values()) == report.frames
+    pr = report.per_reading
+    assert pr["bytes"] * pr["readings"] + report.setup["bytes"] + report.overhead["bytes"] == \
+        pytest.approx(report.total_bytes, abs=1e-6)
+    assert pr["frames_total"] + report.setup["frames"] + report.overhead["frames"] == report.frames
+
+
+def test_a_coap_get_and_its_answer_byte_by_byte() -> None:
+    air = Air()
+    request = coap_get(0x0102, b"\xab", "temperature")  # 17 bytes
+    answer = bytes((0x61, 0x45, 0x01, 0x02, 0xAB, 0xFF)) + b"seq=1 t=1.000 v=2.0"  # 25 bytes
+    air.send(udp(address(BR), address(SENSOR), 5683, 5683, request), BR, SENSOR)
+    air.send(udp(address(SENSOR), address(BR), 5683, 5683, answer), SENSOR, BR)
+    # each data frame: MHR 9 + FCS 2 (short addresses, PAN ID compression), IPHC 2 (both
+    # addresses from context 0 and the MAC, hop limit 64, UDP NHC), UDP NHC 7 (0xF0, ports
+    # 5683 inline 4, checksum 2), then the CoAP message; ACK frames 5; SHR+PHR 6 a frame.
+    assert [len(f) for f in air.frames] == [11 + 2 + 7 + 17, 5, 11 + 2 + 7 + 25, 5]
+    report = analyze(air.timed())
+    assert report.by_layer == {"phy": 24, "mac": 22, "ack": 10, "lowpan": 4, "transport": 14,
+                               "icmpv6": 0, "app": 42}
+    assert (report.frames, report.bytes, report.ack_frames, report.total_bytes) == (4, 92, 2, 116)
+    assert report.by_purpose == {"coap-request": {"bytes": 43, "frames": 1},
+                                 "coap-response": {"bytes": 51, "frames": 1},
+                                 "mac-ack": {"bytes": 22, "frames": 2}}
+    assert report.per_reading["readings"] == 1 and report.per_reading["bytes"] == 116
+    assert report.setup == {"bytes": 0, "frames": 0} and report.overhead["bytes"] == 0
+    assert report.payload == {"tcp": 0, "udp": 42}
+    _invariants(report)
+
+
+HEADER = (b"<?xml version='1.0'?><stream:stream to='iot.testbed' version='1.0' "
+          b"xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>")
+FEATURES = b"<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>"
+PRESENCE = b"<presence/>"
+MESSAGE = (b"<message to='sink@iot.testbed' type='chat'><fields xmlns='urn:xmpp:iot:sensordata'"
+           b" seqnr='1'><node nodeId='s2'><timestamp value='2026-11-26T06:04:41Z'><numeric "
+           b"name='temperature' momentary='true' value='20.7' unit='Cel'/></timestamp></node>"
+           b"</fields></message>")
+
+
+def xmpp_session(air: Air) -> dict[str, int]:
+    """A TCP connection sensor -> cloud:5222; returns the index where each phase starts."""
+    c, s = address(SENSOR), CLOUD
+
+    def cs(seq: int, ack: int, flags: str, data: bytes = b"") -> bytes:
+        return tcp(c, s, 40000, 5222, seq, ack, flags, data)
+
+    def sc(seq: int, ack: int, flags: str, data: bytes = b"") -> bytes:
+        return tcp(s, c, 5222, 40000, seq, ack, flags, data)
+    marks = {}
+    air.send(cs(100, 0, "S"), SENSOR, BR)
+    air.send(sc(500, 101, "SA"), BR, SENSOR)
+    air.send(cs(101, 501, "A"), SENSOR, BR)
+    air.send(cs(101, 501, "PA", HEADER), SENSOR, BR)
+    air.send(sc(501, 101 + len(HEADER), "PA", HEADER + FEATURES), BR, SENSOR)
+    at = 101 + len(HEADER)
+    air.send(cs(at, 501 + len(HEADER + FEATURES), "PA", PRESENCE), SENSOR, BR)
+    at += len(PRESENCE)
+    marks["reading"] = len(air.frames)
+    air.send(cs(at, 501 + len(HEADER + FEATURES), "PA", MESSAGE), SENSOR, BR, retry=1)
+    air.send(sc(501 + len(HEADER + FEATURES), at + len(MESSAGE), "A"), BR, SENSOR)
+    marks["retransmission"] = len(air.frames)
+    air.send(cs(at, 501 + len(HEADER + FEATURES), "PA", MESSAGE), SENSOR, BR)
+    marks["teardown"] = len(air.frames)
+    air.send(cs(at + len(MESSAGE), 501 + len(HEADER + FEATURES), "FA"), SENSOR, BR)
+    return marks
+
+
+def test_an_xmpp_session_setup_reading_retransmission_teardown() -> None:
+    air = Air()
+    marks = xmpp_session(air)
+    on_air = [len(f) + 6 for f in air.frames]
+    report = analyze(air.timed())
+    _invariants(report)
+    assert report.retransmissions == {"mac": 1, "transport": 1}
+    # set-up: the handshake up to and including the presence (every frame before the reading)
+    assert report.setup["bytes"] == sum(on_air[:marks["reading"]])
+    # the reading: its message (fragments, the MAC retry, ACKs), the TCP ACK answering it and
+    # the transport retransmission of it (a cost of delivering that reading)
+    assert report.per_reading["readings"] == 1
+    assert report.per_reading["bytes"] == sum(on_air[marks["reading"]:marks["teardown"]])
+    assert report.by_purpose["tcp-retransmission"]["bytes"] == sum(  # its ACK frames: mac-ack
+        n for n in on_air[marks["retransmission"]:marks["teardown"]] if n != 11)
+    # overhead: the FIN (teardown)
+    assert report.overhead["bytes"] == sum(on_air[marks["teardown"]:])
+    fragmented = [n for n in air.datagrams if n > 1]
+    assert report.fragmentation["fragmented"] == len(fragmented) >= 2
+    assert report.fragmentation["fragments_per_datagram_max"] == max(fragmented)
+    assert report.fragmentation["datagrams"] == len(air.datagrams)
+    assert report.fragments == sum(fragmented) + 1  # + the MAC retry of a fragment
+    # layers: 8 segments' TCP headers, the XML bytes, one IPHC of 19 bytes per datagram
+    # (addresses: sensor from the MAC, cloud inline 16, next header inline 1), FRAG headers
+    retried = air.frames[marks["reading"] + 2]  # the MAC retry: a FRAGN of the message
+    assert air.frames[marks["reading"] + 3] == retried and retried[9] & 0xF8 == 0xE0
+    assert report.by_layer["transport"] == 20 * len(air.datagrams)
+    xml = 2 * len(HEADER) + len(FEATURES) + len(PRESENCE) + 2 * len(MESSAGE)
+    assert report.by_layer["app"] == xml + len(retried) - 11 - 5
+    assert report.by_layer["lowpan"] == 19 * len(air.datagrams) + 4 * len(fragmented) + 5 * (
+        sum(fragmented) - len(fragmented) + 1)
+    assert report.by_layer["mac"] == 11 * (len(air.frames) - report.ack_frames)
+    assert report.by_layer["ack"] == 5 * report.ack_frames
+    purposes = report.by_purpose
+    assert {"tcp-handshake", "xmpp-stream", "xmpp-presence", "xmpp-message", "tcp-ack",
+            "tcp-retransmission", "tcp-fin", "mac-ack"} <= set(purposes)
+
+
+def test_the_same_from_a_pcap_file_and_a_damaged_one(tmp_path: Path) -> None:
+    air = Air()
+    xmpp_session(air)
+    path = air.write(tmp_path / "x.pcap")
+    assert analyze_capture(path) == analyze(air.timed())
+    path.write_bytes(path.read_bytes()[:-3])
+    with pytest.raises(BadInput, match=r"offset \d+: truncated frame"):
+        analyze_capture(path)
+
+
+def test_undecodable_frames_count_as_mac_overhead() -> None:
+    air = Air()
+    air.frames.append(b"\x41\xcc\x00garbage-with-a-bad-fcs")
+    report = analyze(air.timed())
+    assert report.undecodable == 1 and report.by_layer["mac"] == len(air.frames[0])
+    assert report.overhead["bytes"] == report.total_bytes
+    _invariants(report)

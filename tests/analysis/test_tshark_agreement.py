@@ -1,0 +1,53 @@
+"""tshark, the independent oracle, agrees with the analysis on real captures, to the byte.
+
+Frame counts, every frame's length, ACK frames, TCP payload (tcp.len, counted where tshark
+shows it: each unfragmented frame, a fragmented datagram at its reassembly) and UDP payload
+(udp.length - 8), for every variant of a comparison run, by the full analysis and by the
+bulk-path totals.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from testbed.analysis.account import DEFAULT_PREFIX, _Contexts, analyze_capture
+from testbed.analysis.datagrams import decode_frames
+from testbed.analysis.totals import capture_totals
+from testbed.capture.pcapfile import iter_frames
+from testbed.experiment.results import Results
+from testbed.experiment.variants import Variant
+
+
+def tshark_rows(capture: Path) -> list[list[str]]:
+    argv = ["tshark", "-n", "-r", str(capture), "--disable-protocol", "zbee_nwk",
+            "-o", "6lowpan.context0:fd00::/64", "-T", "fields", "-E", "separator=\t",
+            "-e", "frame.len", "-e", "wpan.frame_type", "-e", "tcp.len", "-e", "udp.length"]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=120)
+    return [line.split("\t") for line in out.stdout.splitlines()]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", list(Variant), ids=str)
+def test_tshark_agrees_to_the_byte(comparison: tuple[Path, Results], variant: Variant) -> None:
+    run_dir, results = comparison
+    capture = run_dir / str(variant) / "capture.pcap"
+    rows = tshark_rows(capture)
+    frames = decode_frames(((f.time, f.psdu) for f in iter_frames(capture)),
+                           _Contexts(DEFAULT_PREFIX.network_address.packed[:8])).frames
+    assert [f.length for f in frames] == [int(r[0]) for r in rows]
+    report = analyze_capture(capture)
+    tcp = sum(int(r[2]) for r in rows if r[2])
+    udp = sum(int(r[3]) - 8 for r in rows if r[3])
+    acks = sum(1 for r in rows if r[1] == "0x0002")
+    assert (report.frames, report.bytes, report.ack_frames) == (
+        len(rows), sum(int(r[0]) for r in rows), acks)
+    assert report.payload == {"tcp": tcp, "udp": udp}
+    totals = capture_totals(capture)
+    assert (totals.frames, totals.bytes, totals.ack_frames, totals.tcp_payload,
+            totals.udp_payload) == (len(rows), report.bytes, acks, tcp, udp)
+    assert (tcp if variant.protocol == "xmpp" else udp) > 0
+    air = results.variants[str(variant)].air
+    assert (air.frames, air.bytes, air.payload) == (report.frames, report.bytes, report.payload)
