@@ -2,7 +2,7 @@
 
 What it is: `SniffedFrame` (arrival or capture time, PSDU from MHR to FCS, optional RSSI/LQI,
 the source's name) and `FrameSink`, which writes a LINKTYPE 195 (IEEE 802.15.4 with FCS) pcap
-from any iterable of frames, reusing the medium's writer (testbed.radio.pcap). What it is not:
+from any iterable of frames, reusing the medium's writer (testbed.capture.pcapwriter). What it is not:
 a source (sensniff/serial_source.py, pcapng.py, the medium's pty) or a dissector.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from testbed.errors import BadInput
-from testbed.radio.pcap import PcapWriter
+from testbed.capture.pcapwriter import PcapWriter
 
 #: IEEE 802.15.4-2015 §7.2.2.1: frame type = bits 0-2 of the Frame Control field
 FRAME_TYPE_ACK = 2

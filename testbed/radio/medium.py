@@ -35,7 +35,7 @@ from testbed.radio.announce import router_advertisement
 from testbed.radio.core import RadioCore
 from testbed.radio.ethernet import classify, to_ethernet
 from testbed.radio.lateness import Lateness
-from testbed.radio.pcap import PcapWriter
+from testbed.capture.pcapwriter import PcapWriter
 from testbed.radio.spec import MediumSpec, load_spec
 from testbed.radio.tap import attach_tap
 

@@ -13,7 +13,7 @@ from scapy.all import Raw, rdpcap
 from testbed.capture.pcapfile import LINKTYPE_IEEE802_15_4_WITHFCS, read_frames
 from testbed.errors import BadInput
 from testbed.lowpan import mac
-from testbed.radio.pcap import PcapWriter
+from testbed.capture.pcapwriter import PcapWriter
 
 
 def write_with_scapy(path: Path, frames: list[tuple[float, bytes]], nano: bool = False) -> None:

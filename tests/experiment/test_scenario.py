@@ -19,7 +19,7 @@ from testbed.experiment.scenario import (
 )
 from testbed.experiment.variants import Variant
 from testbed.lowpan import mac
-from testbed.radio.pcap import PcapWriter
+from testbed.capture.pcapwriter import PcapWriter
 
 
 def reading(seq: int) -> Event:

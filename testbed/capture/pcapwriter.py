@@ -1,10 +1,11 @@
-"""A pcap writer for the frames on the emulated air (LINKTYPE_IEEE802_15_4_WITHFCS).
+"""A pcap writer for IEEE 802.15.4 frames (LINKTYPE_IEEE802_15_4_WITHFCS): the medium's tap and
+every sniffer source write through it; `pcapfile` is its reader.
 
 What it is: the classic libpcap file format (magic 0xa1b2c3d4, microsecond
 timestamps), link type 195: each record is a PSDU, MHR to FCS included, as a
 sniffer sees it (Cooja and sensniff captures use the same link type). Timestamps
 are `t0_unix` + the modelled start of the frame on the air. What it is not: a
-reader (scapy and tshark are the oracles), nor pcapng.
+reader (pcapfile.py reads; scapy and tshark are the oracles), nor pcapng.
 
 Records are written in the order `write()` is called; the medium calls it when a
 transmission starts, which is start-time order. The file is flushed at least
@@ -19,7 +20,8 @@ import time
 from pathlib import Path
 from typing import IO
 
-LINKTYPE_IEEE802_15_4_WITHFCS = 195
+from testbed.capture.pcapfile import LINKTYPE_IEEE802_15_4_WITHFCS
+
 PCAP_MAGIC = 0xA1B2C3D4
 #: Larger than aMaxPHYPacketSize (127): nothing on this link type is ever cut.
 SNAPLEN = 255

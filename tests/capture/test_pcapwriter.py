@@ -12,7 +12,7 @@ import pytest
 
 from testbed.lowpan import mac
 from testbed.lowpan.adapter import Adapter
-from testbed.radio.pcap import LINKTYPE_IEEE802_15_4_WITHFCS, PcapWriter
+from testbed.capture.pcapwriter import LINKTYPE_IEEE802_15_4_WITHFCS, PcapWriter
 
 T0 = 1_700_000_000.25
 
