@@ -25,7 +25,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 help:
 	@echo "make compare   install what is missing, run the XMPP-vs-CoAP comparison on the emulated testbed"
 	@echo "make test      install what is missing, run the test suite (slow end-to-end runs included)"
-	@echo "make bench     run the benchmarks (codec vs scapy, bring-up of 50/100-node grids)"
+	@echo "make bench     run the benchmarks (codec vs scapy, analysis vs tshark, bring-up of 50/100-node grids)"
 	@echo "make clean     remove namespaces, TAPs and processes a killed run left behind"
 
 deps: python-env
@@ -60,7 +60,7 @@ python-env: system-deps $(UV)
 # Until the XMPP/CoAP nodes land (issue 02), the comparison job proves the emulated testbed
 # end to end: every node of the default topology reaches the cloud over the modelled air.
 compare: deps
-	$(SUDO) $(PY) -m testbed.cli compare --topology topologies/default.yaml
+	$(SUDO) $(PY) -m testbed.cli compare --topology topologies/default.yaml; status=$$?; $(OWN_BACK); exit $$status
 
 test: deps
 	$(SUDO) $(PY) -m pytest; status=$$?; $(OWN_BACK); exit $$status
@@ -70,6 +70,7 @@ test-fast: deps
 
 bench: deps
 	$(SUDO) $(PY) benchmarks/bench_codec.py
+	$(SUDO) $(PY) benchmarks/bench_analysis.py
 	$(SUDO) $(PY) benchmarks/bench_bringup.py
 
 clean: python-env
