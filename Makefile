@@ -6,7 +6,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 # Debian packages the testbed runs with, in one list.
-DEBIAN_PACKAGES := python3 python3-venv iproute2 iputils-ping tshark netcat-openbsd procps prosody libcoap3-bin openssl
+DEBIAN_PACKAGES := python3 python3-venv iproute2 iputils-ping tshark netcat-openbsd procps prosody libcoap3-bin openssl qemu-system-arm firmware-microbit-micropython gcc-arm-none-eabi binutils-arm-none-eabi libnewlib-arm-none-eabi
 UV_VERSION := 0.13.8
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
