@@ -55,7 +55,9 @@ app = typer.Typer(
 )
 
 _argv: list[str] = []  # what main() was given: `up` re-executes with it in unprivileged mode
-out = Console(soft_wrap=True)  # a long path stays on one line for scripts that grep
+# A long path stays on one line for scripts that grep; piped to a file or a CI log, tables get
+# room for every column instead of rich's 80-column default.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, soft_wrap=True)
 
 
@@ -205,6 +207,14 @@ def compare(
     out_dir: Annotated[
         Path, typer.Option("--out", help="Where the run directory <time>-<run id>/ goes.")
     ] = Path("reports"),
+    profile: Annotated[str, typer.Option(
+        help="Energy profile: cc2420, at86rf231, nrf52840, cc2538.")] = "cc2420",
+    rdc: Annotated[str, typer.Option(
+        help="Radio duty cycling of the energy model: always-on or contikimac.")] = "always-on",
+    wakeup_ms: Annotated[float, typer.Option(
+        help="ContikiMAC wake-up interval in ms (125 = 8 Hz channel checks).")] = 125.0,
+    battery_mah: Annotated[float, typer.Option(
+        help="Battery capacity for the lifetime estimate (2xAA at 3 V).")] = 2500.0,
 ) -> None:
     """Run the XMPP and CoAP variants one after the other on TOPOLOGY; show what each cost.
 
@@ -219,6 +229,10 @@ def compare(
 
     chosen = parse_variants(variants)
     topo = load_topology(topology)
+    from testbed.energy.report import EnergySettings  # issue 04: checked before the run
+
+    energy_settings = EnergySettings.of(profile=profile, mode=rdc, wakeup_ms=wakeup_ms,
+                                        battery_mah=battery_mah)
     ns.require_net_admin()
     progress = Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err,
@@ -238,10 +252,18 @@ def compare(
 
     if run_dir is None:
         raise typer.Exit(130)
+    if energy_settings != EnergySettings():  # the run recorded the defaults: recompute
+        from testbed.energy.report import rewrite_energy
+        from testbed.experiment.scenario import sensors_of
+
+        rewrite_energy(run_dir, sensors=sensors_of(topo), settings=energy_settings)
     results = read_results(run_dir)
     # all eight columns readable in a log or a pipe too (rich assumes 80 there)
-    wide = out if out.is_terminal else Console(soft_wrap=True, width=132)
-    wide.print(_compare_table(results))
+    out.print(_compare_table(results))
+    from testbed.memory.summary import memory_lines  # issue 04: the memory figures per app
+
+    for line in memory_lines(results.memory):
+        out.print(line, highlight=False, markup=False)
     out.print(f"run directory: {run_dir}\nresults: {run_dir / RESULTS_FILE}", highlight=False)
     if interrupted:
         err.print("testbed: interrupted", highlight=False)
@@ -279,12 +301,27 @@ class _CompareProgress:
                              completed=1)
 
 
+def _energy_cells(v) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """Issue 04: sensors' energy per delivered reading and the shortest sensor lifetime, in
+    the mode results.json's `energy` section names (radio only)."""
+    per = (v.energy.get("per_reading_mj") or {}).get("sensors")
+    lives = [d for d in (v.energy.get("lifetime_days") or {}).values() if d is not None]
+    return ("-" if per is None else f"{per:.1f}", f"{min(lives):.1f}" if lives else "-")
+
+
 def _compare_table(results) -> Table:  # type: ignore[no-untyped-def]
     table = Table(title=f"compare {results.topology}: {results.readings} readings per sensor "
                   f"every {results.interval_s} s, seed {results.seed}, run {results.run_id}")
-    for column in ("variant", "delivered/sent", "frames", "bytes on air", "bytes/reading",
-                   "steady B/reading", "set-up B", "latency p50 ms", "p95 ms", "set-up ms"):
-        table.add_column(column, justify="left" if column == "variant" else "right")
+    for column in ("variant", "delivered/sent", "frames", "PSDU bytes", "all-in B/rdg",
+                   "steady B/rdg", "set-up B", "latency p50 ms", "p95 ms", "set-up ms",
+                   "mJ/reading", "life d"):
+        if column == "variant":
+            table.add_column(column, no_wrap=True)
+        else:
+            table.add_column(column, justify="right")
+    table.caption = ("PSDU bytes: MAC header to FCS of every frame (tshark's frame.len); all-in: "
+                     "PSDU bytes / delivered reading; steady and set-up B: bytes on the air "
+                     "incl. PHY SHR+PHR (analysis)")
     fmt = (lambda v: "-" if v is None else f"{v:.0f}")
     for name, v in results.variants.items():
         r = v.readings
@@ -297,9 +334,9 @@ def _compare_table(results) -> Table:  # type: ignore[no-untyped-def]
                       fmt(v.air.per_reading.get("bytes") if v.air.per_reading.get("readings")
                           else None),
                       fmt(v.air.setup.get("bytes")), fmt(r.latency_ms.p50), fmt(r.latency_ms.p95),
-                      fmt(v.phases.setup_ms.p50), style=style)
+                      fmt(v.phases.setup_ms.p50), *_energy_cells(v), style=style)
     if results.interrupted:
-        table.caption = f"interrupted during {results.interrupted}"
+        table.caption = f"interrupted during {results.interrupted}; " + table.caption
     return table
 
 
@@ -397,17 +434,26 @@ def analyze(
                                             show_default=False)],
     as_json: Annotated[bool, typer.Option("--json", help="Print the air section as JSON.")
                        ] = False,
+    events: Annotated[Optional[Path], typer.Option(
+        "--events", help="A variant directory (logs/*.jsonl, medium-spec.json): the nodes' "
+        "reading events attribute TLS-encrypted readings by time.", show_default=False)] = None,
 ) -> None:
     """Attribute every byte of CAPTURE: by layer, by purpose, per reading, set-up, overhead.
 
-    Example: testbed analyze reports/<run>/coap-observe-con/capture.pcap
+    Example: testbed analyze reports/<run>/xmpp-message-tls/capture.pcap
+    --events reports/<run>/xmpp-message-tls
     """
     import json
 
     from testbed.analysis.account import analyze_capture
     from testbed.analysis.report import air_tables
+    from testbed.analysis.timeline import load_timeline
 
-    report = analyze_capture(capture)
+    if events is not None:
+        prefix, timeline = load_timeline(events)
+        report = analyze_capture(capture, prefix=prefix, timeline=timeline)
+    else:
+        report = analyze_capture(capture)
     if as_json:
         out.print_json(json.dumps(report.to_json()))
         return
