@@ -175,6 +175,11 @@ class RadioCore:
         lateness: Callable[[float], None] | None = None,
     ) -> None:
         self.nodes = {short: _Node(short, name) for short, name in nodes.items()}
+        for node in self.nodes.values():
+            # §7.4.2: macDSN starts at a random value; nodes starting at the same DSN would make
+            # an ACK (which carries only the DSN) fit another sender's frame. Its own seeded
+            # RNG, so the channel's draws do not shift with the number of nodes.
+            node.seq = random.Random(f"dsn-{seed}-{node.short}").randrange(256)
         for a, b, prr in links:
             if a == b or not 0.0 <= prr <= 1.0:
                 raise ValueError(f"bad link {a}-{b} prr {prr}")

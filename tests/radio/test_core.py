@@ -62,7 +62,7 @@ def test_unicast_timeline_is_backoff_cca_turnaround_airtime_turnaround_ack() -> 
     assert ack_rx.start_s + ack_rx.duration_s == pytest.approx(
         tx_start + phy.airtime(len(psdu)) + phy.TURNAROUND_S + phy.airtime(phy.ACK_PSDU))
     (tx,) = rec.rows("a", "tx", "data")
-    assert (tx.status, tx.peer, tx.bytes, tx.seq) == ("ok", "b", len(psdu), 0)
+    assert (tx.status, tx.peer, tx.bytes, tx.seq) == ("ok", "b", len(psdu), psdu[2])
     assert [(r, s, p) for r, s, p, _ in rec.delivered] == [(2, 1, psdu)]
     assert rec.delivered[0][3] == pytest.approx(data_end)
     assert [c.status for c in rec.rows("a", "cca")] == ["idle"]
@@ -268,8 +268,11 @@ def test_full_queue_drops_the_tail() -> None:
 def test_sequence_numbers_wrap_per_sender() -> None:
     core = RadioCore({1: "a", 2: "b"}, [(1, 2, 1.0)])
     seqs = [core.next_seq(1) for _ in range(257)]
-    assert seqs[:2] == [0, 1] and seqs[255] == 255 and seqs[256] == 0
-    assert core.next_seq(2) == 0
+    first = seqs[0]
+    assert seqs == [(first + i) % 256 for i in range(257)]  # +1 each time, wrapping at 256
+    assert seqs[256] == first
+    other = core.next_seq(2)
+    assert core.next_seq(2) == (other + 1) % 256  # per sender: b's count is its own
 
 
 def test_oversized_psdu_is_refused() -> None:
@@ -311,3 +314,12 @@ def test_invariants_for_any_seed_and_loss(seed: int, prr: float, datagrams) -> N
     for _, psdu in rec.air:
         attempts[psdu] = attempts.get(psdu, 0) + 1
     assert max(attempts.values()) <= 1 + phy.MAC_MAX_FRAME_RETRIES
+
+
+def test_each_node_starts_its_dsn_at_a_seeded_random_value() -> None:
+    """IEEE 802.15.4-2006 §7.4.2: macDSN is initialised to a random value, per node."""
+    starts = [RadioCore({n: str(n) for n in range(1, 6)}, [], seed=seed).next_seq(s)
+              for seed in (1, 2) for s in range(1, 6)]
+    assert len(set(starts)) > 5  # not all equal (not all 0)
+    again = [RadioCore({n: str(n) for n in range(1, 6)}, [], seed=1).next_seq(s) for s in range(1, 6)]
+    assert again == starts[:5]  # the seed decides
