@@ -7,6 +7,11 @@ bytes it carries, over (purpose, bucket) pairs; a frame counts as one frame wher
 its bytes go. A link-layer ACK follows the data frame it acknowledges, a MAC retransmission
 the frame it repeats. `analyze_capture(path)` reads a pcap file first.
 
+Readings are told apart by the sequence number they carry (per_reading.method "seq"). After
+STARTTLS nothing readable is left: given a `timeline` (the nodes' own reading events, per
+sensor address or short address, on the capture's clock) TLS records are attributed by time
+instead (transport.attribute_by_time) and per_reading.method says "time".
+
 Totals: `air.bytes` is the PSDU sum (tshark's frame.len, DESIGN.md); the accounting total
 is bytes ON AIR, `air.bytes + 6 x frames` (SHR+PHR included), and
     sum(by_layer) == per_reading.bytes x readings + setup.bytes + overhead.bytes == total.
@@ -19,14 +24,14 @@ import bisect
 import ipaddress
 import struct
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from testbed.analysis.datagrams import Datagram, Frame, decode_frames
 from testbed.analysis.layers import SHR_PHR_BYTES, Layer
-from testbed.analysis.transport import OVERHEAD, SETUP, Fed, Region, Tag, Transport
+from testbed.analysis.transport import OVERHEAD, SETUP, Fed, Region, Tag, Timeline, Transport
 from testbed.capture.pcapfile import iter_frames
 from testbed.errors import FrameError
 
@@ -59,7 +64,7 @@ class AirReport:
     total_bytes: int = 0  # on air: bytes + 6 x frames
     by_layer: dict[str, int] = field(default_factory=dict)
     by_purpose: dict[str, dict[str, int]] = field(default_factory=dict)
-    per_reading: dict[str, float | int] = field(default_factory=dict)
+    per_reading: dict[str, float | int | str] = field(default_factory=dict)
     setup: dict[str, int] = field(default_factory=dict)
     overhead: dict[str, int] = field(default_factory=dict)
     fragmentation: dict[str, float | int] = field(default_factory=dict)
@@ -71,10 +76,31 @@ class AirReport:
         return asdict(self)
 
 
-def analyze_capture(path: str | Path, *, prefix: ipaddress.IPv6Network = DEFAULT_PREFIX
-                    ) -> AirReport:
+ReadingsTimeline = Mapping[str | int | bytes | ipaddress.IPv6Address,
+                           Sequence[tuple[float, int]]]
+
+
+def analyze_capture(path: str | Path, *, prefix: ipaddress.IPv6Network = DEFAULT_PREFIX,
+                    timeline: ReadingsTimeline | None = None) -> AirReport:
     """The AirReport of a LINKTYPE 195 pcap (BadInput naming the offset if it is damaged)."""
-    return analyze(((f.time, f.psdu) for f in iter_frames(path)), prefix=prefix)
+    return analyze(((f.time, f.psdu) for f in iter_frames(path)), prefix=prefix,
+                   timeline=timeline)
+
+
+def sensor_timeline(timeline: ReadingsTimeline, prefix: ipaddress.IPv6Network = DEFAULT_PREFIX
+                    ) -> Timeline:
+    """Keys as 16-byte addresses: an IPv6 address as is, a short address as the PAN prefix
+    + 0000:00ff:fe00:XXXX (RFC 4944 §6, RFC 6282 §3.2.2); (t, seq) sorted by time."""
+    out: dict[bytes, list[tuple[float, int]]] = {}
+    for key, readings in timeline.items():
+        if isinstance(key, int):
+            address = (prefix.network_address + (0xFF_FE00_0000 | key)).packed
+        elif isinstance(key, bytes):
+            address = key
+        else:
+            address = ipaddress.IPv6Address(key).packed
+        out.setdefault(address, []).extend((float(t), int(seq)) for t, seq in readings)
+    return {k: sorted(set(v)) for k, v in out.items()}  # one event per sensor value: once
 
 
 def _split(total: int, weights: list[int]) -> list[int]:
@@ -91,9 +117,10 @@ def _split(total: int, weights: list[int]) -> list[int]:
 
 
 def analyze(frames: Iterable[tuple[float, bytes]], *,
-            prefix: ipaddress.IPv6Network = DEFAULT_PREFIX) -> AirReport:
+            prefix: ipaddress.IPv6Network = DEFAULT_PREFIX,
+            timeline: ReadingsTimeline | None = None) -> AirReport:
     decoded = decode_frames(frames, _Contexts(prefix.network_address.packed[:8]))
-    transport = Transport()
+    transport = Transport(sensor_timeline(timeline, prefix) if timeline else None)
     fed: dict[int, Fed] = {}
     report = AirReport()
     for datagram in decoded.datagrams:
@@ -164,6 +191,8 @@ def analyze(frames: Iterable[tuple[float, bytes]], *,
     total_reading_bytes = sum(v[0] for v in readings.values())
     total_reading_frames = sum(v[1] for v in readings.values())
     report.per_reading = {
+        # how readings were told apart: the seq they carry, or (TLS) the time they were sent
+        "method": "time" if transport.timed & readings.keys() else "seq",
         "readings": n,
         "bytes": total_reading_bytes / n if n else 0.0,
         "frames": total_reading_frames / n if n else 0.0,

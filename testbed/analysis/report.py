@@ -24,7 +24,8 @@ def air_tables(report: AirReport, *, title: str) -> list[Table]:
         summary.add_column(column, justify="left" if column == "share" else "right")
     pr = report.per_reading
     n = int(pr.get("readings", 0))
-    summary.add_row(f"per reading (mean of {n})", f"{pr.get('bytes', 0):.1f}",
+    how = ", by time: TLS" if pr.get("method") == "time" else ""  # never silently
+    summary.add_row(f"per reading (mean of {n}{how})", f"{pr.get('bytes', 0):.1f}",
                     f"{pr.get('frames', 0):.1f}", _pct(float(pr.get("bytes_total", 0)), total))
     summary.add_row("set-up", str(report.setup.get("bytes", 0)),
                     str(report.setup.get("frames", 0)), _pct(report.setup.get("bytes", 0), total))

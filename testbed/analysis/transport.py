@@ -14,17 +14,23 @@ Attribution rules: a reading's own bytes carry its sequence number (CoAP payload
 CoAP GET answered by the reading) follows them. Set-up: for XMPP everything of a connection
 up to and including the sensor's initial presence (and the TCP handshake); for CoAP the
 Observe registration and /.well-known/core. Everything else is overhead.
+
+After STARTTLS the stanzas are encrypted: with a readings `timeline` (per sensor address, the
+sorted (t, seq) of the node's own `reading` events, on the capture's clock) the sensor's TLS
+application-data records are attributed by time (`attribute_by_time`), never by content:
+`timed` holds the reading buckets found that way. Without one they stay xmpp-tls overhead.
 """
 
 from __future__ import annotations
 
 import bisect
+import math
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from testbed.errors import FrameError
-from testbed.analysis import coap, xmpp
+from testbed.analysis import coap, tls, xmpp
 from testbed.analysis.datagrams import Datagram
 from testbed.analysis.layers import ICMPV6, IPV6_HEADER_LENGTH, TCP, UDP, UDP_HEADER_LENGTH, Layer
 
@@ -122,7 +128,7 @@ class _Stream:
 
 @dataclass(slots=True, eq=False)
 class _Connection:
-    setup_end: float | None = None  # time of the sensor's initial presence
+    setup_end: float | None = None  # the initial presence (TLS: just before reading 1) on air
     ids: dict[str, Tag] = field(default_factory=dict)  # iq id -> the tag of the reading
 
 
@@ -134,8 +140,13 @@ class Fed:
     udp_payload: int = 0
 
 
+Timeline = Mapping[bytes, Sequence[tuple[float, int]]]  # sensor address -> sorted (t, seq)
+
+
 class Transport:
-    def __init__(self) -> None:
+    def __init__(self, timeline: Timeline | None = None) -> None:
+        self.timeline = timeline or {}
+        self.timed: set[Bucket] = set()  # reading buckets attributed by time (TLS)
         self.streams: dict[tuple, _Stream] = {}
         self.retransmissions = 0
         self._coap_seen: set[tuple] = set()
@@ -324,6 +335,16 @@ class Transport:
             else:
                 stream.elements = [xmpp.Element(0, len(stream.data), "tcp-data", "#data")]
             stream.starts = [e.start for e in stream.elements]
+        claims: dict[int, tuple[int, dict[int, int]]] = {}  # id(stream) -> (first, claims)
+        for stream in self.streams.values():  # STARTTLS: readings by time, set-up before them
+            readings = self.timeline.get(stream.sensor) if stream.xmpp_client else None
+            if readings and stream.connection is not None:
+                found = attribute_by_time(stream, readings)
+                if found:
+                    first = min(found)
+                    claims[id(stream)] = (first, found)
+                    at = stream.time_at(stream.elements[first].start)
+                    stream.connection.setup_end = math.nextafter(at, -math.inf)
         for stream in self.streams.values():  # the sensor's initial presence ends set-up
             conn = stream.connection
             if stream.xmpp_client and conn is not None and conn.setup_end is None:
@@ -333,11 +354,60 @@ class Transport:
                         break
         for stream in self.streams.values():
             conn = stream.connection or _Connection()
-            for e in stream.elements:
-                tag = _element_tag(stream, conn, e)
+            first, found = claims.get(id(stream), (-1, {}))
+            for i, e in enumerate(stream.elements):
+                if i in found:
+                    tag = Tag(e.purpose, ("reading", stream.sensor, found[i]))
+                    self.timed.add(tag.bucket())
+                elif i < first:  # written before the first reading: the (encrypted) set-up
+                    tag = Tag(e.purpose, (SETUP,))
+                else:
+                    tag = _element_tag(stream, conn, e)
                 stream.tags.append(tag)
                 if e.id and e.seqnr is not None:
                     conn.ids[e.id] = tag
+
+
+def attribute_by_time(stream: _Stream, readings: Sequence[tuple[float, int]]) -> dict[int, int]:
+    """Element index -> seq: the sensor's TLS application-data record carrying each reading.
+
+    A node logs a reading's time t, then writes the stanza: one write, one record (RFC 8446
+    §5.1), on the air at or after t, in write order; the radio may hold it back past the next
+    reading's t. Of the ways to give readings 1..n increasing records each first on the air at
+    or after its t, the one carrying the most bytes wins (the earliest records if equal): a
+    stanza with a reading is larger than what else a sensor writes on its own (a set-up write
+    still in flight, the presence; a whitespace keepalive; the closing tag). A reading with no
+    such record left claims nothing.
+    """
+    records = [i for i, e in enumerate(stream.elements)
+               if e.name == "#tls" and e.record == tls.APPLICATION_DATA]
+    times = [stream.time_at(stream.elements[i].start) for i in records]
+    if not readings:
+        return {}
+    first = bisect.bisect_left(times, readings[0][0])  # times follow stream order
+    records, times = records[first:], times[first:]
+    sizes = [stream.elements[i].end - stream.elements[i].start for i in records]
+    n, m = len(readings), len(records)
+    # most[k][j]: the most bytes readings k.. can claim from records j..
+    most = [[0] * (m + 1) for _ in range(n + 1)]
+    for k in range(n - 1, -1, -1):
+        t = readings[k][0]
+        row, below = most[k], most[k + 1]
+        for j in range(m - 1, -1, -1):
+            row[j] = max(row[j + 1], below[j],
+                         sizes[j] + below[j + 1] if times[j] >= t else -1)
+    found: dict[int, int] = {}
+    k = j = 0
+    while k < n and j < m:
+        if times[j] >= readings[k][0] and sizes[j] + most[k + 1][j + 1] == most[k][j]:
+            found[records[j]] = readings[k][1]
+            k += 1
+            j += 1
+        elif most[k][j + 1] == most[k][j]:
+            j += 1
+        else:
+            k += 1  # reading k claims nothing
+    return found
 
 
 def _element_tag(stream: _Stream, conn: _Connection, e: xmpp.Element) -> Tag:

@@ -3,7 +3,8 @@
 What it is: `split_stream(data)` walks one direction of a client-server TCP stream and
 returns `Element`s covering every byte exactly once: the XML declaration and stream header,
 each first-level child of the stream (features, SASL, stanzas), whitespace keepalives
-(RFC 6120 §4.6.1), the closing tag, and, after a STARTTLS <proceed/>, the opaque TLS bytes.
+(RFC 6120 §4.6.1), the closing tag, and, after a STARTTLS <proceed/>, the opaque TLS bytes,
+one element (named "#tls") per TLS record (tls.py), `record` its content type.
 Each has a purpose (xmpp-stream, xmpp-tls, xmpp-sasl, xmpp-bind, xmpp-presence,
 xmpp-message, xmpp-pubsub, xmpp-iq, xmpp-keepalive, xmpp-other), the reading it carries
 (`seqnr` of XEP-0323 <fields>) and its stanza id. What it is not: an XML parser (no
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from testbed.analysis import tls
 
 XMPP_CLIENT_PORT = 5222
 
@@ -31,6 +34,7 @@ class Element:
     name: str
     seqnr: int | None = None
     id: str | None = None
+    record: int | None = None  # TLS content type (RFC 8446 §5.1) of a "#tls" element
 
 
 def _classify(name: bytes, body: bytes) -> str:
@@ -116,7 +120,9 @@ def split_stream(data: bytes) -> list[Element]:
         out.append(element)
         pos = end
         if element.name.split(":")[-1] in ("proceed", "starttls") and pos < n:
-            out.append(Element(pos, n, "xmpp-tls", "#tls"))  # RFC 6120 §5.4.3.3: TLS from here
+            # RFC 6120 §5.4.3.3: TLS from here, record by record
+            out.extend(Element(r.start, r.end, "xmpp-tls", "#tls", record=r.content_type)
+                       for r in tls.split_records(data, pos, n))
             break
     return out
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ipaddress import IPv6Address
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,92 @@ def test_undecodable_frames_count_as_mac_overhead() -> None:
     assert report.undecodable == 1 and report.by_layer["mac"] == len(air.frames[0])
     assert report.overhead["bytes"] == report.total_bytes
     _invariants(report)
+
+
+STARTTLS = b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"
+PROCEED = b"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"
+
+
+def record(content_type: int, length: int, version: bytes = b"\x03\x03") -> bytes:
+    """A TLS record (RFC 8446 §5.1) with a stand-in body: only the framing matters here."""
+    return bytes((content_type,)) + version + length.to_bytes(2, "big") + bytes(
+        (i * 7 + content_type) & 0xFF for i in range(length))
+
+
+def tls_session(air: Air) -> dict[str, int]:
+    """sensor -> cloud:5222 with STARTTLS; returns the frame index where each phase starts."""
+    c, s = address(SENSOR), CLOUD
+    at = {"c": 101, "s": 501}
+    marks = {}
+
+    def send(frm: str, data: bytes = b"", flags: str = "PA") -> None:
+        if frm == "c":
+            air.send(tcp(c, s, 40000, 5222, at["c"], at["s"], flags, data), SENSOR, BR)
+        else:
+            air.send(tcp(s, c, 5222, 40000, at["s"], at["c"], flags, data), BR, SENSOR)
+        at[frm] += len(data)
+
+    air.send(tcp(c, s, 40000, 5222, 100, 0, "S"), SENSOR, BR)
+    air.send(tcp(s, c, 5222, 40000, 500, 101, "SA"), BR, SENSOR)
+    send("c", flags="A")
+    send("c", HEADER + STARTTLS)
+    send("s", HEADER + PROCEED)
+    send("c", record(22, 60, b"\x03\x01"))  # ClientHello
+    send("s", record(22, 90) + record(20, 1) + record(23, 40))  # ServerHello .. Finished
+    send("c", record(20, 1) + record(23, 30))  # the client's Finished
+    send("c", record(23, 80))  # restarted stream, SASL, bind (all encrypted)
+    send("s", record(23, 70))
+    marks["presence"] = len(air.frames)
+    send("c", record(23, 28))  # the presence: still on its way when reading 1 is taken
+    marks["reading1"] = len(air.frames)
+    send("c", record(23, 140))
+    send("s", flags="A")  # the TCP ACK answering reading 1
+    marks["keepalive"] = len(air.frames)
+    send("c", record(23, 18))  # a whitespace keepalive: one encrypted byte
+    send("s", flags="A")
+    marks["reading2"] = len(air.frames)
+    send("c", record(23, 141))
+    send("s", flags="A")
+    marks["close"] = len(air.frames)
+    send("c", record(23, 33) + record(21, 19))  # </stream:stream>, close_notify
+    send("c", flags="FA")
+    return marks
+
+
+@pytest.mark.parametrize("held_back", [False, True], ids=["on-time", "held-back"])
+def test_tls_readings_attributed_by_time_from_the_nodes_own_events(held_back: bool) -> None:
+    air = Air()
+    marks = tls_session(air)
+    on_air = [len(f) + 6 for f in air.frames]
+    timed = air.timed()
+    blind = analyze(timed)  # no timeline: nothing tells the encrypted readings apart
+    _invariants(blind)
+    assert blind.per_reading["readings"] == 0 and blind.per_reading["method"] == "seq"
+    # the reading events: reading 1 taken just after the presence was written, before it is on
+    # the air; reading 2 just before its record goes out, or (held back: a busy radio) before
+    # even reading 1's record is on the air
+    t1 = timed[marks["presence"]][0] - 0.001
+    t2 = timed[marks["reading2"]][0] - 0.001 if not held_back else t1 + 0.0005
+    report = analyze(timed, timeline={SENSOR: [(t2, 2), (t1, 1)]})
+    _invariants(report)
+    assert report.per_reading["method"] == "time" and report.per_reading["readings"] == 2
+    reading1 = sum(on_air[marks["reading1"]:marks["keepalive"]])
+    reading2 = sum(on_air[marks["reading2"]:marks["close"]])
+    assert report.per_reading["bytes_total"] == reading1 + reading2
+    assert (report.per_reading["bytes_min"], report.per_reading["bytes_max"]) == (
+        min(reading1, reading2), max(reading1, reading2))
+    # set-up: TCP and STARTTLS, the TLS handshake and everything written before reading 1
+    assert report.setup["bytes"] == sum(on_air[:marks["reading1"]])
+    assert report.overhead["bytes"] == sum(on_air[marks["keepalive"]:marks["reading2"]]) + sum(
+        on_air[marks["close"]:])
+    assert report.by_purpose == blind.by_purpose  # what the bytes are for does not change
+    # the same timeline keyed by IPv6 address
+    assert analyze(timed, timeline={str(IPv6Address(address(SENSOR))): [(t1, 1), (t2, 2)]}) \
+        == report
+
+
+def test_a_timeline_does_not_change_readable_readings() -> None:
+    air = Air()
+    xmpp_session(air)
+    timed = air.timed()
+    assert analyze(timed, timeline={SENSOR: [(timed[0][0], 1)]}) == analyze(timed)

@@ -38,3 +38,26 @@ def test_a_damaged_capture_is_one_line_and_status_2(tmp_path: Path) -> None:
     assert shown.returncode == 2
     assert shown.stderr.count("\n") == 1 and "offset" in shown.stderr and "Traceback" not in \
         shown.stderr
+
+
+def test_events_attribute_tls_readings_by_time(tmp_path: Path) -> None:
+    from .test_account import SENSOR, tls_session
+
+    air = Air()
+    marks = tls_session(air)
+    path = air.write(tmp_path / "capture.pcap")
+    timed = air.timed()
+    (tmp_path / "medium-spec.json").write_text(json.dumps(
+        {"prefix": "fd00::/64", "nodes": [{"name": "br", "short": 1},
+                                          {"name": "s2", "short": SENSOR}]}))
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "s2.jsonl").write_text("".join(
+        json.dumps({"event": "reading", "seq": seq, "t": timed[marks[m]][0] - 0.001}) + "\n"
+        for seq, m in ((1, "presence"), (2, "reading2"))))
+    data = json.loads(_run(str(path), "--json", "--events", str(tmp_path)).stdout)
+    assert (data["per_reading"]["method"], data["per_reading"]["readings"]) == ("time", 2)
+    assert json.loads(_run(str(path), "--json").stdout)["per_reading"]["readings"] == 0
+    assert "by time: TLS" in _run(str(path), "--events", str(tmp_path)).stdout
+    missing = _run(str(path), "--events", str(tmp_path / "logs"))
+    assert missing.returncode == 2 and "medium-spec.json: not found" in missing.stderr
+    assert "Traceback" not in missing.stderr

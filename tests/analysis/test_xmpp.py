@@ -40,10 +40,12 @@ def test_a_session_is_split_and_classified() -> None:
 
 def test_after_starttls_the_rest_is_tls() -> None:
     client = HEADER + b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>" \
-        + b"\x16\x03\x01\x00\x05hello"
+        + b"\x16\x03\x01\x00\x05hello" + b"\x17\x03\x03\x00\x02ab" + b"\x17\x03"
     elements = split_stream(client)
-    assert [e.purpose for e in elements] == ["xmpp-stream", "xmpp-stream", "xmpp-tls", "xmpp-tls"]
-    assert elements[-1].name == "#tls" and elements[-1].end == len(client)
+    assert [e.purpose for e in elements] == ["xmpp-stream", "xmpp-stream", "xmpp-tls"] + [
+        "xmpp-tls"] * 3
+    assert all(e.name == "#tls" for e in elements[3:]) and elements[-1].end == len(client)
+    assert [e.record for e in elements[3:]] == [22, 23, None]  # one per record, then a cut one
 
 
 @given(st.lists(st.sampled_from(list(STANZAS)), max_size=12), st.integers(0, 400))
