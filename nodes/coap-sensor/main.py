@@ -57,6 +57,27 @@ KNOWN_CRITICAL = (coap.URI_HOST, coap.URI_PORT,
                   coap.URI_PATH, coap.URI_QUERY, coap.ACCEPT, coap.BLOCK2)
 
 
+
+def _epoch_offset():
+    try:
+        return 946684800 if time.gmtime(0)[0] == 2000 else 0
+    except (AttributeError, OverflowError):  # pragma: no cover - ports without gmtime
+        return 0
+
+
+# MicroPython ports count time.time() in whole seconds, and some from 2000-01-01, while
+# readings carry Unix time (RFC 8428 §4.5.3): use time_ns() where the port has it, and move a
+# 2000 epoch to 1970.
+_EPOCH_OFFSET = _epoch_offset()
+
+
+def epoch():
+    """Seconds since 1970-01-01, with sub-second resolution where the port has it."""
+    if hasattr(time, "time_ns"):
+        return time.time_ns() / 1e9 + _EPOCH_OFFSET
+    return time.time() + _EPOCH_OFFSET
+
+
 def monotonic():
     try:
         return time.monotonic()
@@ -76,7 +97,7 @@ def emit(event, **fields):
     for key in fields:
         record[key] = fields[key]
     if "t" not in record:
-        record["t"] = time.time()
+        record["t"] = epoch()
     sys.stdout.write(json.dumps(record) + "\n")
     try:
         sys.stdout.flush()
@@ -143,7 +164,7 @@ class SensorServer:
         seq = self.seq.get(sensor, 0) + 1
         self.seq[sensor] = seq
         value = reading_value(self.name, sensor, seq, self.seed)
-        t = time.time()
+        t = epoch()
         emit("reading", seq=seq, sensor=sensor, value=value, t=t)
         return seq, t, value
 
@@ -190,10 +211,10 @@ class SensorServer:
             return
         key = (peer, message.mid)
         now = monotonic()
-        if key in self.recent:  # §4.5: duplicate -> the same response again, nothing new
+        if key in self.recent:  # §4.5: a duplicate is not processed again
             cached = self.recent[key][0]
-            if cached is not None:
-                self.send(cached, peer)
+            if cached is not None and message.mtype == coap.CON:  # §4.5: re-ACK a CON only;
+                self.send(cached, peer)  # a duplicate NON is silently ignored
             return
         lifetime = EXCHANGE_LIFETIME if message.mtype == coap.CON else NON_LIFETIME
         self.recent[key] = [None, now + lifetime]
@@ -210,6 +231,8 @@ class SensorServer:
     def respond(self, request, peer):
         """The response Message (type and ID set by the caller) to one request."""
         for number, _ in request.options:
+            if number in (coap.PROXY_URI, coap.PROXY_SCHEME):
+                return coap.Message(code=coap.PROXYING_NOT_SUPPORTED)  # §5.10.2: not a proxy
             if coap.is_critical(number) and number not in KNOWN_CRITICAL:
                 return coap.Message(code=coap.BAD_OPTION)  # §5.4.1
         try:
@@ -249,7 +272,7 @@ class SensorServer:
                 self.observers.pop(observer_key, None)
         if self.observe:  # the current state, not a new reading (module docstring)
             seq = self.seq.get(sensor, 0)
-            t, value = time.time(), reading_value(self.name, sensor, seq, self.seed)
+            t, value = epoch(), reading_value(self.name, sensor, seq, self.seed)
         else:
             seq, t, value = self.new_reading(sensor)
         payload = self.representation(sensor, seq, t, value, content_format)

@@ -201,14 +201,25 @@ class Session:
             challenge = self.expect()
             if challenge.local != "challenge":
                 raise StreamError("SASL SCRAM-SHA-1 failed: <%s/>" % _failure(challenge))
-            self.send(
-                stanzas.sasl_response(
-                    scram.b64(exchange.final(scram.unb64(challenge.text))).decode()
-                )
-            )
+            try:
+                final = exchange.final(scram.unb64(challenge.text))
+            except ValueError as exc:  # a malformed server-first-message (RFC 5802 §5.1)
+                raise StreamError("SASL SCRAM-SHA-1 failed: %s" % exc)
+            self.send(stanzas.sasl_response(scram.b64(final).decode()))
             answer = self.expect()
+            if answer.local == "challenge":
+                # RFC 6120 §6.3.10: the server-final-message may come in a challenge; verify
+                # it and answer with an empty response, then the <success/> follows
+                verifier = answer.text
+                self.send(stanzas.sasl_response(""))
+                answer = self.expect()
+            else:
+                verifier = answer.text if answer.local == "success" else None
             if answer.local == "success":
-                exchange.verify(scram.unb64(answer.text))
+                try:
+                    exchange.verify(scram.unb64(verifier or ""))
+                except ValueError as exc:  # the server does not know our password: not it
+                    raise StreamError("SASL SCRAM-SHA-1: server signature rejected: %s" % exc)
         else:
             raise StreamError("unsupported SASL mechanism %s" % wanted)
         if answer.local != "success":
@@ -253,6 +264,22 @@ class Session:
                     break
         except StreamError:
             pass
+        # Read what the peer still sends (TLS close_notify, its FIN) before closing: closing
+        # with unread data makes the kernel answer with RST instead of a clean FIN exchange.
+        if linger:
+            unwrap = getattr(self.sock, "unwrap", None)  # CPython ssl: send close_notify
+            try:
+                if unwrap is not None:
+                    self.sock.settimeout(linger)
+                    unwrap()
+            except (OSError, ValueError):
+                pass
+            try:
+                self.sock.settimeout(linger)
+                while self.sock.recv(4096):
+                    pass
+            except (OSError, ValueError):
+                pass
         try:
             self.sock.close()
         except OSError:

@@ -40,10 +40,31 @@ DEFAULTS = {
 }
 
 
+
+def _epoch_offset():
+    try:
+        return 946684800 if time.gmtime(0)[0] == 2000 else 0
+    except (AttributeError, OverflowError):  # pragma: no cover - ports without gmtime
+        return 0
+
+
+# MicroPython ports count time.time() in whole seconds, and some from 2000-01-01, while
+# readings carry Unix time (RFC 8428 §4.5.3): use time_ns() where the port has it, and move a
+# 2000 epoch to 1970.
+_EPOCH_OFFSET = _epoch_offset()
+
+
+def epoch():
+    """Seconds since 1970-01-01, with sub-second resolution where the port has it."""
+    if hasattr(time, "time_ns"):
+        return time.time_ns() / 1e9 + _EPOCH_OFFSET
+    return time.time() + _EPOCH_OFFSET
+
+
 def emit(event, **fields):
     fields["event"] = event
     if "t" not in fields:
-        fields["t"] = time.time()
+        fields["t"] = epoch()
     sys.stdout.write(json.dumps(fields) + "\n")
     try:
         sys.stdout.flush()
@@ -73,7 +94,7 @@ class Sensor:
 
     def produce(self):
         self.seq += 1
-        t = time.time()
+        t = epoch()
         values = [
             (s, stanzas.reading_value(self.name, s, self.seq, self.seed)) for s in self.sensors
         ]
@@ -142,12 +163,12 @@ class Sensor:
     # the run --------------------------------------------------------------------------------
 
     def connect(self):
-        start = time.time()
+        start = epoch()
         self.session = Session(self.config, self.handle)
         self.session.open()
         if self.mode == "iq":  # RFC 6121 §4.6: directed presence, so the sink sees our full JID
             self.session.send(stanzas.presence(self.config["sink"]))
-        end = time.time()
+        end = epoch()
         emit(
             "phase",
             name="setup",

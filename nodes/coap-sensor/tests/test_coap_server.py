@@ -196,6 +196,9 @@ def test_a_non_get_gets_a_non_response_with_its_own_message_id(node, client):
     (coap.Message(coap.CON, coap.GET, 1, b"", [(coap.URI_PATH, b"\xff")]), coap.BAD_REQUEST),
     (get("/sensors/temperature", extra=[(coap.ACCEPT, coap.encode_uint(50))]),
      coap.NOT_ACCEPTABLE),
+    # RFC 7252 §5.10.2: a server that is no proxy answers Proxy-Uri with 5.05
+    (get("/sensors/temperature", extra=[(coap.PROXY_URI, b"coap://[fd00::9]/x")]),
+     coap.PROXYING_NOT_SUPPORTED),
 ])
 def test_errors(node, client, request_, code):
     n = node()
@@ -301,3 +304,16 @@ def test_unacknowledged_con_notification_backs_off_and_drops_the_observer(node, 
     assert c.silent_for(first * 16 + 1.5)
     [error] = n.events("error")
     assert "gave up after 4 retransmissions" in error["what"]
+
+
+def test_a_duplicate_non_request_is_ignored(node, client):
+    """RFC 7252 §4.5: a NON repeated with the same message ID is not answered again."""
+    n = node()
+    c = client(n.port)
+    request = get("/sensors/temperature", mid=0x444, mtype=coap.NON)
+    c.send(request)
+    first = c.receive()
+    assert first.mtype == coap.NON and first.code == coap.CONTENT
+    c.send(request)
+    assert c.silent_for(0.5)
+    assert [e["seq"] for e in n.events("reading")] == [1]
