@@ -1,0 +1,243 @@
+"""Energy figures of one variant's run directory: results.json's `nodes` and `energy`.
+
+What it is: `measure_energy(directory, sensors=..., interval_s=..., settings=...)` reads
+radio.csv + medium.json (+ deliveries.jsonl) of a variant and returns
+``(nodes, energy)``: ``nodes[n] = {tx_s, rx_s, energy_mj}`` (DESIGN.md contract; tx_s/rx_s are
+the emulated always-on radio's times, energy_mj that of the chosen mode) and the `energy`
+section below. `rewrite_energy(run_dir, ...)` recomputes a finished run's sections with
+other settings. What it is not: a new measurement; everything comes from the run's files.
+
+Energy (mJ) = Σ over states of time (s) x current (mA) x voltage (V), with the profile's
+currents (profiles.py). From the medium's log there is no CPU time: these figures are
+RADIO-ONLY (``radio_only: true``); `energest_energy` adds the CPU/LPM term where a real node's
+Energest gives CPU time.
+
+Per reading, at the scenario's reading rate (one reading per sensor every interval_s), so
+that how long the run happened to last does not count: the idle current I0 of the mode
+(always-on: listen current; contikimac: the channel checks' duty cycle at listen current, the
+rest at sleep current) over one interval, plus the run's charge above I0 x span (the traffic:
+set-up, readings, forwarding, retries) per delivered reading:
+    E_reading = V x (I0 x interval_s + (Q_run - I0 x span) / readings)
+`per_reading_mj.sensors` is that over all the sensors' readings; `traffic` is the part above
+the idle baseline (negative on always-on radios whose TX draws less than RX, e.g. the
+CC2420: sending is cheaper than listening); `network` adds the relays' and border router's
+traffic and baseline; a node's `run_mj_per_reading` is its energy over the whole run / its readings.
+
+Battery lifetime (days) of a node at that rate: I = I0 + (Q_run - I0 x span) / readings /
+interval_s; lifetime = capacity_mAh / I / 24. Set-up (XMPP session, CoAP registration) is
+inside Q_run: a short run charges it to few readings; a longer run amortises it further.
+Default battery: 2 x AA in series, 2500 mAh at 3 V.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from testbed.energy.energest import EnergestPeriod
+from testbed.energy.profiles import DEFAULT_PROFILE, Profile, get_profile
+from testbed.energy.radio_model import (
+    CHECK_S, DEFAULT_WAKEUP_S, RadioTimes, RdcMode, parse_mode, radio_times,
+)
+from testbed.errors import BadInput
+from testbed.radio.activity import read_activity
+
+STATES = ("tx", "rx", "listen", "sleep")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Battery:
+    capacity_mah: float = 2500.0
+    voltage_v: float = 3.0
+    title: str = "2xAA"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EnergySettings:
+    profile: str = DEFAULT_PROFILE
+    mode: RdcMode = RdcMode.ALWAYS_ON
+    wakeup_s: float = DEFAULT_WAKEUP_S
+    phase_lock: bool = True
+    battery: Battery = Battery()
+
+    @classmethod
+    def of(cls, *, profile: str = DEFAULT_PROFILE, mode: str = "always-on",
+           wakeup_ms: float = DEFAULT_WAKEUP_S * 1000, battery_mah: float = 2500.0
+           ) -> EnergySettings:
+        get_profile(profile)
+        if wakeup_ms <= 0 or battery_mah <= 0:
+            raise BadInput("wake-up interval and battery capacity must be positive")
+        return cls(profile=profile.lower(), mode=parse_mode(mode), wakeup_s=wakeup_ms / 1000,
+                   battery=Battery(capacity_mah=battery_mah))
+
+
+def state_energy_mj(times: RadioTimes, profile: Profile) -> dict[str, float]:
+    """mJ per radio state: seconds x mA x V."""
+    return {s: getattr(times, f"{s}_s") * profile.radio_ma(s) * profile.voltage_v
+            for s in STATES}
+
+
+def energest_energy(period: EnergestPeriod, profile: Profile) -> dict[str, float]:
+    """mJ per state of one Energest period, CPU and LPM included (Radio Rx at RX current)."""
+    v = profile.voltage_v
+    return {
+        "cpu": period.cpu_s * profile.cpu_ma * v,
+        "lpm": (period.lpm_s + period.deep_lpm_s) * profile.lpm_ma * v,
+        "tx": period.tx_s * profile.tx_ma * v,
+        "rx": period.rx_s * profile.rx_ma * v,
+        "sleep": period.radio_off_s * profile.sleep_ma * v,
+    }
+
+
+def idle_current_ma(profile: Profile, settings: EnergySettings) -> float:
+    """The mode's current with no traffic at all (module docstring)."""
+    if settings.mode is RdcMode.ALWAYS_ON:
+        return profile.listen_ma
+    duty = CHECK_S / settings.wakeup_s
+    return duty * profile.listen_ma + (1 - duty) * profile.sleep_ma
+
+
+def read_delivered(path: Path) -> dict[str, int]:
+    """Distinct (node, seq) readings in deliveries.jsonl (seq 0 is a state, not a reading)."""
+    seen: set[tuple[str, int]] = set()
+    try:
+        lines = Path(path).read_text(errors="replace").splitlines()
+    except FileNotFoundError:
+        return {}
+    for line in lines:
+        try:
+            d = json.loads(line)
+            if int(d["seq"]) > 0:
+                seen.add((str(d["node"]), int(d["seq"])))
+        except (ValueError, KeyError, TypeError):
+            continue  # a half-written last line
+    counts: dict[str, int] = {}
+    for node, _seq in seen:
+        counts[node] = counts.get(node, 0) + 1
+    return counts
+
+
+def _round(x: float | None, digits: int = 6) -> float | None:
+    return None if x is None else round(x, digits)
+
+
+def _mode_figures(times: Mapping[str, RadioTimes], profile: Profile, settings: EnergySettings,
+                  *, sensors: Iterable[str], delivered: Mapping[str, int],
+                  interval_s: float) -> dict[str, Any]:
+    sensors = tuple(sensors)
+    v = profile.voltage_v
+    i0 = idle_current_ma(profile, settings)
+    nodes: dict[str, Any] = {}
+    excess_mc: dict[str, float] = {}
+    for name, t in times.items():
+        mj = state_energy_mj(t, profile)
+        total = sum(mj.values())
+        charge_mc = total / v
+        excess_mc[name] = charge_mc - i0 * t.span_s   # the traffic's charge above idle
+        n = delivered.get(name, 0)
+        per_reading = lifetime = None
+        if n and interval_s > 0:
+            per_reading = (i0 * interval_s + excess_mc[name] / n) * v
+            current = max(i0 + excess_mc[name] / n / interval_s, 1e-9)
+            lifetime = settings.battery.capacity_mah / current / 24
+        nodes[name] = {
+            "role": "sensor" if name in sensors else "relay",
+            **{f"{s}_s": _round(getattr(t, f"{s}_s")) for s in STATES},
+            "energy_mj": {**{s: _round(x, 4) for s, x in mj.items()}, "total": _round(total, 4)},
+            "avg_current_ma": _round(charge_mc / t.span_s, 4),
+            "delivered": n,
+            "per_reading_mj": _round(per_reading, 4),
+            "run_mj_per_reading": _round(total / n, 4) if n else None,
+            "lifetime_days": _round(lifetime, 3),
+            "terms_s": {k: _round(x) for k, x in t.terms.items()},
+        }
+    readings = sum(delivered.get(s, 0) for s in sensors)
+    per_reading: dict[str, float | None] = {"sensors": None, "network": None, "traffic": None}
+    if readings and interval_s > 0:
+        traffic = sum(excess_mc.get(s, 0.0) for s in sensors) * v / readings
+        network = sum(excess_mc.values()) * v / readings
+        baseline = i0 * interval_s * v
+        per_reading = {
+            "sensors": _round(baseline + traffic, 4),
+            "network": _round(network + baseline * len(times) / max(len(sensors), 1), 4),
+            "traffic": _round(traffic, 4),
+        }
+    return {
+        "mode": str(settings.mode),
+        "wakeup_ms": settings.wakeup_s * 1000 if settings.mode is RdcMode.CONTIKIMAC else None,
+        "phase_lock": settings.phase_lock if settings.mode is RdcMode.CONTIKIMAC else None,
+        "idle_current_ma": _round(i0, 4),
+        "nodes": nodes,
+        "per_reading_mj": per_reading,
+        "lifetime_days": {s: nodes[s]["lifetime_days"] for s in sensors if s in nodes},
+    }
+
+
+def measure_energy(directory: str | Path, *, sensors: Iterable[str], interval_s: float,
+                   settings: EnergySettings = EnergySettings()
+                   ) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
+    """(`nodes`, `energy`) of one variant directory (module docstring)."""
+    directory = Path(directory)
+    sensors = tuple(sensors)
+    profile = get_profile(settings.profile)
+    try:
+        medium = json.loads((directory / "medium.json").read_text())
+        span_s = float(medium["duration_s"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise BadInput(f"{directory / 'medium.json'}: no run span ({exc})") from exc
+    activities = read_activity(directory / "radio.csv")
+    delivered = read_delivered(directory / "deliveries.jsonl")
+    always = radio_times(activities, span_s, nodes=sensors)
+    modes = {RdcMode.ALWAYS_ON: replace(settings, mode=RdcMode.ALWAYS_ON),
+             RdcMode.CONTIKIMAC: replace(settings, mode=RdcMode.CONTIKIMAC)}
+    figures = {}
+    for mode, mode_settings in modes.items():
+        times = always if mode is RdcMode.ALWAYS_ON else radio_times(
+            activities, span_s, mode=mode, wakeup_s=settings.wakeup_s,
+            phase_lock=settings.phase_lock, nodes=sensors)
+        figures[mode] = _mode_figures(times, profile, mode_settings, sensors=sensors,
+                                      delivered=delivered, interval_s=interval_s)
+    chosen = figures[settings.mode]
+    nodes = {name: {"tx_s": _round(t.tx_s), "rx_s": _round(t.rx_s),
+                    "energy_mj": chosen["nodes"][name]["energy_mj"]["total"]}
+             for name, t in always.items()}
+    energy = {
+        "profile": profile.to_json(),
+        "radio_only": True,
+        "battery": {"title": settings.battery.title,
+                    "capacity_mah": settings.battery.capacity_mah,
+                    "voltage_v": settings.battery.voltage_v},
+        "span_s": _round(span_s),
+        "interval_s": interval_s,
+        **chosen,
+        "other_modes": {str(m): {k: f[k] for k in ("mode", "wakeup_ms", "per_reading_mj",
+                                                   "lifetime_days")}
+                        for m, f in figures.items() if m is not settings.mode},
+    }
+    return nodes, energy
+
+
+def rewrite_energy(run_dir: str | Path, *, sensors: Iterable[str],
+                   settings: EnergySettings) -> Path:
+    """Recompute every variant's `nodes` and `energy` in run_dir/results.json (atomically)."""
+    path = Path(run_dir) / "results.json"
+    try:
+        data = json.loads(path.read_text())
+        interval_s = float(data["interval_s"])
+        variants = data["variants"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise BadInput(f"{path}: not a results.json ({exc})") from exc
+    sensors = tuple(sensors)
+    for name, variant in variants.items():
+        directory = Path(run_dir) / name
+        if (directory / "radio.csv").exists() and (directory / "medium.json").exists():
+            variant["nodes"], variant["energy"] = measure_energy(
+                directory, sensors=sensors, interval_s=interval_s, settings=settings)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
+    return path
