@@ -1,0 +1,84 @@
+"""The QEMU micro:bit backend: boots the real firmware, yields its pty, never leaks QEMU."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import serial
+
+from testbed.backends.qemu import INSTALL_HINT, BoardError, QemuMicrobit
+from testbed.backends.serial_board import SerialBoard
+
+
+def our_qemus() -> set[int]:
+    done = subprocess.run(["pgrep", "-x", "-P", str(os.getpid()), "qemu-system-arm"],
+                          capture_output=True, text=True, check=False)
+    return {int(pid) for pid in done.stdout.split()}
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_qemu() -> Iterator[None]:
+    before = our_qemus()
+    yield
+    assert not our_qemus() - before, "qemu-system-arm left running"
+
+
+@pytest.fixture
+def board() -> QemuMicrobit:
+    board = QemuMicrobit()
+    if board.missing():
+        pytest.skip(board.missing())
+    return board
+
+
+def test_the_pty_answers_with_micropython(board: QemuMicrobit) -> None:
+    with board.open() as port:
+        assert port.startswith("/dev/pts/")
+        assert len(our_qemus()) == 1
+        with serial.Serial(port, 115200, timeout=3) as tty:
+            tty.write(b"\r\x03")
+            seen = tty.read_until(b">>> ")
+        assert seen.endswith(b">>> ")
+    assert not os.path.exists(port) or not our_qemus()
+
+
+def test_qemu_is_killed_on_an_exception(board: QemuMicrobit) -> None:
+    with pytest.raises(RuntimeError, match="boom"), board.open():
+        assert our_qemus()
+        raise RuntimeError("boom")
+    assert not our_qemus()
+
+
+def test_argv_is_a_list_with_the_firmware() -> None:
+    argv = QemuMicrobit(firmware=Path("/x/fw.hex")).argv()
+    assert argv == ["qemu-system-arm", "-M", "microbit", "-device", "loader,file=/x/fw.hex",
+                    "-nographic", "-serial", "pty", "-monitor", "none"]
+
+
+def test_missing_qemu_or_firmware_says_what_to_install(tmp_path: Path) -> None:
+    expected = f"QEMU micro:bit not installed: {INSTALL_HINT}"
+    assert QemuMicrobit(qemu="tb-no-such-qemu").missing() == expected
+    assert QemuMicrobit(firmware=tmp_path / "none.hex").missing() == expected
+    with pytest.raises(BoardError, match="^QEMU micro:bit not installed: apt-get install"):
+        with QemuMicrobit(qemu="tb-no-such-qemu").open():
+            pass
+
+
+def test_qemu_that_exits_early_is_one_clear_error() -> None:
+    # `false` stands in for a QEMU that dies before naming its pty (wrong machine, bad flags)
+    with pytest.raises(BoardError, match=r"^false exited with status 1 before naming its pty; "
+                                         r"output: b''$"):
+        with QemuMicrobit(qemu="false").open():
+            pass
+
+
+def test_a_serial_board_without_hardware() -> None:
+    board = SerialBoard(port="/dev/tb-no-such-tty")
+    assert board.missing() == "no board on /dev/tb-no-such-tty (plug in a micro:bit running " \
+                              "MicroPython)"
+    with pytest.raises(BoardError, match="no board on /dev/tb-no-such-tty"), board.open():
+        pass
