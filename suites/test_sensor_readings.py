@@ -34,12 +34,13 @@ def test_reliable_variants_deliver_every_reading(testbed, variant, record_proper
         record_property("lost", readings.lost)
         assert readings.delivered > 0
         return
-    assert readings.delivered == readings.sent and readings.lost == 0
+    assert readings.delivered == readings.expected and readings.lost == 0
 
 
 def test_nothing_reaches_the_sink_that_was_not_sent(testbed, variant) -> None:
+    """The sink verifies each reading against what the nodes say they sent (and who sent it)."""
     readings = testbed.result(variant).readings
-    assert readings.delivered <= readings.sent
+    assert readings.unexpected == 0
 
 
 def test_every_frame_fits_the_phy(testbed, variant) -> None:
@@ -61,11 +62,15 @@ def test_air_figures_match_the_capture(testbed, variant) -> None:
     assert (air.frames, air.bytes) == (len(frames), sum(len(f.psdu) for f in frames))
 
 
-def test_latency_is_positive_and_ordered(testbed, variant) -> None:
-    latency = testbed.result(variant).readings.latency_ms
-    if latency.p50 is None:
+def test_latency_is_positive_and_below_the_run(testbed, variant) -> None:
+    readings = testbed.result(variant).readings
+    if readings.latency_ms.p50 is None:
         pytest.skip("no reading delivered")
-    assert 0 < latency.p50 <= latency.p95
+    assert readings.latency_ms.p50 > 0  # the node's clock is the sink's: no negative one-way
+    assert readings.latency_ms.p95 < 60_000  # a reading older than the run is a bookkeeping error
+    if variant in (Variant.COAP_GET, Variant.XMPP_IQ):  # on-demand: asked, then answered
+        assert readings.response_ms is not None
+        assert readings.response_ms.p50 >= readings.latency_ms.p50
 
 
 @pytest.mark.variant("xmpp-message", "xmpp-pubsub", "xmpp-iq", "xmpp-message-tls")
@@ -81,7 +86,9 @@ def test_starttls_costs_more_set_up_bytes_than_plain(testbed, variant) -> None:
     plain = Variant.XMPP_MESSAGE
     if plain not in testbed.variants:
         pytest.skip("xmpp-message not selected")
-    assert testbed.result(variant).air.bytes > testbed.result(plain).air.bytes
+    tls, clear = testbed.result(variant).air, testbed.result(plain).air
+    assert tls.setup["bytes"] > clear.setup["bytes"]  # the TLS handshake, then the same session
+    assert tls.per_reading["readings"] > 0  # TLS readings found (by time), not lost in overhead
 
 
 @pytest.mark.variant("coap-get", "coap-observe-con", "coap-observe-non")

@@ -309,6 +309,17 @@ def _energy_cells(v) -> tuple[str, str]:  # type: ignore[no-untyped-def]
     return ("-" if per is None else f"{per:.1f}", f"{min(lives):.1f}" if lives else "-")
 
 
+def _energy_caption(results) -> str:  # type: ignore[no-untyped-def]
+    """Issue 04: which profile and radio duty-cycling mode the energy columns use."""
+    energy = next((v.energy for v in results.variants.values() if v.energy.get("mode")), None)
+    if energy is None:
+        return ""
+    mode = energy["mode"] + (f" {energy['wakeup_ms']:g} ms" if energy.get("wakeup_ms") else "")
+    return (f"; mJ/reading: sensors' radio energy per delivered reading at the reading rate, "
+            f"life d: shortest sensor lifetime on {energy['battery']['capacity_mah']:g} mAh "
+            f"({energy['profile']['name']}, {mode}; radio only)")
+
+
 def _compare_table(results) -> Table:  # type: ignore[no-untyped-def]
     table = Table(title=f"compare {results.topology}: {results.readings} readings per sensor "
                   f"every {results.interval_s} s, seed {results.seed}, run {results.run_id}")
@@ -335,6 +346,7 @@ def _compare_table(results) -> Table:  # type: ignore[no-untyped-def]
                           else None),
                       fmt(v.air.setup.get("bytes")), fmt(r.latency_ms.p50), fmt(r.latency_ms.p95),
                       fmt(v.phases.setup_ms.p50), *_energy_cells(v), style=style)
+    table.caption += _energy_caption(results)
     if results.interrupted:
         table.caption = f"interrupted during {results.interrupted}; " + table.caption
     return table

@@ -29,15 +29,20 @@ class Percentiles:
 
 @dataclass(frozen=True, slots=True)
 class Readings:
+    """Ground truth. `expected` is what the scenario asked for (readings x sensors): in the
+    on-demand variants (coap-get, xmpp-iq) a request lost on the way never makes a node send,
+    so `lost` counts against `expected`, not only against `sent`. `latency_ms` is one way,
+    node's reading time to the sink; `response_ms`, for on-demand variants, runs from the
+    sink's request, so it shows requests that waited behind a lost one."""
+
+    expected: int = 0
     sent: int = 0
     delivered: int = 0
     duplicates: int = 0
     lost: int = 0
+    unexpected: int = 0  # deliveries of a (node, seq) no node reports having sent
     latency_ms: Percentiles = field(default_factory=Percentiles)
-
-    @property
-    def delivery_ratio(self) -> float:
-        return self.delivered / self.sent if self.sent else 0.0
+    response_ms: Percentiles | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +87,16 @@ class Phases:
 
 
 @dataclass(frozen=True, slots=True)
+class NodeFigures:
+    """DESIGN.md `nodes.<n>` (issue 04, testbed.energy.report): the node's radio time in TX
+    and RX on the emulated (always-on) medium, and its energy in the `energy` section's mode."""
+
+    tx_s: float = 0.0
+    rx_s: float = 0.0
+    energy_mj: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class VariantResult:
     readings: Readings = field(default_factory=Readings)
     air: Air = field(default_factory=Air)
@@ -89,6 +104,9 @@ class VariantResult:
     capture: str | None = None
     error: str | None = None
     timed_out: bool = False  # the sink had not every reading when the allowance ran out
+    # issue 04 energy: per node figures and the `energy` section (testbed/energy/report.py)
+    nodes: dict[str, NodeFigures] = field(default_factory=dict)
+    energy: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -108,6 +126,8 @@ class Results:
     interval_s: float
     variants: dict[str, VariantResult] = field(default_factory=dict)
     interrupted: str | None = None  # the variant a SIGINT/SIGTERM cut short (not in variants)
+    # issue 04: per protocol app, testbed/memory/summary.py memory_section (once per run)
+    memory: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -143,15 +163,19 @@ def _variant(name: str, data: Mapping[str, Any]) -> VariantResult:
     r = data.get("readings", {})
     return VariantResult(
         readings=Readings(
-            sent=int(r.get("sent", 0)), delivered=int(r.get("delivered", 0)),
-            duplicates=int(r.get("duplicates", 0)), lost=int(r.get("lost", 0)),
+            expected=int(r.get("expected", 0)), sent=int(r.get("sent", 0)),
+            delivered=int(r.get("delivered", 0)), duplicates=int(r.get("duplicates", 0)),
+            lost=int(r.get("lost", 0)), unexpected=int(r.get("unexpected", 0)),
             latency_ms=Percentiles(**r.get("latency_ms", {})),
+            response_ms=Percentiles(**r["response_ms"]) if r.get("response_ms") else None,
         ),
         air=Air.from_json(data.get("air", {})),
         phases=Phases(setup_ms=Span(**data.get("phases", {}).get("setup_ms", {}))),
         capture=data.get("capture"),
         error=data.get("error"),
         timed_out=bool(data.get("timed_out", False)),
+        nodes={n: NodeFigures(**f) for n, f in (data.get("nodes") or {}).items()},
+        energy=dict(data.get("energy") or {}),
     )
 
 
@@ -167,6 +191,7 @@ def read_results(path: str | Path) -> Results:
             readings=int(data["readings"]), interval_s=float(data["interval_s"]),
             variants={n: _variant(n, v) for n, v in data["variants"].items()},
             interrupted=data.get("interrupted"),
+            memory=dict(data.get("memory") or {}),
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise BadInput(f"{path}: not a results.json ({type(exc).__name__}: {exc})") from exc

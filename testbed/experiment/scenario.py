@@ -28,7 +28,7 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from ipaddress import IPv6Network
 from pathlib import Path
@@ -43,6 +43,7 @@ from testbed.experiment.nodes import Event, NodeApp, RunningNode
 from testbed.experiment.results import (
     Air, Percentiles, Phases, Readings, Results, Span, VariantResult, percentile, write_results,
 )
+from testbed.experiment.results import NodeFigures  # issue 04 energy
 from testbed.experiment.run import Run
 from testbed.experiment.variants import Protocol, Variant
 
@@ -83,6 +84,7 @@ class Delivery:
     t_node: float
     t_sink: float
     value: Any = None
+    t_request: float | None = None  # on-demand variants: when the sink asked
 
 
 def read_deliveries(path: Path) -> list[Delivery]:
@@ -96,7 +98,9 @@ def read_deliveries(path: Path) -> list[Delivery]:
             d = json.loads(line)
             found.append(Delivery(node=str(d["node"]), seq=int(d["seq"]),
                                   t_node=float(d["t_node"]), t_sink=float(d["t_sink"]),
-                                  value=d.get("value")))
+                                  value=d.get("value"),
+                                  t_request=(float(d["t_request"]) if d.get("t_request")
+                                             is not None else None)))
         except (ValueError, KeyError, TypeError):
             continue  # a half-written last line
     return found
@@ -105,8 +109,13 @@ def read_deliveries(path: Path) -> list[Delivery]:
 # --- measuring -----------------------------------------------------------------------------
 
 
-def measure_readings(events: dict[str, list[Event]], deliveries: Sequence[Delivery]) -> Readings:
-    """Sent (node events), delivered (unique (node, seq) at the sink), duplicates, latency."""
+def measure_readings(events: dict[str, list[Event]], deliveries: Sequence[Delivery],
+                     *, expected: int | None = None) -> Readings:
+    """Expected (asked for), sent (node events), delivered (unique (node, seq) at the sink
+    that a node reports having sent), duplicates, unexpected, lost, latency, response time.
+
+    `lost` counts against `expected` when given: in on-demand variants a request lost on the
+    way never makes a node send, and must still count as a reading that did not arrive."""
     sent = {(node, int(e["seq"])) for node, evs in events.items() for e in evs
             if e.kind == "reading" and "seq" in e.data}
     first: dict[tuple[str, int], Delivery] = {}
@@ -114,12 +123,18 @@ def measure_readings(events: dict[str, list[Event]], deliveries: Sequence[Delive
         if (d.node, d.seq) in sent:  # ground truth: only what a node says it sent counts
             first.setdefault((d.node, d.seq), d)
     latencies = [(d.t_sink - d.t_node) * 1000.0 for d in first.values()]
+    responses = [(d.t_sink - d.t_request) * 1000.0 for d in first.values()
+                 if d.t_request is not None]
+    target = max(expected or 0, len(sent))
     return Readings(
-        sent=len(sent), delivered=len(first),
+        expected=target, sent=len(sent), delivered=len(first),
         duplicates=sum(1 for d in deliveries if (d.node, d.seq) in sent) - len(first),
-        lost=len(sent - set(first)),
+        lost=target - len(first),
+        unexpected=sum(1 for d in deliveries if (d.node, d.seq) not in sent),
         latency_ms=Percentiles(p50=_round(percentile(latencies, 50)),
                                p95=_round(percentile(latencies, 95))),
+        response_ms=(Percentiles(p50=_round(percentile(responses, 50)),
+                                 p95=_round(percentile(responses, 95))) if responses else None),
     )
 
 
@@ -132,11 +147,24 @@ def measure_setup(events: dict[str, list[Event]]) -> Phases:
                                 max=_round(max(spans)) if spans else None))
 
 
-def measure_air(capture: Path, prefix: IPv6Network | None = None) -> Air:
+def measure_air(capture: Path, prefix: IPv6Network | None = None,
+                timeline: Mapping[int, list[tuple[float, int]]] | None = None) -> Air:
     """Every captured frame (data and ACK), the sum of PSDU lengths (tshark's frame.len), and
-    every byte attributed by testbed.analysis (layer, purpose, reading / set-up / overhead)."""
-    report = analyze_capture(capture, **({"prefix": prefix} if prefix is not None else {}))
+    every byte attributed by testbed.analysis (layer, purpose, reading / set-up / overhead);
+    `timeline` (readings_timeline) lets it attribute TLS-encrypted readings by time."""
+    report = analyze_capture(capture, **({"prefix": prefix} if prefix is not None else {}),
+                             timeline=timeline)
     return Air.from_json(report.to_json())
+
+
+def readings_timeline(events: Mapping[str, Sequence[Event]], topology: Topology
+                      ) -> dict[int, list[tuple[float, int]]]:
+    """Short address -> sorted (t, seq) of each sensor's `reading` events (node clock = the
+    capture's clock)."""
+    return {topology.short_address(name): sorted({
+        (float(e["t"]), e["seq"]) for e in node_events if e.kind == "reading"
+        and isinstance(e.get("t"), (int, float)) and isinstance(e.get("seq"), int)})
+        for name, node_events in events.items() if name in topology.nodes}
 
 
 def _round(value: float | None) -> float | None:
@@ -216,10 +244,10 @@ def _wait_delivered(vr: _VariantRun, *, readings: int, interval_s: float, sink: 
     deadline = time.monotonic() + allowance
     grace = max(2.0, 2 * interval_s)
     all_done_at: float | None = None
-    expected = {(n, s) for n in vr.sensors for s in range(readings)}
+    expected = {(n, s) for n in vr.sensors for s in range(1, readings + 1)}  # seqs count from 1
     while True:
         got = {(d.node, d.seq) for d in read_deliveries(vr.deliveries)}
-        if len({k for k in got if k[0] in vr.sensors}) >= len(expected):
+        if expected <= got:  # every sensor's every reading, not just as many deliveries
             return
         now = time.monotonic()
         events = vr.events()
@@ -267,15 +295,34 @@ def run_variant(variant: Variant, *, topology: Topology, run: Run, readings: int
     air = Air()
     if capture.exists():
         try:
-            air = measure_air(capture, topology.radio.prefix)
+            air = measure_air(capture, topology.radio.prefix,
+                              readings_timeline(events, topology))
         except TestbedError as exc:
             error = error or str(exc)
+    # --- issue 04 energy: radio times and energy per node from radio.csv + medium.json ---
+    nodes, energy = _measure_energy(directory, vr.sensors, interval_s)
     return VariantResult(
-        readings=measure_readings(events, read_deliveries(vr.deliveries)),
+        readings=measure_readings(events, read_deliveries(vr.deliveries),
+                                  expected=readings * len(vr.sensors)),
         air=air, phases=measure_setup(events),
         capture=str(capture.relative_to(run.directory)) if capture.exists() else None,
-        error=error, timed_out=vr.timed_out,
+        error=error, timed_out=vr.timed_out, nodes=nodes, energy=energy,
     )
+
+
+def _measure_energy(directory: Path, sensors: Sequence[str], interval_s: float
+                    ) -> tuple[dict[str, NodeFigures], dict[str, Any]]:
+    """results.json `nodes` and `energy` (testbed.energy.report, default profile and mode;
+    `testbed compare --profile/--rdc` recomputes them); an unreadable log: the reason, kept."""
+    from testbed.energy.report import measure_energy
+
+    if not (directory / "radio.csv").exists():
+        return {}, {}
+    try:
+        nodes, energy = measure_energy(directory, sensors=sensors, interval_s=interval_s)
+    except (TestbedError, OSError, ValueError, KeyError) as exc:
+        return {}, {"error": f"{type(exc).__name__}: {exc}"}
+    return {n: NodeFigures(**f) for n, f in nodes.items()}, energy
 
 
 def _run_services_and_nodes(vr: _VariantRun, net: EmulatedNetwork, stack: contextlib.ExitStack,
@@ -365,6 +412,15 @@ def _interrupt_on_signals() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+def _measure_memory() -> dict[str, Any]:
+    """The results.json `memory` section: bytecode per app, heap on QEMU's micro:bit when
+    installed (else each app's heap.error says what to install)."""
+    from testbed.backends.qemu import QemuMicrobit
+    from testbed.memory.summary import memory_section
+
+    return memory_section(QemuMicrobit())
+
+
 def run_comparison(
     topology: Topology,
     *,
@@ -399,6 +455,9 @@ def run_comparison(
                 results.variants[str(variant)] = result
                 write_results(results, run.directory)
                 observer.finished(variant, result)
+            # --- issue 04 memory: once per run, not per variant (boots QEMU's micro:bit) ---
+            results = replace(results, memory=_measure_memory())
+            write_results(results, run.directory)
     finally:
         write_results(results, run.directory)
         if not any(ns.netns_exists(name) for name in run.entry.netns):

@@ -116,7 +116,7 @@ class Deliveries:
         self.out, self.sensor, self.log = out, sensor, log
         self.count: dict[str, int] = {}
 
-    def arrived(self, node: str, response: Any) -> None:
+    def arrived(self, node: str, response: Any, t_request: float | None = None) -> None:
         t_sink = time.time()
         try:
             reading = parse_reading(response.payload, response.opt.content_format, self.sensor)
@@ -126,9 +126,11 @@ class Deliveries:
         if reading.seq == 0:  # an Observe registration's answer: the state before any reading
             print(f"{node}: current state (seq 0), not a reading", file=self.log, flush=True)
             return
-        self.out.write(json.dumps({"node": node, "seq": reading.seq, "sensor": self.sensor,
-                                   "value": reading.value, "t_node": reading.t,
-                                   "t_sink": t_sink}) + "\n")
+        record = {"node": node, "seq": reading.seq, "sensor": self.sensor,
+                  "value": reading.value, "t_node": reading.t, "t_sink": t_sink}
+        if t_request is not None:  # GET mode: the response time includes any queueing
+            record["t_request"] = t_request
+        self.out.write(json.dumps(record) + "\n")
         self.out.flush()
         self.count[node] = self.count.get(node, 0) + 1
 
@@ -138,13 +140,14 @@ async def poll(ctx: Any, node: str, uri: str, config: dict[str, Any], sink: Deli
     from aiocoap import GET, Message
 
     async def one(k: int) -> None:
+        t_request = time.time()
         try:
             response = await ctx.request(Message(code=GET, uri=uri)).response
         except Exception as error:  # noqa: BLE001 - aiocoap raises many kinds; log and go on
             print(f"{node}: GET {k} failed: {error!r}", file=sink.log, flush=True)
             return
         if response.code.is_successful():
-            sink.arrived(node, response)
+            sink.arrived(node, response, t_request)
         else:
             print(f"{node}: GET {k}: {response.code}", file=sink.log, flush=True)
 

@@ -59,21 +59,32 @@ def parse_timestamp(value: str) -> float:
     return seconds + (float("0." + fraction) if fraction else 0.0)
 
 
-def deliveries_from_fields(fields: ET.Element, t_sink: float) -> Iterator[dict[str, Any]]:
-    """One delivery record per <numeric/> in an XEP-0323 <fields/> element."""
+def deliveries_from_fields(fields: ET.Element, t_sink: float, *, sender: str | None = None,
+                           t_request: float | None = None) -> Iterator[dict[str, Any]]:
+    """One delivery record per <numeric/> in an XEP-0323 <fields/> element.
+
+    `sender` is who the server says sent it (the authenticated JID's local part, or the
+    pubsub node's owner): a payload claiming another nodeId is recorded under the sender,
+    with the claim, so a mix-up cannot pass for a delivery."""
     seq = int(fields.get("seqnr", "-1"))
     for node in fields.findall(f"{{{NS_SENSORDATA}}}node"):
+        claimed = node.get("nodeId")
         for stamp in node.findall(f"{{{NS_SENSORDATA}}}timestamp"):
             t_node = parse_timestamp(stamp.get("value", ""))
             for numeric in stamp.findall(f"{{{NS_SENSORDATA}}}numeric"):
-                yield {
-                    "node": node.get("nodeId"),
+                record = {
+                    "node": sender or claimed,
                     "seq": seq,
                     "sensor": numeric.get("name"),
                     "value": float(numeric.get("value", "nan")),
                     "t_node": t_node,
                     "t_sink": t_sink,
                 }
+                if sender is not None and claimed != sender:
+                    record["claimed_node"] = claimed
+                if t_request is not None:
+                    record["t_request"] = t_request
+                yield record
 
 
 # the slixmpp client (runs in the sink process) ---------------------------------------------
@@ -88,12 +99,15 @@ def run_sink(config: dict[str, Any]) -> None:
     domain = config["domain"]
     out = open(config["deliveries"], "a", buffering=1)  # noqa: SIM115 - lives as long as the process
 
-    def record(fields: ET.Element | None) -> None:
+    def record(fields: ET.Element | None, sender: str | None,
+               t_request: float | None = None) -> None:
         if fields is None:
             return
         now = time.time()
         out.writelines(
-            json.dumps(delivery) + "\n" for delivery in deliveries_from_fields(fields, now)
+            json.dumps(delivery) + "\n"
+            for delivery in deliveries_from_fields(fields, now, sender=sender,
+                                                   t_request=t_request)
         )
 
     xmpp = slixmpp.ClientXMPP(f"{config.get('user', 'sink')}@{domain}/sink", config["password"])
@@ -118,10 +132,12 @@ def run_sink(config: dict[str, Any]) -> None:
     done = asyncio.Event()
 
     def on_message(msg: Any) -> None:
-        record(msg.xml.find(FIELDS))
+        record(msg.xml.find(FIELDS), msg["from"].user)
 
     def on_publish(msg: Any) -> None:
-        record(msg["pubsub_event"]["items"]["item"].xml.find(FIELDS))
+        items = msg["pubsub_event"]["items"]
+        owner = str(items["node"]).rsplit("/", 1)[-1]  # sensors/<name>: only <name> publishes
+        record(items["item"].xml.find(FIELDS), owner)
 
     def on_presence(presence: Any) -> None:
         name = by_jid.get(str(presence["from"]))
@@ -136,12 +152,13 @@ def run_sink(config: dict[str, Any]) -> None:
             iq.append(
                 ET.Element(f"{{{NS_SENSORDATA}}}req", {"seqnr": str(seq), "momentary": "true"})
             )
+            t_request = time.time()
             try:
                 result = await iq.send(timeout=IQ_TIMEOUT_S)
             except (IqError, IqTimeout) as exc:
                 logging.warning("%s: readout %d failed: %s", name, seq, exc)
             else:
-                record(result.xml.find(FIELDS))
+                record(result.xml.find(FIELDS), result["from"].user, t_request)
             await asyncio.sleep(
                 max(0.0, float(config["interval_s"]) - (time.monotonic() - started))
             )

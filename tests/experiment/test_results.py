@@ -47,8 +47,9 @@ def test_the_file_has_the_contract_keys(tmp_path: Path) -> None:
     data = json.loads(write_results(sample(), tmp_path).read_text())
     assert {"run_id", "topology", "seed", "readings", "interval_s", "variants"} <= set(data)
     v = data["variants"]["coap-get"]
-    assert v["readings"] == {"sent": 9, "delivered": 9, "duplicates": 1, "lost": 0,
-                             "latency_ms": {"p50": 12.5, "p95": 40.0}}
+    assert v["readings"] == {"expected": 0, "sent": 9, "delivered": 9, "duplicates": 1,
+                             "lost": 0, "unexpected": 0,
+                             "latency_ms": {"p50": 12.5, "p95": 40.0}, "response_ms": None}
     assert v["air"] == {"frames": 40, "bytes": 2000, "ack_frames": 20}
     assert v["phases"] == {"setup_ms": {"p50": None, "max": None}}
     assert v["capture"] == "coap-get/capture.pcap" and v["error"] is None
@@ -56,7 +57,7 @@ def test_the_file_has_the_contract_keys(tmp_path: Path) -> None:
 
 def test_derived_figures() -> None:
     v = sample().variants["coap-get"]
-    assert v.ok and v.readings.delivery_ratio == 1.0
+    assert v.ok and v.readings.delivered == v.readings.sent
     assert v.bytes_per_reading == pytest.approx(2000 / 9)
     assert sample().variants["xmpp-iq"].bytes_per_reading is None
 

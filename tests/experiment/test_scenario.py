@@ -36,6 +36,20 @@ def test_readings_count_unique_deliveries_duplicates_and_losses() -> None:
     assert r.latency_ms.p50 == pytest.approx(20.0) and r.latency_ms.p95 == pytest.approx(30.0)
 
 
+def test_lost_requests_count_against_what_was_asked_for() -> None:
+    """On-demand: 3 readings asked of s1, one request lost on the way (never sent), one
+    delivery of a seq nobody sent; response time runs from the sink's request."""
+    events = {"s1": [reading(1), reading(2)]}
+    deliveries = [Delivery("s1", 1, 101.0, 101.010, t_request=100.990),
+                  Delivery("s1", 2, 102.0, 102.010, t_request=99.0),  # queued behind a loss
+                  Delivery("s1", 7, 107.0, 107.010)]
+    r = measure_readings(events, deliveries, expected=3)
+    assert (r.expected, r.sent, r.delivered, r.lost, r.unexpected) == (3, 2, 2, 1, 1)
+    assert r.response_ms is not None
+    assert (r.response_ms.p50, r.response_ms.p95) == (pytest.approx(20.0), pytest.approx(3010.0))
+    assert measure_readings(events, deliveries[:1]).response_ms.p50 == pytest.approx(20.0)
+
+
 def test_no_deliveries_no_latency() -> None:
     r = measure_readings({"s1": [reading(1)]}, [])
     assert (r.sent, r.delivered, r.lost, r.latency_ms.p50) == (1, 0, 1, None)
