@@ -13,18 +13,11 @@ import pytest
 from testbed.backends.netns import has_net_admin
 from testbed.experiment.run import list_runs
 from tests.config.test_topology_errors import CASES as TOPOLOGY_ERROR_CASES
+from tests.topologies import PAIR
 
 CLI = [sys.executable, "-m", "testbed.cli"]
 TOPOLOGIES = Path(__file__).resolve().parents[1] / "topologies"
 
-PAIR = """\
-name: pair
-nodes:
-  br: {role: border-router}
-  n1: {role: sensor}
-links:
-  - [br, n1]
-"""
 
 
 @pytest.fixture

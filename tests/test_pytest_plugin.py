@@ -5,17 +5,10 @@ from __future__ import annotations
 import pytest
 
 from testbed.backends.netns import has_net_admin
+from tests.topologies import PAIR
 
 pytest_plugins = ["pytester"]
 
-PAIR = """\
-name: pair
-nodes:
-  br: {role: border-router}
-  n1: {role: sensor}
-links:
-  - [br, n1]
-"""
 
 
 def test_bad_topology_option_is_one_line_usage_error(pytester: pytest.Pytester) -> None:

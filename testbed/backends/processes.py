@@ -9,8 +9,11 @@ since boot) next to the pid and signals only if both still match, so tear-down a
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from testbed.errors import NetworkError
 
@@ -75,3 +78,17 @@ class ProcessRecord:
     @classmethod
     def from_json(cls, data: dict[str, object]) -> ProcessRecord:
         return cls(pid=int(data["pid"]), start_time=int(data["start_time"]), name=str(data.get("name", "")))
+
+
+def stop_process(process: subprocess.Popen[Any] | None, timeout_s: float) -> None:
+    """SIGTERM a child we started, SIGKILL it after `timeout_s`, and reap it either way.
+
+    A process already gone (or never started) is left as it is."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

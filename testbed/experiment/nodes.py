@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from testbed.errors import BadInput, TestbedError
+from testbed.errors import BadInput
+from testbed.services.jsonlines import read_json_lines
 
 if TYPE_CHECKING:
     from testbed.backends.emulated import EmulatedNetwork
@@ -57,19 +58,8 @@ class Event:
 def read_events(path: Path) -> list[Event]:
     """The events in a node's JSON-lines log; lines that are not JSON objects are skipped
     (a crash's last half line, a stray print)."""
-    events = []
-    try:
-        text = path.read_text(errors="replace")
-    except FileNotFoundError:
-        return []
-    for line in text.splitlines():
-        try:
-            data = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(data, dict) and isinstance(data.get("event"), str):
-            events.append(Event(kind=data["event"], data=data))
-    return events
+    return [Event(kind=data["event"], data=data) for data in read_json_lines(path)
+            if isinstance(data.get("event"), str)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +169,3 @@ class RunningNode:
             os.killpg(self.process.pid, sig)
         except ProcessLookupError:
             pass
-
-
-class NodeStartError(TestbedError):
-    """A node app could not be started."""

@@ -21,7 +21,6 @@ Not here: the services (services/), the firmware (nodes/), the table (cli.py).
 from __future__ import annotations
 
 import contextlib
-import json
 import secrets
 import shutil
 import signal
@@ -39,6 +38,7 @@ from testbed.backends.emulated import CLOUD, EmulatedNetwork
 from testbed.analysis.account import analyze_capture
 from testbed.config.topology import Role, Topology
 from testbed.errors import BadInput, TestbedError
+from testbed.services.jsonlines import read_json_lines
 from testbed.experiment.nodes import Event, NodeApp, RunningNode
 from testbed.experiment.results import (
     Air, Percentiles, Phases, Readings, Results, Span, VariantResult, percentile, write_results,
@@ -89,20 +89,15 @@ class Delivery:
 
 def read_deliveries(path: Path) -> list[Delivery]:
     found = []
-    try:
-        text = path.read_text(errors="replace")
-    except FileNotFoundError:
-        return []
-    for line in text.splitlines():
+    for d in read_json_lines(path):
         try:
-            d = json.loads(line)
             found.append(Delivery(node=str(d["node"]), seq=int(d["seq"]),
                                   t_node=float(d["t_node"]), t_sink=float(d["t_sink"]),
                                   value=d.get("value"),
                                   t_request=(float(d["t_request"]) if d.get("t_request")
                                              is not None else None)))
         except (ValueError, KeyError, TypeError):
-            continue  # a half-written last line
+            continue  # a line that is not a delivery record
     return found
 
 

@@ -34,6 +34,8 @@ from typing import Any, TextIO
 import cbor2
 
 from testbed.errors import TestbedError
+from testbed.backends.processes import stop_process
+from testbed.services.jsonlines import read_json_lines
 
 COAP_PORT = 5683  # RFC 7252 §6.1
 READY_TIMEOUT_S = 15.0
@@ -280,21 +282,8 @@ class CoapSink:
         raise CoapSinkError(f"coap sink in {self.netns}: no 'READY' within {READY_TIMEOUT_S} s "
                             f"({state}); last bytes: {tail!r}; full log: {self.log}")
 
-    def wait(self, timeout: float | None = None) -> int:
-        """Wait until the sink finished on its own; its exit status."""
-        assert self.process is not None
-        return self.process.wait(timeout)
-
     def stop(self) -> None:
-        process = self.process
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(self.process, STOP_TIMEOUT_S)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
@@ -303,9 +292,7 @@ class CoapSink:
 
 def read_deliveries(path: Path) -> list[dict[str, Any]]:
     """The deliveries JSONL as dicts (an absent file is no deliveries)."""
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return read_json_lines(path)
 
 
 if __name__ == "__main__":

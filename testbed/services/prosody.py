@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -40,6 +39,7 @@ from types import TracebackType
 
 from testbed.backends import netns as ns
 from testbed.errors import TestbedError
+from testbed.backends.processes import stop_process
 
 C2S_PORT = 5222  # RFC 6120 §14.7
 READY_TIMEOUT_S = 15.0
@@ -315,14 +315,7 @@ class Prosody:
         return "last lines: " + " | ".join(lines) if lines else "no output"
 
     def _stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)  # `ip netns exec` execs prosody: same pid
-        try:
-            self.process.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process, STOP_TIMEOUT_S)  # `ip netns exec` execs prosody: same pid
 
     def __exit__(
         self,

@@ -37,6 +37,8 @@ from types import TracebackType
 from typing import Any
 
 from testbed.errors import TestbedError
+from testbed.backends.processes import stop_process
+from testbed.services.jsonlines import read_json_lines
 
 NS_SENSORDATA = "urn:xmpp:iot:sensordata"
 FIELDS = f"{{{NS_SENSORDATA}}}fields"
@@ -341,20 +343,10 @@ class XmppSink:
         self.finished = True
 
     def read_deliveries(self) -> list[dict[str, Any]]:
-        if not self.deliveries.exists():
-            return []
-        return [
-            json.loads(line) for line in self.deliveries.read_text().splitlines() if line.strip()
-        ]
+        return read_json_lines(self.deliveries)
 
     def _stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(5.0)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, 5.0)
         if self.process is not None and self.process.stdout is not None:
             self.process.stdout.close()
         if getattr(self, "_log_file", None) is not None:

@@ -19,20 +19,13 @@ from testbed.backends.emulated import EmulatedNetwork, netns_name, remove_create
 from testbed.backends.netns import has_net_admin
 from testbed.config.topology import parse_topology
 from testbed.experiment.run import Run, list_runs
+from tests.topologies import PAIR
 
 pytestmark = [
     pytest.mark.needs_root,
     pytest.mark.skipif(not has_net_admin(), reason="needs CAP_NET_ADMIN (run as root)"),
 ]
 
-PAIR = """\
-name: pair
-nodes:
-  br: {role: border-router}
-  n1: {role: sensor}
-links:
-  - [br, n1]
-"""
 
 
 def netns_list() -> set[str]:

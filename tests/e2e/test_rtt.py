@@ -16,17 +16,10 @@ import pytest
 from testbed.config.topology import parse_topology
 from testbed.radio import phy
 from testbed.radio.activity import read_activity
+from tests.topologies import PAIR
 
 pytestmark = pytest.mark.slow
 
-PAIR = """\
-name: pair
-nodes:
-  br: {role: border-router}
-  n1: {role: sensor}
-links:
-  - [br, n1]
-"""
 PINGS = 8
 
 

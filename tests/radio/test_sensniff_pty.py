@@ -21,17 +21,10 @@ from testbed.capture.pcapfile import read_frames
 from testbed.capture.serial_source import SensniffSource
 from testbed.config.topology import parse_topology
 from testbed.experiment.run import Run
+from tests.topologies import PAIR
 
 pytestmark = pytest.mark.slow
 
-PAIR = """\
-name: pair
-nodes:
-  br: {role: border-router}
-  n1: {role: sensor}
-links:
-  - [br, n1]
-"""
 
 
 def test_the_pty_stream_holds_exactly_the_frames_of_the_capture(tmp_path: Path):

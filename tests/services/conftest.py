@@ -3,12 +3,5 @@
 from __future__ import annotations
 
 from tests.e2e.conftest import network  # noqa: F401 - re-exported as a fixture for tests/services
+from tests.topologies import PAIR
 
-PAIR = """\
-name: pair
-nodes:
-  br: {role: border-router}
-  n1: {role: sensor}
-links:
-  - [br, n1]
-"""
