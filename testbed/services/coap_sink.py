@@ -282,6 +282,12 @@ class CoapSink:
         raise CoapSinkError(f"coap sink in {self.netns}: no 'READY' within {READY_TIMEOUT_S} s "
                             f"({state}); last bytes: {tail!r}; full log: {self.log}")
 
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait until the sink finished on its own (every reading in, or its deadline); its
+        exit status."""
+        assert self.process is not None
+        return self.process.wait(timeout)
+
     def stop(self) -> None:
         stop_process(self.process, STOP_TIMEOUT_S)
 
