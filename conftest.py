@@ -1,4 +1,6 @@
-"""Shared test fixtures: the leak guard every test runs under.
+"""The repository's own pytest configuration: the leak guard every test runs under (tests/,
+nodes/*/tests and suites/ alike) and the hypothesis profile for CI. The testbed plugin itself
+comes from the package's `pytest11` entry point, as it does for a lab's suite.
 
 The issue's rule is that after every test `ip netns list` shows nothing of ours and no process
 of ours is left. This guard checks exactly that after each test, so a leaking tear-down fails the
@@ -17,8 +19,15 @@ import signal
 import subprocess
 
 import pytest
+from hypothesis import settings
 
 from testbed.experiment.run import list_runs
+
+# CI runs the property tests derandomized: the same examples every time, so a red CI is a
+# regression, not a newly found example (those turn up in developers' randomized runs).
+settings.register_profile("ci", derandomize=True, deadline=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 OUR_NETNS_PREFIX = "tb-"  # every namespace the testbed or its tests create starts with this
 OUR_PROCESS_MARKERS = ("testbed.radio.medium", "testbed.cli up", "testbed up ")
