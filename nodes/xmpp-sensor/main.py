@@ -207,6 +207,9 @@ class Sensor:
 
     def run(self):
         attempt = 0
+        delay = float(self.config.get("start_delay_s", 0) or 0)
+        if delay > 0:  # a seeded offset, so sensors that cannot hear each other start apart
+            time.sleep(delay)
         while True:
             try:
                 self.connect()

@@ -21,6 +21,7 @@ Not here: the services (services/), the firmware (nodes/), the table (cli.py).
 from __future__ import annotations
 
 import contextlib
+import random
 import secrets
 import shutil
 import signal
@@ -193,10 +194,23 @@ def sensors_of(topology: Topology) -> tuple[str, ...]:
     return tuple(n for n, node in topology.nodes.items() if node.role is Role.SENSOR)
 
 
+def start_offsets(sensors: Sequence[str], *, interval_s: float, seed: int) -> dict[str, float]:
+    """Each sensor's seeded start offset in [0, interval_s), the same in every variant.
+
+    With explicit links, sensors that share a parent but no link are hidden terminals; all
+    starting at once would make every variant's first exchange a collision contest, and
+    measure that rather than the protocol. XMPP nodes wait it before connecting, the CoAP
+    sink before its first request to the node."""
+    return {name: round(random.Random(f"start-{seed}-{name}").uniform(0.0, interval_s), 3)
+            for name in sensors}
+
+
 def _node_config(variant: Variant, name: str, *, readings: int, interval_s: float, seed: int,
                  net: EmulatedNetwork, password: str | None) -> dict[str, Any]:
     config: dict[str, Any] = {"name": name, "readings": readings, "interval_s": interval_s,
                               "sensors": [SENSOR], "seed": seed, **variant.node_config()}
+    if variant.protocol is Protocol.XMPP:
+        config["start_delay_s"] = start_offsets([name], interval_s=interval_s, seed=seed)[name]
     if variant.protocol is Protocol.XMPP:
         config.update(server=str(net.cloud_address), domain=DOMAIN, user=name,
                       password=password, sink=f"{SINK_USER}@{DOMAIN}",
@@ -368,6 +382,7 @@ def _run_services_and_nodes(vr: _VariantRun, net: EmulatedNetwork, stack: contex
             netns=cloud, nodes={n: net.address(n) for n in vr.sensors}, mode=variant.sink_mode,
             sensor=SENSOR, readings=readings, interval_s=interval_s,
             deliveries=vr.deliveries, log=sink_log,
+            start_offsets=start_offsets(vr.sensors, interval_s=interval_s, seed=seed),
         ))
     observer.phase(variant, "readings")
     _wait_delivered(vr, readings=readings, interval_s=interval_s, sink=sink)

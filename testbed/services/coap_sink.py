@@ -186,16 +186,20 @@ async def serve(config: dict[str, Any], log: TextIO) -> None:
     mode = SinkMode(config["mode"])
     ctx = await Context.create_client_context()
     port = config.get("port", COAP_PORT)
-    deadline = config["readings"] * config["interval_s"] + config.get("grace_s", GRACE_S)
+    offsets = config.get("start_offsets", {})
+    deadline = (config["readings"] * config["interval_s"] + config.get("grace_s", GRACE_S)
+                + max(offsets.values(), default=0.0))
     with open(config["deliveries"], "a", encoding="utf-8") as out:
         sink = Deliveries(out, config["sensor"], log)
         print("READY", flush=True)
         job = poll if mode is SinkMode.GET else observe
         path = f"/sensors/{config['sensor']}"
-        tasks = [
-            asyncio.create_task(job(ctx, node, f"coap://[{address}]:{port}{path}", config, sink))
-            for node, address in config["nodes"].items()
-        ]
+        async def after_offset(node: str, address: str) -> None:
+            await asyncio.sleep(float(offsets.get(node, 0.0)))
+            await job(ctx, node, f"coap://[{address}]:{port}{path}", config, sink)
+
+        tasks = [asyncio.create_task(after_offset(node, address))
+                 for node, address in config["nodes"].items()]
         done, pending = await asyncio.wait(tasks, timeout=deadline)
         for task in done:
             if task.exception() is not None:
@@ -237,13 +241,14 @@ class CoapSink:
     def __init__(self, *, netns: str, nodes: dict[str, IPv6Address | str], mode: str,
                  sensor: str = "temperature", readings: int, interval_s: float,
                  deliveries: Path, log: Path, port: int = COAP_PORT,
-                 grace_s: float = GRACE_S) -> None:
+                 grace_s: float = GRACE_S, start_offsets: dict[str, float] | None = None) -> None:
         self.netns = netns
         self.nodes = {name: ip_address(str(address)) for name, address in nodes.items()}
         self.mode = SinkMode(mode)
         self.sensor, self.readings, self.interval_s = sensor, readings, interval_s
         self.deliveries, self.log = Path(deliveries), Path(log)
         self.port, self.grace_s = port, grace_s
+        self.start_offsets = dict(start_offsets or {})  # node -> seconds before its first request
         self.config_path = self.log.with_name(self.log.stem + ".config.json")
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -255,7 +260,8 @@ class CoapSink:
         config = {"nodes": {n: str(a) for n, a in self.nodes.items()}, "mode": str(self.mode),
                   "sensor": self.sensor, "readings": self.readings,
                   "interval_s": self.interval_s, "deliveries": str(self.deliveries.resolve()),
-                  "port": self.port, "grace_s": self.grace_s}
+                  "port": self.port, "grace_s": self.grace_s,
+                  "start_offsets": self.start_offsets}
         self.log.parent.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(json.dumps(config, indent=1))
         with open(self.log, "wb") as log:

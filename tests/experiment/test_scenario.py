@@ -110,3 +110,12 @@ def test_a_failing_variant_is_recorded_and_the_next_one_runs(
     assert ok.error is None and ok.readings.delivered == ok.readings.sent >= 2
     assert ok.capture == "coap-observe-con/capture.pcap" and (run_dir / ok.capture).is_file()
     assert ok.air.frames > 0
+
+
+def test_start_offsets_are_seeded_per_node_and_inside_one_interval() -> None:
+    from testbed.experiment.scenario import start_offsets
+
+    first = start_offsets(["s1", "s2", "s3"], interval_s=1.0, seed=1)
+    assert first == start_offsets(["s3", "s2", "s1"], interval_s=1.0, seed=1)  # per node, not order
+    assert all(0.0 <= v < 1.0 for v in first.values()) and len(set(first.values())) == 3
+    assert first != start_offsets(["s1", "s2", "s3"], interval_s=1.0, seed=2)
