@@ -61,6 +61,15 @@ out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, soft_wrap=True)
 
 
+def _bring_up_progress(*, transient: bool = False) -> Progress:
+    """Bring-up steps (namespaces, sysctls, TAPs, medium, routes) as bars on stderr."""
+    return Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+        TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), console=err,
+        transient=transient,
+    )
+
+
 def _table(net: EmulatedNetwork) -> Table:
     table = Table(title=f"run {net.run_id} — topology {net.topology.name}")
     for column in ("node", "role", "short", "global address", "netns"):
@@ -94,10 +103,7 @@ def up(
     run = Run.create(
         topology_name=topo.name, topology_source=topology, seed=seed, out=out_dir
     )
-    progress = Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-        TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), console=err,
-    )
+    progress = _bring_up_progress()
     progress.start()
     try:
         with EmulatedNetwork.up(topo, run=run, seed=seed, progress=progress) as net:
@@ -163,11 +169,7 @@ def pingall(
     topo = load_topology(topology)
     ns.require_net_admin()
     run = Run.create(topology_name=topo.name, topology_source=topology, seed=seed, out=out_dir)
-    progress = Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-        TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), console=err,
-        transient=True,
-    )
+    progress = _bring_up_progress(transient=True)
     with progress:
         with EmulatedNetwork.up(topo, run=run, seed=seed, progress=progress) as net:
             task = progress.add_task(f"every node pings {net.cloud_address}", total=None)
