@@ -96,10 +96,15 @@ class NodeApp:
         return {**self.defaults, **overrides}
 
     def start(
-        self, net: EmulatedNetwork, node: str, config: Mapping[str, Any], logs: Path
+        self, net: EmulatedNetwork, node: str, config: Mapping[str, Any], logs: Path,
+        *, private_root: Path | None = None,
     ) -> RunningNode:
-        """Start the app in `node`'s namespace with `config`; logs go to `logs/<node>.*`."""
-        private = Path(tempfile.mkdtemp(prefix=f"tb-node-{node}-"))  # mode 0700
+        """Start the app in `node`'s namespace with `config`; logs go to `logs/<node>.*`.
+
+        CONFIG.json (it may hold a password) goes to a 0700 directory under `private_root`
+        (the run's private directory, which `testbed clean` removes) and is deleted when the
+        node stops."""
+        private = Path(tempfile.mkdtemp(prefix=f"node-{node}-", dir=private_root))
         config_path = private / "CONFIG.json"
         fd = os.open(config_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:

@@ -23,6 +23,7 @@ import os
 import platform
 import re
 import secrets
+import shutil
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -181,8 +182,15 @@ def find_run(
     return live[0]
 
 
+def private_dir_of(entry: RegistryEntry) -> Path:
+    """`<registry>/<run_id>.private/`: the run's secrets (prosody's account store, the nodes'
+    CONFIG.json), on /run's tmpfs, never in the run directory."""
+    return entry.path.with_suffix(".private")
+
+
 def remove_entry(entry: RegistryEntry) -> None:
-    """Forget a run (after everything it lists is gone)."""
+    """Forget a run (after everything it lists is gone), and its secrets with it."""
+    shutil.rmtree(private_dir_of(entry), ignore_errors=True)
     entry.path.unlink(missing_ok=True)
 
 
@@ -281,6 +289,14 @@ class Run:
         self.entry.pids.append(record)
         self.entry.save()
         return record
+
+    @property
+    def private_dir(self) -> Path:
+        """Where this run keeps secrets (mode 0700, next to its registry entry): whatever kills
+        the run, `testbed clean` removes them with the entry; they never reach reports/."""
+        path = private_dir_of(self.entry)
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return path
 
     def close(self) -> None:
         """Remove the registry entry: call once everything it lists is gone."""

@@ -221,7 +221,7 @@ def _node_config(variant: Variant, name: str, *, readings: int, interval_s: floa
 def _start_nodes(vr: _VariantRun, app: NodeApp, net: EmulatedNetwork,
                  stack: contextlib.ExitStack, configs: dict[str, dict[str, Any]]) -> None:
     for name in vr.sensors:
-        running = app.start(net, name, configs[name], vr.logs)
+        running = app.start(net, name, configs[name], vr.logs, private_root=net.run.private_dir)
         stack.callback(running.stop)
         vr.nodes[name] = running
 
@@ -355,7 +355,7 @@ def _run_services_and_nodes(vr: _VariantRun, net: EmulatedNetwork, stack: contex
         observer.phase(variant, "prosody")
         # prosody's account store holds the passwords: it lives in a private directory, and
         # only config, logs and the public certificate are kept in <variant>/prosody/
-        private = Path(tempfile.mkdtemp(prefix="tb-prosody-"))
+        private = Path(tempfile.mkdtemp(prefix="prosody-", dir=net.run.private_dir))
         stack.callback(_keep_prosody_files, private, vr.directory / "prosody")
         prosody = stack.enter_context(Prosody(netns=cloud, address=net.cloud_address,
                                               domain=DOMAIN, accounts=passwords,
@@ -367,7 +367,7 @@ def _run_services_and_nodes(vr: _VariantRun, net: EmulatedNetwork, stack: contex
             nodes={n: f"{n}@{DOMAIN}/{configs[n]['resource']}" for n in vr.sensors},
             pubsub_service=f"pubsub.{DOMAIN}", readings=readings, interval_s=interval_s,
             tls=variant.tls, cafile=prosody.certificate if variant.tls else None,
-            deliveries=vr.deliveries, log=sink_log,
+            deliveries=vr.deliveries, log=sink_log, private_dir=net.run.private_dir,
         ))
         observer.phase(variant, "nodes")
         _start_nodes(vr, app, net, stack, configs)

@@ -252,6 +252,7 @@ class XmppSink:
         cafile: Path | None = None,
         deliveries: Path,
         log: Path,
+        private_dir: Path | None = None,
         ready_timeout_s: float = READY_TIMEOUT_S,
     ) -> None:
         if mode not in ("message", "pubsub", "iq"):
@@ -280,10 +281,12 @@ class XmppSink:
         self.ready_timeout_s = ready_timeout_s
         self.process: subprocess.Popen[bytes] | None = None
         self._config_dir: tempfile.TemporaryDirectory[str] | None = None
+        self.private_dir = private_dir
         self.finished = False
 
     def __enter__(self) -> XmppSink:
-        self._config_dir = tempfile.TemporaryDirectory(prefix="tb-xmpp-sink-")
+        # its config holds the sink's password: under the run's private directory when given
+        self._config_dir = tempfile.TemporaryDirectory(prefix="xmpp-sink-", dir=self.private_dir)
         config_path = Path(self._config_dir.name) / "sink.json"
         config_path.touch(mode=0o600)  # it holds the password
         config_path.write_text(json.dumps(self.config))

@@ -135,3 +135,20 @@ def test_an_entry_listing_a_namespace_not_of_its_run_is_refused(tmp_path) -> Non
         }))
         with pytest.raises(NetworkError, match="is not one of run 'abcdef'"):
             load_entry(path)
+
+
+def test_the_private_directory_is_0700_and_goes_with_the_entry(tmp_path) -> None:
+    """Secrets (account stores, node configs) live beside the registry entry, not in /tmp or
+    reports/, so `testbed clean` removes them even after a SIGKILL."""
+    import stat
+
+    from testbed.experiment.run import Run, list_runs, private_dir_of, remove_entry
+
+    run = Run.create(topology_name="pair", out=tmp_path / "reports", registry=tmp_path / "reg")
+    private = run.private_dir
+    (private / "CONFIG.json").write_text("{}")
+    assert private.parent == tmp_path / "reg" and stat.S_IMODE(private.stat().st_mode) == 0o700
+    (entry,) = list_runs(tmp_path / "reg")  # the directory is not taken for an entry
+    assert private_dir_of(entry) == private
+    remove_entry(entry)
+    assert not private.exists() and list_runs(tmp_path / "reg") == []
