@@ -32,7 +32,7 @@ from typing import Any
 from testbed.analysis.datagrams import Datagram, Frame, decode_frames
 from testbed.analysis.layers import SHR_PHR_BYTES, Layer
 from testbed.analysis.transport import OVERHEAD, SETUP, Fed, Region, Tag, Timeline, Transport
-from testbed.capture.pcapfile import iter_frames
+from testbed.capture.replay import PcapSource
 from testbed.errors import FrameError
 
 DEFAULT_PREFIX = ipaddress.IPv6Network("fd00::/64")
@@ -82,8 +82,9 @@ ReadingsTimeline = Mapping[str | int | bytes | ipaddress.IPv6Address,
 
 def analyze_capture(path: str | Path, *, prefix: ipaddress.IPv6Network = DEFAULT_PREFIX,
                     timeline: ReadingsTimeline | None = None) -> AirReport:
-    """The AirReport of a LINKTYPE 195 pcap (BadInput naming the offset if it is damaged)."""
-    return analyze(((f.time, f.psdu) for f in iter_frames(path)), prefix=prefix,
+    """The AirReport of any capture the replay source reads: pcap or pcapng, gzipped or not,
+    LINKTYPE 195 or 230 (FCS appended); BadInput naming the offset if it is damaged."""
+    return analyze(((f.time, f.psdu) for f in PcapSource(path)), prefix=prefix,
                    timeline=timeline)
 
 

@@ -61,3 +61,31 @@ def test_events_attribute_tls_readings_by_time(tmp_path: Path) -> None:
     missing = _run(str(path), "--events", str(tmp_path / "logs"))
     assert missing.returncode == 2 and "medium-spec.json: not found" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_analyze_reads_pcapng_and_gzip_too(tmp_path) -> None:
+    """'any capture': the same report from the classic pcap, a pcapng (editcap) and a .gz."""
+    import gzip
+    import shutil
+    import subprocess
+
+    from testbed.analysis.account import analyze_capture
+    from testbed.capture.pcapwriter import PcapWriter
+    from testbed.lowpan import mac
+
+    frames = [mac.encode_data(seq=i, pan_id=0xABCD, dst=2, dst_mode=2, src=1, src_mode=2,
+                              payload=bytes([0x41]) + bytes(40), ack_request=True)
+              for i in range(3)] + [mac.encode_ack(0)]
+    classic = tmp_path / "c.pcap"
+    with PcapWriter(classic, t0_unix=1.7e9) as writer:
+        for i, psdu in enumerate(frames):
+            writer.write(i * 0.01, psdu)
+    if shutil.which("editcap") is None:
+        pytest.skip("editcap (Wireshark) not installed")
+    ng = tmp_path / "c.pcapng"
+    subprocess.run(["editcap", "-F", "pcapng", str(classic), str(ng)], check=True)
+    gz = tmp_path / "c.pcap.gz"
+    gz.write_bytes(gzip.compress(classic.read_bytes()))
+    reports = [analyze_capture(p).to_json() for p in (classic, ng, gz)]
+    assert reports[0]["frames"] == 4 and reports[0]["bytes"] == sum(map(len, frames))
+    assert reports[1] == reports[0] == reports[2]
