@@ -269,6 +269,10 @@ def _wait_delivered(vr: _VariantRun, *, readings: int, interval_s: float, sink: 
         process = getattr(sink, "process", None)
         if process is not None and process.poll() is not None:
             return  # the sink finished (a poller that asked all its readings) or died
+        if getattr(sink, "finished", False):  # an iq poller has asked every reading: what
+            all_done_at = all_done_at or now   # is not in after a grace period never comes
+            if now - all_done_at > grace:
+                return
         if now > deadline:
             vr.timed_out = True
             return

@@ -28,6 +28,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -314,7 +315,23 @@ class XmppSink:
         except BaseException:
             self._stop()
             raise
+        # From here on a thread copies what the sink prints (DONE, ERROR lines) to its log and
+        # notes DONE, so nothing it says is lost and the runner need not wait out its allowance.
+        self._tee = threading.Thread(target=self._copy_stdout, name="xmpp-sink-stdout",
+                                     daemon=True)
+        self._tee.start()
         return self
+
+    def _copy_stdout(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        try:
+            for line in self.process.stdout:
+                self._log_file.write(b"sink: " + line)
+                self._log_file.flush()
+                if line.strip() == b"DONE":
+                    self.finished = True
+        except (OSError, ValueError):  # the pipe or the log closed at stop
+            pass
 
     def _wait_for(self, word: str, timeout_s: float) -> None:
         """Read stdout lines until `word` (copied to the log); SinkError on ERROR/exit/timeout."""
@@ -342,14 +359,24 @@ class XmppSink:
 
     def wait_done(self, timeout_s: float) -> None:
         """iq mode: wait until the sink has sent every readout request (answered or timed out)."""
-        self._wait_for("DONE", timeout_s)
-        self.finished = True
+        deadline = time.monotonic() + timeout_s
+        while not self.finished:
+            if self.process is None or self.process.poll() is not None:
+                if self.finished:
+                    break
+                raise SinkError(f"XMPP sink exited before DONE; log: {self.log}")
+            if time.monotonic() > deadline:
+                raise SinkError(f"XMPP sink: no DONE within {timeout_s} s; log: {self.log}")
+            time.sleep(0.05)
 
     def read_deliveries(self) -> list[dict[str, Any]]:
         return read_json_lines(self.deliveries)
 
     def _stop(self) -> None:
         stop_process(self.process, 5.0)
+        tee = getattr(self, "_tee", None)
+        if tee is not None:
+            tee.join(timeout=2.0)  # the pipe is at EOF once the sink is gone
         if self.process is not None and self.process.stdout is not None:
             self.process.stdout.close()
         if getattr(self, "_log_file", None) is not None:
