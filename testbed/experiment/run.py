@@ -30,18 +30,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from testbed import __version__
-from testbed.backends.processes import ProcessRecord, pid_start_time
+from testbed.backends.processes import ProcessRecord
 from testbed.errors import NetworkError, TestbedError
 
 __all__ = [
-    "ProcessRecord",
     "RegistryEntry",
     "Run",
     "find_run",
     "list_runs",
     "load_entry",
     "new_run_id",
-    "pid_start_time",
+    "private_dir_of",
     "registry_dir",
     "remove_entry",
 ]
