@@ -23,18 +23,7 @@ def test_ping_crosses_all_hops_and_tcp_arrives_intact(network):
                             capture_output=True, text=True, timeout=60)
         assert to_cloud.returncode == 0, to_cloud.stdout + to_cloud.stderr
 
-        sink = net.popen("cloud", traffic.argv(traffic.TCP_SINK, 5001, 10_240),
-                         stdout=-1, stderr=-1, text=True)
-        try:
-            traffic.wait_listening(sink)
-            source = net.exec("n3", traffic.argv(traffic.TCP_SOURCE, net.cloud_address, 5001, 10_240),
-                              capture_output=True, text=True, timeout=180)
-            assert source.returncode == 0, source.stderr
-            received = traffic.last_json(sink.communicate(timeout=30)[0])
-        finally:
-            sink.kill()
-            sink.wait()
-        sent = traffic.last_json(source.stdout)
+        sent, received = traffic.tcp_transfer(net, "n3", 10_240, port=5001, timeout=180)
         assert received["bytes"] == 10_240
         assert received["sha256"] == sent["sha256"]
         assert received["peer"] == str(net.address("n3"))

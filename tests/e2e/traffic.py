@@ -93,3 +93,20 @@ def wait_listening(proc: subprocess.Popen, timeout: float = 10.0) -> None:
 
 def last_json(text: str) -> dict:
     return json.loads(text.strip().splitlines()[-1])
+
+
+def tcp_transfer(net, node: str, size: int, *, port: int, timeout: float) -> tuple[dict, dict]:
+    """`size` random bytes from `node` to a sink in the cloud over TCP: (sent, received)
+    summaries, each with the byte count and the SHA-256 of what it saw."""
+    sink = net.popen("cloud", argv(TCP_SINK, port, size), stdout=subprocess.PIPE,
+                     stderr=subprocess.PIPE, text=True)
+    try:
+        wait_listening(sink)
+        source = net.exec(node, argv(TCP_SOURCE, net.cloud_address, port, size),
+                          capture_output=True, text=True, timeout=timeout)
+        assert source.returncode == 0, source.stderr
+        received = last_json(sink.communicate(timeout=30)[0])
+    finally:
+        sink.kill()
+        sink.wait()
+    return last_json(source.stdout), received
