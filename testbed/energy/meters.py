@@ -106,8 +106,8 @@ def parse_serial_lines(text: str) -> Trace:
         fields = line.replace(",", " ").split()
         values = _floats(fields)
         if values is None:
-            if first and fields[0].lower().startswith("t"):
-                continue  # the header line (t_s,current_mA,bus_V)
+            if first and [f.lower() for f in fields] == ["t_s", "current_ma", "bus_v"]:
+                continue  # the header line, exactly (anything else is reported)
             skipped.append(Skipped(number, raw, "not numbers"))
         elif len(values) != 3:
             skipped.append(Skipped(number, raw, f"{len(values)} fields, expected 3 "
@@ -176,10 +176,14 @@ def ppk2_samples(samples_ua: Iterable[float], *, t0_s: float, voltage_v: float,
     out: list[Sample] = []
     skipped: list[Skipped] = []
     for i, value in enumerate(samples_ua):
-        if value is None or not _finite(float(value)):
+        try:
+            ua = float(value)
+        except (TypeError, ValueError):
+            ua = float("nan")
+        if not _finite(ua):
             skipped.append(Skipped(i + 1, repr(value), "not a finite number"))
             continue
-        out.append(Sample(t0_s + i * period_s, float(value) / 1e6, voltage_v))
+        out.append(Sample(t0_s + i * period_s, ua / 1e6, voltage_v))
     return Trace(tuple(out), tuple(skipped))
 
 

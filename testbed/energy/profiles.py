@@ -80,8 +80,11 @@ class Profile:
 
 CC2420 = Profile(
     name="cc2420", title="Tmote Sky (MSP430F1611 + CC2420)",
-    tx_ma=17.4, rx_ma=18.8, listen_ma=18.8, sleep_ma=0.020, cpu_ma=1.8, lpm_ma=0.0545,
-    sources=("CC2420 SWRS041c: TX 0 dBm 17.4 mA, RX 18.8 mA, power down 20 uA",
+    # "sleep" is where the RDC driver leaves the radio between wake-ups: Contiki's cc2420.c
+    # off() strobes SRFOFF, i.e. idle with the oscillator running (426 uA), not power-down
+    tx_ma=17.4, rx_ma=18.8, listen_ma=18.8, sleep_ma=0.426, cpu_ma=1.8, lpm_ma=0.0545,
+    sources=("CC2420 SWRS041c: TX 0 dBm 17.4 mA, RX 18.8 mA, idle 426 uA (Contiki's "
+             "off() = SRFOFF leaves the chip idle; power down 20 uA is not used)",
              "Cooja Sky energy figures: CPU 1.8 mA, LPM 0.0545 mA"),
 )
 AT86RF231 = Profile(

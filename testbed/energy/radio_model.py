@@ -178,18 +178,25 @@ def radio_times(
             for node, rows in sorted(by_node.items())}
 
 
-def _tx_rx(rows: Sequence[RadioActivity], rx_filter=None) -> tuple[list, float, float, int]:
-    tx = _union((a.start_s, a.start_s + a.duration_s) for a in rows
+def _clipped(start: float, duration: float, span_s: float) -> tuple[float, float]:
+    """An activity's interval cut to the run's span [0, span_s]: a frame the medium finished
+    after its clock stopped counts only up to the end of the span."""
+    return max(start, 0.0), min(start + duration, span_s)
+
+
+def _tx_rx(rows: Sequence[RadioActivity], rx_filter=None, span_s: float = float("inf")
+           ) -> tuple[list, float, float, int]:
+    tx = _union(_clipped(a.start_s, a.duration_s, span_s) for a in rows
                 if a.kind == "tx" and a.duration_s > 0)
-    rx = _union((a.start_s, a.start_s + a.duration_s) for a in rows
+    rx = _union(_clipped(a.start_s, a.duration_s, span_s) for a in rows
                 if a.kind == "rx" and (rx_filter is None or rx_filter(a)))
     sent = sum(1 for a in rows if a.kind == "tx" and a.duration_s > 0)
     return tx, _length(tx), _minus(rx, tx), sent
 
 
 def _always_on(node: str, rows: Sequence[RadioActivity], span_s: float) -> RadioTimes:
-    _tx, tx_s, rx_s, sent = _tx_rx(rows)
-    listen_s = max(span_s - tx_s - rx_s, 0.0)
+    _tx, tx_s, rx_s, sent = _tx_rx(rows, span_s=span_s)
+    listen_s = span_s - tx_s - rx_s  # >= 0: tx and rx are disjoint unions inside the span
     return RadioTimes(node, span_s, tx_s, rx_s, listen_s, 0.0, sent,
                       {"tx_frames_s": tx_s, "rx_frames_s": rx_s, "idle_listen_s": listen_s})
 
@@ -224,7 +231,7 @@ def _contikimac(node: str, rows: Sequence[RadioActivity], span_s: float, sent_to
             return a.status in _ADDRESSED_RX
         return tx.peer in (node, BROADCAST)
 
-    tx_union, logged_tx_s, addressed_rx_s, sent = _tx_rx(rows, addressed)
+    tx_union, logged_tx_s, addressed_rx_s, sent = _tx_rx(rows, addressed, span_s=span_s)
     strobe_tx = strobe_gap = 0.0
     for a in rows:
         if a.kind == "tx" and a.frame == "data" and a.duration_s > 0:

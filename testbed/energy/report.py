@@ -101,20 +101,48 @@ def idle_current_ma(profile: Profile, settings: EnergySettings) -> float:
     return duty * profile.listen_ma + (1 - duty) * profile.sleep_ma
 
 
-def read_delivered(path: Path) -> dict[str, int]:
-    """Distinct (node, seq) readings in deliveries.jsonl (seq 0 is a state, not a reading)."""
-    seen: set[tuple[str, int]] = set()
+def _json_lines(path: Path) -> list[dict[str, Any]]:
     try:
         lines = Path(path).read_text(errors="replace").splitlines()
     except FileNotFoundError:
-        return {}
+        return []
+    found = []
     for line in lines:
         try:
-            d = json.loads(line)
-            if int(d["seq"]) > 0:
-                seen.add((str(d["node"]), int(d["seq"])))
-        except (ValueError, KeyError, TypeError):
+            data = json.loads(line)
+        except ValueError:
             continue  # a half-written last line
+        if isinstance(data, dict):
+            found.append(data)
+    return found
+
+
+def read_sent(logs: Path, nodes: Iterable[str]) -> dict[str, set[int]]:
+    """The readings each node says it sent (its logs/<node>.jsonl "reading" events)."""
+    sent: dict[str, set[int]] = {}
+    for node in nodes:
+        seqs = set()
+        for e in _json_lines(Path(logs) / f"{node}.jsonl"):
+            try:
+                if e.get("event") == "reading":
+                    seqs.add(int(e["seq"]))
+            except (KeyError, TypeError, ValueError):
+                continue
+        sent[node] = seqs
+    return sent
+
+
+def read_delivered(path: Path, sent: Mapping[str, set[int]] | None = None) -> dict[str, int]:
+    """Distinct (node, seq) readings in deliveries.jsonl (seq 0 is a state, not a reading);
+    with `sent`, only those a node says it sent count, as in results.json's readings."""
+    seen: set[tuple[str, int]] = set()
+    for d in _json_lines(path):
+        try:
+            node, seq = str(d["node"]), int(d["seq"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if seq > 0 and (sent is None or seq in sent.get(node, ())):
+            seen.add((node, seq))
     counts: dict[str, int] = {}
     for node, _seq in seen:
         counts[node] = counts.get(node, 0) + 1
@@ -127,7 +155,7 @@ def _round(x: float | None, digits: int = 6) -> float | None:
 
 def _mode_figures(times: Mapping[str, RadioTimes], profile: Profile, settings: EnergySettings,
                   *, sensors: Iterable[str], delivered: Mapping[str, int],
-                  interval_s: float) -> dict[str, Any]:
+                  interval_s: float, sent: Mapping[str, int] | None = None) -> dict[str, Any]:
     sensors = tuple(sensors)
     v = profile.voltage_v
     i0 = idle_current_ma(profile, settings)
@@ -139,10 +167,13 @@ def _mode_figures(times: Mapping[str, RadioTimes], profile: Profile, settings: E
         charge_mc = total / v
         excess_mc[name] = charge_mc - i0 * t.span_s   # the traffic's charge above idle
         n = delivered.get(name, 0)
+        # the node spends its traffic charge on every reading it sends, delivered or not:
+        # the lifetime's average current divides by readings sent
+        n_sent = (sent or {}).get(name) or n
         per_reading = lifetime = None
         if n and interval_s > 0:
             per_reading = (i0 * interval_s + excess_mc[name] / n) * v
-            current = max(i0 + excess_mc[name] / n / interval_s, 1e-9)
+            current = max(i0 + excess_mc[name] / n_sent / interval_s, 1e-9)
             lifetime = settings.battery.capacity_mah / current / 24
         nodes[name] = {
             "role": "sensor" if name in sensors else "relay",
@@ -190,7 +221,10 @@ def measure_energy(directory: str | Path, *, sensors: Iterable[str], interval_s:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise BadInput(f"{directory / 'medium.json'}: no run span ({exc})") from exc
     activities = read_activity(directory / "radio.csv")
-    delivered = read_delivered(directory / "deliveries.jsonl")
+    sent_seqs = read_sent(directory / "logs", sensors)
+    delivered = read_delivered(directory / "deliveries.jsonl",
+                               sent_seqs if any(sent_seqs.values()) else None)
+    sent = {node: len(seqs) for node, seqs in sent_seqs.items()}
     always = radio_times(activities, span_s, nodes=sensors)
     modes = {RdcMode.ALWAYS_ON: replace(settings, mode=RdcMode.ALWAYS_ON),
              RdcMode.CONTIKIMAC: replace(settings, mode=RdcMode.CONTIKIMAC)}
@@ -200,7 +234,7 @@ def measure_energy(directory: str | Path, *, sensors: Iterable[str], interval_s:
             activities, span_s, mode=mode, wakeup_s=settings.wakeup_s,
             phase_lock=settings.phase_lock, nodes=sensors)
         figures[mode] = _mode_figures(times, profile, mode_settings, sensors=sensors,
-                                      delivered=delivered, interval_s=interval_s)
+                                      delivered=delivered, interval_s=interval_s, sent=sent)
     chosen = figures[settings.mode]
     nodes = {name: {"tx_s": _round(t.tx_s), "rx_s": _round(t.rx_s),
                     "energy_mj": chosen["nodes"][name]["energy_mj"]["total"]}

@@ -145,3 +145,19 @@ def test_good_oml_rows_survive_garbage_between_them(noise: list[str]) -> None:
     rows = [oml_row(1, 0.0, 0.02), oml_row(2, 0.5, 0.02), oml_row(3, 1.0, 0.04)]
     text = OML_HEADER + "\n".join([noise[0], rows[0], noise[1], rows[1], noise[2], rows[2]])
     assert len(parse_oml(text).samples) == 3
+
+
+def test_ppk2_samples_skip_what_is_not_a_number() -> None:
+    from testbed.energy.meters import ppk2_samples
+
+    trace = ppk2_samples([1000.0, "x", None, 2000.0], t0_s=0.0, voltage_v=3.0, period_s=0.1)
+    assert [s.t_s for s in trace.samples] == [0.0, 0.30000000000000004]
+    assert [k.line for k in trace.skipped] == [2, 3]
+
+
+def test_a_first_line_that_only_starts_with_t_is_reported_not_taken_for_the_header() -> None:
+    from testbed.energy.meters import parse_serial_lines
+
+    trace = parse_serial_lines("total garbage\n0.0 1.0 3.0\n0.1 1.0 3.0\n")
+    assert len(trace.samples) == 2 and [k.line for k in trace.skipped] == [1]
+    assert parse_serial_lines("t_s,current_mA,bus_V\n0.0 1.0 3.0\n").skipped == ()

@@ -106,3 +106,15 @@ def test_bad_modes_and_spans_are_bad_input() -> None:
         parse_mode("xmac")
     with pytest.raises(BadInput, match="span must be positive"):
         radio_times([], 0.0)
+
+
+def test_rows_beyond_the_span_are_clipped_so_states_sum_to_the_span() -> None:
+    """A frame the medium finished after its clock stopped counts only inside the run."""
+    from testbed.energy.radio_model import radio_times
+    from testbed.radio.activity import RadioActivity
+
+    rows = [RadioActivity("a", "tx", "data", 0.9, 0.3, 100, 1, "b", "ok"),
+            RadioActivity("a", "rx", "data", -0.1, 0.2, 50, 2, "b", "ok")]
+    t = radio_times(rows, 1.0)["a"]
+    assert t.tx_s == pytest.approx(0.1) and t.rx_s == pytest.approx(0.1)
+    assert t.tx_s + t.rx_s + t.listen_s + t.sleep_s == pytest.approx(1.0)
