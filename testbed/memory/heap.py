@@ -27,6 +27,7 @@ import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
+from testbed.errors import TestbedError
 from testbed.memory.raw_repl import RawRepl, ReplExecError
 
 
@@ -128,8 +129,11 @@ def cpython_wire(app_dir: Path, codec: AppCodec) -> bytes:
     bytes must equal."""
     code = (f"import {', '.join(codec.modules)}\n{codec.encode}\n"
             "import sys; sys.stdout.buffer.write(wire)")
-    done = subprocess.run([sys.executable, "-c", code], cwd=app_dir, capture_output=True,
-                          timeout=30, check=True)
+    try:
+        done = subprocess.run([sys.executable, "-c", code], cwd=app_dir, capture_output=True,
+                              timeout=30, check=True)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+        raise TestbedError(f"{app_dir}: the CPython reference encoding failed: {exc}") from None
     return done.stdout
 
 
@@ -160,12 +164,18 @@ def measure_heap(repl: RawRepl, app_dir: Path, codec: AppCodec, *, platform: str
         imported: dict[str, int] = {}
         figures["after_import_module"] = imported
         for module in codec.modules:  # one at a time: a failure names the module that did not fit
-            stage = f"import {module}"
+            # the board compiles the source as it imports it: a MemoryError here is the
+            # compiler's RAM as much as the module's
+            stage = f"compile+import {module}"
             imported[module] = _figure(repl, f"import {module}")[0]
         figures["after_import"] = imported[codec.modules[-1]]
         stage = "encode"
         figures["after_encode"] = _figure(repl, codec.encode)[0]
-        wire = ast.literal_eval(repl.exec("print(repr(wire))").strip())
+        try:
+            wire = ast.literal_eval(repl.exec("print(repr(wire))").strip())
+        except (ValueError, SyntaxError) as exc:
+            raise ReplExecError(repl.port, f"ValueError: the board's wire bytes do not parse: "
+                                           f"{exc}") from None
         figures["wire_bytes"] = len(wire)
         figures["wire_matches_cpython"] = wire == cpython_wire(Path(app_dir), codec)
         figures["fits"] = True

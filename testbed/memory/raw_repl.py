@@ -133,7 +133,17 @@ class RawRepl:
         self._write(CTRL_D)
         self.read_until(b"OK", what="'OK' (code accepted)")
         timeout = self.timeout_s if timeout_s is None else timeout_s
-        output = self.read_until(CTRL_D, what="the end of the output (0x04)", timeout_s=timeout)
+        try:
+            output = self.read_until(CTRL_D, what="the end of the output (0x04)",
+                                     timeout_s=timeout)
+        except ReplError:
+            # the program still runs: stop it so the session stays usable (a soft reset after
+            # this would otherwise time out too and hide this first error)
+            try:
+                self.interrupt()
+            except ReplError:
+                pass
+            raise
         error = self.read_until(CTRL_D, what="the end of the error output (0x04)")
         self.read_until(b">", what="the raw REPL prompt")
         return output[:-1], error[:-1]

@@ -64,14 +64,17 @@ def _heaps(board: Board | None, nodes_dir: Path,
             yield app, {"platform": platform, "fits": None, "error": f"memory: {reason}"}
         return
     assert board is not None
+    done: set[str] = set()
     try:
         with board.open() as port, RawRepl(port) as repl:
             for app in apps:
                 figures = measure_heap(repl, nodes_dir / app, CODECS[app], platform=board.platform)
+                done.add(app)
                 yield app, asdict(figures)
     except TestbedError as exc:  # the board itself failed: say so per app not yet measured
         for app in apps:
-            yield app, {"platform": platform, "fits": None, "error": f"memory: {exc}"}
+            if app not in done:
+                yield app, {"platform": platform, "fits": None, "error": f"memory: {exc}"}
 
 
 def memory_lines(memory: Mapping[str, Any]) -> list[str]:
