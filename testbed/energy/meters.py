@@ -40,9 +40,12 @@ class Sample:
     t_s: float
     current_a: float
     voltage_v: float
+    measured_power_w: float | None = None  # a meter that reports power itself (IoT-LAB)
 
     @property
     def power_w(self) -> float:
+        if self.measured_power_w is not None:
+            return self.measured_power_w
         return self.current_a * self.voltage_v
 
 
@@ -146,7 +149,13 @@ def parse_oml(text: str) -> Trace:
                     power, voltage * current, rel_tol=0.05, abs_tol=1e-4):
                 skipped.append(Skipped(number, raw, "power != voltage x current"))
                 continue
-            _keep(samples, skipped, number, raw, Sample(t, current, voltage))
+            if power == voltage == current == 0:
+                skipped.append(Skipped(number, raw, "power, voltage and current all 0 (a "
+                                                    "profile measuring none of them)"))
+                continue
+            # an IoT-LAB profile may measure power alone (voltage and current 0): keep it
+            _keep(samples, skipped, number, raw,
+                  Sample(t, current, voltage, power if _finite(power) and power > 0 else None))
     return Trace(tuple(samples), tuple(skipped))
 
 

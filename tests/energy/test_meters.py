@@ -161,3 +161,14 @@ def test_a_first_line_that_only_starts_with_t_is_reported_not_taken_for_the_head
     trace = parse_serial_lines("total garbage\n0.0 1.0 3.0\n0.1 1.0 3.0\n")
     assert len(trace.samples) == 2 and [k.line for k in trace.skipped] == [1]
     assert parse_serial_lines("t_s,current_mA,bus_V\n0.0 1.0 3.0\n").skipped == ()
+
+
+def test_oml_power_only_profile_integrates_the_power_column() -> None:
+    """IoT-LAB can be set to measure power alone: voltage and current columns are 0."""
+    from testbed.energy.meters import integrate, parse_oml
+
+    header = "protocol: 5\nschema: 1 consumption ...\ncontent: text\n\n"
+    rows = "".join(f"{0.001 * i:.6f} 1 {i} 100 {i * 1000} 0.150000 0 0\n" for i in range(11))
+    trace = parse_oml(header + rows + "0.02 1 11 100 11000 0 0 0\n")
+    assert len(trace.samples) == 11 and [k.line for k in trace.skipped] == [16]
+    assert integrate(trace.samples).energy_j == pytest.approx(0.150 * 0.010)
