@@ -48,20 +48,23 @@ port, count = int(sys.argv[1]), int(sys.argv[2])
 s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
 s.bind(("::", port))
 print("LISTENING", flush=True)
-seen = []
+seen, peers = [], set()
 s.settimeout(60)
-while len(seen) < count:
+while len(peers) < count:  # distinct senders: a client's retry is not another client
     data, peer = s.recvfrom(2048)
     seen.append([peer[0], data.decode()])
+    peers.add(peer[0])
     s.sendto(b"echo:" + data, peer)
 print(json.dumps({"received": seen}), flush=True)
 """
 
 UDP_PING = r"""
-import json, socket, sys, time
+import json, random, socket, sys, time
 host, port, message = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode()
 s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-s.settimeout(2.0)
+# jittered retries: clients behind hidden terminals must not stay in lockstep
+s.settimeout(random.uniform(1.0, 3.0))
+time.sleep(random.uniform(0.0, 0.5))
 for attempt in range(10):
     s.sendto(message, (host, port))
     try:
