@@ -19,7 +19,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +45,9 @@ class QemuMicrobit:
     qemu: str = QEMU
     boot_timeout_s: float = 10.0
     platform: str = PLATFORM
+    #: told QEMU's pid as soon as it runs: a run records it, so `testbed clean` can kill a
+    #: QEMU that a SIGKILLed run left behind (exits and exceptions kill it here anyway)
+    on_start: Callable[[int], object] | None = None
 
     def missing(self) -> str | None:
         """Why this board cannot start here (with the fix), or None when it can."""
@@ -70,6 +73,8 @@ class QemuMicrobit:
                     start_new_session=True,  # its own process group: killed as one
                 )
             try:
+                if self.on_start is not None:
+                    self.on_start(process.pid)
                 yield self._wait_for_pty(process, log_path)
             finally:
                 _kill(process)

@@ -426,13 +426,14 @@ def _interrupt_on_signals() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def _measure_memory() -> dict[str, Any]:
+def _measure_memory(run: Run) -> dict[str, Any]:
     """The results.json `memory` section: bytecode per app, heap on QEMU's micro:bit when
-    installed (else each app's heap.error says what to install)."""
+    installed (else each app's heap.error says what to install). QEMU's pid goes into the
+    run's registry entry while it runs."""
     from testbed.backends.qemu import QemuMicrobit
     from testbed.memory.summary import memory_section
 
-    return memory_section(QemuMicrobit())
+    return memory_section(QemuMicrobit(on_start=lambda pid: run.record_pid(pid, "qemu")))
 
 
 def run_comparison(
@@ -470,7 +471,7 @@ def run_comparison(
                 write_results(results, run.directory)
                 observer.finished(variant, result)
             # --- issue 04 memory: once per run, not per variant (boots QEMU's micro:bit) ---
-            results = replace(results, memory=_measure_memory())
+            results = replace(results, memory=_measure_memory(run))
             write_results(results, run.directory)
     finally:
         write_results(results, run.directory)

@@ -82,3 +82,16 @@ def test_a_serial_board_without_hardware() -> None:
                               "MicroPython)"
     with pytest.raises(BoardError, match="no board on /dev/tb-no-such-tty"), board.open():
         pass
+
+
+def test_the_pid_is_told_as_soon_as_qemu_runs() -> None:
+    """A run records QEMU's pid in its registry entry, so `testbed clean` can reach it."""
+    pids: list[int] = []
+    board = QemuMicrobit(on_start=pids.append)
+    if board.missing():
+        pytest.skip(board.missing())
+    with board.open():
+        (pid,) = pids
+        assert Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"qemu-system-arm")
+    gone = not Path(f"/proc/{pid}").exists()
+    assert gone or b"qemu" not in Path(f"/proc/{pid}/cmdline").read_bytes()
