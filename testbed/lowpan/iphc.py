@@ -193,6 +193,27 @@ def _context(contexts: Mapping[int, bytes], cid: int, offset: int) -> bytes:
 
 
 # RFC 6282 §3.1, §3.2, §4.3
+def _unicast(data: bytes, pos: int, ac: int, am: int, ci: int, contexts: Mapping[int, bytes],
+             ll: bytes) -> bytes:
+    """A unicast address, source or destination alike (RFC 6282 §3.1.1 SAM/DAM): stateful
+    (AC=1: context prefix) or stateless (link-local), its IID elided (mode 3, derived from
+    the link-layer address), 16 bits (mode 2), 64 bits (mode 1) or inline (mode 0)."""
+    if ac:
+        prefix = _context(contexts, ci, 2)
+        if am == 3:
+            return prefix + link_layer_iid(ll)
+        if am == 2:
+            return prefix + _SHORT_IID_HEAD + data[pos:pos + 2]
+        return prefix + data[pos:pos + 8]
+    if am == 3:
+        return _LINK_LOCAL_PREFIX + link_layer_iid(ll)
+    if am == 2:
+        return _LINK_LOCAL_PREFIX + _SHORT_IID_HEAD + data[pos:pos + 2]
+    if am == 1:
+        return _LINK_LOCAL_PREFIX + data[pos:pos + 8]
+    return data[pos:pos + 16]
+
+
 def decompress(
     data: bytes, *, src_ll: bytes, dst_ll: bytes, contexts: Mapping[int, bytes],
     datagram_size: int | None = None,
@@ -270,25 +291,10 @@ def decompress(
         hop_limit = data[pos]
         pos += 1
     # Source address.
-    if sac:
-        if sam == 0:
-            src = _UNSPECIFIED
-        else:
-            prefix = _context(contexts, sci, 2)
-            if sam == 3:
-                src = prefix + link_layer_iid(src_ll)
-            elif sam == 2:
-                src = prefix + _SHORT_IID_HEAD + data[pos:pos + 2]
-            else:
-                src = prefix + data[pos:pos + 8]
-    elif sam == 3:
-        src = _LINK_LOCAL_PREFIX + link_layer_iid(src_ll)
-    elif sam == 2:
-        src = _LINK_LOCAL_PREFIX + _SHORT_IID_HEAD + data[pos:pos + 2]
-    elif sam == 1:
-        src = _LINK_LOCAL_PREFIX + data[pos:pos + 8]
+    if sac and sam == 0:
+        src = _UNSPECIFIED
     else:
-        src = data[pos:pos + 16]
+        src = _unicast(data, pos, sac, sam, sci, contexts, src_ll)
     pos += src_length
     # Destination address.
     if m:
@@ -303,22 +309,8 @@ def decompress(
             dst = b"\xff" + data[pos:pos + 1] + _ZERO[:9] + data[pos + 1:pos + 6]
         else:
             dst = data[pos:pos + 16]
-    elif dac:
-        prefix = _context(contexts, dci, 2)
-        if dam == 3:
-            dst = prefix + link_layer_iid(dst_ll)
-        elif dam == 2:
-            dst = prefix + _SHORT_IID_HEAD + data[pos:pos + 2]
-        else:
-            dst = prefix + data[pos:pos + 8]
-    elif dam == 3:
-        dst = _LINK_LOCAL_PREFIX + link_layer_iid(dst_ll)
-    elif dam == 2:
-        dst = _LINK_LOCAL_PREFIX + _SHORT_IID_HEAD + data[pos:pos + 2]
-    elif dam == 1:
-        dst = _LINK_LOCAL_PREFIX + data[pos:pos + 8]
     else:
-        dst = data[pos:pos + 16]
+        dst = _unicast(data, pos, dac, dam, dci, contexts, dst_ll)
     pos += dst_length
     udp = None
     if nh_compressed:
