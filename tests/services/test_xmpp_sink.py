@@ -66,6 +66,16 @@ class NodeEvents:
         return [e for e in self.events if e["event"] == kind]
 
 
+
+def start_sensor(net: Any, path: Path, settings: dict[str, Any]) -> tuple[Any, NodeEvents]:
+    """Write the sensor's CONFIG.json (0600: it holds its password) and start xmpp-sensor in
+    n1; the process and its event reader."""
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(settings))
+    process = net.popen("n1", [sys.executable, str(SENSOR_MAIN), str(path)],
+                        stdout=subprocess.PIPE, text=True)
+    return process, NodeEvents(process)
+
 def run_sensor(
     network: Any,
     tmp_path: Path,
@@ -105,10 +115,7 @@ def run_sensor(
                 log=tmp_path / "sink.log",
             ) as sink,
         ):
-            config = tmp_path / "n1.json"
-            config.touch(mode=0o600)
-            config.write_text(
-                json.dumps(
+            settings = (
                     {
                         "name": "n1",
                         "readings": readings,
@@ -128,16 +135,9 @@ def run_sensor(
                         "starttls": tls,
                         "sasl": sasl,
                     }
-                )
             )
-            process = net.popen(
-                "n1",
-                [sys.executable, str(SENSOR_MAIN), str(config)],
-                stdout=subprocess.PIPE,
-                text=True,
-            )
+            process, events = start_sensor(net, tmp_path / "n1.json", settings)
             try:
-                events = NodeEvents(process)
                 events.wait_for("ready", 60)
                 if mode == "iq":
                     sink.wait_done(60 + readings * interval_s)
@@ -207,10 +207,7 @@ def test_sensor_reconnects_when_the_server_restarts(network: Any, tmp_path: Path
                 directory=tmp_path / "prosody",
             )
 
-        config = tmp_path / "n1.json"
-        config.touch(mode=0o600)
-        config.write_text(
-            json.dumps(
+        settings = (
                 {
                     "name": "n1",
                     "readings": readings,
@@ -223,17 +220,10 @@ def test_sensor_reconnects_when_the_server_restarts(network: Any, tmp_path: Path
                     "mode": "message",
                     "sink": f"sink@{DOMAIN}",
                 }
-            )
         )
         with server():
-            process = net.popen(
-                "n1",
-                [sys.executable, str(SENSOR_MAIN), str(config)],
-                stdout=subprocess.PIPE,
-                text=True,
-            )
+            process, events = start_sensor(net, tmp_path / "n1.json", settings)
             try:
-                events = NodeEvents(process)
                 events.wait_for("ready", 60)
                 events.wait_for("reading", 30)
             except BaseException:
@@ -260,7 +250,8 @@ PROBE = r"""
 import asyncio, json, sys, xml.etree.ElementTree as ET
 import slixmpp
 from slixmpp.exceptions import IqError
-server, password, target = sys.argv[1], sys.argv[2], sys.argv[3]
+server, target = sys.argv[1], sys.argv[2]
+password = sys.stdin.readline().strip()  # never on argv, where `ps` shows it
 xmpp = slixmpp.ClientXMPP("probe@iot.testbed/probe", password)
 xmpp.register_plugin("xep_0030"); xmpp.register_plugin("xep_0199")
 xmpp.enable_direct_tls = xmpp.enable_starttls = False
@@ -291,10 +282,7 @@ def test_node_answers_ping_unknown_iq_and_readout(network: Any, tmp_path: Path) 
     passwords = {"n1": secrets.token_urlsafe(12), "probe": secrets.token_urlsafe(12)}
     with network(parse_topology(PAIR, "pair.yaml"), seed=2) as net:
         cloud = net.netns("cloud")
-        config = tmp_path / "n1.json"
-        config.touch(mode=0o600)
-        config.write_text(
-            json.dumps(
+        settings = (
                 {
                     "name": "n1",
                     "readings": 1,
@@ -305,7 +293,6 @@ def test_node_answers_ping_unknown_iq_and_readout(network: Any, tmp_path: Path) 
                     "mode": "iq",
                     "sink": f"probe@{DOMAIN}",
                 }
-            )
         )
         with Prosody(
             netns=cloud,
@@ -313,14 +300,8 @@ def test_node_answers_ping_unknown_iq_and_readout(network: Any, tmp_path: Path) 
             accounts=passwords,
             directory=tmp_path / "prosody",
         ):
-            process = net.popen(
-                "n1",
-                [sys.executable, str(SENSOR_MAIN), str(config)],
-                stdout=subprocess.PIPE,
-                text=True,
-            )
+            process, events = start_sensor(net, tmp_path / "n1.json", settings)
             try:
-                events = NodeEvents(process)
                 events.wait_for("ready", 60)
                 probe = net.exec(
                     "cloud",
@@ -329,9 +310,9 @@ def test_node_answers_ping_unknown_iq_and_readout(network: Any, tmp_path: Path) 
                         "-c",
                         PROBE,
                         str(net.cloud_address),
-                        passwords["probe"],
                         f"n1@{DOMAIN}/sensor",
                     ],
+                    input=passwords["probe"] + "\n",
                     capture_output=True,
                     text=True,
                     timeout=120,
