@@ -142,12 +142,7 @@ def test_exception_inside_the_block_still_tears_down(run, bystander):
 @pytest.mark.slow
 def test_sigterm_tears_down(tmp_path, registry, bystander):
     """SIGTERM to the process that holds the network up raises SystemExit and tears down."""
-    topo = tmp_path / "pair.yaml"
-    topo.write_text(PAIR)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "testbed.cli", "up", str(topo), "--out", str(tmp_path)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    proc = _testbed_up(tmp_path, PAIR)
     try:
         _wait_for(lambda: _up_and_ready(proc))
         (entry,) = list_runs()
@@ -169,12 +164,7 @@ def test_after_sigkill_clean_or_down_removes_exactly_the_dead_run(
     tmp_path, registry, bystander, remover
 ):
     """`testbed up` killed by SIGKILL ran no tear-down; the registry still says what it made."""
-    topo = tmp_path / "pair.yaml"
-    topo.write_text(PAIR)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "testbed.cli", "up", str(topo), "--out", str(tmp_path)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    proc = _testbed_up(tmp_path, PAIR)
     try:
         _wait_for(lambda: _up_and_ready(proc))
         (entry,) = list_runs()
@@ -253,12 +243,7 @@ def test_ctrl_c_during_bring_up_leaves_nothing(tmp_path, registry, delay_s):
     """SIGINT while a 30-node grid is coming up: status 130, no namespace, no medium, no entry."""
     from testbed.config.generate import grid
 
-    topo = tmp_path / "grid.yaml"
-    topo.write_text(_grid_yaml(grid(30)))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "testbed.cli", "up", str(topo), "--out", str(tmp_path)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    proc = _testbed_up(tmp_path, _grid_yaml(grid(30)))
     try:
         _wait_for(lambda: list_runs() != [] or proc.poll() is not None)
         time.sleep(delay_s)
@@ -281,3 +266,13 @@ def _grid_yaml(topology) -> str:
         x, y = node.position
         lines.append(f"  {name}: {{role: {node.role}, position: [{x}, {y}]}}")
     return "\n".join(lines) + "\n"
+
+
+def _testbed_up(tmp_path: Path, topology_yaml: str) -> subprocess.Popen[str]:
+    """`testbed up` on a topology written to tmp_path, as a user runs it: its own process."""
+    topo = tmp_path / "topology.yaml"
+    topo.write_text(topology_yaml)
+    return subprocess.Popen(
+        [sys.executable, "-m", "testbed.cli", "up", str(topo), "--out", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
