@@ -44,6 +44,7 @@ from testbed.energy.radio_model import (
     CHECK_S, DEFAULT_WAKEUP_S, RadioTimes, RdcMode, parse_mode, radio_times,
 )
 from testbed.errors import BadInput
+from testbed.jsonlines import read_json_lines
 from testbed.radio.activity import read_activity
 
 STATES = ("tx", "rx", "listen", "sleep")
@@ -101,28 +102,12 @@ def idle_current_ma(profile: Profile, settings: EnergySettings) -> float:
     return duty * profile.listen_ma + (1 - duty) * profile.sleep_ma
 
 
-def _json_lines(path: Path) -> list[dict[str, Any]]:
-    try:
-        lines = Path(path).read_text(errors="replace").splitlines()
-    except FileNotFoundError:
-        return []
-    found = []
-    for line in lines:
-        try:
-            data = json.loads(line)
-        except ValueError:
-            continue  # a half-written last line
-        if isinstance(data, dict):
-            found.append(data)
-    return found
-
-
 def read_sent(logs: Path, nodes: Iterable[str]) -> dict[str, set[int]]:
     """The readings each node says it sent (its logs/<node>.jsonl "reading" events)."""
     sent: dict[str, set[int]] = {}
     for node in nodes:
         seqs = set()
-        for e in _json_lines(Path(logs) / f"{node}.jsonl"):
+        for e in read_json_lines(Path(logs) / f"{node}.jsonl"):
             try:
                 if e.get("event") == "reading":
                     seqs.add(int(e["seq"]))
@@ -136,7 +121,7 @@ def read_delivered(path: Path, sent: Mapping[str, set[int]] | None = None) -> di
     """Distinct (node, seq) readings in deliveries.jsonl (seq 0 is a state, not a reading);
     with `sent`, only those a node says it sent count, as in results.json's readings."""
     seen: set[tuple[str, int]] = set()
-    for d in _json_lines(path):
+    for d in read_json_lines(path):
         try:
             node, seq = str(d["node"]), int(d["seq"])
         except (KeyError, TypeError, ValueError):

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from testbed.errors import BadInput
-from testbed.services.jsonlines import read_json_lines
+from testbed.jsonlines import read_json_lines
 
 if TYPE_CHECKING:
     from testbed.backends.emulated import EmulatedNetwork

@@ -39,7 +39,7 @@ from testbed.backends.emulated import CLOUD, EmulatedNetwork
 from testbed.analysis.account import analyze_capture
 from testbed.config.topology import Role, Topology
 from testbed.errors import BadInput, TestbedError
-from testbed.services.jsonlines import read_json_lines
+from testbed.jsonlines import read_json_lines
 from testbed.experiment.nodes import Event, NodeApp, RunningNode
 from testbed.experiment.results import (
     Air, Percentiles, Phases, Readings, Results, Span, VariantResult, percentile, write_results,

@@ -35,7 +35,7 @@ import cbor2
 
 from testbed.errors import TestbedError
 from testbed.backends.processes import stop_process
-from testbed.services.jsonlines import read_json_lines
+from testbed.jsonlines import read_json_lines
 
 COAP_PORT = 5683  # RFC 7252 §6.1
 READY_TIMEOUT_S = 15.0

@@ -39,7 +39,7 @@ from typing import Any
 
 from testbed.errors import TestbedError
 from testbed.backends.processes import stop_process
-from testbed.services.jsonlines import read_json_lines
+from testbed.jsonlines import read_json_lines
 
 NS_SENSORDATA = "urn:xmpp:iot:sensordata"
 FIELDS = f"{{{NS_SENSORDATA}}}fields"
