@@ -6,7 +6,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 # Debian packages the testbed runs with, in one list.
-DEBIAN_PACKAGES := python3 python3-venv iproute2 iputils-ping tshark netcat-openbsd procps prosody libcoap3-bin openssl qemu-system-arm firmware-microbit-micropython gcc-arm-none-eabi binutils-arm-none-eabi libnewlib-arm-none-eabi
+DEBIAN_PACKAGES := python3 python3-venv iproute2 iputils-ping tshark netcat-openbsd procps prosody libcoap3-bin openssl qemu-system-arm firmware-microbit-micropython gcc-arm-none-eabi binutils-arm-none-eabi libnewlib-arm-none-eabi chromium chromium-driver
 UV_VERSION := 0.13.8
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -57,8 +57,8 @@ $(UV): | system-deps
 python-env: system-deps $(UV)
 	@$(UV) sync --frozen --quiet
 
-# Until the XMPP/CoAP nodes land (issue 02), the comparison job proves the emulated testbed
-# end to end: every node of the default topology reaches the cloud over the modelled air.
+# The comparison: every XMPP and CoAP variant on the default topology; it prints the verdict
+# table and where report.html (plots), summary.md and results.json are.
 compare: deps
 	$(SUDO) $(PY) -m testbed.cli compare --topology topologies/default.yaml; status=$$?; $(OWN_BACK); exit $$status
 
