@@ -6,7 +6,10 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 # Debian packages the testbed runs with, in one list.
-DEBIAN_PACKAGES := python3 python3-venv iproute2 iputils-ping tshark netcat-openbsd procps prosody libcoap3-bin openssl qemu-system-arm firmware-microbit-micropython gcc-arm-none-eabi binutils-arm-none-eabi libnewlib-arm-none-eabi chromium chromium-driver
+DEBIAN_PACKAGES := python3 python3-venv iproute2 iputils-ping tshark netcat-openbsd procps prosody libcoap3-bin openssl qemu-system-arm firmware-microbit-micropython gcc-arm-none-eabi binutils-arm-none-eabi libnewlib-arm-none-eabi
+# Optional: the report's screenshots and its browser test. Ubuntu ships chromium as a snap only,
+# so these are tried one by one and a failure only skips that test.
+OPTIONAL_DEBIAN_PACKAGES := chromium chromium-driver
 UV_VERSION := 0.13.8
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -47,7 +50,14 @@ system-deps: privileges
 		if echo "$$missing" | grep -qw prosody && [ -d /run/systemd/system ]; then \
 			$(SUDO) systemctl disable --now prosody >/dev/null 2>&1 || true; \
 		fi; \
-	fi
+	fi; \
+	optional=$$(for p in $(OPTIONAL_DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$optional" ] && [ -z "$$missing" ]; then $(SUDO) apt-get update -qq || true; fi; \
+	for p in $$optional; do \
+		echo "installing optional Debian package: $$p"; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$p \
+			|| echo "make: optional package $$p not installed: the report's browser test will skip" >&2; \
+	done
 
 $(UV): | system-deps
 	python3 -m venv $(TOOLS)
