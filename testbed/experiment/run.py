@@ -17,10 +17,8 @@ This module does not create namespaces or processes itself; backends do, and cal
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import os
-import platform
 import re
 import secrets
 import shutil
@@ -29,9 +27,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from testbed import __version__
 from testbed.backends.processes import ProcessRecord
 from testbed.errors import NetworkError, TestbedError
+from testbed.experiment.manifest import new_manifest
 
 __all__ = [
     "RegistryEntry",
@@ -196,10 +194,6 @@ def remove_entry(entry: RegistryEntry) -> None:
 # --- the run ----------------------------------------------------------------------------------
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 @dataclass(slots=True)
 class Run:
     """A run directory with its manifest, and the run's entry in the registry of live runs.
@@ -234,28 +228,17 @@ class Run:
         argv: Sequence[str] | None = None,
         run_id: str | None = None,
     ) -> Run:
-        """Make the run directory, write run.json and register the run (owner: this process)."""
+        """Make the run directory, write run.json (with a copy of the topology file, see
+        testbed.experiment.manifest) and register the run (owner: this process)."""
         run_id = run_id or new_run_id()
         started = _now()
         directory = Path(out).resolve() / f"{started:%Y%m%d-%H%M%S}-{run_id}"
         (directory / "logs").mkdir(parents=True, exist_ok=False)
-        source = Path(topology_source).resolve() if topology_source else None
-        uname = platform.uname()
-        manifest: dict[str, object] = {
-            "run_id": run_id,
-            "topology": {
-                "name": topology_name,
-                "source": str(source) if source else None,
-                "sha256": _sha256(source) if source and source.is_file() else None,
-            },
-            "seed": seed,
-            "started": started.isoformat(timespec="seconds"),
-            "ended": None,
-            "testbed_version": __version__,
-            "kernel": f"{uname.system} {uname.release} {uname.version} {uname.machine}",
-            "python": sys.version.split()[0],
-            "argv": list(argv if argv is not None else sys.argv),
-        }
+        manifest = new_manifest(
+            run_id=run_id, directory=directory, topology_name=topology_name,
+            topology_source=topology_source, seed=seed, started=started,
+            argv=argv if argv is not None else sys.argv,
+        )
         entry = RegistryEntry(
             run_id=run_id,
             owner=ProcessRecord.of(os.getpid(), "owner"),
