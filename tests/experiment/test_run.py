@@ -6,13 +6,12 @@ import hashlib
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 
 import pytest
 
-from testbed.backends.processes import ProcessRecord, pid_start_time
+from testbed.backends.processes import ProcessRecord
 from testbed.errors import NetworkError, TestbedError
 from testbed.experiment.run import Run, find_run, list_runs, load_entry, new_run_id, remove_entry
 

@@ -3,5 +3,4 @@
 from __future__ import annotations
 
 from tests.e2e.conftest import network  # noqa: F401 - re-exported as a fixture for tests/services
-from tests.topologies import PAIR
 

@@ -30,7 +30,7 @@ from testbed.services.coap_sink import (
     parse_text,
     read_deliveries,
 )
-from tests.services.conftest import PAIR
+from tests.topologies import PAIR
 
 SENSOR_MAIN = Path(__file__).resolve().parents[2] / "nodes" / "coap-sensor" / "main.py"
 TEXT = re.compile(rb"seq=(\d+) t=([\d.]+) v=([\d.]+)")

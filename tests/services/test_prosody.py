@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from testbed.config.topology import parse_topology
 from testbed.services.prosody import Prosody, ProsodyError, lua_string, render_config, store_name
-from tests.services.conftest import PAIR
+from tests.topologies import PAIR
 
 SENSOR_DIR = Path(__file__).resolve().parents[2] / "nodes" / "xmpp-sensor"
 LUA = shutil.which("lua5.4") or shutil.which("lua")

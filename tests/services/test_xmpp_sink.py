@@ -21,7 +21,7 @@ import pytest
 from testbed.config.topology import parse_topology
 from testbed.services.prosody import Prosody
 from testbed.services.xmpp_sink import XmppSink
-from tests.services.conftest import PAIR
+from tests.topologies import PAIR
 
 pytestmark = pytest.mark.slow
 
