@@ -21,7 +21,11 @@ class BadInput(TestbedError):
 
 
 class TopologyError(BadInput):
-    """A topology or lab file is invalid: `file:line:col: path: what was expected`."""
+    """A topology file is invalid: `file:line:col: path: what was expected`."""
+
+
+class LabError(BadInput):
+    """A lab file is invalid: `file:line:col: path: what was expected` (one line)."""
 
 
 class FrameError(BadInput):
@@ -34,3 +38,7 @@ class NetworkError(TestbedError):
 
 class PrivilegeError(TestbedError):
     """The emulated backend needs CAP_NET_ADMIN: root or an unprivileged user+net namespace."""
+
+
+class FlashError(TestbedError):
+    """Firmware could not be put on a board: names the board, the step and where to look."""

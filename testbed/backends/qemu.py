@@ -4,7 +4,7 @@ What it is: a board backend. `QemuMicrobit().open()` starts
 `qemu-system-arm -M microbit -device loader,file=<firmware.hex> -nographic -serial pty
 -monitor none`, reads QEMU's "char device redirected to /dev/pts/N" line, yields that pty
 path (115200 baud, the MicroPython REPL) and always kills QEMU when the block ends, also on
-exceptions. What it is not: a REPL client (testbed/memory/raw_repl.py talks to the port).
+exceptions. What it is not: a REPL client (testbed/backends/raw_repl.py talks to the port).
 
 Debian packages: qemu-system-arm (QEMU's `microbit` machine, an nRF51822) and
 firmware-microbit-micropython (MicroPython 1.9.2 for the micro:bit v1).

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from testbed.errors import TestbedError
-from testbed.memory.raw_repl import RawRepl, ReplExecError
+from testbed.backends.raw_repl import RawRepl, ReplExecError
 
 
 @dataclass(frozen=True, slots=True)

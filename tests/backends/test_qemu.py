@@ -3,28 +3,15 @@
 from __future__ import annotations
 
 import os
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import serial
 
+from tests.qemu import our_qemus
 from testbed.backends.qemu import INSTALL_HINT, BoardError, QemuMicrobit
 from testbed.backends.serial_board import SerialBoard
 
-
-def our_qemus() -> set[int]:
-    done = subprocess.run(["pgrep", "-x", "-P", str(os.getpid()), "qemu-system-arm"],
-                          capture_output=True, text=True, check=False)
-    return {int(pid) for pid in done.stdout.split()}
-
-
-@pytest.fixture(autouse=True)
-def no_leaked_qemu() -> Iterator[None]:
-    before = our_qemus()
-    yield
-    assert not our_qemus() - before, "qemu-system-arm left running"
 
 
 @pytest.fixture

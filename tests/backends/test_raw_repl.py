@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from testbed.memory.raw_repl import RawRepl, ReplError, ReplExecError
+from testbed.backends.raw_repl import RawRepl, ReplError, ReplExecError
 
 
 def test_exec_returns_the_output(microbit_port: str) -> None:

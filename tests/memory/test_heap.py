@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from testbed.backends.qemu import PLATFORM, QemuMicrobit
 from testbed.memory.heap import CODECS, AppCodec, cpython_wire, measure_heap, strip_source
-from testbed.memory.raw_repl import RawRepl
+from testbed.backends.raw_repl import RawRepl
 from testbed.memory.summary import memory_section
 
 NODES = Path(__file__).resolve().parents[2] / "nodes"
