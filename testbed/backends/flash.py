@@ -1,0 +1,309 @@
+"""Putting node firmware on a lab board: one flasher per board platform, listed in FLASHERS.
+
+What it is:
+- `RawReplFlasher` (MicroPython): writes an app's .py files (nodes/coap-sensor/, or given
+  files) to the board's filesystem over the raw REPL, file by file, then reads every file
+  back (length and checksum) in one go; progress is reported in bytes.
+- `CommandFlasher` (Contiki): runs the lab file's argv template (`flasher:`), `{image}` and
+  `{port}` replaced inside their own argument; no shell ever; a timeout; its output goes to
+  a log whose last lines a failure quotes.
+
+What it is not: a board backend (boards.py boots QEMU or names the port) nor a raw-REPL
+client (raw_repl.py; tests may pass another `open_repl`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from testbed.config.lab import PLACEHOLDERS, Board, BoardPlatform, Lab
+from testbed.backends.raw_repl import RawRepl, text_checksum
+from testbed.errors import BadInput, FlashError, TestbedError
+
+#: progress(done_bytes, total_bytes, name of the file being written)
+ProgressCallback = Callable[[int, int, str], object]
+TAIL_LINES = 5  # lines of a failed flasher's log that its error message quotes
+_PLACEHOLDER = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
+
+
+@dataclass(frozen=True, slots=True)
+class FlashResult:
+    """What one flashing did: for `testbed flash --json` and the plugin."""
+
+    board: str
+    platform: str
+    port: str
+    files: tuple[str, ...]
+    bytes: int
+    seconds: float
+    verified: bool
+    log: Path | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"board": self.board, "platform": self.platform, "port": self.port,
+                "files": list(self.files), "bytes": self.bytes,
+                "seconds": round(self.seconds, 3), "verified": self.verified,
+                "log": None if self.log is None else str(self.log)}
+
+
+class Flasher(Protocol):
+    """Puts `image` (an app directory or files, a firmware file) on the board at `port`."""
+
+    def flash(self, image: Path | Sequence[Path] | None, *, port: str,
+              progress: ProgressCallback | None = None) -> FlashResult: ...
+
+
+# --- MicroPython: files over the raw REPL -----------------------------------------------------
+
+
+class ReplSession(Protocol):
+    """The part of testbed.backends.raw_repl.RawRepl a deployment uses."""
+
+    def exec(self, code: str, *, timeout_s: float | None = None) -> str: ...
+    def write_file(self, name: str, text: str) -> None: ...
+
+
+#: open_repl(port, baudrate=...) -> a context manager giving a ReplSession (RawRepl is one)
+OpenRepl = Callable[..., AbstractContextManager[ReplSession]]
+
+# read every file back on the board: "<name> <characters> <checksum>" per line (the checksum
+# is raw_repl.text_checksum's, computed in 64-character pieces: the micro:bit has a 10 kB heap)
+_READ_BACK = (
+    "def _tb(n):\n try:\n  f=open(n)\n except OSError:\n  print(n,-1,0)\n  return\n"
+    " k=0\n s=0\n while 1:\n  b=f.read(64)\n  if not b:\n   break\n  k+=len(b)\n"
+    "  for c in b:\n   s=(s*31+ord(c))&0xffffff\n f.close()\n print(n,k,s)\n"
+    "for _n in %r:\n _tb(_n)\ndel _tb\n"
+)
+
+
+def app_files(image: Path | Sequence[Path]) -> list[Path]:
+    """The files to deploy: a directory's top-level .py files (sorted; its tests/ and other
+    folders stay home), one file, or the files given. BadInput for what is not there."""
+    if isinstance(image, (str, Path)):
+        path = Path(image)
+        if path.is_dir():
+            files = sorted(p for p in path.iterdir() if p.suffix == ".py" and p.is_file())
+            if not files:
+                raise BadInput(f"{path}: no .py files to deploy")
+            return files
+        candidates = [path]
+    else:
+        candidates = [Path(p) for p in image]
+    if not candidates:
+        raise BadInput("nothing to deploy: no files given")
+    seen: dict[str, Path] = {}
+    for path in candidates:
+        if not path.is_file():
+            raise BadInput(f"{path}: no such file to deploy")
+        if path.name in seen:  # the board's filesystem is flat
+            raise BadInput(f"{path}: the board would get two files named {path.name!r} "
+                           f"(also {seen[path.name]})")
+        seen[path.name] = path
+    return candidates
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{path}: not UTF-8 text (byte offset {exc.start})") from None
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RawReplFlasher:
+    """Deploy a MicroPython app over the raw REPL (Ctrl-A ... Ctrl-D), then verify it.
+    The constructor does no I/O; `flash` opens the port."""
+
+    board: Board
+    open_repl: OpenRepl = RawRepl
+
+    def flash(self, image: Path | Sequence[Path] | None, *, port: str,
+              progress: ProgressCallback | None = None) -> FlashResult:
+        if image is None:
+            raise BadInput(f"board {self.board.name}: nothing to deploy (give an app)")
+        files = app_files(image)
+        texts = {path.name: _read_text(path) for path in files}
+        total = sum(len(text.encode()) for text in texts.values())
+        report = progress or (lambda done, total, name: None)
+        started = time.monotonic()
+        done = 0
+        name = next(iter(texts))
+        try:
+            with self.open_repl(port, baudrate=self.board.baudrate) as repl:
+                for name, text in texts.items():
+                    report(done, total, name)
+                    repl.write_file(name, text)
+                    done += len(text.encode())
+                    report(done, total, name)
+                name = "(read-back)"
+                self._verify(repl, texts)
+        except FlashError:
+            raise
+        except TestbedError as exc:
+            full = " (no space left on the board's filesystem)" if "OSError: 28" in str(exc) else ""
+            raise FlashError(f"board {self.board.name}: {name}: {exc}{full}; {done} of {total} "
+                             "bytes written") from exc
+        return FlashResult(board=self.board.name, platform=str(self.board.platform), port=port,
+                           files=tuple(texts), bytes=total,
+                           seconds=time.monotonic() - started, verified=True)
+
+    def _verify(self, repl: ReplSession, texts: dict[str, str]) -> None:
+        lines = repl.exec(_READ_BACK % (list(texts),)).split("\n")
+        got = {}
+        for line in lines:
+            parts = line.split()
+            if len(parts) == 3:
+                got[parts[0]] = (int(parts[1]), int(parts[2]))
+        for name, text in texts.items():
+            expected = (len(text), text_checksum(text))
+            if got.get(name) != expected:
+                found = got.get(name)
+                seen = ("absent" if found is None or found[0] < 0
+                        else f"{found[0]} characters, checksum {found[1]}")
+                raise FlashError(f"board {self.board.name}: {name}: read back as {seen}, "
+                                 f"expected {expected[0]} characters, checksum {expected[1]}")
+
+    @classmethod
+    def for_board(cls, board: Board, lab: Lab, *, open_repl: OpenRepl | None = None,
+                  **_: Any) -> RawReplFlasher:
+        return cls(board=board, open_repl=open_repl or RawRepl)
+
+
+# --- Contiki: the lab's own flasher command ---------------------------------------------------
+
+
+def substitute(template: Sequence[str], *, image: str, port: str) -> list[str]:
+    """The argv with `{image}` and `{port}` replaced inside each argument; every argument
+    stays one argument, and nothing else in it is interpreted (no shell, no format specs)."""
+    values = {"image": image, "port": port}
+    return [_PLACEHOLDER.sub(lambda m: values[m.group(1)], argument) for argument in template]
+
+
+def _tail(path: Path, lines: int = TAIL_LINES) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    kept = [line.strip() for line in text.strip().splitlines() if line.strip()][-lines:]
+    return " | ".join(kept)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommandFlasher:
+    """Run the lab's flasher argv for a Contiki board. Runs in `cwd` (the lab file's
+    directory: relative paths in the template mean what they mean in the file)."""
+
+    board: Board
+    argv: tuple[str, ...]
+    log: Path
+    cwd: Path | None = None
+    timeout_s: float = 300.0
+    source: str = "lab file"  # what to name in a bad-input message
+
+    def check_image(self, image: Path | None) -> None:
+        """BadInput unless the image the template names ({image}) is there to flash."""
+        if any("{image}" in argument for argument in self.argv):
+            if image is None:
+                raise BadInput(f"{self.source}: board {self.board.name}: the flasher uses "
+                               "{image} but the board has no image")
+            if not Path(image).is_file():
+                raise BadInput(f"{self.source}: board {self.board.name}: image {image} not "
+                               "found (build it first, or fix `image:`)")
+
+    def flash(self, image: Path | Sequence[Path] | None, *, port: str,
+              progress: ProgressCallback | None = None) -> FlashResult:
+        if image is not None and not isinstance(image, (str, Path)):
+            raise BadInput(f"board {self.board.name}: a Contiki board takes one firmware image")
+        image = None if image is None else Path(image)
+        self.check_image(image)
+        argv = substitute(self.argv, image="" if image is None else str(image), port=port)
+        size = image.stat().st_size if image is not None and image.is_file() else 0
+        name = "(no image)" if image is None else image.name
+        report = progress or (lambda done, total, name: None)
+        report(0, size, name)
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        status = self._run(argv)
+        seconds = time.monotonic() - started
+        if status != 0:
+            tail = _tail(self.log)
+            raise FlashError(f"board {self.board.name}: {argv[0]} exited with status {status}"
+                             f"{'; last lines: ' + tail if tail else ' (no output)'}; "
+                             f"full log: {self.log}")
+        report(size, size, name)
+        return FlashResult(board=self.board.name, platform=str(self.board.platform), port=port,
+                           files=() if image is None else (image.name,), bytes=size,
+                           seconds=seconds, verified=False, log=self.log)
+
+    def _run(self, argv: list[str]) -> int:
+        with open(self.log, "wb") as log:
+            log.write(f"$ {argv!r}\n".encode())
+            log.flush()
+            try:
+                process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
+                                           stderr=subprocess.STDOUT, cwd=self.cwd,
+                                           start_new_session=True)  # killed as a group
+            except OSError as exc:
+                raise FlashError(f"board {self.board.name}: cannot run {argv[0]!r}: "
+                                 f"{exc.strerror or exc}") from None
+            try:
+                return process.wait(timeout=self.timeout_s)
+            except subprocess.TimeoutExpired:
+                _kill_group(process)
+                tail = _tail(self.log)
+                raise FlashError(f"board {self.board.name}: {argv[0]} did not finish within "
+                                 f"{self.timeout_s:g} s{'; last lines: ' + tail if tail else ''}"
+                                 f"; full log: {self.log}") from None
+            finally:
+                _kill_group(process)  # also on Ctrl-C: no flasher left writing to a board
+
+    @classmethod
+    def for_board(cls, board: Board, lab: Lab, *, log_dir: Path = Path("reports/flash"),
+                  timeout_s: float = 300.0, **_: Any) -> CommandFlasher:
+        source = str(lab.source) if lab.source is not None else f"lab {lab.name}"
+        if board.flasher is None:
+            raise BadInput(f"{source}: board {board.name} has no flasher (add `flasher: "
+                           f"[program, args..., '{{image}}']` under boards.{board.name})")
+        return cls(board=board, argv=board.flasher, log=Path(log_dir) / f"{board.name}.log",
+                   cwd=lab.source.parent if lab.source is not None else None,
+                   timeout_s=timeout_s, source=source)
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait(timeout=10)
+
+
+# --- the registry -----------------------------------------------------------------------------
+
+
+FLASHERS: dict[BoardPlatform, type[RawReplFlasher] | type[CommandFlasher]] = {
+    BoardPlatform.MICROPYTHON: RawReplFlasher,
+    BoardPlatform.CONTIKI: CommandFlasher,
+}
+
+
+def flasher_for(board: Board, lab: Lab, **options: Any) -> Flasher:
+    """The flasher for `board`'s platform, configured from the lab file. Options:
+    open_repl (MicroPython), log_dir and timeout_s (Contiki)."""
+    kind = FLASHERS.get(board.platform)
+    if kind is None:
+        source = str(lab.source) if lab.source is not None else f"lab {lab.name}"
+        raise BadInput(f"{source}: board {board.name}: {board.platform} boards are not flashed "
+                       f"by the testbed (flash them with their own tools)")
+    return kind.for_board(board, lab, **options)

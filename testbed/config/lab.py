@@ -1,0 +1,350 @@
+"""The lab file: which real boards a lab has, where each is plugged in, which node it plays.
+
+A lab is plain, frozen data (pydantic, `extra="forbid"`, `frozen=True`), the counterpart of a
+topology: the topology says what the network is, the lab says which hardware (or emulated
+hardware) stands in for some of its nodes. Reaching a board is a backend's job
+(testbed/backends/boards.py), writing firmware to it another (testbed/backends/flash.py).
+
+    name: desk
+    boards:
+      mb1: {platform: micropython, port: /dev/ttyACM0, node: s1}
+      qemu1: {platform: micropython, emulator: qemu-microbit, node: s2}
+      cc1:
+        platform: contiki
+        port: rfc2217://labhost:4000
+        image: build/zoul/coap-sensor.bin        # relative to the lab file
+        flasher: [cc2538-bsl.py, -e, -w, -v, -p, "{port}", "{image}"]
+      sniff: {platform: sensniff, port: /dev/ttyUSB1, channel: 26, baudrate: 460800}
+
+Every mistake is ONE line naming the place, as for topologies (testbed/config/yamlmarks.py):
+
+    lab.yaml:6:15: boards.mb1.platform: expected one of micropython, contiki, sensniff ...
+
+A flasher is an argv list, never a shell string: `{image}` and `{port}` are replaced inside
+the argument that holds them, and each argument stays exactly one argument.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterator
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
+
+from testbed.config.topology import NODE_NAME, NODE_NAME_MAX
+from testbed.config.yamlmarks import MarkedDocument, Position, dotted, load_marked, one_line
+from testbed.errors import LabError, TopologyError
+
+#: what a flasher template may name; anything else in braces is a mistake in the lab file
+PLACEHOLDERS = ("image", "port")
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_URL = re.compile(r"[a-z][a-z0-9+.-]*://\S+")  # pyserial URLs: rfc2217://, socket://, loop://
+
+
+class BoardPlatform(StrEnum):
+    """What a board runs: MicroPython (apps deployed as .py files), Contiki(-NG) firmware, or
+    the sensniff sniffer firmware."""
+
+    MICROPYTHON = "micropython"
+    CONTIKI = "contiki"
+    SENSNIFF = "sensniff"
+
+
+# --- field checks: ValueError with what was expected; pydantic adds the path ---------------
+
+
+def _got(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _name(what: str) -> Any:
+    def check(value: Any) -> Any:
+        if value is None and what == "node":
+            return None
+        if not isinstance(value, str) or not NODE_NAME.fullmatch(value):
+            raise ValueError(f"expected a {what} name of 1..{NODE_NAME_MAX} characters a-z, 0-9 "
+                             f"and '-' (got {_got(value)})")
+        return value
+
+    return check
+
+
+def _port(value: Any) -> Any:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not (value.startswith("/") or _URL.fullmatch(value)):
+        raise ValueError("expected a serial device path such as /dev/ttyACM0 or a pyserial URL "
+                         f"such as rfc2217://labhost:4000 (got {_got(value)})")
+    return value
+
+
+def _baudrate(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 50 <= value <= 12_000_000:
+        raise ValueError(f"expected a baud rate such as 115200 (got {_got(value)})")
+    return value
+
+
+def _flasher(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        raise ValueError("expected an argv list such as [cc2538-bsl.py, -p, '{port}', "
+                         "'{image}'], never a shell string")
+    if not isinstance(value, list | tuple) or not value:
+        raise ValueError(f"expected a non-empty argv list (got {_got(value)})")
+    for argument in value:
+        if not isinstance(argument, str) or not argument:
+            raise ValueError(f"expected every argument to be non-empty text (got {_got(argument)})")
+        for name in _PLACEHOLDER.findall(argument):
+            if name not in PLACEHOLDERS:
+                raise ValueError(f"unknown placeholder {{{name}}} in {argument!r}"
+                                 f"{_did_you_mean(name, PLACEHOLDERS)} (known: "
+                                 f"{', '.join('{' + p + '}' for p in PLACEHOLDERS)})")
+    return tuple(value)
+
+
+def _image(value: Any) -> Any:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"expected a firmware file path (got {_got(value)})")
+    return value
+
+
+def _channel(value: Any) -> Any:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 11 <= value <= 26:
+        raise ValueError(f"expected a 2.4 GHz channel 11..26 (got {_got(value)})")
+    return value
+
+
+def _lab_name(value: Any) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", value):
+        raise ValueError("expected a lab name of 1..64 characters A-Z, a-z, 0-9, '.', '_' and "
+                         f"'-', starting with a letter or digit (got {_got(value)})")
+    return value
+
+
+def _did_you_mean(word: Any, choices: Any) -> str:
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+_FROZEN = ConfigDict(extra="forbid", frozen=True)
+
+
+class Board(BaseModel):
+    """One board of the lab. Its name is its key under `boards:` in the file."""
+
+    model_config = _FROZEN
+
+    name: Annotated[str, BeforeValidator(_name("board"))]
+    platform: BoardPlatform
+    #: /dev/ttyACM0, rfc2217://host:port (a board on another lab host), or None with an emulator
+    port: Annotated[str | None, BeforeValidator(_port)] = None
+    #: a real MicroPython firmware in QEMU's micro:bit (no port needed)
+    emulator: Literal["qemu-microbit"] | None = None
+    #: the topology node this board plays
+    node: Annotated[str | None, BeforeValidator(_name("node"))] = None
+    baudrate: Annotated[int, BeforeValidator(_baudrate)] = 115200
+    #: contiki: argv template with {image} and {port}; never a shell string
+    flasher: Annotated[tuple[str, ...] | None, BeforeValidator(_flasher)] = None
+    #: contiki: firmware file, relative to the lab file
+    image: Annotated[str | None, BeforeValidator(_image)] = None
+    #: sensniff: the channel to tune the sniffer to
+    channel: Annotated[int | None, BeforeValidator(_channel)] = None
+
+
+class Lab(BaseModel):
+    """A lab's boards, in file order."""
+
+    model_config = _FROZEN
+
+    name: Annotated[str, BeforeValidator(_lab_name)]
+    boards: dict[str, Board] = {}
+    source: Path | None = None
+
+    def by_platform(self, platform: BoardPlatform | str) -> tuple[Board, ...]:
+        """The boards running `platform`, in file order."""
+        wanted = BoardPlatform(platform)
+        return tuple(b for b in self.boards.values() if b.platform is wanted)
+
+    def board_for_node(self, node: str) -> Board | None:
+        """The board that plays topology node `node`, or None (the node stays emulated)."""
+        return next((b for b in self.boards.values() if b.node == node), None)
+
+    def image_path(self, board: Board) -> Path | None:
+        """The board's firmware image, relative paths taken from the lab file's directory."""
+        if board.image is None:
+            return None
+        path = Path(board.image).expanduser()
+        if not path.is_absolute() and self.source is not None:
+            path = self.source.parent / path
+        return path
+
+    @model_validator(mode="after")
+    def _whole_lab(self) -> Lab:
+        for path, message, at_key in _semantic_issues(self):
+            raise PydanticCustomError(
+                "lab", "{path}: {message}",
+                {"path": dotted(path), "message": message, "at": (path, at_key)},
+            )
+        return self
+
+
+Issue = tuple[tuple[str | int, ...], str, bool]  # (path, what was expected, point at the key?)
+
+
+def _semantic_issues(lab: Lab) -> Iterator[Issue]:
+    """Checks across a board's fields and across boards, in file order."""
+    played: dict[str, str] = {}
+    for key, board in lab.boards.items():
+        at = ("boards", key)
+        if board.name != key:
+            yield (*at, "name"), f"expected the board's name to equal its key {key!r}", True
+        if board.port is None and board.emulator is None:
+            how = ("a port (/dev/ttyACM0, rfc2217://host:port) or emulator: qemu-microbit"
+                   if board.platform is BoardPlatform.MICROPYTHON
+                   else "a port (/dev/ttyACM0, rfc2217://host:port)")
+            yield at, f"expected {how}", True
+        if board.port is not None and board.emulator is not None:
+            yield (*at, "emulator"), "give either port or emulator, not both", True
+        if board.emulator is not None and board.platform is not BoardPlatform.MICROPYTHON:
+            yield (*at, "emulator"), (f"the {board.emulator} emulator runs MicroPython; this "
+                                      f"board's platform is {board.platform}"), True
+        for field, platform in (("flasher", BoardPlatform.CONTIKI),
+                                ("image", BoardPlatform.CONTIKI),
+                                ("channel", BoardPlatform.SENSNIFF)):
+            if getattr(board, field) is not None and board.platform is not platform:
+                yield (*at, field), (f"{field} is for {platform} boards only (this board's "
+                                     f"platform is {board.platform})"), True
+        if board.flasher is not None and board.image is None and any(
+                "{image}" in argument for argument in board.flasher):
+            yield (*at, "flasher"), "the flasher uses {image} but the board has no image", True
+        if board.node is not None:
+            if board.node in played:
+                yield (*at, "node"), (f"node {board.node!r} is played by board "
+                                      f"{played[board.node]!r} already"), False
+            played[board.node] = key
+
+
+# --- from a file ------------------------------------------------------------------------------
+
+_TOP_KEYS = ("name", "boards")
+_KNOWN_KEYS = {"boards": tuple(k for k in Board.model_fields if k != "name")}
+
+
+def load_lab(path: str | Path) -> Lab:
+    """Read and check a lab file; raise `LabError` naming file:line:col on any mistake."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise LabError(f"{path}: cannot read lab file: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise LabError(f"{path}: not UTF-8 text (byte offset {exc.start})") from None
+    return parse_lab(text, str(path)).model_copy(update={"source": path})
+
+
+def parse_lab(text: str, source: str = "<string>") -> Lab:
+    """Parse lab YAML `text`; `source` is the file name shown in error messages."""
+    try:
+        document = load_marked(text, source)
+    except TopologyError as exc:  # yamlmarks speaks for topologies; the message is the same
+        raise LabError(str(exc)) from None
+    raw = document.data
+    if not isinstance(raw, dict):
+        kind = "an empty file" if raw is None else _yaml_kind(raw)
+        raise _error(document, (), f"expected a mapping with keys {', '.join(_TOP_KEYS)} "
+                                   f"(got {kind})")
+    data = _normalise(document, raw)
+    try:
+        return Lab.model_validate(data)
+    except ValidationError as exc:
+        raise _first_error(document, exc) from None
+
+
+def _error(document: MarkedDocument, path: tuple[str | int, ...], message: str, *,
+           key: bool = False) -> LabError:
+    return _located(document.position(path, key=key), dotted(path), message)
+
+
+def _located(position: Position, shown: str, message: str) -> LabError:
+    return LabError(one_line(f"{position}: {shown}: {message}"))
+
+
+def _yaml_kind(value: Any) -> str:
+    kind = {list: "list", dict: "mapping", str: "string", type(None): "empty value"}.get(
+        type(value), type(value).__name__)
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
+
+
+def _normalise(document: MarkedDocument, raw: dict[Any, Any]) -> dict[str, Any]:
+    """File shape -> model shape: board names come from keys, an empty section is no boards."""
+    for key in raw:
+        if key not in _TOP_KEYS:
+            raise _error(document, (key,), f"unknown key {key!r}{_did_you_mean(key, _TOP_KEYS)} "
+                                           f"(expected {', '.join(_TOP_KEYS)})", key=True)
+    data = {k: v for k, v in raw.items() if v is not None or k == "name"}
+    boards = raw.get("boards")
+    if isinstance(boards, dict):
+        shaped = {}
+        for name, body in boards.items():
+            if isinstance(body, dict):
+                if "name" in body:
+                    raise _error(document, ("boards", name, "name"),
+                                 "unknown key 'name': a board's name is its key under boards:",
+                                 key=True)
+                body = {"name": name, **body}
+            shaped[str(name)] = body
+        data["boards"] = shaped
+    return data
+
+
+def _message(error: dict[str, Any]) -> str:
+    """What was expected, in the file's words, for one pydantic error."""
+    kind, loc, value, ctx = error["type"], error["loc"], error.get("input"), error.get("ctx") or {}
+    if kind == "extra_forbidden":
+        known = _KNOWN_KEYS.get(str(loc[0]), ())
+        return (f"unknown key {loc[-1]!r}{_did_you_mean(loc[-1], known)} "
+                f"(expected {', '.join(known)})")
+    if kind == "missing":
+        return f"required key {loc[-1]!r} is missing"
+    if kind in ("enum", "literal_error"):
+        choices = re.findall(r"'([^']*)'", ctx.get("expected", ""))
+        return (f"expected one of {', '.join(choices)} (got {_got(value)})"
+                f"{_did_you_mean(value, choices)}")
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"expected a mapping (got {_yaml_kind(value)})"
+    return f"{error['msg']} (got {_got(value)})"
+
+
+def _first_error(document: MarkedDocument, exc: ValidationError) -> LabError:
+    """The error that comes first in the file, as one located line."""
+    located: list[tuple[tuple[int, int], Position, str, str]] = []
+    for error in exc.errors(include_url=False):
+        ctx = error.get("ctx") or {}
+        if error["type"] == "lab":
+            path, at_key = ctx["at"]
+            message = ctx["message"]
+        else:
+            path, at_key = tuple(error["loc"]), error["type"] == "extra_forbidden"
+            message = _message(error)
+        path = tuple(path)
+        if len(path) >= 3 and path[0] == "boards" and path[2] == "name":
+            path, at_key = path[:2], True  # the name is the key under boards:
+        elif len(path) == 2 and path[0] == "boards" and error["type"] == "missing":
+            at_key = True
+        position = document.position(path, key=at_key)
+        located.append(((position.line, position.column), position, dotted(path), message))
+    _, position, shown, message = min(located, key=lambda item: item[0])
+    return _located(position, shown, message)

@@ -1,0 +1,172 @@
+"""The lab file: boards, where they are plugged in, which node each plays; every mistake is one
+line naming file:line:col, as for topologies."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from testbed.config.lab import Board, BoardPlatform, Lab, LabError, load_lab, parse_lab
+from testbed.errors import BadInput
+
+LABS = Path(__file__).resolve().parents[2] / "labs"
+
+
+def test_the_qemu_lab_has_one_emulated_micropython_board() -> None:
+    lab = load_lab(LABS / "qemu.yaml")
+    (board,) = lab.boards.values()
+    assert (board.name, board.platform, board.emulator, board.port, board.node) == (
+        "qemu1", BoardPlatform.MICROPYTHON, "qemu-microbit", None, "s1")
+    assert lab.board_for_node("s1") is board and lab.board_for_node("s2") is None
+    assert lab.source == LABS / "qemu.yaml"
+
+
+def test_the_desk_lab_reads_as_written() -> None:
+    lab = load_lab(LABS / "desk.yaml")
+    assert [b.name for b in lab.by_platform("micropython")] == ["mb1", "mb2", "mb3"]
+    assert [b.name for b in lab.by_platform(BoardPlatform.CONTIKI)] == ["zoul1", "zoul2"]
+    (sniffer,) = lab.by_platform(BoardPlatform.SENSNIFF)
+    assert (sniffer.port, sniffer.channel, sniffer.baudrate) == ("/dev/ttyACM2", 26, 460800)
+    assert lab.boards["mb3"].port == "rfc2217://labhost:4000"
+    zoul = lab.boards["zoul1"]
+    assert zoul.flasher is not None and "{port}" in zoul.flasher and "{image}" in zoul.flasher
+    assert lab.board_for_node("r1") is zoul
+    # an image is taken from the lab file's directory, not from where the command runs
+    assert lab.image_path(zoul) == LABS / zoul.image
+    assert lab.image_path(lab.boards["mb1"]) is None
+
+
+def test_an_absolute_image_stays_absolute(tmp_path: Path) -> None:
+    path = tmp_path / "lab.yaml"
+    path.write_text("name: l\nboards:\n  cc: {platform: contiki, port: /dev/x, "
+                    "image: /opt/fw.bin}\n")
+    lab = load_lab(path)
+    assert lab.image_path(lab.boards["cc"]) == Path("/opt/fw.bin")
+
+
+def test_models_are_frozen_and_forbid_unknown_fields() -> None:
+    board = Board(name="mb1", platform="micropython", port="/dev/ttyACM0")
+    with pytest.raises(ValidationError):
+        board.port = "/dev/ttyACM1"  # type: ignore[misc]
+    with pytest.raises(ValidationError, match="extra"):
+        Board(name="mb1", platform="micropython", port="/dev/ttyACM0", colour="red")
+    lab = Lab(name="l", boards={"mb1": board})
+    assert lab.by_platform("micropython") == (board,)
+
+
+BOARD = "name: x\nboards:\n"
+
+# (id, file text, line, column, message pattern after "file:line:col: ")
+CASES = [
+    ("yaml-syntax", BOARD + "  mb1: {platform: micropython, port: /dev/x\n", 4, 1,
+     r"\(yaml syntax\): did not find expected ',' or '}'"),
+    ("not-a-mapping", "- mb1\n", 1, 1, r"\(top level\): expected a mapping with keys name, "
+     r"boards \(got a list\)"),
+    ("empty-file", "# nothing\n", 1, 1,
+     r"\(top level\): expected a mapping .*\(got an empty file\)"),
+    ("missing-name", "boards: {}\n", 1, 1, r"name: required key 'name' is missing"),
+    ("unknown-top-key", "name: x\nbords: {}\n", 2, 1,
+     r"bords: unknown key 'bords'; did you mean 'boards'\? \(expected name, boards\)"),
+    ("unknown-board-key", BOARD + "  mb1:\n    platform: micropython\n    prot: /dev/x\n", 5, 5,
+     r"boards\.mb1\.prot: unknown key 'prot'; did you mean 'port'\?"),
+    ("bad-platform", BOARD + "  mb1:\n    platform: micropyton\n    port: /dev/x\n", 4, 15,
+     r"boards\.mb1\.platform: expected one of micropython, contiki, sensniff "
+     r"\(got 'micropyton'\); did you mean 'micropython'\?"),
+    ("missing-platform", BOARD + "  mb1: {port: /dev/x}\n", 3, 8,
+     r"boards\.mb1\.platform: required key 'platform' is missing"),
+    ("bad-board-name", BOARD + "  MB_1: {platform: micropython, port: /dev/x}\n", 3, 3,
+     r"boards\.MB_1: expected a board name of 1\.\.12 characters a-z, 0-9 and '-'"),
+    ("name-in-body", BOARD + "  mb1: {name: mb2, platform: micropython, port: /dev/x}\n", 3, 9,
+     r"boards\.mb1\.name: unknown key 'name': a board's name is its key under boards:"),
+    ("duplicate-board", BOARD + "  mb1: {platform: micropython, port: /dev/x}\n"
+     "  mb1: {platform: micropython, port: /dev/y}\n", 4, 3, r"boards\.mb1: duplicate key 'mb1'"),
+    ("board-not-mapping", BOARD + "  mb1: /dev/ttyACM0\n", 3, 8,
+     r"boards\.mb1: expected a mapping \(got a string\)"),
+    ("no-port-no-emulator", BOARD + "  mb1: {platform: micropython}\n", 3, 3,
+     r"boards\.mb1: expected a port \(/dev/ttyACM0, rfc2217://host:port\) or emulator: "
+     r"qemu-microbit"),
+    ("port-and-emulator", BOARD + "  mb1:\n    platform: micropython\n    port: /dev/x\n"
+     "    emulator: qemu-microbit\n", 6, 5,
+     r"boards\.mb1\.emulator: give either port or emulator, not both"),
+    ("unknown-emulator", BOARD + "  mb1: {platform: micropython, emulator: qemu-nrf52}\n", 3, 42,
+     r"boards\.mb1\.emulator: expected one of qemu-microbit \(got 'qemu-nrf52'\)"),
+    ("emulated-contiki", BOARD + "  cc: {platform: contiki, emulator: qemu-microbit}\n", 3, 27,
+     r"boards\.cc\.emulator: the qemu-microbit emulator runs MicroPython; this board's "
+     r"platform is contiki"),
+    ("bad-port", BOARD + "  mb1: {platform: micropython, port: ttyACM0}\n", 3, 38,
+     r"boards\.mb1\.port: expected a serial device path such as /dev/ttyACM0 or a pyserial "
+     r"URL such as rfc2217://labhost:4000 \(got 'ttyACM0'\)"),
+    ("bad-node-name", BOARD + "  mb1: {platform: micropython, port: /dev/x, node: Sensor_1}\n",
+     3, 52, r"boards\.mb1\.node: expected a node name of 1\.\.12 characters"),
+    ("node-twice", BOARD + "  mb1: {platform: micropython, port: /dev/x, node: s1}\n"
+     "  mb2: {platform: micropython, port: /dev/y, node: s1}\n", 4, 52,
+     r"boards\.mb2\.node: node 's1' is played by board 'mb1' already"),
+    ("bad-baudrate", BOARD + "  mb1: {platform: micropython, port: /dev/x, baudrate: fast}\n",
+     3, 56, r"boards\.mb1\.baudrate: expected a baud rate such as 115200 \(got 'fast'\)"),
+    ("flasher-shell-string", BOARD + "  cc:\n    platform: contiki\n    port: /dev/x\n"
+     "    image: fw.bin\n    flasher: 'cc2538-bsl.py -p {port} {image}'\n", 7, 14,
+     r"boards\.cc\.flasher: expected an argv list such as \[cc2538-bsl\.py, -p, '\{port\}', "
+     r"'\{image\}'\], never a shell string"),
+    ("flasher-unknown-placeholder", BOARD + "  cc:\n    platform: contiki\n    port: /dev/x\n"
+     "    image: fw.bin\n    flasher: [flash, '{img}']\n", 7, 14,
+     r"boards\.cc\.flasher: unknown placeholder \{img\} in '\{img\}'; did you mean 'image'\? "
+     r"\(known: \{image\}, \{port\}\)"),
+    ("flasher-empty-argument", BOARD + "  cc: {platform: contiki, port: /dev/x, "
+     "flasher: [flash, '']}\n", 3, 50,
+     r"boards\.cc\.flasher: expected every argument to be non-empty text"),
+    ("flasher-without-image", BOARD + "  cc:\n    platform: contiki\n    port: /dev/x\n"
+     "    flasher: [flash, '{image}']\n", 6, 5,
+     r"boards\.cc\.flasher: the flasher uses \{image\} but the board has no image"),
+    ("flasher-on-micropython", BOARD + "  mb1:\n    platform: micropython\n    port: /dev/x\n"
+     "    flasher: [flash]\n", 6, 5,
+     r"boards\.mb1\.flasher: flasher is for contiki boards only \(this board's platform is "
+     r"micropython\)"),
+    ("channel-on-contiki", BOARD + "  cc:\n    platform: contiki\n    port: /dev/x\n"
+     "    channel: 26\n", 6, 5, r"boards\.cc\.channel: channel is for sensniff boards only"),
+    ("bad-channel", BOARD + "  sn: {platform: sensniff, port: /dev/x, channel: 27}\n", 3, 51,
+     r"boards\.sn\.channel: expected a 2\.4 GHz channel 11\.\.26 \(got 27\)"),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_every_kind_of_bad_lab_is_one_located_line(case: tuple[str, str, int, int, str],
+                                                    tmp_path: Path) -> None:
+    ident, text, line, column, pattern = case
+    path = tmp_path / f"{ident}.yaml"
+    path.write_text(text)
+    with pytest.raises(LabError) as caught:
+        load_lab(path)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert re.match(rf"{re.escape(str(path))}:{line}:{column}: {pattern}", message), message
+    assert isinstance(caught.value, BadInput) and caught.value.exit_status == 2
+
+
+def test_the_error_first_in_the_file_is_reported() -> None:
+    text = (BOARD + "  mb1: {platform: micropython, port: bad}\n"
+            "  mb2: {platform: micropyton, port: /dev/x}\n")
+    with pytest.raises(LabError, match=r"^lab\.yaml:3:\d+: boards\.mb1\.port: "):
+        parse_lab(text, "lab.yaml")
+
+
+def test_an_unreadable_lab_file_is_bad_input(tmp_path: Path) -> None:
+    with pytest.raises(LabError, match=r"nope\.yaml: cannot read lab file: No such file"):
+        load_lab(tmp_path / "nope.yaml")
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes(b"name: caf\xe9\n")
+    with pytest.raises(LabError, match=r"latin\.yaml: not UTF-8 text \(byte offset 9\)"):
+        load_lab(latin)
+
+
+def test_a_flasher_template_keeps_its_arguments_apart() -> None:
+    lab = parse_lab(BOARD + "  cc:\n    platform: contiki\n    port: rfc2217://labhost:4000\n"
+                    "    image: fw.bin\n    flasher: [make, TARGET=zoul, 'PORT={port}', "
+                    "'{image}']\n")
+    assert lab.boards["cc"].flasher == ("make", "TARGET=zoul", "PORT={port}", "{image}")
+
+
+def test_an_empty_boards_section_is_a_lab_without_boards() -> None:
+    assert parse_lab("name: empty\nboards:\n").boards == {}
