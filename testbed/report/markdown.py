@@ -1,0 +1,121 @@
+"""summary.md: the run in Markdown for a CI job summary (GitHub's $GITHUB_STEP_SUMMARY,
+GitLab's Markdown reports): the run line, the verdict in words, the verdict table, memory
+lines and the captures.
+
+Job summaries render HTML inside Markdown, so every string from results.json (an error, a
+variant name) is escaped before it reaches a table cell.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from testbed.memory.summary import memory_lines
+from testbed.report.columns import COLUMNS, figure_text, row_digits, size_text
+from testbed.report.model import table_caption, variant_figures
+from testbed.report.rundir import RunFiles, read_run
+from testbed.report.verdict import verdict_lines
+
+if TYPE_CHECKING:
+    from testbed.report.delta import RunDelta
+
+
+def md(text: object) -> str:
+    """A string safe in a Markdown table cell: no HTML, no column break, one line."""
+    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("|", "\\|").replace("\r", " ").replace("\n", " "))
+
+
+def summary_markdown(run_dir: Path) -> str:
+    """The Markdown summary of the run in `run_dir` (BadInput if results.json is bad)."""
+    return markdown_of(read_run(Path(run_dir)))
+
+
+def markdown_of(run: RunFiles) -> str:
+    results = run.results
+    lines = [f"### XMPP vs CoAP: run {md(results.run_id)} on topology {md(results.topology)}",
+             "", md(run_line(run)), ""]
+    lines += [f"**Verdict.** {md(' '.join(verdict_lines(results)))}", ""]
+    lines += table_markdown(run)
+    lines += ["", f"<sub>{md(table_caption(results))}</sub>", ""]
+    lines += [f"- {md(line)}" for line in memory_lines(results.memory)]
+    if run.captures:
+        lines += ["", "Captures (open in Wireshark): " + ", ".join(
+            f"`{md(c.name)}` ({c.frames} frames, " + (
+                size_text(c.size_bytes) if c.size_bytes is not None else "not in the run directory")
+            + ")" for c in run.captures)]
+    if run.tests:
+        lines += ["", f"Tests: {md(outcome_counts(run))}"]
+    for note in run.notes:
+        lines += ["", f"> {md(note)}"]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def run_line(run: RunFiles) -> str:
+    """One line of plain text: readings, rate, seed, variants, when, which topology file."""
+    r, m = run.results, run.manifest
+    line = (f"{r.readings} readings per sensor every {r.interval_s:g} s, seed {r.seed}, "
+            f"{len(r.variants)} variants")
+    if m and m.started:
+        line += f", {when(m.started, m.ended)}"
+    if m and m.topology and m.topology.sha256:
+        line += f", topology sha256 {m.topology.sha256[:12]}…"
+    if r.interrupted:
+        line += f"; interrupted during {r.interrupted}"
+    return line
+
+
+def outcome_counts(run: RunFiles) -> str:
+    """'1 failed, 2 passed': the pytest outcomes of tests.json, by name."""
+    counts = Counter(t.outcome for t in run.tests or ())
+    return ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
+
+
+
+
+def when(started: str, ended: str | None) -> str:
+    """'2026-11-26 07:50:52 UTC, took 42 s' from run.json's ISO times (as written if unparsable)."""
+    try:
+        start = dt.datetime.fromisoformat(started)
+    except ValueError:
+        return f"started {started}"
+    text = start.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if start.tzinfo else (
+        start.strftime("%Y-%m-%d %H:%M:%S"))
+    try:
+        seconds = (dt.datetime.fromisoformat(ended) - start).total_seconds() if ended else None
+    except (ValueError, TypeError):
+        seconds = None
+    if seconds is not None and seconds >= 0:
+        text += f", took {seconds:.0f} s" if seconds < 120 else f", took {seconds / 60:.1f} min"
+    return text
+
+
+def table_markdown(run: RunFiles) -> list[str]:
+    rows = variant_figures(run.results)
+    head = "| " + " | ".join(c.header for c in COLUMNS) + " |"
+    rule = "|" + "|".join("---:" if c.numeric else "---" for c in COLUMNS) + "|"
+    body = ["| " + " | ".join(md(c.cell(f)) for c in COLUMNS) + " |" for f in rows]
+    errors = [f"- **{md(f.name)}**: {md(f.error)}" for f in rows if f.error]
+    return [head, rule, *body] + (["", *errors] if errors else [])
+
+
+def delta_markdown(delta: RunDelta) -> str:
+    lines = [f"### A: {md(delta.a.title)} → B: {md(delta.b.title)}", ""]
+    lines += [f"> {md(n)}" for n in delta.notes] + ([""] if delta.notes else [])
+    lines += ["| variant | figure | A | B | Δ | Δ % | |", "|---|---|---:|---:|---:|---:|---|"]
+    for v in delta.variants:
+        for f in v.figures:
+            d = row_digits(f.a, f.b, f.delta)
+            pct = "-" if f.delta_pct is None else f"{f.delta_pct:+.1f} %"
+            lines.append(
+                f"| {md(v.variant)} | {md(f.label)} ({md(f.unit)}) | {figure_text(f.a, d)} "
+                f"| {figure_text(f.b, d)} | {figure_text(f.delta, d, signed=True)} | {pct} "
+                f"| {f.change} |")
+    if delta.only_a:
+        lines += ["", "Only in A: " + ", ".join(md(n) for n in delta.only_a)]
+    if delta.only_b:
+        lines += ["", "Only in B: " + ", ".join(md(n) for n in delta.only_b)]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,202 @@
+"""What a report reads from a run directory besides results.json: the manifest, the sinks'
+deliveries, the pytest results, the topology and the captures.
+
+Everything here but results.json is optional: a run from an older testbed, an interrupted one,
+or one copied without its captures still renders, and `RunFiles.notes` says what was missing.
+What it is not: a reader of logs (a report never embeds log contents) nor of the run's
+`.private` directory (passwords live there).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import quote
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from testbed.config.topology import Topology, load_topology
+from testbed.errors import TestbedError
+from testbed.experiment.results import Results, read_results
+from testbed.jsonlines import read_json_lines
+
+MANIFEST_FILE = "run.json"
+TOPOLOGY_COPY = "topology.yaml"
+TESTS_FILE = "tests.json"
+DELIVERIES_FILE = "deliveries.jsonl"
+
+
+class _Lenient(BaseModel):
+    """run.json and tests.json grow with the testbed: a report of an older or newer run must
+    still render, so unknown keys are ignored here (not forbidden, as in topology files)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class TopologyRef(_Lenient):
+    name: str
+    source: str | None = None
+    sha256: str | None = None
+
+
+class Manifest(_Lenient):
+    """run.json (testbed.experiment.run): what is needed to reproduce the run."""
+
+    run_id: str
+    topology: TopologyRef | None = None
+    seed: int | None = None
+    started: str | None = None
+    ended: str | None = None
+    testbed_version: str | None = None
+    kernel: str | None = None
+    python: str | None = None
+    argv: tuple[str, ...] = ()
+    versions: dict[str, str | None] = {}
+
+
+class TestResult(_Lenient):
+    """One pytest test merged into the run directory by the plugin (tests.json)."""
+
+    __test__ = False  # not a pytest test class despite the name
+    nodeid: str
+    outcome: str
+    duration_s: float | None = None
+    properties: dict[str, Any] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class Capture:
+    """A variant's pcap: its link relative to report.html, frames and size on disk."""
+
+    variant: str
+    href: str | None  # None: the file is not in the run directory
+    name: str
+    frames: int
+    size_bytes: int | None
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """Everything the report shows, read once."""
+
+    directory: Path
+    results: Results
+    manifest: Manifest | None
+    tests: tuple[TestResult, ...] | None
+    topology: Topology | None
+    latencies_ms: dict[str, list[float]]
+    captures: tuple[Capture, ...]
+    notes: list[str] = field(default_factory=list)
+
+
+def read_run(run_dir: Path) -> RunFiles:
+    """Read a run directory; BadInput (from read_results) when results.json is missing or bad."""
+    run_dir = Path(run_dir)
+    results = read_results(run_dir)
+    notes: list[str] = []
+    manifest = read_manifest(run_dir, notes)
+    return RunFiles(
+        directory=run_dir, results=results, manifest=manifest,
+        tests=read_tests(run_dir, notes),
+        topology=read_topology(run_dir, manifest, notes),
+        latencies_ms={name: latencies_ms(run_dir / name / DELIVERIES_FILE)
+                      for name in results.variants if _plain_name(name)},
+        captures=tuple(captures(run_dir, results)),
+        notes=notes,
+    )
+
+
+def read_manifest(run_dir: Path, notes: list[str]) -> Manifest | None:
+    path = run_dir / MANIFEST_FILE
+    if not path.exists():
+        notes.append(f"{MANIFEST_FILE} is missing: no manifest to show")
+        return None
+    try:
+        return Manifest.model_validate(json.loads(path.read_text()))
+    except (OSError, ValueError, ValidationError) as exc:
+        notes.append(f"{path.name} unreadable ({type(exc).__name__}): manifest not shown")
+        return None
+
+
+def read_tests(run_dir: Path, notes: list[str]) -> tuple[TestResult, ...] | None:
+    path = run_dir / TESTS_FILE
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text())
+        return tuple(TestResult.model_validate(t) for t in data)
+    except (OSError, ValueError, TypeError, ValidationError) as exc:
+        notes.append(f"{path.name} unreadable ({type(exc).__name__}): tests not shown")
+        return None
+
+
+def read_topology(run_dir: Path, manifest: Manifest | None, notes: list[str]) -> Topology | None:
+    """The run's copy of its topology, else the manifest's source file if it is unchanged."""
+    copy = run_dir / TOPOLOGY_COPY
+    ref = manifest.topology if manifest else None
+    if copy.exists():
+        path = copy
+    elif ref and ref.source and Path(ref.source).is_file():
+        path = Path(ref.source)
+        if ref.sha256 and hashlib.sha256(path.read_bytes()).hexdigest() != ref.sha256:
+            notes.append(f"topology not drawn: {path} changed since the run (sha256 differs)")
+            return None
+    else:
+        notes.append("topology not drawn: no topology.yaml in the run directory and the "
+                     "manifest's source file is not there")
+        return None
+    try:
+        return load_topology(path)
+    except TestbedError as exc:
+        notes.append(f"topology not drawn: {exc}")
+        return None
+
+
+def latencies_ms(deliveries: Path) -> list[float]:
+    """One way latency (t_sink - t_node, ms) of each reading's first delivery, sorted."""
+    seen: dict[tuple[Any, Any], float] = {}
+    for d in read_json_lines(deliveries):
+        key = (d.get("node"), d.get("seq"))
+        t_node, t_sink = d.get("t_node"), d.get("t_sink")
+        if key in seen or not _numbers(t_node, t_sink):
+            continue
+        seen[key] = (t_sink - t_node) * 1000.0
+    return sorted(seen.values())
+
+
+def _plain_name(name: str) -> bool:
+    """A variant name that is one path component: its files are inside the run directory."""
+    return name not in ("", ".", "..") and "/" not in name and "\0" not in name
+
+
+def _numbers(*values: Any) -> bool:
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+
+def captures(run_dir: Path, results: Results) -> list[Capture]:
+    found = []
+    for name, v in results.variants.items():
+        if not v.capture:
+            continue
+        rel = PurePosixPath(v.capture)
+        inside = not rel.is_absolute() and ".." not in rel.parts
+        path = run_dir / rel if inside else None
+        size = path.stat().st_size if path is not None and path.is_file() else None
+        found.append(Capture(
+            variant=name, href=quote(str(rel)) if size is not None else None, name=str(rel),
+            frames=v.air.frames, size_bytes=size,
+        ))
+    return found
+
+
+def versions_of(manifest: Manifest | None) -> Mapping[str, str | None]:
+    """The manifest's versions, with the testbed's, Python's and the kernel's first."""
+    if manifest is None:
+        return {}
+    base = {"testbed": manifest.testbed_version, "python": manifest.python,
+            "kernel": manifest.kernel}
+    return {k: v for k, v in {**base, **manifest.versions}.items() if v is not None}

@@ -1,0 +1,116 @@
+"""The verdict in words, computed from the figures: which variant costs least on the air and
+in energy, by what ratio XMPP costs more than CoAP, whether readings were lost, whether the
+apps fit a real MicroPython heap.
+
+Plain sentences without markup; markdown.py and html.py show them as they are. Nothing here
+is a hard-coded conclusion: a run where XMPP wins says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from testbed.experiment.results import Results
+from testbed.report.model import (
+    COAP, XMPP, VariantFigures, energy_settings, variant_figures,
+)
+
+SIMILAR = 0.05  # figures within 5 % of each other are "hardly different"
+
+
+def verdict_lines(results: Results) -> list[str]:
+    figures = variant_figures(results)
+    if not figures:
+        return ["No variant finished: nothing to compare."]
+    lines = [_delivery(figures), _bytes(figures), _energy(results, figures), _memory(figures)]
+    return [line for line in lines if line]
+
+
+def _best(figures: Sequence[VariantFigures], get: Callable[[VariantFigures], float | None],
+          protocol: str | None = None) -> tuple[VariantFigures, float] | None:
+    found = [(f, v) for f in figures if f.status != "failed" and (v := get(f)) is not None
+             and (protocol is None or f.protocol == protocol)]
+    return min(found, key=lambda fv: fv[1]) if found else None
+
+
+def _delivery(figures: Sequence[VariantFigures]) -> str:
+    failed = [f.name for f in figures if f.status == "failed"]
+    lossy = [f"{f.name} {f.delivered}/{f.sent}" + (" (timed out)" if f.timed_out else "")
+             for f in figures if f.status == "lossy"]
+    if not failed and not lossy:
+        counts = sorted({f.delivered for f in figures})
+        each = f"all {counts[0]}" if len(counts) == 1 else "all"
+        return f"Every variant delivered {each} readings it sent."
+    parts = []
+    if lossy:
+        parts.append("lost readings: " + ", ".join(lossy))
+    if failed:
+        parts.append("failed: " + ", ".join(failed))
+    text = "; ".join(parts) + "."
+    return text[0].upper() + text[1:]
+
+
+def _bytes(figures: Sequence[VariantFigures]) -> str:
+    best = _best(figures, lambda f: f.steady_bytes_per_reading)
+    if best is None:
+        return ""
+    f, value = best
+    frames = f" ({f.frames_per_reading:.1f} frames)" if f.frames_per_reading else ""
+    line = (f"{f.name} costs the fewest bytes per reading: {value:,.0f} B on the air in steady "
+            f"state{frames}.")
+    xmpp = _best(figures, lambda f: f.steady_bytes_per_reading, XMPP)
+    coap = _best(figures, lambda f: f.steady_bytes_per_reading, COAP)
+    if xmpp and coap and coap[1] > 0:
+        line += (f" The leanest XMPP variant ({xmpp[0].name}, {xmpp[1]:,.0f} B) costs "
+                 f"{xmpp[1] / coap[1]:.1f}× the leanest CoAP variant ({coap[0].name}, "
+                 f"{coap[1]:,.0f} B).")
+        xa = _best(figures, lambda f: f.all_in_psdu_per_reading, XMPP)
+        ca = _best(figures, lambda f: f.all_in_psdu_per_reading, COAP)
+        if xa and ca and ca[1] > 0:
+            line += (f" With set-up, ACKs and retries (all-in PSDU bytes per delivered "
+                     f"reading): {xa[1]:,.0f} B ({xa[0].name}) against {ca[1]:,.0f} B "
+                     f"({ca[0].name}), {xa[1] / ca[1]:.1f}×.")
+    return line
+
+
+def _energy(results: Results, figures: Sequence[VariantFigures]) -> str:
+    found = [(f, f.mj_per_reading) for f in figures
+             if f.status != "failed" and f.mj_per_reading is not None]
+    if not found:
+        return ""
+    low = min(found, key=lambda fv: fv[1])
+    high = max(found, key=lambda fv: fv[1])
+    energy = energy_settings(results) or {}
+    if low[1] > 0 and (high[1] - low[1]) / low[1] < SIMILAR:
+        why = (": an always-on radio spends nearly all of it listening, whatever the protocol"
+               if energy.get("mode") == "always-on" else "")
+        return (f"Energy per reading hardly differs: {low[1]:.1f} to {high[1]:.1f} mJ across "
+                f"variants ({(high[1] - low[1]) / low[1]:.1%}){why}.")
+    line = f"{low[0].name} needs the least radio energy per reading: {low[1]:.1f} mJ."
+    xmpp = _best(figures, lambda f: f.mj_per_reading, XMPP)
+    coap = _best(figures, lambda f: f.mj_per_reading, COAP)
+    if xmpp and coap and coap[1] > 0:
+        line += (f" XMPP at best {xmpp[1]:.1f} mJ ({xmpp[0].name}), CoAP {coap[1]:.1f} mJ "
+                 f"({coap[0].name}): {xmpp[1] / coap[1]:.2f}×.")
+    return line
+
+
+def _memory(figures: Sequence[VariantFigures]) -> str:
+    apps = {f.app: f for f in figures if f.app}
+    parts = []
+    sizes = {a: f.bytecode_bytes for a, f in apps.items() if f.bytecode_bytes}
+    if len(sizes) == 2:
+        (a, sa), (b, sb) = sorted(sizes.items(), key=lambda kv: kv[1])
+        parts.append(f"bytecode {b} {sb:,} B against {a} {sa:,} B ({sb / sa:.1f}×)")
+    for app, f in apps.items():
+        h = f.heap
+        heap = f"the {h.total:,} B heap of {h.platform}" if h.total else f"the heap of {h.platform}"
+        if h.fits is True:
+            uses = f" (uses {h.used:,} B)" if h.used is not None else ""
+            parts.append(f"{app} fits {heap}{uses}")
+        elif h.fits is False:
+            where = f" ({h.failed_step})" if h.failed_step else ""
+            parts.append(f"{app} does not fit {heap}{where}")
+    if not parts:
+        return ""
+    return "Memory: " + "; ".join(parts) + "."
