@@ -1,24 +1,30 @@
-"""The `testbed` command line: bring an emulated network up, run commands in it, take it down.
+"""The `testbed` command line: bring an emulated network up, run commands in it, take it down,
+compare the protocols, flash lab boards, render reports, check the machine.
 
-A thin front (typer + rich) over experiment/ and backends/: it parses arguments, shows
-progress and tables, and turns every `TestbedError` into one line on stderr with the
-error's exit status. It holds no network logic of its own.
+A thin front (typer + rich) over experiment/, backends/, report/ and doctor: it parses
+arguments, shows progress and tables (or `--json` for scripts), and turns every
+`TestbedError` into one line on stderr with the error's exit status. It holds no network
+logic of its own.
 """
 
 from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import os
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn,
+)
 from rich.table import Table
 
 from testbed.backends import netns as ns
@@ -30,8 +36,10 @@ from testbed.experiment.run import Run, find_run, list_runs, registry_dir, remov
 
 EXIT_STATUSES = (
     "Exit status: 0 success; 1 a testbed error (a command, a namespace, the medium, no live "
-    "run); 2 bad input (a topology file: the message names file:line:col) or bad usage; 130 "
-    "interrupted during bring-up. `exec` passes the command's own status through."
+    "run, a board), a failed variant or flash, or a missing required dependency (doctor); "
+    "2 bad input (a topology or lab file: the message names file:line:col) or bad usage; "
+    "130 interrupted. `exec` passes the command's own status through. Errors are one line "
+    "on stderr; --json output goes to stdout."
 )
 
 app = typer.Typer(
@@ -47,6 +55,10 @@ app = typer.Typer(
         "  testbed clean                            # remove leftovers of killed runs\n\n"
         "  testbed pingall topologies/star-6.yaml   # up, every node pings the cloud, down\n\n"
         "  testbed compare --readings 5             # every XMPP/CoAP variant, results.json\n\n"
+        "  testbed report reports/<run>             # re-render report.html + summary.md\n\n"
+        "  testbed report reports/<a> reports/<b>   # what changed between two runs\n\n"
+        "  testbed flash --lab labs/desk.yaml --app nodes/coap-sensor   # the lab's boards\n\n"
+        "  testbed doctor                           # what this machine lacks, what to install\n\n"
         + EXIT_STATUSES
     ),
     no_args_is_help=True,
@@ -60,13 +72,37 @@ _argv: list[str] = []  # what main() was given: `up` re-executes with it in unpr
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, soft_wrap=True)
 
+JsonOption = Annotated[bool, typer.Option(
+    "--json", help="Print machine-readable JSON on stdout instead of tables; errors stay one "
+    "line on stderr with the documented exit status.")]
 
-def _bring_up_progress(*, transient: bool = False) -> Progress:
+
+def _print_json(data: Any) -> None:
+    """Plain JSON on stdout: no rich markup, no colour, one document per command."""
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt, as Ctrl-C does, so `with` blocks clean up (a booted
+    QEMU, a running flasher) before the process ends."""
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def _bring_up_progress(*, transient: bool = False, disable: bool = False) -> Progress:
     """Bring-up steps (namespaces, sysctls, TAPs, medium, routes) as bars on stderr."""
     return Progress(
         SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
         TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), console=err,
-        transient=transient,
+        transient=transient, disable=disable,
     )
 
 
@@ -93,7 +129,7 @@ def up(
 ) -> None:
     """Bring TOPOLOGY up and keep it up until Ctrl-C, SIGTERM or `testbed down`.
 
-    Example: testbed up topologies/line.yaml --seed 7
+    Example: testbed up topologies/line-3hop.yaml --seed 7
     """
     topo = load_topology(topology)
     if not ns.has_net_admin() and not userns.in_private_userns():
@@ -128,15 +164,31 @@ def up(
 @app.command()
 def check(
     topology: Annotated[Path, typer.Argument(help="Topology YAML file.", show_default=False)],
+    as_json: JsonOption = False,
 ) -> None:
     """Validate TOPOLOGY and show its nodes and route-over tree; needs no privilege.
 
-    Example: testbed check topologies/default.yaml
+    Example: testbed check topologies/default.yaml --json
     """
     from testbed.config.routes import route_tree
 
     topo = load_topology(topology)
     tree = route_tree(topo)
+    if as_json:
+        _print_json({
+            "topology": topo.name, "source": str(topology), "ok": True,
+            "radio": {"channel": topo.radio.channel, "pan_id": topo.radio.pan_id,
+                      "addressing": str(topo.radio.addressing),
+                      "prefix": str(topo.radio.prefix)},
+            "border_router": topo.border_router,
+            "nodes": [{"name": name, "role": str(node.role), "platform": str(node.platform),
+                       "short_address": topo.short_address(name), "parent": tree.parent[name],
+                       "hops": tree.hops[name], "etx": tree.etx.get(name, 0.0)}
+                      for name, node in topo.nodes.items()],
+            "radio_links": [{"a": link.a, "b": link.b, "prr": link.prr}
+                            for link in topo.radio_links()],
+        })
+        return
     table = Table(title=f"topology {topo.name} — channel {topo.radio.channel}, "
                   f"PAN {topo.radio.pan_id:#06x}, {topo.radio.addressing} addresses, "
                   f"prefix {topo.radio.prefix}")
@@ -159,23 +211,36 @@ def pingall(
     out_dir: Annotated[
         Path, typer.Option("--out", help="Where the run directory <time>-<run id>/ goes.")
     ] = Path("reports"),
+    as_json: JsonOption = False,
 ) -> None:
     """Bring TOPOLOGY up, have every node ping the cloud host, tear down, show the figures.
 
-    Exit status 1 when a node lost an echo. Example: testbed pingall topologies/star-6.yaml
+    Exit status 1 when a node lost an echo.
+
+    Example: testbed pingall topologies/star-6.yaml --count 5
     """
+    from dataclasses import asdict
+
     from testbed.experiment.pingall import medium_figures, ping_all
 
     topo = load_topology(topology)
     ns.require_net_admin()
     run = Run.create(topology_name=topo.name, topology_source=topology, seed=seed, out=out_dir)
-    progress = _bring_up_progress(transient=True)
+    progress = _bring_up_progress(transient=True, disable=as_json)
     with progress:
         with EmulatedNetwork.up(topo, run=run, seed=seed, progress=progress) as net:
             task = progress.add_task(f"every node pings {net.cloud_address}", total=None)
             results = ping_all(net, count=count)
             progress.update(task, total=1, completed=1)
     figures = medium_figures(net)
+    if as_json:
+        _print_json({"topology": topo.name, "run_directory": str(run.directory),
+                     "capture": str(net.capture_path), "cloud_address": str(net.cloud_address),
+                     "ok": all(r.ok for r in results),
+                     "nodes": [{**asdict(r), "ok": r.ok} for r in results], "medium": figures})
+        if not all(r.ok for r in results):
+            raise typer.Exit(1)
+        return
     table = Table(title=f"pingall {topo.name}: every node -> cloud {net.cloud_address}")
     for column in ("node", "hops", "received", "rtt min ms", "avg ms", "max ms"):
         table.add_column(column, justify="left" if column == "node" else "right")
@@ -217,16 +282,18 @@ def compare(
         help="ContikiMAC wake-up interval in ms (125 = 8 Hz channel checks).")] = 125.0,
     battery_mah: Annotated[float, typer.Option(
         help="Battery capacity for the lifetime estimate (2xAA at 3 V).")] = 2500.0,
+    as_json: JsonOption = False,
 ) -> None:
     """Run the XMPP and CoAP variants one after the other on TOPOLOGY; show what each cost.
 
     Each variant gets a fresh network, its own capture and logs in <run>/<variant>/, and its
-    figures in <run>/results.json. Exit status 1 if a variant failed, 130 if interrupted
-    (the variants finished until then are in results.json).
+    figures in <run>/results.json; report.html and summary.md are rendered at the end.
+    Exit status 1 if a variant failed, 130 if interrupted (the variants finished until then
+    are in results.json). --json prints results.json's content and the files' paths.
 
     Example: testbed compare --variants coap-observe-con,xmpp-message --readings 5
     """
-    from testbed.experiment.scenario import run_comparison
+    from testbed.experiment.scenario import run_comparison, sensors_of
     from testbed.experiment.variants import parse_variants
 
     chosen = parse_variants(variants)
@@ -237,9 +304,11 @@ def compare(
                                         battery_mah=battery_mah)
     ns.require_net_admin()
     progress = Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err,
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+        TextColumn("{task.fields[figures]}"), TimeElapsedColumn(), console=err,
+        disable=as_json or not err.is_terminal,  # bars are for a person at a terminal
     )
-    observer = _CompareProgress(progress)
+    observer = _CompareProgress(progress, expected=readings * len(sensors_of(topo)))
     interrupted = False
     with progress:
         try:
@@ -256,103 +325,88 @@ def compare(
         raise typer.Exit(130)
     if energy_settings != EnergySettings():  # the run recorded the defaults: recompute
         from testbed.energy.report import rewrite_energy
-        from testbed.experiment.scenario import sensors_of
 
         rewrite_energy(run_dir, sensors=sensors_of(topo), settings=energy_settings)
     results = read_results(run_dir)
-    # all eight columns readable in a log or a pipe too (rich assumes 80 there)
-    out.print(_compare_table(results))
-    from testbed.memory.summary import memory_lines  # issue 04: the memory figures per app
+    report_error: str | None = None
+    files = None
+    try:
+        from testbed.report import render_report
 
-    for line in memory_lines(results.memory):
-        out.print(line, highlight=False, markup=False)
-    out.print(f"run directory: {run_dir}\nresults: {run_dir / RESULTS_FILE}", highlight=False)
+        files = render_report(run_dir)
+    except TestbedError as exc:  # the figures are safe in results.json: say so, exit 1
+        report_error = f"report: {exc}"
+    if as_json:
+        _print_json({
+            "run_directory": str(run_dir), "results": str(run_dir / RESULTS_FILE),
+            "report": None if files is None else str(files.html),
+            "summary": None if files is None else str(files.markdown),
+            "content": json.loads((run_dir / RESULTS_FILE).read_text()),
+        })
+    else:
+        from testbed.memory.summary import memory_lines  # issue 04: the memory figures per app
+        from testbed.report import verdict_table
+
+        out.print(verdict_table(results))
+        for line in memory_lines(results.memory):
+            out.print(line, highlight=False, markup=False)
+        out.print(f"run directory: {run_dir}\nresults: {run_dir / RESULTS_FILE}",
+                  highlight=False)
+        if files is not None:
+            out.print(f"report: {files.html}\nsummary: {files.markdown}", highlight=False)
     if interrupted:
         err.print("testbed: interrupted", highlight=False)
         raise typer.Exit(130)
-    if any(not v.ok for v in results.variants.values()):
-        for name, v in results.variants.items():
-            if v.error:
-                err.print(f"testbed: {name}: {v.error}", highlight=False, markup=False)
+    failed = False
+    for name, v in results.variants.items():
+        if v.error:
+            err.print(f"testbed: {name}: {v.error}", highlight=False, markup=False)
+            failed = True
+    if report_error:
+        err.print(f"testbed: {report_error}", highlight=False, markup=False)
+        failed = True
+    if failed:
         raise typer.Exit(1)
 
 
 class _CompareProgress:
-    """The scenario's observer: one spinner line per variant, its phase as the description."""
+    """The scenario's observer: one bar per variant, its phase as the description and the
+    readings delivered as the bar once the readings phase starts."""
 
-    def __init__(self, progress: Progress) -> None:
+    def __init__(self, progress: Progress, *, expected: int) -> None:
         self.progress = progress
-        self.tasks: dict[str, object] = {}
+        self.expected = expected  # readings x sensors, per variant
+        self.tasks: dict[str, Any] = {}
         self.run_dir: Path | None = None
 
     def started(self, run_dir: Path) -> None:
         self.run_dir = run_dir
 
+    def _task(self, name: str) -> Any:
+        if name not in self.tasks:
+            self.tasks[name] = self.progress.add_task(name, total=None, figures="")
+        return self.tasks[name]
+
     def phase(self, variant: object, what: str) -> None:
         name = str(variant)
-        if name not in self.tasks:
-            self.tasks[name] = self.progress.add_task(name, total=1)
-        self.progress.update(self.tasks[name], description=f"{name}: {what}")  # type: ignore[arg-type]
+        task = self._task(name)
+        self.progress.update(task, description=f"{name}: {what}")
+        if what == "readings":
+            self.progress.update(task, total=self.expected, completed=0,
+                                 figures=f"0/{self.expected} readings")
 
-    def finished(self, variant: object, result: object) -> None:
+    def delivered(self, variant: object, delivered: int, expected: int) -> None:
+        """Readings at the sink so far (the scenario calls it while it waits for them)."""
+        self.progress.update(self._task(str(variant)), total=expected, completed=delivered,
+                             figures=f"{delivered}/{expected} readings")
+
+    def finished(self, variant: object, result: Any) -> None:
         name = str(variant)
-        r = result.readings  # type: ignore[attr-defined]
-        state = f"error: {result.error}" if result.error else (  # type: ignore[attr-defined]
-            f"{r.delivered}/{r.sent} delivered")
-        self.progress.update(self.tasks[name], description=f"{name}: {state}",  # type: ignore[arg-type]
-                             completed=1)
-
-
-def _energy_cells(v) -> tuple[str, str]:  # type: ignore[no-untyped-def]
-    """Issue 04: sensors' energy per delivered reading and the shortest sensor lifetime, in
-    the mode results.json's `energy` section names (radio only)."""
-    per = (v.energy.get("per_reading_mj") or {}).get("sensors")
-    lives = [d for d in (v.energy.get("lifetime_days") or {}).values() if d is not None]
-    return ("-" if per is None else f"{per:.1f}", f"{min(lives):.1f}" if lives else "-")
-
-
-def _energy_caption(results) -> str:  # type: ignore[no-untyped-def]
-    """Issue 04: which profile and radio duty-cycling mode the energy columns use."""
-    energy = next((v.energy for v in results.variants.values() if v.energy.get("mode")), None)
-    if energy is None:
-        return ""
-    mode = energy["mode"] + (f" {energy['wakeup_ms']:g} ms" if energy.get("wakeup_ms") else "")
-    return (f"; mJ/reading: sensors' radio energy per delivered reading at the reading rate, "
-            f"life d: shortest sensor lifetime on {energy['battery']['capacity_mah']:g} mAh "
-            f"({energy['profile']['name']}, {mode}; radio only)")
-
-
-def _compare_table(results) -> Table:  # type: ignore[no-untyped-def]
-    table = Table(title=f"compare {results.topology}: {results.readings} readings per sensor "
-                  f"every {results.interval_s} s, seed {results.seed}, run {results.run_id}")
-    for column in ("variant", "delivered/sent", "frames", "PSDU bytes", "all-in B/rdg",
-                   "steady B/rdg", "set-up B", "latency p50 ms", "p95 ms", "set-up ms",
-                   "mJ/reading", "life d"):
-        if column == "variant":
-            table.add_column(column, no_wrap=True)
-        else:
-            table.add_column(column, justify="right")
-    table.caption = ("PSDU bytes: MAC header to FCS of every frame (tshark's frame.len); all-in: "
-                     "PSDU bytes / delivered reading; steady and set-up B: bytes on the air "
-                     "incl. PHY SHR+PHR (analysis)")
-    fmt = (lambda v: "-" if v is None else f"{v:.0f}")
-    for name, v in results.variants.items():
-        r = v.readings
-        delivered = f"{r.delivered}/{r.sent}" + (f" (+{r.duplicates} dup)" if r.duplicates else "")
-        if v.timed_out:
-            delivered += " timeout"
-        style = "red" if v.error else ("yellow" if r.delivered < r.sent else None)
-        table.add_row(name, delivered, str(v.air.frames), str(v.air.bytes),
-                      fmt(v.bytes_per_reading),
-                      fmt(v.air.per_reading.get("bytes") if v.air.per_reading.get("readings")
-                          else None),
-                      fmt(v.air.setup.get("bytes")), fmt(r.latency_ms.p50), fmt(r.latency_ms.p95),
-                      fmt(v.phases.setup_ms.p50), *_energy_cells(v), style=style)
-    table.caption += _energy_caption(results)
-    if results.interrupted:
-        table.caption = f"interrupted during {results.interrupted}; " + table.caption
-    return table
-
+        r = result.readings
+        expected = max(r.expected, r.sent, 1)
+        state = f"error: {result.error}" if result.error else f"{r.delivered}/{r.sent} delivered"
+        self.progress.update(self._task(name), description=f"{name}: {state}", total=expected,
+                             completed=r.delivered, figures=f"{r.delivered}/{expected} readings")
 
 @app.command(
     "exec",
@@ -409,36 +463,44 @@ def down(
     _remove_leftovers(entry)
 
 
-def _remove_leftovers(entry) -> None:  # type: ignore[no-untyped-def]
+def _remove_leftovers(entry, *, say: bool = True) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """Remove what a dead run's registry entry lists; what was removed, for --json."""
     removed = remove_created(entry.netns, entry.pids)
-    for what in removed.processes:
-        out.print(f"run {entry.run_id}: killed {what}", highlight=False)
-    for name in removed.netns:
-        out.print(f"run {entry.run_id}: deleted namespace {name}", highlight=False)
+    if say:
+        for what in removed.processes:
+            out.print(f"run {entry.run_id}: killed {what}", highlight=False)
+        for name in removed.netns:
+            out.print(f"run {entry.run_id}: deleted namespace {name}", highlight=False)
     if removed.left:
         raise TestbedError(f"run {entry.run_id}: could not delete namespaces {removed.left}")
     remove_entry(entry)
-    out.print(f"run {entry.run_id}: removed registry entry {entry.path}", highlight=False)
+    if say:
+        out.print(f"run {entry.run_id}: removed registry entry {entry.path}", highlight=False)
+    return {"run_id": entry.run_id, "killed": [str(p) for p in removed.processes],
+            "deleted_namespaces": list(removed.netns), "registry_entry": str(entry.path)}
 
 
 @app.command()
-def clean() -> None:
+def clean(as_json: JsonOption = False) -> None:
     """Remove what killed runs left behind: exactly what their registry entries list.
 
     Live runs are left alone (use `testbed down`). Nothing is removed by name pattern.
 
-    Example: testbed clean
+    Example: testbed clean --json
     """
     entries = list_runs()
     dead = [e for e in entries if not e.owner_alive()]
-    for entry in entries:
-        if entry not in dead:
+    live = [e for e in entries if e not in dead]
+    if not as_json:
+        for entry in live:
             out.print(
                 f"run {entry.run_id}: live (pid {entry.owner.pid}), left alone", highlight=False
             )
-    for entry in dead:
-        _remove_leftovers(entry)
-    if not dead:
+    cleaned = [_remove_leftovers(entry, say=not as_json) for entry in dead]
+    if as_json:
+        _print_json({"registry": str(registry_dir()), "cleaned": cleaned,
+                     "live": [{"run_id": e.run_id, "pid": e.owner.pid} for e in live]})
+    elif not dead:
         out.print(f"nothing to clean in {registry_dir()}", highlight=False)
 
 
@@ -495,8 +557,9 @@ def sniff(
     """Show every IEEE 802.15.4 frame from a sniffer or a capture file, one line each, and
     write them to a pcap. Ctrl-C stops (the pcap is complete up to then).
 
-    Examples: testbed sniff --serial /dev/ttyACM0 --channel 26 --out air.pcap ;
-    testbed sniff --pcap wireshark.pcapng --count 20
+    Example: testbed sniff --serial /dev/ttyACM0 --channel 26 --out air.pcap
+
+    Example: testbed sniff --pcap wireshark.pcapng --count 20
     """
     from testbed.capture.frames import FrameSink
     from testbed.capture.live import describe
@@ -541,6 +604,268 @@ def sniff(
         skipped = (f"; skipped {sum(s.length for s in skips)} bytes of the serial stream "
                    f"(first at offset {skips[0].offset}: {skips[0].reason})")
     err.print(f"{written} frames written to {out_path}{skipped}", highlight=False)
+
+
+# --- lab boards ---------------------------------------------------------------------------
+
+
+@app.command()
+def flash(
+    lab: Annotated[Path, typer.Option(help="Lab YAML file (labs/desk.yaml, labs/qemu.yaml).",
+                                      show_default=False)],
+    boards: Annotated[Optional[list[str]], typer.Argument(
+        help="Boards to flash (default: every MicroPython and Contiki board of the lab).",
+        show_default=False)] = None,
+    app_paths: Annotated[Optional[list[Path]], typer.Option(
+        "--app", help="MicroPython boards: the app to deploy, a directory (its .py files) or "
+        "files (repeat --app).", show_default=False)] = None,
+    timeout: Annotated[float, typer.Option(
+        min=1.0, help="Seconds a Contiki flasher command may take.")] = 300.0,
+    logs: Annotated[Path, typer.Option(
+        help="Where Contiki flashers' output goes (<board>.log).")] = Path("reports/flash"),
+    as_json: JsonOption = False,
+) -> None:
+    """Put node firmware on the lab's boards, with a progress bar per board (bytes).
+
+    MicroPython boards get the --app files over the raw REPL, each read back and checked;
+    Contiki boards run the lab file's `flasher` argv with their `image`. A board with
+    `emulator: qemu-microbit` boots in QEMU for the flash and keeps the files only while
+    QEMU runs: it tries a deployment end to end. Exit status 1 if a board failed (the others
+    are still flashed), 2 for a bad lab file or arguments.
+
+    Example: testbed flash --lab labs/desk.yaml mb1 mb2 --app nodes/coap-sensor
+
+    Example: testbed flash --lab labs/qemu.yaml --app nodes/coap-sensor/coap.py --json
+    """
+    from testbed.backends.boards import board_missing, open_board
+    from testbed.backends.flash import CommandFlasher, app_files, flasher_for
+    from testbed.config.lab import BoardPlatform, load_lab
+    from testbed.errors import BadInput
+
+    the_lab = load_lab(lab)
+    plan = []
+    for board in _chosen_boards(the_lab, boards):
+        flasher = flasher_for(board, the_lab, log_dir=logs,
+                              timeout_s=timeout)
+        if board.platform is BoardPlatform.MICROPYTHON:
+            if not app_paths:
+                raise BadInput(f"flash: board {board.name} runs MicroPython: give the app to "
+                               "deploy with --app (e.g. --app nodes/coap-sensor)")
+            image: Any = app_paths[0] if len(app_paths) == 1 else list(app_paths)
+            app_files(image)  # checked before any board is touched
+        else:
+            image = the_lab.image_path(board)
+            assert isinstance(flasher, CommandFlasher)
+            flasher.check_image(image)
+        plan.append((board, flasher, image))
+    progress = Progress(
+        TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+        TextColumn("{task.fields[file]}"), TimeElapsedColumn(), console=err,
+        disable=as_json or not err.is_terminal,  # bars are for a person at a terminal
+    )
+    done: list[dict[str, Any]] = []
+    with progress, _sigterm_interrupts():
+        for board, flasher, image in plan:
+            task = progress.add_task(board.name, total=None, file="")
+            reason = board_missing(board)
+            if reason:
+                done.append({"board": board.name, "platform": str(board.platform), "ok": False,
+                             "error": reason})
+                progress.update(task, description=f"{board.name}: missing", total=1)
+                continue
+
+            def report(sent: int, total: int, name: str, task: Any = task) -> None:
+                progress.update(task, completed=sent, total=total, file=name)
+
+            try:
+                with open_board(board) as port:
+                    result = flasher.flash(image, port=port, progress=report)
+            except BadInput:
+                raise
+            except TestbedError as exc:
+                done.append({"board": board.name, "platform": str(board.platform), "ok": False,
+                             "error": str(exc)})
+                progress.update(task, description=f"{board.name}: failed")
+                continue
+            done.append({**result.to_json(), "ok": True,
+                         "emulated": board.emulator is not None})
+    if as_json:
+        _print_json(done)
+    else:
+        out.print(_flash_table(the_lab.name, done))
+    failures = [d for d in done if not d["ok"]]
+    for failure in failures:
+        err.print(f"testbed: {failure['error']}", highlight=False, markup=False)
+    if failures:
+        raise typer.Exit(1)
+
+
+def _chosen_boards(lab: Any, names: list[str] | None) -> list[Any]:
+    """The boards to flash, in the order given; by default every flashable board."""
+    from testbed.backends.flash import FLASHERS
+    from testbed.errors import BadInput
+
+    if not names:
+        chosen = [b for b in lab.boards.values() if b.platform in FLASHERS]
+        if not chosen:
+            raise BadInput(f"{lab.source}: no MicroPython or Contiki board to flash")
+        return chosen
+    boards = []
+    for name in names:
+        if name not in lab.boards:
+            import difflib
+
+            close = difflib.get_close_matches(name, list(lab.boards), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise BadInput(f"{lab.source}: no board {name!r}{hint} (boards: "
+                           f"{', '.join(lab.boards) or 'none'})")
+        boards.append(lab.boards[name])
+    return boards
+
+
+def _flash_table(lab: str, done: list[dict[str, Any]]) -> Table:
+    table = Table(title=f"flash — lab {lab}")
+    for column in ("board", "platform", "port", "files", "bytes", "s", "result"):
+        table.add_column(column, justify="right" if column in ("bytes", "s") else "left")
+    for d in done:
+        if d["ok"]:
+            result = "verified" if d["verified"] else "flashed"
+            if d.get("emulated"):
+                result += " (emulated: gone with QEMU)"
+            table.add_row(d["board"], d["platform"], d["port"], " ".join(d["files"]),
+                          str(d["bytes"]), f"{d['seconds']:.1f}", result)
+        else:
+            table.add_row(d["board"], d["platform"], "-", "-", "-", "-", "failed", style="red")
+    return table
+
+
+# --- reports and the machine ------------------------------------------------------------------
+
+
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory (with results.json).",
+                                            show_default=False)],
+    run_dir_b: Annotated[Optional[Path], typer.Argument(
+        help="A second run directory: show what changed from RUN_DIR to it.",
+        show_default=False)] = None,
+    out_path: Annotated[Optional[Path], typer.Option(
+        "--out", help="Where delta.html goes (default: the second run directory).",
+        show_default=False)] = None,
+    screenshot: Annotated[Optional[Path], typer.Option(
+        help="Also save a PNG of the page, taken by headless Chromium.",
+        show_default=False)] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Re-render RUN_DIR's report.html and summary.md from its results.json and show the
+    verdict table; with a second run, show the deltas and write delta.html.
+
+    Example: testbed report reports/20261126-075052-18d80a
+
+    Example: testbed report reports/<run-a> reports/<run-b> --out /tmp/delta --json
+    """
+    from testbed.experiment.results import read_results
+    from testbed.report import (
+        compare_runs, delta_table, render_report, verdict_table, write_delta_report,
+    )
+
+    if run_dir_b is None:
+        if out_path is not None:
+            from testbed.errors import BadInput
+
+            raise BadInput("report: --out is for the delta report of two runs; one run's "
+                           "report is written into its own directory")
+        results = read_results(run_dir)
+        files = render_report(run_dir)
+        page = Path(files.html)
+        shot = _screenshot(page, screenshot)
+        if as_json:
+            _print_json({"run_directory": str(run_dir), "report": str(files.html),
+                         "summary": str(files.markdown),
+                         "screenshot": None if shot is None else str(shot),
+                         "content": json.loads((run_dir / "results.json").read_text())})
+            return
+        out.print(verdict_table(results))
+        out.print(f"report: {files.html}\nsummary: {files.markdown}", highlight=False)
+    else:
+        delta = compare_runs(run_dir, run_dir_b)
+        page = Path(write_delta_report(delta, out_path or run_dir_b))
+        shot = _screenshot(page, screenshot)
+        if as_json:
+            _print_json({"a": str(run_dir), "b": str(run_dir_b), "report": str(page),
+                         "screenshot": None if shot is None else str(shot),
+                         "delta": delta.to_json()})
+            return
+        out.print(delta_table(delta))
+        out.print(f"delta report: {page}", highlight=False)
+    if shot is not None:
+        out.print(f"screenshot: {shot}", highlight=False)
+
+
+def _screenshot(page: Path, png: Path | None) -> Path | None:
+    if png is None:
+        return None
+    from testbed.report.screenshot import screenshot
+
+    screenshot(page, png)
+    return png
+
+
+@app.command()
+def doctor(as_json: JsonOption = False) -> None:
+    """Check what the testbed needs on this machine (Debian packages, privileges, QEMU,
+    prosody, tshark, serial ports) and say exactly what to install.
+
+    Exit status 1 when a required check failed, 0 otherwise (optional ones only warn).
+
+    Example: testbed doctor --json
+    """
+    from testbed.doctor import diagnose
+
+    diagnosis = diagnose()
+    failed = any(c.required and not c.ok for c in diagnosis.checks)
+    if as_json:
+        _print_json(diagnosis.to_json())
+    else:
+        table = Table(title="testbed doctor")
+        fixes = any(check.fix for check in diagnosis.checks)
+        for column in ("", "check", "detail", "fix")[:4 if fixes else 3]:
+            table.add_column(column)
+        for check in diagnosis.checks:
+            mark = "[green]✓[/]" if check.ok else ("[red]✗[/]" if check.required
+                                                  else "[yellow]✗[/]")
+            name = check.name if check.required else f"{check.name} (optional)"
+            cells = [mark, _plain(name), _plain(check.detail)]
+            table.add_row(*cells, *([_plain(check.fix or "")] if fixes else []))
+        out.print(table)
+        if diagnosis.missing_packages:
+            out.print(f"install them with: sudo apt-get install "
+                      f"{' '.join(diagnosis.missing_packages)}", highlight=False, markup=False)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _plain(text: str) -> Any:
+    """A table cell shown as written (a detail may hold brackets rich would take as markup)."""
+    from rich.text import Text
+
+    return Text(text)
+
+
+def _reflow(doc: str | None) -> str | None:
+    """Join the lines of each docstring paragraph: typer's rich help keeps single line breaks,
+    which the terminal's own wrapping would then break again mid-sentence."""
+    if not doc:
+        return doc
+    import inspect
+
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    return "\n\n".join(p if p.startswith("\b") else " ".join(p.split()) for p in paragraphs)
+
+
+for _command in app.registered_commands:
+    if _command.callback is not None:
+        _command.callback.__doc__ = _reflow(_command.callback.__doc__)
 
 
 def main(argv: list[str] | None = None) -> int:

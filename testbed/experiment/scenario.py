@@ -62,6 +62,7 @@ class Observer(TypingProtocol):
 
     def started(self, run_dir: Path) -> None: ...
     def phase(self, variant: Variant, what: str) -> None: ...
+    def delivered(self, variant: Variant, delivered: int, expected: int) -> None: ...
     def finished(self, variant: Variant, result: VariantResult) -> None: ...
 
 
@@ -70,6 +71,9 @@ class _Silent:
         pass
 
     def phase(self, variant: Variant, what: str) -> None:
+        pass
+
+    def delivered(self, variant: Variant, delivered: int, expected: int) -> None:
         pass
 
     def finished(self, variant: Variant, result: VariantResult) -> None:
@@ -245,7 +249,8 @@ def _wait_nodes_ready(vr: _VariantRun, timeout_s: float) -> None:
         )
 
 
-def _wait_delivered(vr: _VariantRun, *, readings: int, interval_s: float, sink: Any) -> None:
+def _wait_delivered(vr: _VariantRun, *, readings: int, interval_s: float, sink: Any,
+                    observer: Observer) -> None:
     """Until the sink has every sensor's `readings`; or, for NON notifications, all nodes are
     done and a grace period passed; or the sink exited; or the time allowance ran out (then
     `timed_out`)."""
@@ -256,6 +261,7 @@ def _wait_delivered(vr: _VariantRun, *, readings: int, interval_s: float, sink: 
     expected = {(n, s) for n in vr.sensors for s in range(1, readings + 1)}  # seqs count from 1
     while True:
         got = {(d.node, d.seq) for d in read_deliveries(vr.deliveries)}
+        observer.delivered(vr.variant, len(expected & got), len(expected))
         if expected <= got:  # every sensor's every reading, not just as many deliveries
             return
         now = time.monotonic()
@@ -389,7 +395,7 @@ def _run_services_and_nodes(vr: _VariantRun, net: EmulatedNetwork, stack: contex
             start_offsets=start_offsets(vr.sensors, interval_s=interval_s, seed=seed),
         ))
     observer.phase(variant, "readings")
-    _wait_delivered(vr, readings=readings, interval_s=interval_s, sink=sink)
+    _wait_delivered(vr, readings=readings, interval_s=interval_s, sink=sink, observer=observer)
 
 
 def _keep_prosody_files(private: Path, keep: Path) -> None:
