@@ -27,11 +27,12 @@ from typing import TYPE_CHECKING, Any
 
 from testbed.errors import BadInput
 from testbed.jsonlines import read_json_lines
+from testbed.firmware import nodes_dir
 
 if TYPE_CHECKING:
     from testbed.backends.emulated import EmulatedNetwork
 
-NODES_DIR = Path(__file__).resolve().parents[2] / "nodes"
+NODES_DIR = nodes_dir()
 STOP_TIMEOUT_S = 3.0
 EVENT_KINDS = ("ready", "phase", "reading", "done", "error", "reconnect")
 

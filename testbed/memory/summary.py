@@ -18,13 +18,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Protocol
 
+from testbed.firmware import nodes_dir
 from testbed.errors import TestbedError
 from testbed.memory.bytecode import app_bytecode
 from testbed.memory.elf import elf_sizes
 from testbed.memory.heap import CODECS, measure_heap
-from testbed.memory.raw_repl import RawRepl
+from testbed.backends.raw_repl import RawRepl
 
-NODES_DIR = Path(__file__).resolve().parents[2] / "nodes"
+NODES_DIR = nodes_dir()
 
 
 class Board(Protocol):
