@@ -22,12 +22,15 @@ import pytest
 from hypothesis import settings
 
 from testbed.experiment.run import list_runs
+from testbed.pytest_plugin import live_run_ids
 
 # CI runs the property tests derandomized: the same examples every time, so a red CI is a
 # regression, not a newly found example (those turn up in developers' randomized runs).
 settings.register_profile("ci", derandomize=True, deadline=None)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+pytest_plugins = ["pytester"]  # the plugin's own tests run suites in pytester subprocesses
 
 OUR_NETNS_PREFIX = "tb-"  # every namespace the testbed or its tests create starts with this
 OUR_PROCESS_MARKERS = ("testbed.radio.medium", "testbed.cli up", "testbed up ")
@@ -109,11 +112,12 @@ def _run_id(text: str) -> str | None:
 
 
 @pytest.fixture(autouse=True)
-def no_leaks():
-    """Fail the test if it leaves a namespace or a process of ours behind."""
+def no_leaks(request: pytest.FixtureRequest):
+    """Fail the test if it leaves a namespace or a process of ours behind. The networks the
+    plugin keeps up for `node(...).exec` until the session ends are not leaks."""
     ns_before, procs_before = our_namespaces(), our_processes()
     yield
-    foreign = foreign_run_ids()
+    foreign = foreign_run_ids() | live_run_ids(request.config)
     leaked_ns = {ns for ns in our_namespaces() - ns_before if _run_id(ns) not in foreign}
     leaked_procs = {
         p

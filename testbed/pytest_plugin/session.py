@@ -1,0 +1,79 @@
+"""The hooks that follow a session's tests: board checks before each test, figures after it,
+its outcome into the record, and the run directory's tests.json, report and job summary at
+the end. One object per session (registered by pytest_configure), holding its state.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from testbed.pytest_plugin import boards, summary
+from testbed.pytest_plugin.experiments import SessionState
+from testbed.pytest_plugin.options import Backend, Settings
+from testbed.pytest_plugin.record import attach_headline
+
+
+def variant_of(item: pytest.Item) -> str | None:
+    """The test's `variant` parameter, if it has one."""
+    callspec = getattr(item, "callspec", None)
+    value = callspec.params.get("variant") if callspec else None
+    return str(value) if value is not None else None
+
+
+class SessionHooks:
+    """pytest hooks bound to one session's settings and state."""
+
+    def __init__(self, settings: Settings, state: SessionState) -> None:
+        self.settings = settings
+        self.state = state
+        self.summary_path: Path | None = None
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        boards.mark_skips(items, self.settings.lab,
+                          on_lab=self.settings.backend is Backend.LAB)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        """The test becomes the current one (which experiment it uses is noted against it)."""
+        self.state.current = item.nodeid
+        self.state.tests[item.nodeid] = {
+            "nodeid": item.nodeid, "outcome": None, "duration_s": 0.0,
+            "variant": variant_of(item), "run_id": None, "properties": {}, "units": {},
+            "message": None}
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> object:
+        """After the test body: its variant's headline figures, if it used the experiment."""
+        try:
+            return (yield)
+        finally:
+            experiment = self.state.used.get(item.nodeid)
+            variant = variant_of(item)
+            if experiment is not None and variant is not None and experiment.ran:
+                result = experiment.results.variants.get(variant)
+                if result is not None:
+                    attach_headline(item, result, variant,
+                                    self.state.units.setdefault(item.nodeid, {}))
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> None:
+        self.state.current = None
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        summary.note_report(self.state, report)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self) -> None:
+        try:
+            self.state.close()  # live networks down (session fixtures are down already)
+        finally:
+            self.summary_path = summary.finish(self.state, self.settings)
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        lines = summary.terminal_lines(self.state, self.summary_path)
+        if lines:
+            terminalreporter.write_sep("-", "testbed")
+            for line in lines:
+                terminalreporter.write_line(line)

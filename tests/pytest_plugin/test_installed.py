@@ -1,0 +1,98 @@
+"""Acceptance: a user suite outside the repository (a temp dir with its own test file and
+topology, no conftest) gets the fixtures just by installing the package, and runs with
+--junitxml.
+
+The package is installed NOT editable into a fresh venv, so the test proves that the wheel
+carries the plugin (its `pytest11` entry point) and the data files a run needs (the node
+firmware). No network: the dependencies are the lock's pinned versions (`uv export`), which
+`uv sync` has already put in uv's cache, installed with `uv pip sync --offline`; then the
+project itself with `uv pip install --offline --no-deps`. (`uv pip install --offline <repo>`
+alone resolves afresh, and the newest versions uv's cached index knows are not all cached.)
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from testbed.backends.netns import has_net_admin
+
+REPO = Path(__file__).resolve().parents[2]
+UV = REPO / ".tools" / "bin" / "uv"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not has_net_admin(), reason="needs CAP_NET_ADMIN (root)"),
+    pytest.mark.skipif(not UV.is_file(), reason=f"no {UV} (make installs it)"),
+]
+
+TOPOLOGY = """\
+name: lab-pair
+nodes:
+  br: {role: border-router}
+  s1: {role: sensor}
+links:
+  - [br, s1]
+"""
+
+SUITE = '''
+import testbed
+
+
+def test_the_plugin_comes_from_the_installed_package():
+    assert "site-packages" in testbed.__file__, testbed.__file__
+
+
+def test_every_reading_arrives(testbed, variant, node, results):
+    readings = testbed.result(variant).readings
+    assert readings.delivered == readings.sent == 2
+    assert [e["seq"] for e in node("s1").events if e.kind == "reading"] == [1, 2]
+    results.record("s1_readings", len(node("s1").events), unit="events")
+'''
+
+
+def _uv(*args: str, cwd: Path | None = None) -> str:
+    done = subprocess.run([str(UV), *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=600, env={**os.environ, "UV_NO_PROGRESS": "1"})
+    assert done.returncode == 0, f"uv {' '.join(args)}:\n{done.stderr}"
+    return done.stdout
+
+
+def test_a_suite_outside_the_repo_runs_on_the_installed_package(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    python = venv / "bin" / "python"
+    requirements = tmp_path / "requirements.txt"
+    _uv("export", "--project", str(REPO), "--frozen", "--no-hashes", "--no-dev",
+        "--no-emit-project", "--quiet", "--output-file", str(requirements))
+    _uv("venv", "--quiet", str(venv), "--python", sys.executable)
+    _uv("pip", "sync", "--quiet", "--offline", "--python", str(python), str(requirements))
+    _uv("pip", "install", "--quiet", "--offline", "--no-deps", "--python", str(python), str(REPO))
+
+    suite = tmp_path / "lab-suite"
+    suite.mkdir()
+    (suite / "topology.yaml").write_text(TOPOLOGY)
+    (suite / "test_lab.py").write_text(SUITE)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPATH", "GITHUB_STEP_SUMMARY", "VIRTUAL_ENV")}
+    done = subprocess.run(
+        [str(python), "-m", "pytest", "-p", "no:cacheprovider", "--junitxml", "out.xml",
+         "--topology", "topology.yaml", "--readings", "2", "--variants", "coap-observe-non",
+         "--report-dir", "runs"],
+        cwd=suite, capture_output=True, text=True, timeout=900, env=env)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "2 passed" in done.stdout
+
+    root = ET.parse(suite / "out.xml").getroot()
+    suite_props = {p.get("name"): p.get("value") for p in root.find("testsuite/properties")}
+    assert suite_props["topology"] == "lab-pair" and Path(suite_props["run_dir"]).is_dir()
+    case = next(c for c in root.iter("testcase") if c.get("name").startswith("test_every_reading"))
+    props = {p.get("name"): p.get("value") for p in case.iter("property")}
+    assert props["variant"] == "coap-observe-non"
+    assert props["delivered"] == props["sent"] == "2"
+    assert int(props["s1_readings"]) >= 2
+    assert float(props["bytes_per_reading"]) > 0
