@@ -14,9 +14,7 @@ client (raw_repl.py; tests may pass another `open_repl`).
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -26,12 +24,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from testbed.config.lab import PLACEHOLDERS, Board, BoardPlatform, Lab
+from testbed.backends.processes import kill_process_group
 from testbed.backends.raw_repl import RawRepl, text_checksum
 from testbed.errors import BadInput, FlashError, TestbedError
 
 #: progress(done_bytes, total_bytes, name of the file being written)
 ProgressCallback = Callable[[int, int, str], object]
 TAIL_LINES = 5  # lines of a failed flasher's log that its error message quotes
+KILL_GRACE_S = 2.0  # a flasher past its timeout (or Ctrl-C) gets this long after SIGTERM
 _PLACEHOLDER = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
 
 
@@ -77,6 +77,8 @@ OpenRepl = Callable[..., AbstractContextManager[ReplSession]]
 
 # read every file back on the board: "<name> <characters> <checksum>" per line (the checksum
 # is raw_repl.text_checksum's, computed in 64-character pieces: the micro:bit has a 10 kB heap)
+# A line that is not exactly that, for a file deployed, is the board's noise and is ignored.
+_READ_BACK_LINE = re.compile(r"(\S+) (-?\d+) (\d+)")
 _READ_BACK = (
     "def _tb(n):\n try:\n  f=open(n)\n except OSError:\n  print(n,-1,0)\n  return\n"
     " k=0\n s=0\n while 1:\n  b=f.read(64)\n  if not b:\n   break\n  k+=len(b)\n"
@@ -87,15 +89,16 @@ _READ_BACK = (
 
 def app_files(image: Path | Sequence[Path]) -> list[Path]:
     """The files to deploy: a directory's top-level .py files (sorted; its tests/ and other
-    folders stay home), one file, or the files given. BadInput for what is not there."""
+    folders stay home), one file, or the files given. BadInput for what is not there or
+    could not be told apart on the board (two files of one name, a name with a space)."""
     if isinstance(image, (str, Path)):
         path = Path(image)
         if path.is_dir():
-            files = sorted(p for p in path.iterdir() if p.suffix == ".py" and p.is_file())
-            if not files:
+            candidates = sorted(p for p in path.iterdir() if p.suffix == ".py" and p.is_file())
+            if not candidates:
                 raise BadInput(f"{path}: no .py files to deploy")
-            return files
-        candidates = [path]
+        else:
+            candidates = [path]
     else:
         candidates = [Path(p) for p in image]
     if not candidates:
@@ -104,6 +107,10 @@ def app_files(image: Path | Sequence[Path]) -> list[Path]:
     for path in candidates:
         if not path.is_file():
             raise BadInput(f"{path}: no such file to deploy")
+        if any(c.isspace() for c in path.name):
+            raise BadInput(f"{path}: cannot deploy {path.name!r}: the board's flat "
+                           "filesystem takes one-word names (the read-back lists each file as "
+                           "'<name> <characters> <checksum>'); rename it")
         if path.name in seen:  # the board's filesystem is flat
             raise BadInput(f"{path}: the board would get two files named {path.name!r} "
                            f"(also {seen[path.name]})")
@@ -159,12 +166,11 @@ class RawReplFlasher:
                            seconds=time.monotonic() - started, verified=True)
 
     def _verify(self, repl: ReplSession, texts: dict[str, str]) -> None:
-        lines = repl.exec(_READ_BACK % (list(texts),)).split("\n")
-        got = {}
-        for line in lines:
-            parts = line.split()
-            if len(parts) == 3:
-                got[parts[0]] = (int(parts[1]), int(parts[2]))
+        got: dict[str, tuple[int, int]] = {}
+        for line in repl.exec(_READ_BACK % (list(texts),)).splitlines():
+            match = _READ_BACK_LINE.fullmatch(line.strip())
+            if match and match[1] in texts:
+                got[match[1]] = (int(match[2]), int(match[3]))
         for name, text in texts.items():
             expected = (len(text), text_checksum(text))
             if got.get(name) != expected:
@@ -260,13 +266,13 @@ class CommandFlasher:
             try:
                 return process.wait(timeout=self.timeout_s)
             except subprocess.TimeoutExpired:
-                _kill_group(process)
+                kill_process_group(process, grace_s=KILL_GRACE_S)
                 tail = _tail(self.log)
                 raise FlashError(f"board {self.board.name}: {argv[0]} did not finish within "
                                  f"{self.timeout_s:g} s{'; last lines: ' + tail if tail else ''}"
                                  f"; full log: {self.log}") from None
-            finally:
-                _kill_group(process)  # also on Ctrl-C: no flasher left writing to a board
+            finally:  # also on Ctrl-C, and for what the flasher forked: none left writing
+                kill_process_group(process, grace_s=KILL_GRACE_S)
 
     @classmethod
     def for_board(cls, board: Board, lab: Lab, *, log_dir: Path = Path("reports/flash"),
@@ -276,17 +282,8 @@ class CommandFlasher:
             raise BadInput(f"{source}: board {board.name} has no flasher (add `flasher: "
                            f"[program, args..., '{{image}}']` under boards.{board.name})")
         return cls(board=board, argv=board.flasher, log=Path(log_dir) / f"{board.name}.log",
-                   cwd=lab.source.parent if lab.source is not None else None,
+                   cwd=lab.directory,  # where lab.image_path takes relative images from
                    timeout_s=timeout_s, source=source)
-
-
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        process.wait(timeout=10)
 
 
 # --- the registry -----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,3 +93,57 @@ def stop_process(process: subprocess.Popen[Any] | None, timeout_s: float) -> Non
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def kill_process_group(process: subprocess.Popen[Any], *, grace_s: float) -> int | None:
+    """End the process group `process` leads (started with `start_new_session=True`): SIGTERM
+    it, give it `grace_s` to go (0: straight to SIGKILL), SIGKILL what is left, reap the
+    leader and return its status (None if it would not die within 10 s).
+
+    The group is signalled even when the leader has already exited: what it forked (a
+    flasher's programmer, a browser's helpers) may outlive it and still hold a port or a
+    profile. A group that is gone is left alone."""
+    group = process.pid
+    if not _signal_group(group, signal.SIGTERM if grace_s > 0 else signal.SIGKILL):
+        return _reap(process)
+    deadline = time.monotonic() + grace_s
+    while grace_s > 0 and time.monotonic() < deadline:
+        process.poll()  # our zombie leader would count as a member until reaped
+        if not _live_in_group(group):
+            return _reap(process)
+        time.sleep(0.02)
+    if grace_s > 0:
+        _signal_group(group, signal.SIGKILL)
+    return _reap(process)
+
+
+def _live_in_group(group: int) -> bool:
+    """True while a process of process group `group` runs (zombies do not count: orphans are
+    reaped by init, which may take its time)."""
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_bytes()
+        except OSError:  # exited meanwhile
+            continue
+        fields = stat[stat.rindex(b")") + 2 :].split()  # fields[0] is field 3 (state), proc(5)
+        if int(fields[2]) == group and fields[0] != b"Z":  # field 5: the process group
+            return True
+    return False
+
+
+def _signal_group(group: int, signum: int) -> bool:
+    """killpg; False once no process of the group is left (or none is ours to signal)."""
+    try:
+        os.killpg(group, signum)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def _reap(process: subprocess.Popen[Any]) -> int | None:
+    try:
+        return process.wait(timeout=10)
+    except subprocess.TimeoutExpired:  # stuck in the kernel (D state): nothing more to do
+        return None

@@ -26,7 +26,6 @@ the argument that holds them, and each argument stays exactly one argument.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterator
 from enum import StrEnum
@@ -36,7 +35,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from testbed.config.topology import NODE_NAME, NODE_NAME_MAX
+from testbed.config.topology import NODE_NAME, NODE_NAME_MAX, _did_you_mean  # one hint rule
 from testbed.config.yamlmarks import MarkedDocument, Position, dotted, load_marked, one_line
 from testbed.errors import LabError, TopologyError
 
@@ -132,11 +131,6 @@ def _lab_name(value: Any) -> str:
     return value
 
 
-def _did_you_mean(word: Any, choices: Any) -> str:
-    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -169,7 +163,11 @@ class Lab(BaseModel):
 
     name: Annotated[str, BeforeValidator(_lab_name)]
     boards: dict[str, Board] = {}
+    #: the file as it was named (what messages show), None for a lab parsed from text
     source: Path | None = None
+    #: the file's directory, made absolute when it was read: relative images and the
+    #: flasher's working directory both hang from it, whatever the working directory is later
+    directory: Path | None = None
 
     def by_platform(self, platform: BoardPlatform | str) -> tuple[Board, ...]:
         """The boards running `platform`, in file order."""
@@ -181,12 +179,13 @@ class Lab(BaseModel):
         return next((b for b in self.boards.values() if b.node == node), None)
 
     def image_path(self, board: Board) -> Path | None:
-        """The board's firmware image, relative paths taken from the lab file's directory."""
+        """The board's firmware image, relative paths taken from the lab file's directory
+        (absolute, so it names the same file in the flasher, which runs in that directory)."""
         if board.image is None:
             return None
         path = Path(board.image).expanduser()
-        if not path.is_absolute() and self.source is not None:
-            path = self.source.parent / path
+        if not path.is_absolute() and self.directory is not None:
+            path = self.directory / path
         return path
 
     @model_validator(mode="after")
@@ -250,7 +249,8 @@ def load_lab(path: str | Path) -> Lab:
         raise LabError(f"{path}: cannot read lab file: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
         raise LabError(f"{path}: not UTF-8 text (byte offset {exc.start})") from None
-    return parse_lab(text, str(path)).model_copy(update={"source": path})
+    return parse_lab(text, str(path)).model_copy(
+        update={"source": path, "directory": path.resolve().parent})
 
 
 def parse_lab(text: str, source: str = "<string>") -> Lab:

@@ -3,6 +3,7 @@ Contiki flasher command run as an argv list, never through a shell."""
 
 from __future__ import annotations
 
+import ast
 import functools
 import json
 import os
@@ -11,6 +12,7 @@ import sys
 import textwrap
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 import pytest
 
@@ -117,6 +119,60 @@ def test_a_file_changed_on_the_board_fails_the_read_back(qemu_board: Board,
         f"{text_checksum(text)}")
 
 
+class NoisyBoard:
+    """A ReplSession whose board prints stray lines around the read-back's: stands in for a
+    board printing noise (a boot.py's greeting, a driver's debug line), which QEMU's
+    micro:bit cannot be made to do on cue. It keeps the files it is given and answers the
+    read-back as the board's code would, from what it keeps."""
+
+    NOISE = ("MicroPython v1.22 on micro:bit", "free 4096 bytes", "a b c", "x 1 2 3",
+             "app.py twelve 7", "app.py 12", "helper.py -5 -1", "radio: ch 11 on", "")
+
+    def __init__(self) -> None:
+        self.files: dict[str, str] = {}
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def write_file(self, name: str, text: str) -> None:
+        self.files[name] = text
+
+    def exec(self, code: str, *, timeout_s: float | None = None) -> str:
+        names = ast.literal_eval(re.search(r"for _n in (\[.*\]):", code)[1])  # type: ignore[index]
+        answers = [f"{n} {len(self.files[n])} {text_checksum(self.files[n])}" if n in self.files
+                   else f"{n} -1 0" for n in names]
+        lines = [*self.NOISE[:4], *answers, *self.NOISE[4:], "not-deployed.py 3 4"]
+        return "\r\n".join(lines) + "\r\n"
+
+
+def test_noise_around_the_read_back_is_ignored_and_only_deployed_names_count(
+        tiny_app: Path) -> None:
+    board = Board(name="mb1", platform="micropython", port="/dev/ttyACM0")
+    noisy = NoisyBoard()
+    result = RawReplFlasher(board=board, open_repl=lambda port, baudrate: noisy).flash(
+        tiny_app, port="/dev/ttyACM0")
+    assert result.verified and result.files == ("app.py", "helper.py")
+    assert noisy.files["app.py"] == (tiny_app / "app.py").read_text()
+
+
+def test_a_file_the_board_lost_is_found_missing_among_the_noise(tiny_app: Path) -> None:
+    class Forgetful(NoisyBoard):
+        def write_file(self, name: str, text: str) -> None:
+            if name != "helper.py":
+                super().write_file(name, text)
+
+    board = Board(name="mb1", platform="micropython", port="/dev/ttyACM0")
+    flasher = RawReplFlasher(board=board, open_repl=lambda port, baudrate: Forgetful())
+    text = (tiny_app / "helper.py").read_text()
+    with pytest.raises(FlashError) as caught:
+        flasher.flash(tiny_app, port="/dev/ttyACM0")
+    assert str(caught.value) == (f"board mb1: helper.py: read back as absent, expected "
+                                 f"{len(text)} characters, checksum {text_checksum(text)}")
+
+
 def test_a_port_without_a_repl_is_a_flash_error_naming_board_and_file(tiny_app: Path) -> None:
     master, slave = os.openpty()  # a real tty nobody answers on
     try:
@@ -146,6 +202,11 @@ def test_which_files_an_app_deploys(tiny_app: Path, tmp_path: Path) -> None:
     empty.mkdir()
     with pytest.raises(BadInput, match=r"empty: no \.py files to deploy"):
         app_files(empty)
+    (tiny_app / "my app.py").write_text("")  # in a directory, or given: refused before I/O
+    for given in (tiny_app, tiny_app / "my app.py"):
+        with pytest.raises(BadInput, match=r"my app\.py: cannot deploy 'my app\.py': the "
+                                           r"board's flat filesystem takes one-word names"):
+            app_files(given)
 
 
 # --- the Contiki flasher: the lab's own command ---------------------------------------------
@@ -230,6 +291,41 @@ def test_a_hanging_flasher_is_killed_at_its_timeout(
         flasher.flash(image, port="/dev/ttyUSB0")
     pid = int((tmp_path / "pid").read_text())
     assert not Path(f"/proc/{pid}").exists()
+
+
+def test_a_lab_given_by_a_relative_path_flashes_the_image_it_names(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The flasher runs in the lab file's directory; the image it gets must name the file
+    there too (it was labs/fw.bin, looked for in labs/labs/fw.bin)."""
+    (tmp_path / "labs").mkdir()
+    (tmp_path / "labs" / "fw.bin").write_bytes(b"\x02" * 10)
+    (tmp_path / "labs" / "l.yaml").write_text(
+        "name: l\nboards:\n  cc: {platform: contiki, port: /dev/ttyUSB0, image: fw.bin, "
+        f"flasher: [{sys.executable}, -c, 'import shutil,sys; shutil.copy(sys.argv[1], "
+        "\"copy.bin\")', '{image}']}\n")
+    monkeypatch.chdir(tmp_path)
+    from testbed.config.lab import load_lab
+
+    lab = load_lab("labs/l.yaml")
+    board = lab.boards["cc"]
+    result = flasher_for(board, lab, log_dir=Path("logs")).flash(lab.image_path(board),
+                                                                 port="/dev/ttyUSB0")
+    assert result.bytes == 10 and result.files == ("fw.bin",)
+    assert (tmp_path / "labs" / "copy.bin").read_bytes() == b"\x02" * 10
+
+
+def test_what_a_finished_flasher_left_running_is_ended(tmp_path: Path) -> None:
+    board = Board(name="zoul1", platform="contiki", port="/dev/ttyUSB0",
+                  flasher=("sh", "-c", "sleep 60 & echo $! > bg.pid"))
+    flasher = CommandFlasher(board=board, argv=board.flasher or (), log=tmp_path / "z.log",
+                             cwd=tmp_path)
+    flasher.flash(None, port="/dev/ttyUSB0")
+    pid = int((tmp_path / "bg.pid").read_text())
+    try:
+        state = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
+    except FileNotFoundError:
+        state = b"gone"
+    assert state in (b"gone", b"Z")  # a zombie only waits for init to reap it
 
 
 def test_a_flasher_program_that_does_not_exist(tmp_path: Path) -> None:

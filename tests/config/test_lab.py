@@ -39,6 +39,24 @@ def test_the_desk_lab_reads_as_written() -> None:
     assert lab.image_path(lab.boards["mb1"]) is None
 
 
+def test_a_lab_named_by_a_relative_path_keeps_its_directory_absolute(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`testbed flash --lab labs/l.yaml`: the image must name the same file in the flasher,
+    which runs in the lab file's directory, as here (a relative image was labs/fw.bin, which
+    the flasher then looked for in labs/labs/)."""
+    (tmp_path / "labs").mkdir()
+    (tmp_path / "labs" / "l.yaml").write_text(
+        "name: l\nboards:\n  cc: {platform: contiki, port: /dev/x, image: fw.bin}\n")
+    monkeypatch.chdir(tmp_path)
+    lab = load_lab(Path("labs/l.yaml"))
+    assert lab.source == Path("labs/l.yaml")  # messages name the file as it was given
+    assert lab.directory == tmp_path.resolve() / "labs"
+    monkeypatch.chdir(tmp_path / "labs")  # the working directory the flasher gets
+    assert lab.image_path(lab.boards["cc"]) == tmp_path.resolve() / "labs" / "fw.bin"
+    with pytest.raises(LabError, match=r"directory: unknown key 'directory'"):
+        parse_lab("name: l\ndirectory: /etc\n", "l.yaml")  # not something a file can set
+
+
 def test_an_absolute_image_stays_absolute(tmp_path: Path) -> None:
     path = tmp_path / "lab.yaml"
     path.write_text("name: l\nboards:\n  cc: {platform: contiki, port: /dev/x, "
