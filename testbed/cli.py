@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -33,6 +33,9 @@ from testbed.backends.emulated import CLOUD, EmulatedNetwork, remove_created
 from testbed.config.topology import load_topology
 from testbed.errors import TestbedError
 from testbed.experiment.run import Run, find_run, list_runs, registry_dir, remove_entry
+
+if TYPE_CHECKING:
+    from testbed.experiment.results import Results
 
 EXIT_STATUSES = (
     "Exit status: 0 success; 1 a testbed error (a command, a namespace, the medium, no live "
@@ -357,16 +360,23 @@ def compare(
     if interrupted:
         err.print("testbed: interrupted", highlight=False)
         raise typer.Exit(130)
-    failed = False
-    for name, v in results.variants.items():
-        if v.error:
-            err.print(f"testbed: {name}: {v.error}", highlight=False, markup=False)
-            failed = True
+    failed = _say_failed_variants(results)
     if report_error:
         err.print(f"testbed: {report_error}", highlight=False, markup=False)
         failed = True
     if failed:
         raise typer.Exit(1)
+
+
+def _say_failed_variants(results: Results) -> bool:
+    """One stderr line per variant that failed (`testbed: <variant>: <error>`); True if any
+    did. `compare` and `report` both end with it, and both exit 1 when it is True."""
+    failed = False
+    for name, variant in results.variants.items():
+        if variant.error:
+            err.print(f"testbed: {name}: {variant.error}", highlight=False, markup=False)
+            failed = True
+    return failed
 
 
 class _CompareProgress:
@@ -713,12 +723,10 @@ def _chosen_boards(lab: Any, names: list[str] | None) -> list[Any]:
     boards = []
     for name in names:
         if name not in lab.boards:
-            import difflib
+            from testbed.config.topology import _did_you_mean
 
-            close = difflib.get_close_matches(name, list(lab.boards), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise BadInput(f"{lab.source}: no board {name!r}{hint} (boards: "
-                           f"{', '.join(lab.boards) or 'none'})")
+            raise BadInput(f"{lab.source}: no board {name!r}{_did_you_mean(name, lab.boards)} "
+                           f"(boards: {', '.join(lab.boards) or 'none'})")
         boards.append(lab.boards[name])
     return boards
 
@@ -759,6 +767,7 @@ def report(
 ) -> None:
     """Re-render RUN_DIR's report.html and summary.md from its results.json and show the
     verdict table; with a second run, show the deltas and write delta.html.
+    Exit status 1 (after the table, one line per failure) if a variant of RUN_DIR failed.
 
     Example: testbed report reports/20261126-075052-18d80a
 
@@ -769,25 +778,7 @@ def report(
         compare_runs, delta_table, render_report, verdict_table, write_delta_report,
     )
 
-    if run_dir_b is None:
-        if out_path is not None:
-            from testbed.errors import BadInput
-
-            raise BadInput("report: --out is for the delta report of two runs; one run's "
-                           "report is written into its own directory")
-        results = read_results(run_dir)
-        files = render_report(run_dir)
-        page = Path(files.html)
-        shot = _screenshot(page, screenshot)
-        if as_json:
-            _print_json({"run_directory": str(run_dir), "report": str(files.html),
-                         "summary": str(files.markdown),
-                         "screenshot": None if shot is None else str(shot),
-                         "content": json.loads((run_dir / "results.json").read_text())})
-            return
-        out.print(verdict_table(results))
-        out.print(f"report: {files.html}\nsummary: {files.markdown}", highlight=False)
-    else:
+    if run_dir_b is not None:
         delta = compare_runs(run_dir, run_dir_b)
         page = Path(write_delta_report(delta, out_path or run_dir_b))
         shot = _screenshot(page, screenshot)
@@ -798,8 +789,29 @@ def report(
             return
         out.print(delta_table(delta))
         out.print(f"delta report: {page}", highlight=False)
-    if shot is not None:
-        out.print(f"screenshot: {shot}", highlight=False)
+        if shot is not None:
+            out.print(f"screenshot: {shot}", highlight=False)
+        return
+    if out_path is not None:
+        from testbed.errors import BadInput
+
+        raise BadInput("report: --out is for the delta report of two runs; one run's "
+                       "report is written into its own directory")
+    results = read_results(run_dir)
+    files = render_report(run_dir)
+    shot = _screenshot(Path(files.html), screenshot)
+    if as_json:
+        _print_json({"run_directory": str(run_dir), "report": str(files.html),
+                     "summary": str(files.markdown),
+                     "screenshot": None if shot is None else str(shot),
+                     "content": json.loads((run_dir / "results.json").read_text())})
+    else:
+        out.print(verdict_table(results))
+        out.print(f"report: {files.html}\nsummary: {files.markdown}", highlight=False)
+        if shot is not None:
+            out.print(f"screenshot: {shot}", highlight=False)
+    if _say_failed_variants(results):  # as `compare` ends: the failures, then status 1
+        raise typer.Exit(1)
 
 
 def _screenshot(page: Path, png: Path | None) -> Path | None:

@@ -153,3 +153,27 @@ def test_the_example_labs_are_valid() -> None:
         assert (ROOT / lab).is_file()
         done = cli("flash", "--lab", lab, "no-such-board")
         assert done.returncode == 2 and "no board 'no-such-board'" in done.stderr
+
+
+def test_a_relative_lab_path_flashes_from_the_lab_files_directory(tmp_path: Path) -> None:
+    """`testbed flash --lab labs/l.yaml` run from the lab's parent: the flasher (a real
+    program, in the lab file's directory) gets an image path that names the file there."""
+    labs = tmp_path / "labs"
+    labs.mkdir()
+    (labs / "fw.bin").write_bytes(b"\x03" * 32)
+    tty_master, tty_slave = os.openpty()  # a port that exists
+    port = os.ttyname(tty_slave)
+    (labs / "l.yaml").write_text(
+        f"name: rel\nboards:\n  cc1: {{platform: contiki, port: {port}, image: fw.bin, "
+        f"flasher: [{sys.executable}, -c, 'import shutil,sys; shutil.copy(sys.argv[1], "
+        "\"copy.bin\")', '{image}']}\n")
+    try:
+        done = cli("flash", "--lab", "labs/l.yaml", "--json", cwd=tmp_path)
+    finally:
+        os.close(tty_master)
+        os.close(tty_slave)
+    assert done.returncode == 0, done.stderr
+    (result,) = json.loads(done.stdout)
+    assert result["ok"] and result["bytes"] == 32
+    assert (labs / "copy.bin").read_bytes() == b"\x03" * 32  # ran in labs/, found the image
+    assert (tmp_path / "reports" / "flash" / "cc1.log").is_file()  # --logs: from the CWD

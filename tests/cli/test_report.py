@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from testbed.experiment.results import (
-    Air, Percentiles, Readings, Results, VariantResult, write_results,
+    Air, Percentiles, Readings, Results, VariantResult, read_results, write_results,
 )
 from tests.cli import run_cli
 
@@ -111,3 +112,24 @@ def test_a_screenshot_of_the_report(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert f"screenshot: {png}" in done.stdout
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["table", "json"])
+def test_a_run_with_a_failed_variant_is_reported_then_exits_1(tmp_path: Path,
+                                                             as_json: bool) -> None:
+    """As `testbed compare` ends: the table (or the JSON), then one line per failed
+    variant on stderr, status 1; the report is still written."""
+    run = tiny_run(tmp_path, "cccccc", delivered=4, coap_bytes=900)
+    results = read_results(run)
+    variants = {**results.variants,
+                "xmpp-message": VariantResult(error="prosody did not start within 10 s")}
+    write_results(replace(results, variants=variants), run)
+    done = run_cli("report", str(run), *(["--json"] if as_json else []))
+    assert done.returncode == 1, done.stderr
+    failure = "testbed: xmpp-message: prosody did not start within 10 s"
+    assert done.stderr.splitlines() == [failure]
+    assert (run / "report.html").stat().st_size > 0
+    if as_json:
+        assert json.loads(done.stdout)["content"]["variants"]["xmpp-message"]["error"]
+    else:
+        assert "coap-get" in done.stdout and f"report: {run / 'report.html'}" in done.stdout
