@@ -723,9 +723,9 @@ def _chosen_boards(lab: Any, names: list[str] | None) -> list[Any]:
     boards = []
     for name in names:
         if name not in lab.boards:
-            from testbed.config.topology import _did_you_mean
+            from testbed.config.yamlmarks import did_you_mean
 
-            raise BadInput(f"{lab.source}: no board {name!r}{_did_you_mean(name, lab.boards)} "
+            raise BadInput(f"{lab.source}: no board {name!r}{did_you_mean(name, lab.boards)} "
                            f"(boards: {', '.join(lab.boards) or 'none'})")
         boards.append(lab.boards[name])
     return boards

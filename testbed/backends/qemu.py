@@ -12,10 +12,8 @@ firmware-microbit-micropython (MicroPython 1.9.2 for the micro:bit v1).
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -24,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from testbed.backends.processes import kill_process_group
 from testbed.errors import TestbedError
 
 FIRMWARE = Path("/usr/share/firmware-microbit-micropython/firmware.hex")
@@ -77,7 +76,7 @@ class QemuMicrobit:
                     self.on_start(process.pid)
                 yield self._wait_for_pty(process, log_path)
             finally:
-                _kill(process)
+                kill_process_group(process, grace_s=0)  # ours alone: start_new_session
 
     def _wait_for_pty(self, process: subprocess.Popen[bytes], log_path: Path) -> str:
         deadline = time.monotonic() + self.boot_timeout_s
@@ -92,13 +91,3 @@ class QemuMicrobit:
             time.sleep(0.02)
         raise BoardError(f"{self.qemu}: no 'char device redirected to /dev/pts/N' within "
                          f"{self.boot_timeout_s} s; output: {log_path.read_bytes()[-300:]!r}")
-
-
-def _kill(process: subprocess.Popen[bytes]) -> None:
-    """SIGKILL QEMU's process group (ours alone: start_new_session) and reap it."""
-    if process.poll() is None:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    process.wait(timeout=10)

@@ -35,8 +35,15 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from testbed.config.topology import NODE_NAME, NODE_NAME_MAX, _did_you_mean  # one hint rule
-from testbed.config.yamlmarks import MarkedDocument, Position, dotted, load_marked, one_line
+from testbed.config.topology import NODE_NAME, NODE_NAME_MAX
+from testbed.config.yamlmarks import (
+    MarkedDocument,
+    Position,
+    did_you_mean,
+    dotted,
+    load_marked,
+    one_line,
+)
 from testbed.errors import LabError, TopologyError
 
 #: what a flasher template may name; anything else in braces is a mistake in the lab file
@@ -103,7 +110,7 @@ def _flasher(value: Any) -> Any:
         for name in _PLACEHOLDER.findall(argument):
             if name not in PLACEHOLDERS:
                 raise ValueError(f"unknown placeholder {{{name}}} in {argument!r}"
-                                 f"{_did_you_mean(name, PLACEHOLDERS)} (known: "
+                                 f"{did_you_mean(name, PLACEHOLDERS)} (known: "
                                  f"{', '.join('{' + p + '}' for p in PLACEHOLDERS)})")
     return tuple(value)
 
@@ -290,7 +297,7 @@ def _normalise(document: MarkedDocument, raw: dict[Any, Any]) -> dict[str, Any]:
     """File shape -> model shape: board names come from keys, an empty section is no boards."""
     for key in raw:
         if key not in _TOP_KEYS:
-            raise _error(document, (key,), f"unknown key {key!r}{_did_you_mean(key, _TOP_KEYS)} "
+            raise _error(document, (key,), f"unknown key {key!r}{did_you_mean(key, _TOP_KEYS)} "
                                            f"(expected {', '.join(_TOP_KEYS)})", key=True)
     data = {k: v for k, v in raw.items() if v is not None or k == "name"}
     boards = raw.get("boards")
@@ -313,14 +320,14 @@ def _message(error: dict[str, Any]) -> str:
     kind, loc, value, ctx = error["type"], error["loc"], error.get("input"), error.get("ctx") or {}
     if kind == "extra_forbidden":
         known = _KNOWN_KEYS.get(str(loc[0]), ())
-        return (f"unknown key {loc[-1]!r}{_did_you_mean(loc[-1], known)} "
+        return (f"unknown key {loc[-1]!r}{did_you_mean(loc[-1], known)} "
                 f"(expected {', '.join(known)})")
     if kind == "missing":
         return f"required key {loc[-1]!r} is missing"
     if kind in ("enum", "literal_error"):
         choices = re.findall(r"'([^']*)'", ctx.get("expected", ""))
         return (f"expected one of {', '.join(choices)} (got {_got(value)})"
-                f"{_did_you_mean(value, choices)}")
+                f"{did_you_mean(value, choices)}")
     if kind == "value_error":
         return str(ctx.get("error", error["msg"]))
     if kind in ("model_type", "model_attributes_type", "dict_type"):

@@ -15,7 +15,6 @@ This module is not a router: the route-over tree toward the border router is `ro
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import math
 import re
@@ -34,7 +33,14 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from testbed.config.yamlmarks import MarkedDocument, Position, dotted, load_marked, located_error
+from testbed.config.yamlmarks import (
+    MarkedDocument,
+    Position,
+    did_you_mean,
+    dotted,
+    load_marked,
+    located_error,
+)
 from testbed.errors import TopologyError
 
 NODE_NAME = re.compile(r"[a-z0-9-]{1,12}")
@@ -337,11 +343,6 @@ def _distance(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     return math.dist(pa, pb)
 
 
-def _did_you_mean(word: str, choices: Any) -> str:
-    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
 Issue = tuple[tuple[str | int, ...], str, bool]  # (path, what was expected, point at the key?)
 
 
@@ -361,7 +362,7 @@ def _semantic_issues(topology: Topology) -> Iterator[Issue]:
                 choices = ", ".join(nodes)
                 yield (
                     ("links", i, end),
-                    f"unknown node {name!r}{_did_you_mean(name, nodes)} (nodes are {choices})",
+                    f"unknown node {name!r}{did_you_mean(name, nodes)} (nodes are {choices})",
                     False,
                 )
                 return
@@ -481,7 +482,7 @@ def _normalise(document: MarkedDocument, raw: dict[Any, Any]) -> dict[str, Any]:
         if key not in _TOP_KEYS:
             raise document.error(
                 (key,),
-                f"unknown key {key!r}{_did_you_mean(key, _TOP_KEYS)} (expected {', '.join(_TOP_KEYS)})",
+                f"unknown key {key!r}{did_you_mean(key, _TOP_KEYS)} (expected {', '.join(_TOP_KEYS)})",
                 key=True,
             )
     data = {k: v for k, v in raw.items() if v is not None or k in ("name", "nodes")}
@@ -533,12 +534,12 @@ def _message(error: dict[str, Any]) -> str:
     if kind == "extra_forbidden":
         known = _KNOWN_KEYS.get(str(loc[0]), ())
         word = loc[-1]
-        return f"unknown key {word!r}{_did_you_mean(word, known)} (expected {', '.join(known)})"
+        return f"unknown key {word!r}{did_you_mean(word, known)} (expected {', '.join(known)})"
     if kind == "missing":
         return f"required key {loc[-1]!r} is missing"
     if kind == "enum":
         choices = re.findall(r"'([^']*)'", ctx.get("expected", ""))
-        return f"expected one of {', '.join(choices)} (got {_got(value)}){_did_you_mean(value, choices)}"
+        return f"expected one of {', '.join(choices)} (got {_got(value)}){did_you_mean(value, choices)}"
     if kind == "value_error":
         return str(ctx.get("error", error["msg"]))
     if kind in ("model_type", "model_attributes_type", "dict_type"):

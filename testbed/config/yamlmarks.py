@@ -15,7 +15,8 @@ This module knows nothing about topologies; it is only about YAML positions.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+import difflib
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -197,3 +198,10 @@ class _Converter:
         mark = node.start_mark
         position = Position(self.document.source, mark.line + 1, mark.column + 1)
         return located_error(position, path, message)
+
+
+def did_you_mean(word: object, choices: Iterable[object]) -> str:
+    """`; did you mean 'role'?` for the closest of `choices` to a misspelt `word`, else ''.
+    The one hint rule for topology files, lab files and command-line names."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""

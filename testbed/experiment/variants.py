@@ -9,12 +9,12 @@ scenario runner (experiment/scenario.py) does.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from testbed.config.yamlmarks import did_you_mean
 from testbed.errors import BadInput
 
 
@@ -118,10 +118,8 @@ def parse_variants(text: str | Iterable[str] | None) -> tuple[Variant, ...]:
     chosen: list[Variant] = []
     for name in names:
         if name not in known:
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise BadInput(
-                f"--variants: unknown variant {name!r}{hint} (known: {', '.join(known)})"
+            raise BadInput(f"--variants: unknown variant {name!r}{did_you_mean(name, known)} "
+                           f"(known: {', '.join(known)})"
             )
         if Variant(name) not in chosen:
             chosen.append(Variant(name))

@@ -11,7 +11,6 @@ lab backend (the default once --lab is given); with --backend emulated it is ski
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import pytest
 
 from testbed.backends.boards import board_missing
 from testbed.config.lab import BoardPlatform, Lab
+from testbed.config.yamlmarks import did_you_mean
 
 MARKER = "needs_boards"
 
@@ -30,9 +30,8 @@ def wanted_boards(marker: pytest.Mark) -> dict[BoardPlatform, int]:
     known = [p.value for p in BoardPlatform]
     for name, count in pairs:
         if str(name) not in known:
-            close = difflib.get_close_matches(str(name), known, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ValueError(f"needs_boards: unknown platform {name!r}{hint} (known: "
+            raise ValueError(f"needs_boards: unknown platform {name!r}"
+                             f"{did_you_mean(name, known)} (known: "
                              f"{', '.join(known)})")
         if not isinstance(count, int) or isinstance(count, bool) or count < 1:
             raise ValueError(f"needs_boards: {name}={count!r}: expected a count of at least 1")
