@@ -43,7 +43,11 @@ class VariantDelta:
     figures: tuple[FigureDelta, ...]
 
     def figure(self, key: str) -> FigureDelta:
-        return next(f for f in self.figures if f.key == key)
+        """The figure keyed `key` (DELTA_FIGURES' keys); KeyError for another key."""
+        for f in self.figures:
+            if f.key == key:
+                return f
+        raise KeyError(key)
 
 
 @dataclass(frozen=True, slots=True)

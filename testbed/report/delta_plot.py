@@ -18,8 +18,8 @@ from testbed.report.svg import new_figure, plot_style, to_svg
 if TYPE_CHECKING:
     from testbed.report.delta import RunDelta
 
-PANELS = (("bytes_per_reading", "bytes per reading (B), steady, incl. PHY"),
-          ("mj_per_reading", "sensors' radio energy per reading (mJ)"))
+PANELS = (("steady_bytes_per_reading", "bytes per reading (B), steady, incl. PHY"),
+          ("energy_mj_per_reading", "sensors' radio energy per reading (mJ)"))
 
 
 def delta_plot(delta: RunDelta) -> Plot | None:

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 
 from testbed import __version__
-from testbed.memory.summary import memory_lines
 from testbed.report.columns import COLUMNS, figure_text, row_digits, size_text
-from testbed.report.markdown import outcome_counts, run_line
-from testbed.report.model import table_caption, variant_figures
+from testbed.report.model import (
+    memory_lines, outcome_counts, run_line, table_caption, variant_figures,
+)
 from testbed.report.palette import variant_colours
 from testbed.report.plot import Plot
 from testbed.report.rundir import RunFiles, versions_of

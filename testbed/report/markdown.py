@@ -3,19 +3,19 @@ GitLab's Markdown reports): the run line, the verdict in words, the verdict tabl
 lines and the captures.
 
 Job summaries render HTML inside Markdown, so every string from results.json (an error, a
-variant name) is escaped before it reaches a table cell.
+variant name) is escaped before it reaches a table cell (`md`), or shown literally in a code
+span (`code`: a file name, the command that runs the comparison again).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from testbed.memory.summary import memory_lines
 from testbed.report.columns import COLUMNS, figure_text, row_digits, size_text
-from testbed.report.model import table_caption, variant_figures
+from testbed.report.model import (
+    memory_lines, outcome_counts, run_line, table_caption, variant_figures,
+)
 from testbed.report.rundir import RunFiles, read_run
 from testbed.report.verdict import verdict_lines
 
@@ -27,6 +27,13 @@ def md(text: object) -> str:
     """A string safe in a Markdown table cell: no HTML, no column break, one line."""
     return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             .replace("|", "\\|").replace("\r", " ").replace("\n", " "))
+
+
+def code(text: object) -> str:
+    """A code span: its content is shown literally (no HTML inside one, so no escaping, which
+    would show `&lt;` as it is); a backtick would end it early and goes, and so do line breaks."""
+    inner = str(text).replace("`", "").replace("\r", " ").replace("\n", " ").strip()
+    return f"`{inner}`" if inner else ""
 
 
 def summary_markdown(run_dir: Path) -> str:
@@ -42,9 +49,11 @@ def markdown_of(run: RunFiles) -> str:
     lines += table_markdown(run)
     lines += ["", f"<sub>{md(table_caption(results))}</sub>", ""]
     lines += [f"- {md(line)}" for line in memory_lines(results.memory)]
+    if run.manifest and run.manifest.reproduce and code(run.manifest.reproduce):
+        lines += ["", f"Run it again: {code(run.manifest.reproduce)}"]
     if run.captures:
         lines += ["", "Captures (open in Wireshark): " + ", ".join(
-            f"`{md(c.name)}` ({c.frames} frames, " + (
+            f"{code(c.name)} ({c.frames} frames, " + (
                 size_text(c.size_bytes) if c.size_bytes is not None else "not in the run directory")
             + ")" for c in run.captures)]
     if run.tests:
@@ -52,45 +61,6 @@ def markdown_of(run: RunFiles) -> str:
     for note in run.notes:
         lines += ["", f"> {md(note)}"]
     return "\n".join(lines).rstrip() + "\n"
-
-
-def run_line(run: RunFiles) -> str:
-    """One line of plain text: readings, rate, seed, variants, when, which topology file."""
-    r, m = run.results, run.manifest
-    line = (f"{r.readings} readings per sensor every {r.interval_s:g} s, seed {r.seed}, "
-            f"{len(r.variants)} variants")
-    if m and m.started:
-        line += f", {when(m.started, m.ended)}"
-    if m and m.topology and m.topology.sha256:
-        line += f", topology sha256 {m.topology.sha256[:12]}…"
-    if r.interrupted:
-        line += f"; interrupted during {r.interrupted}"
-    return line
-
-
-def outcome_counts(run: RunFiles) -> str:
-    """'1 failed, 2 passed': the pytest outcomes of tests.json, by name."""
-    counts = Counter(t.outcome for t in run.tests or ())
-    return ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
-
-
-
-
-def when(started: str, ended: str | None) -> str:
-    """'2026-11-26 07:50:52 UTC, took 42 s' from run.json's ISO times (as written if unparsable)."""
-    try:
-        start = dt.datetime.fromisoformat(started)
-    except ValueError:
-        return f"started {started}"
-    text = start.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if start.tzinfo else (
-        start.strftime("%Y-%m-%d %H:%M:%S"))
-    try:
-        seconds = (dt.datetime.fromisoformat(ended) - start).total_seconds() if ended else None
-    except (ValueError, TypeError):
-        seconds = None
-    if seconds is not None and seconds >= 0:
-        text += f", took {seconds:.0f} s" if seconds < 120 else f", took {seconds / 60:.1f} min"
-    return text
 
 
 def table_markdown(run: RunFiles) -> list[str]:

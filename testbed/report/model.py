@@ -1,33 +1,46 @@
 """The verdict figures of one variant, drawn from results.json: what every report shows.
 
 One place computes them so that the terminal table, report.html, summary.md and a comparison
-of two runs can never disagree on what "bytes per reading" means. What it is not: a
-measurement (testbed.analysis, testbed.energy and testbed.memory measure; this only picks and
-divides), nor a formatter (terminal.py, html.py and markdown.py format).
+of two runs can never disagree on what "bytes per reading" means; the lines of text every
+report shows alike (title, caption, run line, test counts, memory lines) are here for the same
+reason. What it is not: a measurement (testbed.analysis, testbed.energy and testbed.memory
+measure; this only picks and divides), nor a page's markup (terminal.py, html.py and
+markdown.py lay the figures out).
 
 The figures, in the words of the columns:
 
 - delivered/sent: readings the sink got (first copies) / readings the nodes sent;
 - frames, PSDU bytes: every captured frame (data and ACK) and the sum of their PSDUs (MAC
   header to FCS, tshark's frame.len) over the whole run;
-- all-in B/reading: PSDU bytes / delivered reading (set-up, ACKs and retries included);
+- all-in B/reading: bytes on the air incl. the PHY's SHR+PHR (air.total_bytes) / delivered
+  reading: set-up, ACKs and retries included;
 - steady B/reading and frames/reading: the analysis' per-reading mean (air.per_reading),
   bytes on the air incl. the PHY's SHR+PHR, without set-up and overhead;
 - set-up B: the session set-up (TCP handshake, XMPP stream, SASL, bind; CoAP registration);
 - mJ/reading: the sensors' radio energy per delivered reading at the reading rate
   (energy.per_reading_mj.sensors); life d: the shortest sensor lifetime (energy.lifetime_days);
 - bytecode B and heap: the MicroPython app the variant runs (results.memory[app]).
+
+Every byte figure per reading counts the PHY (like air.by_layer and the plots), so steady <=
+all-in always holds; only the PSDU column is without it. `results.VariantResult.
+bytes_per_reading` (PSDU only) is not used here. The keys of `headline_figures` (what the
+pytest plugin records) and `DELTA_FIGURES` (what `testbed report A B` compares) say which
+figure they are: steady_bytes_per_reading, all_in_bytes_per_reading, energy_mj_per_reading.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from testbed.experiment.results import Results, VariantResult
+from testbed.analysis.layers import SHR_PHR_BYTES
+from testbed.experiment.results import Air, Results, VariantResult
 from testbed.experiment.variants import Variant
+from testbed.report.rundir import RunFiles
 
 COAP, XMPP, OTHER = "coap", "xmpp", "other"
 
@@ -105,14 +118,14 @@ class VariantFigures:
     error: str | None
     frames: int
     psdu_bytes: int
-    all_in_psdu_per_reading: float | None
+    all_in_bytes_per_reading: float | None
     steady_bytes_per_reading: float | None
     frames_per_reading: float | None
     setup_bytes: int | None
     latency_p50_ms: float | None
     latency_p95_ms: float | None
     setup_ms_p50: float | None
-    mj_per_reading: float | None
+    energy_mj_per_reading: float | None
     lifetime_days: float | None
     bytecode_bytes: int | None
     heap: HeapFigures
@@ -132,24 +145,32 @@ class VariantFigures:
         return "lossy" if self.delivered < self.sent or self.timed_out else "ok"
 
 
+def bytes_on_air(air: Air) -> int:
+    """Every captured frame's bytes incl. the PHY's SHR+PHR: air.total_bytes, or, in a run
+    from before testbed.analysis filled it, the PSDU bytes plus SHR+PHR of every frame (what
+    total_bytes is by definition)."""
+    return air.total_bytes or air.bytes + SHR_PHR_BYTES * air.frames
+
+
 def figures_of(name: str, v: VariantResult, memory: Mapping[str, Any]) -> VariantFigures:
     r, air = v.readings, v.air
     steady = air.per_reading.get("readings")
     per = (v.energy.get("per_reading_mj") or {}).get("sensors")
     lives = [d for d in (v.energy.get("lifetime_days") or {}).values() if d is not None]
     app = app_of(name)
-    m = (memory.get(app) or {}) if app else {}
+    m = memory.get(app) if app else None
+    m = m if isinstance(m, Mapping) else {}
     return VariantFigures(
         name=name, protocol=protocol_of(name), app=app,
         delivered=r.delivered, sent=r.sent, duplicates=r.duplicates, timed_out=v.timed_out,
         error=v.error, frames=air.frames, psdu_bytes=air.bytes,
-        all_in_psdu_per_reading=v.bytes_per_reading,
+        all_in_bytes_per_reading=bytes_on_air(air) / r.delivered if r.delivered else None,
         steady_bytes_per_reading=air.per_reading.get("bytes") if steady else None,
         frames_per_reading=air.per_reading.get("frames") if steady else None,
         setup_bytes=air.setup.get("bytes"),
         latency_p50_ms=r.latency_ms.p50, latency_p95_ms=r.latency_ms.p95,
         setup_ms_p50=v.phases.setup_ms.p50,
-        mj_per_reading=per, lifetime_days=min(lives) if lives else None,
+        energy_mj_per_reading=per, lifetime_days=min(lives) if lives else None,
         bytecode_bytes=m.get("bytecode_bytes"), heap=heap_figures(m.get("heap")),
     )
 
@@ -157,6 +178,31 @@ def figures_of(name: str, v: VariantResult, memory: Mapping[str, Any]) -> Varian
 def variant_figures(results: Results) -> list[VariantFigures]:
     """Every variant's row, in results.json's order (the order the run ran them)."""
     return [figures_of(n, v, results.memory) for n, v in results.variants.items()]
+
+
+#: headline figure -> its unit (what the pytest plugin attaches to a variant's tests)
+HEADLINE_UNITS: dict[str, str] = {
+    "delivered": "readings", "sent": "readings", "steady_bytes_per_reading": "B",
+    "all_in_bytes_per_reading": "B", "frames_per_reading": "frames", "setup_bytes": "B",
+    "latency_p50_ms": "ms", "latency_p95_ms": "ms", "energy_mj_per_reading": "mJ",
+    "lifetime_days": "days",
+}
+
+
+def headline_figures(result: VariantResult, memory: dict[str, Any] | None = None
+                     ) -> dict[str, float | int | None]:
+    """A variant's headline figures, keyed as HEADLINE_UNITS, with the report's meaning (the
+    module docstring); None where the run did not measure one. `memory` (results.json's
+    memory section) is accepted for the callers that hold it; no headline figure needs it."""
+    f = figures_of("", result, memory or {})
+    return {
+        "delivered": f.delivered, "sent": f.sent,
+        "steady_bytes_per_reading": f.steady_bytes_per_reading,
+        "all_in_bytes_per_reading": f.all_in_bytes_per_reading,
+        "frames_per_reading": f.frames_per_reading, "setup_bytes": f.setup_bytes,
+        "latency_p50_ms": f.latency_p50_ms, "latency_p95_ms": f.latency_p95_ms,
+        "energy_mj_per_reading": f.energy_mj_per_reading, "lifetime_days": f.lifetime_days,
+    }
 
 
 def energy_settings(results: Results) -> Mapping[str, Any] | None:
@@ -180,9 +226,11 @@ def table_title(results: Results) -> str:
 
 def table_caption(results: Results) -> str:
     """What the verdict table's columns mean (the terminal's caption and the HTML's)."""
-    caption = ("PSDU bytes: MAC header to FCS of every frame (tshark's frame.len); all-in: "
-               "PSDU bytes / delivered reading; steady and set-up B: bytes on the air "
-               "incl. PHY SHR+PHR (analysis); frames/rdg: frames per reading in steady state")
+    caption = ("PSDU bytes: MAC header to FCS of every frame (tshark's frame.len); all-in, "
+               "steady and set-up B: bytes on the air incl. PHY SHR+PHR, all-in = every "
+               "frame of the run (set-up, ACKs, retries) / delivered reading, steady = one "
+               "reading without set-up (analysis); frames/rdg: frames per reading in steady "
+               "state")
     energy = energy_settings(results)
     if energy is not None:
         mah = (energy.get("battery") or {}).get("capacity_mah")
@@ -200,6 +248,81 @@ def table_caption(results: Results) -> str:
     return caption
 
 
+def run_line(run: RunFiles) -> str:
+    """One line of plain text: readings, rate, seed, variants, when, which topology file."""
+    r, m = run.results, run.manifest
+    line = (f"{r.readings} readings per sensor every {r.interval_s:g} s, seed {r.seed}, "
+            f"{len(r.variants)} variants")
+    if m and m.started:
+        line += f", {when(m.started, m.ended)}"
+    if m and m.topology and m.topology.sha256:
+        line += f", topology sha256 {m.topology.sha256[:12]}…"
+    if r.interrupted:
+        line += f"; interrupted during {r.interrupted}"
+    return line
+
+
+def when(started: str, ended: str | None) -> str:
+    """'2026-11-26 07:50:52 UTC, took 42 s' from run.json's ISO times (as written if unparsable)."""
+    try:
+        start = dt.datetime.fromisoformat(started)
+    except ValueError:
+        return f"started {started}"
+    text = start.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if start.tzinfo else (
+        start.strftime("%Y-%m-%d %H:%M:%S"))
+    try:
+        seconds = (dt.datetime.fromisoformat(ended) - start).total_seconds() if ended else None
+    except (ValueError, TypeError):
+        seconds = None
+    if seconds is not None and seconds >= 0:
+        text += f", took {seconds:.0f} s" if seconds < 120 else f", took {seconds / 60:.1f} min"
+    return text
+
+
+def outcome_counts(run: RunFiles) -> str:
+    """'1 failed, 2 passed': the pytest outcomes of tests.json, by name."""
+    counts = Counter(t.outcome for t in run.tests or ())
+    return ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
+
+
+_HEAP_STEPS = ("before", "after_import", "after_encode", "peak")
+
+
+def _size(value: object) -> str:
+    """A byte count as the table shows it (9,936); anything else as it is."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return "-" if value is None else str(value)
+
+
+def memory_lines(memory: Mapping[str, Any]) -> list[str]:
+    """One line per app: bytecode and source, the heap on a real MicroPython, the ELF's ROM
+    and RAM; numbers with thousands separators, like the verdict table's."""
+    lines = []
+    for app, m in memory.items():
+        if not isinstance(m, Mapping):
+            continue
+        heap = m.get("heap") if isinstance(m.get("heap"), Mapping) else {}
+        if heap.get("fits") is None:
+            where = str(heap.get("error") or "heap not measured")
+        else:
+            steps = ", ".join(f"{k} {_size(heap[k])}" for k in _HEAP_STEPS
+                              if heap.get(k) is not None)
+            where = (f"heap on {heap.get('platform')} of {_size(heap.get('heap_total'))} B: "
+                     f"{steps}; " + ("fits" if heap["fits"]
+                                     else f"does NOT fit: {heap.get('error')}"))
+        if m.get("bytecode_bytes") is None and m.get("bytecode_error"):
+            code = f"bytecode not measured ({m['bytecode_error']})"
+        else:
+            code = (f"bytecode {_size(m.get('bytecode_bytes'))} B (source "
+                    f"{_size(m.get('source_bytes'))} B)")
+        elf = m.get("elf")
+        rom = (f"; ELF ROM {_size(elf.get('rom'))} B RAM {_size(elf.get('ram'))} B"
+               if isinstance(elf, Mapping) else "")
+        lines.append(f"memory {app}: {code}; {where}{rom}")
+    return lines
+
+
 @dataclass(frozen=True, slots=True)
 class DeltaFigure:
     """A figure two runs are compared on: its label, unit, and which way is better."""
@@ -213,12 +336,15 @@ class DeltaFigure:
 
 DELTA_FIGURES: tuple[DeltaFigure, ...] = (
     DeltaFigure("delivered", "delivered", "readings", lambda f: f.delivered, lower_is_better=False),
-    DeltaFigure("bytes_per_reading", "bytes/reading (steady, incl. PHY)", "B",
-           lambda f: f.steady_bytes_per_reading),
+    DeltaFigure("steady_bytes_per_reading", "bytes/reading (steady, incl. PHY)", "B",
+                lambda f: f.steady_bytes_per_reading),
+    DeltaFigure("all_in_bytes_per_reading", "bytes/reading (all-in, incl. PHY)", "B",
+                lambda f: f.all_in_bytes_per_reading),
     DeltaFigure("frames_per_reading", "frames/reading (steady)", "frames",
-           lambda f: f.frames_per_reading),
+                lambda f: f.frames_per_reading),
     DeltaFigure("setup_bytes", "set-up bytes", "B", lambda f: f.setup_bytes),
-    DeltaFigure("mj_per_reading", "energy per reading", "mJ", lambda f: f.mj_per_reading),
+    DeltaFigure("energy_mj_per_reading", "energy per reading", "mJ",
+                lambda f: f.energy_mj_per_reading),
     DeltaFigure("lifetime_days", "lifetime", "days", lambda f: f.lifetime_days,
                 lower_is_better=False),
     DeltaFigure("latency_p50_ms", "latency p50", "ms", lambda f: f.latency_p50_ms),

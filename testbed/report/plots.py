@@ -21,6 +21,7 @@ from matplotlib.ticker import FuncFormatter
 from matplotlib.transforms import ScaledTranslation
 
 from testbed.experiment.results import Results
+from testbed.report.columns import figure_text
 from testbed.report.model import VariantFigures, energy_mode, energy_settings, profile_of
 from testbed.report.palette import (
     FAILED, LAYER_COLOURS, LAYER_LABELS, LAYERS, KNOWN, lighter,
@@ -77,8 +78,8 @@ def layer_bytes(results: Results, figures: Sequence[VariantFigures],
                     label=plain(LAYER_LABELS.get(layer, layer)), edgecolor="white",
                     linewidth=0.6)
             left += widths
-        for i, (f, _) in enumerate(rows):
-            _bar_label(ax, left[i], i, f"{left[i]:,.0f} B")
+        for i, (f, _) in enumerate(rows):  # the bar's label is the table's all-in figure
+            _bar_label(ax, left[i], i, f"{figure_text(f.all_in_bytes_per_reading)} B")
             if f.steady_bytes_per_reading is not None:
                 ax.plot([f.steady_bytes_per_reading], [i], marker="D", markersize=6.5,
                         color="#1b1b1b", markeredgecolor="white", linestyle="none",
@@ -96,8 +97,9 @@ def layer_bytes(results: Results, figures: Sequence[VariantFigures],
         "Every byte of the whole run's capture (data frames and link ACKs, set-up, "
         "retransmissions and ICMPv6 included) attributed to its layer by testbed.analysis "
         "(results.json air.by_layer, PHY = 6 B SHR+PHR per frame), divided by the readings "
-        "the sink received. The black diamond is the steady-state cost of one reading "
-        "(air.per_reading.bytes, set-up excluded).", svg)
+        "the sink received: the figure at the bar's end is the table's all-in B/rdg "
+        "(air.total_bytes / delivered). The black diamond is the steady-state cost of one "
+        "reading (air.per_reading.bytes, set-up excluded).", svg)
 
 
 def frames_and_fragments(results: Results, figures: Sequence[VariantFigures],

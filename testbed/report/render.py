@@ -2,8 +2,10 @@
 summary.md beside results.json.
 
 It can run again at any time (`testbed report RUN_DIR`): everything comes from the run's
-files, nothing is measured again. Bad results.json is a BadInput naming the file; everything
-else missing only leaves its part of the report out, with a note saying so.
+files, nothing is measured again. `run_dir` may also be its results.json. Bad results.json
+is a BadInput naming the file; everything else missing or unreadable only leaves its part of
+the report out, with a note saying so; a report that cannot be written is a TestbedError
+naming the file.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from testbed.errors import TestbedError
 from testbed.report.html import render_report_html
 from testbed.report.markdown import markdown_of
 from testbed.report.model import heap_figures, variant_figures
@@ -59,8 +62,17 @@ def render_report(run_dir: Path) -> ReportFiles:
 
 
 def _write(path: Path, text: str) -> Path:
-    """Atomically: a browser reloading the report never sees half a page."""
+    """Atomically: a browser reloading the report never sees half a page. A path that cannot
+    be written (a directory there, no permission, a full disk) is a TestbedError naming it,
+    and leaves no temporary file behind."""
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass  # the directory itself is not writable: nothing was created in it
+        raise TestbedError(f"{path}: cannot write the report ({exc.strerror or exc})") from exc
     return path

@@ -2,7 +2,8 @@
 deliveries, the pytest results, the topology and the captures.
 
 Everything here but results.json is optional: a run from an older testbed, an interrupted one,
-or one copied without its captures still renders, and `RunFiles.notes` says what was missing.
+or one copied without its captures still renders, and `RunFiles.notes` says what was missing
+or unreadable (a file that is a directory, a file without read permission).
 What it is not: a reader of logs (a report never embeds log contents) nor of the run's
 `.private` directory (passwords live there).
 """
@@ -17,16 +18,16 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from testbed.config.topology import Topology, load_topology
-from testbed.errors import TestbedError
-from testbed.experiment.results import Results, read_results
+from testbed.errors import BadInput, TestbedError
+from testbed.experiment.manifest import TOPOLOGY_COPY
+from testbed.experiment.results import RESULTS_FILE, Results, read_results
 from testbed.jsonlines import read_json_lines
 
 MANIFEST_FILE = "run.json"
-TOPOLOGY_COPY = "topology.yaml"
-TESTS_FILE = "tests.json"
+TESTS_FILE = "tests.json"  # the one definition: the pytest plugin writes what this reads
 DELIVERIES_FILE = "deliveries.jsonl"
 
 
@@ -41,6 +42,14 @@ class TopologyRef(_Lenient):
     name: str
     source: str | None = None
     sha256: str | None = None
+    # run.json's `copy`: the topology's copy in the run directory (topology.yaml), if made
+    copy_file: str | None = Field(default=None, alias="copy")
+
+
+class Host(_Lenient):
+    """The machine, without its name (run directories get shared)."""
+
+    cpu_count: int | None = None
 
 
 class Manifest(_Lenient):
@@ -55,7 +64,9 @@ class Manifest(_Lenient):
     kernel: str | None = None
     python: str | None = None
     argv: tuple[str, ...] = ()
+    reproduce: str | None = None  # the command that runs the comparison again
     versions: dict[str, str | None] = {}
+    host: Host | None = None
 
 
 class TestResult(_Lenient):
@@ -93,9 +104,21 @@ class RunFiles:
     notes: list[str] = field(default_factory=list)
 
 
+def run_directory(path: Path) -> Path:
+    """The run directory `path` names: itself, or the directory of a results.json given
+    instead (`testbed report reports/<run>/results.json`); BadInput for any other file."""
+    path = Path(path)
+    if path.is_file():
+        if path.name != RESULTS_FILE:
+            raise BadInput(f"{path}: not a run directory, nor the {RESULTS_FILE} of one")
+        return path.parent
+    return path
+
+
 def read_run(run_dir: Path) -> RunFiles:
-    """Read a run directory; BadInput (from read_results) when results.json is missing or bad."""
-    run_dir = Path(run_dir)
+    """Read a run directory (or its results.json); BadInput (from read_results) when
+    results.json is missing or bad."""
+    run_dir = run_directory(run_dir)
     results = read_results(run_dir)
     notes: list[str] = []
     manifest = read_manifest(run_dir, notes)
@@ -103,8 +126,7 @@ def read_run(run_dir: Path) -> RunFiles:
         directory=run_dir, results=results, manifest=manifest,
         tests=read_tests(run_dir, notes),
         topology=read_topology(run_dir, manifest, notes),
-        latencies_ms={name: latencies_ms(run_dir / name / DELIVERIES_FILE)
-                      for name in results.variants if _plain_name(name)},
+        latencies_ms=read_latencies(run_dir, results, notes),
         captures=tuple(captures(run_dir, results)),
         notes=notes,
     )
@@ -138,22 +160,40 @@ def read_topology(run_dir: Path, manifest: Manifest | None, notes: list[str]) ->
     """The run's copy of its topology, else the manifest's source file if it is unchanged."""
     copy = run_dir / TOPOLOGY_COPY
     ref = manifest.topology if manifest else None
-    if copy.exists():
-        path = copy
-    elif ref and ref.source and Path(ref.source).is_file():
-        path = Path(ref.source)
-        if ref.sha256 and hashlib.sha256(path.read_bytes()).hexdigest() != ref.sha256:
-            notes.append(f"topology not drawn: {path} changed since the run (sha256 differs)")
-            return None
-    else:
-        notes.append("topology not drawn: no topology.yaml in the run directory and the "
-                     "manifest's source file is not there")
-        return None
     try:
+        if copy.exists():
+            path = copy
+        elif ref and ref.source and Path(ref.source).is_file():
+            path = Path(ref.source)
+            if ref.sha256 and hashlib.sha256(path.read_bytes()).hexdigest() != ref.sha256:
+                notes.append(f"topology not drawn: {path} changed since the run "
+                             "(sha256 differs)")
+                return None
+        else:
+            notes.append(f"topology not drawn: no {TOPOLOGY_COPY} in the run directory and "
+                         "the manifest's source file is not there")
+            return None
         return load_topology(path)
     except TestbedError as exc:
         notes.append(f"topology not drawn: {exc}")
-        return None
+    except OSError as exc:
+        notes.append(f"topology not drawn: {exc.filename or TOPOLOGY_COPY} unreadable "
+                     f"({type(exc).__name__})")
+    return None
+
+
+def read_latencies(run_dir: Path, results: Results, notes: list[str]) -> dict[str, list[float]]:
+    """Each variant's latencies from its deliveries.jsonl; an unreadable one is a note."""
+    found: dict[str, list[float]] = {}
+    for name in results.variants:
+        if not _plain_name(name):
+            continue
+        try:
+            found[name] = latencies_ms(run_dir / name / DELIVERIES_FILE)
+        except OSError as exc:
+            notes.append(f"{name}/{DELIVERIES_FILE} unreadable ({type(exc).__name__}): "
+                         f"latencies of {name} not shown")
+    return found
 
 
 def latencies_ms(deliveries: Path) -> list[float]:

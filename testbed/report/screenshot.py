@@ -22,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from testbed.backends.processes import kill_process_group
 from testbed.errors import TestbedError
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -60,17 +61,21 @@ def screenshot(html: Path, png: Path, *, width: int = 1280, height: int = 1400,
     profile = Path(tempfile.mkdtemp(prefix=PROFILE_PREFIX))
     try:
         argv = chromium_argv(executable, html, png, width=width, height=height, profile=profile)
-        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, start_new_session=True,
-                                   env=browser_env(profile))
+        try:
+            process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                       stderr=subprocess.STDOUT, start_new_session=True,
+                                       env=browser_env(profile))
+        except OSError as exc:  # not executable, not a program (exec format error), ...
+            raise ScreenshotError(f"{executable} cannot be started ({exc.strerror or exc}): "
+                                  f"{INSTALL_HINT}") from None
         try:
             output, _ = process.communicate(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            _kill_group(process)
+            kill_process_group(process, grace_s=0)
             raise ScreenshotError(f"chromium took more than {timeout_s:g} s on {html}; "
                                   "killed") from None
         finally:
-            _kill_group(process)  # helpers (zygotes) that outlived the browser
+            kill_process_group(process, grace_s=0)  # helpers (zygotes) that outlived the browser
     finally:
         stop_stragglers(profile)
         shutil.rmtree(profile, ignore_errors=True)
@@ -121,18 +126,6 @@ def stop_stragglers(profile: Path, grace_s: float = 5.0) -> None:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-
-
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    """SIGKILL chromium's process group (it was started in its own session), then reap."""
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        pass
 
 
 def reduce_colours(png: Path, colours: int = 256) -> Path:

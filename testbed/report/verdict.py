@@ -3,7 +3,9 @@ in energy, by what ratio XMPP costs more than CoAP, whether readings were lost, 
 apps fit a real MicroPython heap.
 
 Plain sentences without markup; markdown.py and html.py show them as they are. Nothing here
-is a hard-coded conclusion: a run where XMPP wins says so.
+is a hard-coded conclusion: a run where XMPP wins says so. Only variants that delivered every
+reading they sent are ranked (a lossy one only when no variant did, and then named with its
+losses); a figure only one variant has is stated, not ranked.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from testbed.report.model import (
 
 SIMILAR = 0.05  # figures within 5 % of each other are "hardly different"
 
+Get = Callable[[VariantFigures], float | None]
+
 
 def verdict_lines(results: Results) -> list[str]:
     figures = variant_figures(results)
@@ -26,11 +30,28 @@ def verdict_lines(results: Results) -> list[str]:
     return [line for line in lines if line]
 
 
-def _best(figures: Sequence[VariantFigures], get: Callable[[VariantFigures], float | None],
+def _candidates(figures: Sequence[VariantFigures], get: Get, protocol: str | None = None
+                ) -> list[tuple[VariantFigures, float]]:
+    """The variants a figure ranks: those that delivered everything they sent (a variant that
+    lost readings did less work, so its cost per reading is no win); only when none did, the
+    lossy ones, which `_name` marks. A failed variant never ranks."""
+    usable = [(f, v) for f in figures if f.status != "failed" and (v := get(f)) is not None
+              and (protocol is None or f.protocol == protocol)]
+    return [(f, v) for f, v in usable if f.status == "ok"] or usable
+
+
+def _best(figures: Sequence[VariantFigures], get: Get,
           protocol: str | None = None) -> tuple[VariantFigures, float] | None:
-    found = [(f, v) for f in figures if f.status != "failed" and (v := get(f)) is not None
-             and (protocol is None or f.protocol == protocol)]
+    found = _candidates(figures, get, protocol)
     return min(found, key=lambda fv: fv[1]) if found else None
+
+
+def _name(f: VariantFigures) -> str:
+    """The variant's name, with its losses if it did not deliver everything it sent."""
+    if f.status != "lossy":
+        return f.name
+    return (f"{f.name} (lossy: {f.delivered}/{f.sent} delivered"
+            + (", timed out)" if f.timed_out else ")"))
 
 
 def _delivery(figures: Sequence[VariantFigures]) -> str:
@@ -38,6 +59,8 @@ def _delivery(figures: Sequence[VariantFigures]) -> str:
     lossy = [f"{f.name} {f.delivered}/{f.sent}" + (" (timed out)" if f.timed_out else "")
              for f in figures if f.status == "lossy"]
     if not failed and not lossy:
+        if len(figures) == 1:
+            return f"{figures[0].name} delivered all {figures[0].delivered} readings it sent."
         counts = sorted({f.delivered for f in figures})
         each = f"all {counts[0]}" if len(counts) == 1 else "all"
         return f"Every variant delivered {each} readings it sent."
@@ -51,47 +74,51 @@ def _delivery(figures: Sequence[VariantFigures]) -> str:
 
 
 def _bytes(figures: Sequence[VariantFigures]) -> str:
-    best = _best(figures, lambda f: f.steady_bytes_per_reading)
-    if best is None:
+    found = _candidates(figures, lambda f: f.steady_bytes_per_reading)
+    if not found:
         return ""
-    f, value = best
+    f, value = min(found, key=lambda fv: fv[1])
     frames = f" ({f.frames_per_reading:.1f} frames)" if f.frames_per_reading else ""
-    line = (f"{f.name} costs the fewest bytes per reading: {value:,.0f} B on the air in steady "
-            f"state{frames}.")
+    if len(found) == 1:  # nothing to rank it against
+        return (f"{_name(f)} costs {value:,.0f} B per reading on the air in steady "
+                f"state{frames}.")
+    line = (f"{_name(f)} costs the fewest bytes per reading: {value:,.0f} B on the air in "
+            f"steady state{frames}.")
     xmpp = _best(figures, lambda f: f.steady_bytes_per_reading, XMPP)
     coap = _best(figures, lambda f: f.steady_bytes_per_reading, COAP)
     if xmpp and coap and coap[1] > 0:
-        line += (f" The leanest XMPP variant ({xmpp[0].name}, {xmpp[1]:,.0f} B) costs "
-                 f"{xmpp[1] / coap[1]:.1f}× the leanest CoAP variant ({coap[0].name}, "
+        line += (f" The leanest XMPP variant ({_name(xmpp[0])}, {xmpp[1]:,.0f} B) costs "
+                 f"{xmpp[1] / coap[1]:.1f}× the leanest CoAP variant ({_name(coap[0])}, "
                  f"{coap[1]:,.0f} B).")
-        xa = _best(figures, lambda f: f.all_in_psdu_per_reading, XMPP)
-        ca = _best(figures, lambda f: f.all_in_psdu_per_reading, COAP)
+        xa = _best(figures, lambda f: f.all_in_bytes_per_reading, XMPP)
+        ca = _best(figures, lambda f: f.all_in_bytes_per_reading, COAP)
         if xa and ca and ca[1] > 0:
-            line += (f" With set-up, ACKs and retries (all-in PSDU bytes per delivered "
-                     f"reading): {xa[1]:,.0f} B ({xa[0].name}) against {ca[1]:,.0f} B "
-                     f"({ca[0].name}), {xa[1] / ca[1]:.1f}×.")
+            line += (f" With set-up, ACKs and retries (all-in: every byte on the air, PHY "
+                     f"included, per delivered reading): {xa[1]:,.0f} B ({_name(xa[0])}) "
+                     f"against {ca[1]:,.0f} B ({_name(ca[0])}), {xa[1] / ca[1]:.1f}×.")
     return line
 
 
 def _energy(results: Results, figures: Sequence[VariantFigures]) -> str:
-    found = [(f, f.mj_per_reading) for f in figures
-             if f.status != "failed" and f.mj_per_reading is not None]
+    found = _candidates(figures, lambda f: f.energy_mj_per_reading)
     if not found:
         return ""
     low = min(found, key=lambda fv: fv[1])
     high = max(found, key=lambda fv: fv[1])
+    if len(found) == 1:  # nothing to rank it against
+        return f"{_name(low[0])} needs {low[1]:.1f} mJ of radio energy per reading."
     energy = energy_settings(results) or {}
     if low[1] > 0 and (high[1] - low[1]) / low[1] < SIMILAR:
         why = (": an always-on radio spends nearly all of it listening, whatever the protocol"
                if energy.get("mode") == "always-on" else "")
         return (f"Energy per reading hardly differs: {low[1]:.1f} to {high[1]:.1f} mJ across "
                 f"variants ({(high[1] - low[1]) / low[1]:.1%}){why}.")
-    line = f"{low[0].name} needs the least radio energy per reading: {low[1]:.1f} mJ."
-    xmpp = _best(figures, lambda f: f.mj_per_reading, XMPP)
-    coap = _best(figures, lambda f: f.mj_per_reading, COAP)
+    line = f"{_name(low[0])} needs the least radio energy per reading: {low[1]:.1f} mJ."
+    xmpp = _best(figures, lambda f: f.energy_mj_per_reading, XMPP)
+    coap = _best(figures, lambda f: f.energy_mj_per_reading, COAP)
     if xmpp and coap and coap[1] > 0:
-        line += (f" XMPP at best {xmpp[1]:.1f} mJ ({xmpp[0].name}), CoAP {coap[1]:.1f} mJ "
-                 f"({coap[0].name}): {xmpp[1] / coap[1]:.2f}×.")
+        line += (f" XMPP at best {xmpp[1]:.1f} mJ ({_name(xmpp[0])}), CoAP {coap[1]:.1f} mJ "
+                 f"({_name(coap[0])}): {xmpp[1] / coap[1]:.2f}×.")
     return line
 
 

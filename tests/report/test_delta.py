@@ -39,18 +39,24 @@ def test_deltas_hand_checked(delta: RunDelta) -> None:
     v = delta.variants[0]
     expected = {  # key: (A, B, B - A, %, change)
         "delivered": (8, 7, -1, -12.5, "worse"),
-        "bytes_per_reading": (600.0, 450.0, -150.0, -25.0, "better"),
+        "steady_bytes_per_reading": (600.0, 450.0, -150.0, -25.0, "better"),
+        # all-in: 13200 B on the air incl. PHY over 8, then over 7 delivered readings
+        "all_in_bytes_per_reading": (1650.0, 13200 / 7, 13200 / 7 - 1650, 100 / 7, "worse"),
         "frames_per_reading": (12.0, 9.0, -3.0, -25.0, "better"),
         "setup_bytes": (6000, 6000, 0, 0.0, "same"),
-        "mj_per_reading": (25.0, 20.0, -5.0, -20.0, "better"),
+        "energy_mj_per_reading": (25.0, 20.0, -5.0, -20.0, "better"),
         "lifetime_days": (4.0, 4.5, 0.5, 12.5, "better"),
         "latency_p50_ms": (30.0, 33.0, 3.0, 10.0, "worse"),
         "latency_p95_ms": (200.0, 200.0, 0.0, 0.0, "same"),
     }
+    assert [f.key for f in v.figures] == list(expected)
     for key, (a, b, d, pct, change) in expected.items():
         f = v.figure(key)
-        assert (f.a, f.b, f.delta, f.change) == (a, b, d, change), key
+        assert (f.a, f.b, f.change) == (pytest.approx(a), pytest.approx(b), change), key
+        assert f.delta == pytest.approx(d), key
         assert f.delta_pct == pytest.approx(pct), key
+    with pytest.raises(KeyError):
+        v.figure("bytes_per_reading")  # the old, ambiguous key
     assert delta.notes == ()
     assert (delta.a.run_id, delta.b.run_id) == ("a1b2c3", "d4e5f6")
 
@@ -59,8 +65,8 @@ def test_missing_figures_and_zero_baselines_have_no_percentage(tmp_path: Path) -
     a = write_run(tmp_path / "a", variants={"coap-get": replace(coap(), energy={})})
     b = write_run(tmp_path / "b", variants={"coap-get": coap()})
     v = compare_runs(a, b).variants[0]
-    assert (v.figure("mj_per_reading").a, v.figure("mj_per_reading").delta) == (None, None)
-    assert v.figure("mj_per_reading").change == "n/a"
+    energy = v.figure("energy_mj_per_reading")
+    assert (energy.a, energy.delta, energy.change) == (None, None, "n/a")
     no_setup = write_run(tmp_path / "c", variants={"coap-get": replace(
         coap(), air=replace(coap().air, setup={"bytes": 0, "frames": 0}))})
     f = compare_runs(no_setup, b).variants[0].figure("setup_bytes")
@@ -74,9 +80,12 @@ def test_runs_that_are_not_like_for_like_are_noted(synthetic_run: Path, tmp_path
 
 def test_json_round_trips_and_markdown_shows_the_rows(delta: RunDelta) -> None:
     data = json.loads(json.dumps(delta.to_json()))
-    row = data["variants"]["xmpp-message"]["bytes_per_reading"]
-    assert row == {"label": "bytes/reading (steady, incl. PHY)", "unit": "B", "a": 600.0,
-                   "b": 450.0, "delta": -150.0, "delta_pct": -25.0, "change": "better"}
+    figures = data["variants"]["xmpp-message"]
+    assert figures["steady_bytes_per_reading"] == {
+        "label": "bytes/reading (steady, incl. PHY)", "unit": "B", "a": 600.0, "b": 450.0,
+        "delta": -150.0, "delta_pct": -25.0, "change": "better"}
+    assert figures["all_in_bytes_per_reading"]["a"] == 1650.0
+    assert "bytes_per_reading" not in figures and "mj_per_reading" not in figures
     assert data["only_a"] == ["coap-observe-non"] and data["only_b"] == ["coap-get"]
     text = delta.markdown()
     assert "| xmpp-message | bytes/reading (steady, incl. PHY) (B) | 600 | 450 | -150 | -25.0 % " \

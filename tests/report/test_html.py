@@ -147,3 +147,50 @@ def test_tests_section_when_the_plugin_left_results(synthetic_run: Path) -> None
     text = render_report(synthetic_run).html.read_text()
     assert 'id="tests"' in text and "1 failed, 1 passed" in text
     assert "test_delivers[coap-get]" in text and "outcome-failed" in text
+
+
+CURRENT_MANIFEST = {
+    "run_id": "a1b2c3", "seed": 7, "argv": ["testbed", "compare", "--readings", "4"],
+    "topology": {"name": "tiny", "source": "/nowhere/tiny.yaml", "sha256": "ab" * 32,
+                 "copy": "topology.yaml"},
+    "reproduce": "testbed compare --topology '/runs/a b/topology.yaml' --seed 7 --readings 4",
+    "versions": {"testbed": "0.1.0+abc1234", "tshark": "TShark (Wireshark) 4.0.17"},
+    "testbed_version": "0.1.0", "python": "3.11.7", "kernel": "Linux 6.1",
+    "host": {"cpu_count": 8},
+}
+
+
+def test_the_manifest_section_shows_how_to_run_it_again(tmp_path: Path) -> None:
+    run_dir = write_run(tmp_path / "run", manifest=CURRENT_MANIFEST)
+    text = render_report(run_dir).html.read_text()
+    manifest = text[text.index('<section id="manifest">'):]
+    manifest = manifest[:manifest.index("</section>")]
+    assert ('<pre class="reproduce"><code>testbed compare --topology &#39;/runs/a b/'
+            'topology.yaml&#39; --seed 7 --readings 4</code></pre>') in manifest
+    assert "<dt>CPUs</dt><dd>8</dd>" in manifest
+    assert "<code>topology.yaml</code> in the run directory" in manifest
+    for version in ("0.1.0+abc1234", "TShark (Wireshark) 4.0.17"):
+        assert version in manifest
+
+
+def test_an_older_manifest_has_no_reproduce_block(synthetic_report: Path) -> None:
+    text = synthetic_report.read_text()
+    assert 'class="reproduce"' not in text and "<dt>CPUs</dt>" not in text
+
+
+def test_memory_lines_have_thousands_separators(synthetic_report: Path) -> None:
+    memory = re.search(r'<ul class="memory">(.*?)</ul>', synthetic_report.read_text(), re.S)
+    assert memory is not None
+    assert "memory coap-sensor: bytecode 9,000 B (source 25,000 B)" in memory.group(1)
+    assert "10000" not in memory.group(1) and "10,000 B" in memory.group(1)
+
+
+def test_the_style_sheet_is_inlined_as_written(report: Path) -> None:
+    """CSS is no HTML: escaping it (`"Segoe UI"` as `&#34;Segoe UI&#34;`, `>` as `&gt;`)
+    silently broke the rules that hold quotes or a child selector."""
+    from importlib.resources import files
+
+    css = (files("testbed.report") / "templates" / "report.css").read_text(encoding="utf-8")
+    style = re.search(r"<style>\n(.*?)\n</style>", report.read_text(), re.S)
+    assert style is not None and style.group(1).strip() == css.strip()
+    assert '"Segoe UI"' in css and ">" in css  # what escaping would have changed

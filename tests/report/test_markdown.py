@@ -34,7 +34,7 @@ def _expected(results: dict[str, Any], name: str) -> dict[str, tuple[float | Non
     memory = results["memory"].get(APPS[name.split("-")[0]], {})
     return {
         "frames": (air["frames"], 0), "PSDU bytes": (air["bytes"], 0),
-        "all-in B/rdg": (air["bytes"] / r["delivered"], 0),
+        "all-in B/rdg": (air["total_bytes"] / r["delivered"], 0),
         "steady B/rdg": (air["per_reading"]["bytes"], 0),
         "frames/rdg": (air["per_reading"]["frames"], 1),
         "set-up B": (air["setup"]["bytes"], 0),
@@ -70,7 +70,8 @@ def test_run_line_verdict_memory_and_captures(synthetic_run: Path) -> None:
            "took 42 s" in text
     assert "**Verdict.** Every variant delivered all 8 readings it sent." in text
     assert "costs 4.0× the leanest CoAP variant" in text
-    assert "- memory xmpp-sensor: bytecode 14000 B" in text
+    assert "- memory xmpp-sensor: bytecode 14,000 B (source 37,000 B); heap on " \
+           "micropython-test of 10,000 B: before 300; does NOT fit" in text
     assert "`coap-observe-non/capture.pcap` (40 frames, 24 B)" in text
     assert "`xmpp-message/capture.pcap` (200 frames, 24 B)" in text
 
@@ -100,3 +101,34 @@ def test_bad_results_json_names_the_file(synthetic_run: Path) -> None:
     (synthetic_run / "results.json").write_text('{"run_id": "x", "variants": ')
     with pytest.raises(BadInput, match=r"results\.json: not a results\.json"):
         summary_markdown(synthetic_run)
+
+
+def test_reproduce_is_one_line_in_a_code_span(tmp_path: Path) -> None:
+    manifest = {"run_id": "a1b2c3", "argv": ["testbed", "compare"], "host": {"cpu_count": 2},
+                "reproduce": "testbed compare --topology /r/t.yaml --seed 7 --out '<a>`|`'\nx"}
+    text = summary_markdown(write_run(tmp_path / "run", manifest=manifest))
+    (line,) = [line for line in text.splitlines() if line.startswith("Run it again: ")]
+    # inside a code span nothing is HTML, so nothing is escaped; its backticks and breaks go
+    assert line == "Run it again: `testbed compare --topology /r/t.yaml --seed 7 --out '<a>|' x`"
+
+
+def test_older_manifests_have_no_reproduce_line(synthetic_run: Path) -> None:
+    assert "Run it again" not in summary_markdown(synthetic_run)
+
+
+def test_capture_names_in_code_spans_are_not_escaped(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    run_dir = write_run(tmp_path / "run", variants={
+        "coap-get": replace(coap(), capture="coap <1> & `2`/capture.pcap")})
+    text = summary_markdown(run_dir)
+    assert "`coap <1> & 2/capture.pcap` (40 frames, 24 B)" in text
+    assert "&lt;" not in text and "&amp;" not in text
+
+
+def test_code_spans() -> None:
+    from testbed.report.markdown import code
+
+    assert code("a<b>&c") == "`a<b>&c`"
+    assert code("x`y\r\nz") == "`xy  z`"
+    assert code("``") == ""

@@ -8,20 +8,23 @@ import pytest
 
 from testbed.experiment.results import read_results
 from testbed.report.model import (
-    DELTA_FIGURES, app_of, heap_figures, protocol_of, table_caption, variant_figures,
+    DELTA_FIGURES, HEADLINE_UNITS, app_of, headline_figures, heap_figures, memory_lines,
+    protocol_of, table_caption, variant_figures,
 )
+from tests.report.runs import MEMORY, coap
 
 
 def test_figures_of_the_synthetic_run(synthetic_run: Path) -> None:
     coap, xmpp = variant_figures(read_results(synthetic_run))
     assert (coap.name, coap.protocol, coap.app) == ("coap-observe-non", "coap", "coap-sensor")
     assert (xmpp.name, xmpp.protocol, xmpp.app) == ("xmpp-message", "xmpp", "xmpp-sensor")
-    assert coap.all_in_psdu_per_reading == 2000 / 8
-    assert xmpp.all_in_psdu_per_reading == 12000 / 8
+    assert coap.psdu_bytes == 2000 and xmpp.psdu_bytes == 12000  # without the PHY
+    assert coap.all_in_bytes_per_reading == 2240 / 8  # air.total_bytes: PHY included
+    assert xmpp.all_in_bytes_per_reading == 13200 / 8
     assert (coap.steady_bytes_per_reading, coap.frames_per_reading) == (150.0, 3.0)
     assert (xmpp.setup_bytes, xmpp.setup_ms_p50) == (6000, 250.0)
-    assert (coap.mj_per_reading, coap.lifetime_days) == (20.0, 5.5)  # min over the sensors
-    assert (xmpp.mj_per_reading, xmpp.lifetime_days) == (25.0, 4.0)
+    assert (coap.energy_mj_per_reading, coap.lifetime_days) == (20.0, 5.5)  # min over sensors
+    assert (xmpp.energy_mj_per_reading, xmpp.lifetime_days) == (25.0, 4.0)
     assert (coap.bytecode_bytes, xmpp.bytecode_bytes) == (9000, 14000)
     assert coap.heap.fits and coap.heap.used == 7000 and coap.heap.verdict == "fits 7,000/10,000 B"
     assert xmpp.heap.fits is False and xmpp.heap.verdict == "MemoryError"
@@ -33,7 +36,7 @@ def test_figures_of_the_real_sample(sample_run: Path) -> None:
     assert len(figures) == 7
     tls = figures["xmpp-message-tls"]
     assert tls.psdu_bytes == 54735 and tls.frames == 999 and tls.setup_bytes == 43033
-    assert tls.all_in_psdu_per_reading == pytest.approx(54735 / 12)
+    assert tls.all_in_bytes_per_reading == pytest.approx(60729 / 12)  # total_bytes
     assert tls.lifetime_days == 5.589
 
 
@@ -48,12 +51,14 @@ def test_heap_figures_find_the_memory_error() -> None:
     assert heap_figures(None).fits is None
 
 
-@pytest.mark.parametrize(("variant", "protocol", "app"), [
+# the parameter is `name`, not `variant`: the testbed's pytest plugin takes a parameter
+# called `variant` to be a protocol variant, and these names are deliberately not all one
+@pytest.mark.parametrize(("name", "protocol", "app"), [
     ("coap-get", "coap", "coap-sensor"), ("xmpp-message-tls", "xmpp", "xmpp-sensor"),
     ("coap-new-thing", "coap", "coap-sensor"), ("mqtt-sn", "other", None),
 ])
-def test_protocol_and_app_of_a_variant(variant: str, protocol: str, app: str | None) -> None:
-    assert (protocol_of(variant), app_of(variant)) == (protocol, app)
+def test_protocol_and_app_of_a_variant(name: str, protocol: str, app: str | None) -> None:
+    assert (protocol_of(name), app_of(name)) == (protocol, app)
 
 
 def test_caption_names_the_energy_settings_and_the_heap_platform(synthetic_run: Path) -> None:
@@ -65,3 +70,55 @@ def test_caption_names_the_energy_settings_and_the_heap_platform(synthetic_run: 
 def test_delta_figures_say_which_way_is_better() -> None:
     better_higher = {f.key for f in DELTA_FIGURES if not f.lower_is_better}
     assert better_higher == {"delivered", "lifetime_days"}
+
+
+def test_steady_never_exceeds_all_in_on_the_real_sample(sample_run: Path) -> None:
+    """Both count the PHY's SHR+PHR: the steady cost of a reading is part of the all-in one
+    (the all-in figure once divided PSDU bytes only, and coap-get showed 242 < 270)."""
+    results = read_results(sample_run)
+    for f in variant_figures(results):
+        assert f.steady_bytes_per_reading is not None and f.all_in_bytes_per_reading is not None
+        assert f.steady_bytes_per_reading <= f.all_in_bytes_per_reading, f.name
+        air = results.variants[f.name].air
+        assert f.all_in_bytes_per_reading == air.total_bytes / f.delivered, f.name
+        assert f.psdu_bytes == air.bytes  # the PSDU column stays without the PHY
+
+
+def test_all_in_of_a_run_before_the_analysis_adds_the_phy_per_frame(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from testbed.experiment.results import Air
+    from tests.report.runs import write_run
+
+    old = replace(coap(), air=Air(frames=40, bytes=2000, ack_frames=16))  # no total_bytes
+    (f,) = variant_figures(read_results(write_run(tmp_path / "run", variants={"coap-get": old})))
+    assert f.all_in_bytes_per_reading == (2000 + 6 * 40) / 8
+
+
+def test_headline_figures_are_the_tables(synthetic_run: Path) -> None:
+    results = read_results(synthetic_run)
+    figures = headline_figures(results.variants["xmpp-message"], results.memory)
+    assert figures == {
+        "delivered": 8, "sent": 8, "steady_bytes_per_reading": 600.0,
+        "all_in_bytes_per_reading": 13200 / 8, "frames_per_reading": 12.0, "setup_bytes": 6000,
+        "latency_p50_ms": 30.0, "latency_p95_ms": 200.0, "energy_mj_per_reading": 25.0,
+        "lifetime_days": 4.0,
+    }
+    assert list(figures) == list(HEADLINE_UNITS)
+    assert headline_figures(results.variants["xmpp-message"]) == figures  # memory is optional
+    # a figure two runs are compared on has the same key as in the headline
+    assert {f.key for f in DELTA_FIGURES} <= set(HEADLINE_UNITS)
+
+
+def test_memory_lines_have_thousands_separators_like_the_table() -> None:
+    coap_line, xmpp_line = memory_lines(MEMORY)
+    assert coap_line == ("memory coap-sensor: bytecode 9,000 B (source 25,000 B); heap on "
+                         "micropython-test of 10,000 B: before 300, after_import 5,000, "
+                         "after_encode 6,000, peak 7,000; fits")
+    assert xmpp_line.startswith("memory xmpp-sensor: bytecode 14,000 B (source 37,000 B); ")
+    assert xmpp_line.endswith("does NOT fit: compile+import xmltok: MemoryError: memory "
+                              "allocation failed, allocating 97 bytes")
+    with_elf = {"app": {"bytecode_bytes": None, "bytecode_error": "no mpy-cross",
+                        "elf": {"rom": 123456, "ram": 7890}, "heap": None}, "junk": [1]}
+    assert memory_lines(with_elf) == ["memory app: bytecode not measured (no mpy-cross); heap "
+                                      "not measured; ELF ROM 123,456 B RAM 7,890 B"]

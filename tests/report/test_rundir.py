@@ -102,3 +102,46 @@ def test_tests_json_is_read_and_a_bad_one_is_a_note(synthetic_run: Path) -> None
 def test_missing_results_is_bad_input_naming_the_file(tmp_path: Path) -> None:
     with pytest.raises(BadInput, match=r"results\.json"):
         read_run(tmp_path)
+
+
+def test_results_json_names_its_run_directory(synthetic_run: Path) -> None:
+    run = read_run(synthetic_run / "results.json")
+    assert run.directory == synthetic_run
+    assert run.manifest is not None and run.topology is not None and run.notes == []
+    with pytest.raises(BadInput, match=r"run\.json: not a run directory"):
+        read_run(synthetic_run / "run.json")
+
+
+@pytest.mark.parametrize("what", ["deliveries", "topology"])
+def test_an_optional_file_that_is_a_directory_is_a_note(synthetic_run: Path, what: str) -> None:
+    path = synthetic_run / ("coap-observe-non/deliveries.jsonl" if what == "deliveries"
+                            else "topology.yaml")
+    path.unlink()
+    path.mkdir()
+    run = read_run(synthetic_run)
+    if what == "deliveries":
+        assert list(run.latencies_ms) == ["xmpp-message"]
+        assert run.notes == ["coap-observe-non/deliveries.jsonl unreadable (IsADirectoryError): "
+                             "latencies of coap-observe-non not shown"]
+    else:
+        assert run.topology is None and len(run.notes) == 1
+        assert run.notes[0].startswith("topology not drawn: ")
+
+
+def test_the_manifest_of_a_current_run(tmp_path: Path) -> None:
+    """run.json as testbed.experiment.manifest.new_manifest writes it today."""
+    manifest = {
+        "run_id": "a1b2c3", "seed": 7, "argv": ["testbed", "compare", "--readings", "4"],
+        "topology": {"name": "tiny", "source": "/nowhere/tiny.yaml", "sha256": "ab" * 32,
+                     "copy": "topology.yaml"},
+        "reproduce": "testbed compare --topology /r/topology.yaml --seed 7 --readings 4",
+        "versions": {"testbed": "0.1.0+abc1234", "tshark": "TShark 4.0", "qemu": None},
+        "testbed_version": "0.1.0", "python": "3.11.7", "kernel": "Linux 6.1",
+        "host": {"cpu_count": 8},
+    }
+    m = read_run(write_run(tmp_path / "run", manifest=manifest)).manifest
+    assert m is not None and m.topology is not None
+    assert m.reproduce == manifest["reproduce"] and m.topology.copy_file == "topology.yaml"
+    assert m.host is not None and m.host.cpu_count == 8
+    assert versions_of(m) == {"testbed": "0.1.0+abc1234", "python": "3.11.7",
+                              "kernel": "Linux 6.1", "tshark": "TShark 4.0"}

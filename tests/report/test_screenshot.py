@@ -61,6 +61,20 @@ def test_missing_chromium_says_what_to_install(synthetic_run: Path, tmp_path: Pa
                    chromium="no-such-chromium-here")
 
 
+def test_a_chromium_that_cannot_be_started_says_what_to_install(
+        synthetic_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An executable file that is no program (exec format error): Popen raises OSError."""
+    broken = tmp_path / "chromium"
+    broken.write_bytes(b"\x00\x01 not an ELF, no #! line")
+    broken.chmod(0o755)
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))  # where the profile goes
+    with pytest.raises(ScreenshotError, match=r"cannot be started \(Exec format error\): "
+                                              r"install the Debian package chromium"):
+        screenshot(synthetic_run / "results.json", tmp_path / "x.png", chromium=str(broken))
+    assert list((tmp_path / "tmp").iterdir()) == []  # the profile was removed
+
+
 def test_a_hanging_chromium_is_killed_with_its_children(
         synthetic_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A stand-in for chromium (a shell script that never finishes and has a child), because

@@ -32,7 +32,7 @@ def test_verdict_table_columns_rows_and_caption(synthetic_run: Path) -> None:
     text = _text(table)
     assert "compare tiny: 4 readings per sensor every 0.5 s, seed 7, run a1b2c3" in text
     coap_row = _cells(next(line for line in text.splitlines() if "coap-observe-non" in line))
-    assert coap_row[1:14] == ["8/8", "40", "2,000", "250", "150", "3.0", "600", "5", "9", "-",
+    assert coap_row[1:14] == ["8/8", "40", "2,000", "280", "150", "3.0", "600", "5", "9", "-",
                               "20.0", "5.5", "9,000"]
     assert "fits 7,000/10,000 B" in text and "MemoryError" in text
     assert "steady and set-up B: bytes on the air incl. PHY SHR+PHR" in text
@@ -54,7 +54,7 @@ def test_delta_table(synthetic_run: Path, tmp_path: Path) -> None:
                                                      "frames": 9.0}))}, run_id="d4e5f6")
     table = delta_table(compare_runs(synthetic_run, b))
     assert [c.header for c in table.columns] == ["variant", "figure", "A", "B", "Δ", "Δ %"]
-    assert table.row_count == 8  # one variant in both, eight figures
+    assert table.row_count == 9  # one variant in both, nine figures
     text = _text(table)
     assert "bytes/reading (steady, incl. PHY) (B)" in text
     row = next(line for line in text.splitlines() if "bytes/reading" in line)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from testbed.experiment.results import Readings, read_results
+from testbed.experiment.results import Readings, VariantResult, read_results
 from testbed.report.verdict import verdict_lines
 from tests.report.runs import coap, write_run, xmpp
 
@@ -15,7 +15,7 @@ def test_synthetic_run_in_words(synthetic_run: Path) -> None:
     assert delivery == "Every variant delivered all 8 readings it sent."
     assert air.startswith("coap-observe-non costs the fewest bytes per reading: 150 B")
     assert "(xmpp-message, 600 B) costs 4.0× the leanest CoAP variant" in air
-    assert "1,500 B (xmpp-message) against 250 B (coap-observe-non), 6.0×" in air
+    assert "1,650 B (xmpp-message) against 280 B (coap-observe-non), 5.9×" in air  # PHY in
     assert energy == ("coap-observe-non needs the least radio energy per reading: 20.0 mJ. "
                       "XMPP at best 25.0 mJ (xmpp-message), CoAP 20.0 mJ (coap-observe-non): "
                       "1.25×.")
@@ -50,3 +50,52 @@ def test_losses_and_failures_are_named(tmp_path: Path) -> None:
     lines = verdict_lines(read_results(run_dir))
     assert lines[0] == "Lost readings: coap-observe-non 6/8 (timed out); failed: xmpp-iq."
     assert "xmpp-iq" not in lines[1]  # a failed variant wins nothing
+
+
+def test_one_variant_is_stated_not_ranked(tmp_path: Path) -> None:
+    run_dir = write_run(tmp_path / "run", variants={"coap-get": coap()})
+    lines = verdict_lines(read_results(run_dir))
+    assert lines[:3] == ["coap-get delivered all 8 readings it sent.",
+                         "coap-get costs 150 B per reading on the air in steady state "
+                         "(3.0 frames).",
+                         "coap-get needs 20.0 mJ of radio energy per reading."]
+    text = " ".join(lines)
+    for comparative in ("hardly differs", "across variants", "fewest", "least", "leanest",
+                        "Every variant", "×"):
+        assert comparative not in text, comparative
+
+
+def _with(variant: VariantResult, *, delivered: int = 8, steady: float,
+          mj: float) -> VariantResult:
+    """`variant` with `delivered` of its 8 readings, `steady` B and `mj` mJ a reading."""
+    return replace(variant, readings=replace(variant.readings, delivered=delivered),
+                   air=replace(variant.air, per_reading={"readings": delivered,
+                                                         "bytes": steady, "frames": 3.0}),
+                   energy={**variant.energy, "per_reading_mj": {"sensors": mj}})
+
+
+def test_a_lossy_variant_ranks_behind_those_that_delivered_everything(tmp_path: Path) -> None:
+    """coap-get lost readings and so looks cheapest per delivered reading: it is no winner."""
+    run_dir = write_run(tmp_path / "run", variants={
+        "coap-get": _with(coap(), delivered=6, steady=100.0, mj=10.0),
+        "coap-observe-con": _with(coap(), steady=200.0, mj=22.0),
+        "xmpp-message": _with(xmpp(), steady=600.0, mj=30.0),
+    })
+    delivery, air, energy, _ = verdict_lines(read_results(run_dir))
+    assert delivery == "Lost readings: coap-get 6/8."
+    assert air.startswith("coap-observe-con costs the fewest bytes per reading: 200 B")
+    assert "the leanest CoAP variant (coap-observe-con, 200 B)" in air
+    assert "costs 3.0× the leanest CoAP variant" in air
+    assert energy.startswith("coap-observe-con needs the least radio energy per reading: 22.0")
+    assert "coap-get" not in air + energy
+
+
+def test_when_every_variant_lost_readings_the_ranking_says_so(tmp_path: Path) -> None:
+    run_dir = write_run(tmp_path / "run", variants={
+        "coap-get": _with(coap(), delivered=1, steady=100.0, mj=10.0),
+        "xmpp-iq": _with(xmpp(), delivered=7, steady=600.0, mj=30.0),
+    })
+    _, air, energy, _ = verdict_lines(read_results(run_dir))
+    assert air.startswith("coap-get (lossy: 1/8 delivered) costs the fewest bytes per reading")
+    assert "(xmpp-iq (lossy: 7/8 delivered), 600 B)" in air
+    assert energy.startswith("coap-get (lossy: 1/8 delivered) needs the least radio energy")
