@@ -21,7 +21,7 @@ from testbed.pytest_plugin.energy import Energy
 from testbed.pytest_plugin.experiments import Experiment, state_of
 from testbed.pytest_plugin.nodes import EmulatedRunner, LabRunner, Node
 from testbed.pytest_plugin.options import Backend, settings_of
-from testbed.pytest_plugin.parametrize import NO_TOPOLOGY, choice_of, topology_for
+from testbed.pytest_plugin.parametrize import NO_TOPOLOGY, choice_of, topology_for, variant_of
 from testbed.pytest_plugin.record import Recorder
 
 BringUp = Callable[..., EmulatedNetwork]
@@ -114,15 +114,8 @@ def experiment_of(request: pytest.FixtureRequest) -> Experiment:
 # --- per test ---------------------------------------------------------------------------------
 
 
-def current_variant(request: pytest.FixtureRequest) -> Variant | None:
-    """The test's `variant` parameter, if it has one."""
-    callspec = getattr(request.node, "callspec", None)
-    value = callspec.params.get("variant") if callspec else None
-    return Variant(value) if value is not None else None
-
-
 def _need_variant(request: pytest.FixtureRequest, what: str) -> Variant:
-    variant = current_variant(request)
+    variant = variant_of(request.node, strict=True)
     if variant is None:
         pytest.fail(f"{what} is per protocol variant: give the test a `variant` argument "
                     f"(def test_...({what}, variant))", pytrace=False)
@@ -137,7 +130,7 @@ def node(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     config = request.config
     settings = settings_of(config)
     state = state_of(config)
-    variant = current_variant(request)
+    variant = variant_of(request.node, strict=True)
 
     def experiment() -> Experiment:
         return experiment_of(request)
@@ -213,7 +206,7 @@ def memory(testbed: Experiment) -> dict[str, Any]:
 
 @pytest.fixture
 def results(request: pytest.FixtureRequest) -> Recorder:
-    """`results.record("bytes_per_reading", 141, unit="B")`: a figure of this test, in
+    """`results.record("s1_readings", 4, unit="readings")`: a figure of this test, in
     --junitxml (a property) and in the run directory's tests.json."""
     units = state_of(request.config).units.setdefault(request.node.nodeid, {})
     return Recorder(request.node, units)

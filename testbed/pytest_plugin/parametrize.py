@@ -18,7 +18,7 @@ import pytest
 
 from testbed.config.topology import Topology, load_topology
 from testbed.errors import BadInput
-from testbed.experiment.variants import parse_variants
+from testbed.experiment.variants import Variant, parse_variants
 from testbed.pytest_plugin.experiments import topology_key
 from testbed.pytest_plugin.options import DEFAULT_TOPOLOGY, Backend, settings_of
 
@@ -97,6 +97,23 @@ def generate_tests(metafunc: pytest.Metafunc) -> None:
             raise pytest.Collector.CollectError(str(e)) from None
         metafunc.parametrize(names, [tuple(choice for _ in names)], indirect=True,
                              ids=[choice.id], scope="session")
+
+
+def variant_of(item: pytest.Item, *, strict: bool = False) -> Variant | None:
+    """The test's `variant` parameter, if it is a protocol variant. A test of its own may
+    name a parameter `variant` for something else: that is no business of the plugin, unless
+    the test also asks for a per-variant fixture (`strict`), which then fails in one line."""
+    callspec = getattr(item, "callspec", None)
+    value = callspec.params.get("variant") if callspec else None
+    if value is None:
+        return None
+    try:
+        return Variant(str(value))
+    except ValueError:
+        if not strict:
+            return None
+        pytest.fail(f"{item.nodeid}: variant {value!r} is no protocol variant (known: "
+                    f"{', '.join(Variant)})", pytrace=False)
 
 
 def topology_for(request: pytest.FixtureRequest, choice: TopologyChoice | None) -> Topology:

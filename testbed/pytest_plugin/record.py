@@ -4,11 +4,13 @@ Both go into the test's `user_properties`, which pytest writes as `<property>` e
 test case in --junitxml (every junit_family: it is the `record_property` fixture, not the XML,
 that warns under xunit2), and into the run directory's tests.json.
 
-Headline figures of a variant (results.json, in the report's words, testbed/report/model.py):
-delivered and sent readings; bytes_per_reading and frames_per_reading, the steady-state mean
-per reading on the air (air.per_reading: PHY SHR+PHR included, set-up and overhead not);
-setup_bytes (air.setup.bytes); latency_p50_ms; energy_mj_per_reading (the sensors' radio
-energy per delivered reading, energy.per_reading_mj.sensors).
+Headline figures of a variant: testbed.report.model.headline_figures, in the report's words
+and units (HEADLINE_UNITS): delivered, sent, steady_bytes_per_reading (air.per_reading, PHY
+SHR+PHR included, set-up and overhead not), all_in_bytes_per_reading (every byte on the air /
+delivered reading), frames_per_reading, setup_bytes, latency_p50_ms, latency_p95_ms,
+energy_mj_per_reading, lifetime_days. testbed.report is imported when a test first needs it,
+not when pytest loads the plugin: its package brings the renderers (jinja2) along, and the
+plugin loads in every pytest session of the environment.
 """
 
 from __future__ import annotations
@@ -20,28 +22,6 @@ from typing import Any
 import pytest
 
 from testbed.experiment.results import VariantResult
-
-#: name -> unit of the headline figures
-HEADLINE_UNITS = {
-    "delivered": "readings", "sent": "readings", "bytes_per_reading": "B",
-    "frames_per_reading": "frames", "setup_bytes": "B", "latency_p50_ms": "ms",
-    "energy_mj_per_reading": "mJ",
-}
-
-
-def headline(result: VariantResult) -> dict[str, Any]:
-    """The variant's headline figures (None where the run did not measure one)."""
-    air, readings = result.air, result.readings
-    steady = bool(air.per_reading.get("readings"))
-    return {
-        "delivered": readings.delivered,
-        "sent": readings.sent,
-        "bytes_per_reading": air.per_reading.get("bytes") if steady else None,
-        "frames_per_reading": air.per_reading.get("frames") if steady else None,
-        "setup_bytes": air.setup.get("bytes"),
-        "latency_p50_ms": readings.latency_ms.p50,
-        "energy_mj_per_reading": (result.energy.get("per_reading_mj") or {}).get("sensors"),
-    }
 
 
 def _plain(value: Any) -> Any:
@@ -64,17 +44,19 @@ def attach(item: pytest.Item, name: str, value: Any, units: dict[str, str],
 def attach_headline(item: pytest.Item, result: VariantResult, variant: str,
                     units: dict[str, str]) -> None:
     """The variant and its headline figures, unless the test recorded one itself."""
+    from testbed.report.model import HEADLINE_UNITS, headline_figures
+
     taken = {name for name, _ in item.user_properties}
     if "variant" not in taken:
         attach(item, "variant", variant, units)
-    for name, value in headline(result).items():
+    for name, value in headline_figures(result).items():
         if name not in taken and value is not None:
             attach(item, name, value, units, HEADLINE_UNITS[name])
 
 
 @dataclass(frozen=True, slots=True)
 class Recorder:
-    """The `results` fixture: `results.record("bytes_per_reading", 141, unit="B")` attaches a
+    """The `results` fixture: `results.record("s1_readings", 4, unit="readings")` attaches a
     figure to the running test (junit XML property, tests.json, the report)."""
 
     item: pytest.Item

@@ -12,14 +12,8 @@ import pytest
 from testbed.pytest_plugin import boards, summary
 from testbed.pytest_plugin.experiments import SessionState
 from testbed.pytest_plugin.options import Backend, Settings
+from testbed.pytest_plugin.parametrize import variant_of
 from testbed.pytest_plugin.record import attach_headline
-
-
-def variant_of(item: pytest.Item) -> str | None:
-    """The test's `variant` parameter, if it has one."""
-    callspec = getattr(item, "callspec", None)
-    value = callspec.params.get("variant") if callspec else None
-    return str(value) if value is not None else None
 
 
 class SessionHooks:
@@ -38,10 +32,9 @@ class SessionHooks:
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         """The test becomes the current one (which experiment it uses is noted against it)."""
         self.state.current = item.nodeid
-        self.state.tests[item.nodeid] = {
-            "nodeid": item.nodeid, "outcome": None, "duration_s": 0.0,
-            "variant": variant_of(item), "run_id": None, "properties": {}, "units": {},
-            "message": None}
+        record = self.state.tests[item.nodeid] = summary.new_record(item.nodeid)
+        variant = variant_of(item)
+        record["variant"] = str(variant) if variant is not None else None
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> object:
@@ -52,9 +45,9 @@ class SessionHooks:
             experiment = self.state.used.get(item.nodeid)
             variant = variant_of(item)
             if experiment is not None and variant is not None and experiment.ran:
-                result = experiment.results.variants.get(variant)
+                result = experiment.results.variants.get(str(variant))
                 if result is not None:
-                    attach_headline(item, result, variant,
+                    attach_headline(item, result, str(variant),
                                     self.state.units.setdefault(item.nodeid, {}))
 
     @pytest.hookimpl(trylast=True)

@@ -1,10 +1,11 @@
 """Session end: each test's outcome into the run directory, the report, a Markdown job summary.
 
-- `<run>/tests.json`: every test of the session, in run order:
-  `[{nodeid, outcome, duration_s, variant, run_id, properties: {name: value}, units: {name:
-  unit}, message}]`; `run_id` names the run whose experiment the test used (null: none),
-  `outcome` is passed / failed / skipped / error / xfailed / xpassed, `message` the skip
-  reason or the failure's one line;
+- `<run>/tests.json`: the tests that used that run's experiment (their `run_id` is the
+  run's), in run order: `[{nodeid, outcome, duration_s, variant, run_id, properties: {name:
+  value}, units: {name: unit}, message}]`; `outcome` is passed / failed / skipped / error /
+  xfailed / xpassed, `message` the skip reason or the failure's one line. A test that used no
+  experiment is in no run's tests.json (it says nothing about a run), only in the job summary
+  and --junitxml;
 - report.html and summary.md re-rendered (testbed.report.render_report) so they show the tests;
   a report that fails to render is a warning line, never a hidden test result;
 - the job summary (--job-summary FILE, or appended to $GITHUB_STEP_SUMMARY): a tally of the
@@ -25,7 +26,6 @@ import pytest
 from testbed.pytest_plugin.experiments import SessionState
 from testbed.pytest_plugin.options import Settings
 
-TESTS_FILE = "tests.json"
 OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
 
 
@@ -42,11 +42,15 @@ def _message(report: pytest.TestReport) -> str | None:
     return text.splitlines()[-1] if text else None
 
 
+def new_record(nodeid: str) -> dict[str, Any]:
+    """A test's record (an element of tests.json) before any of its phases has run."""
+    return {"nodeid": nodeid, "outcome": None, "duration_s": 0.0, "variant": None,
+            "run_id": None, "properties": {}, "units": {}, "message": None}
+
+
 def note_report(state: SessionState, report: pytest.TestReport) -> None:
     """Fold one phase's report (setup, call, teardown) into the test's record."""
-    record = state.tests.setdefault(report.nodeid, {
-        "nodeid": report.nodeid, "outcome": None, "duration_s": 0.0, "variant": None,
-        "run_id": None, "properties": {}, "units": {}, "message": None})
+    record = state.tests.setdefault(report.nodeid, new_record(report.nodeid))
     record["duration_s"] = round(record["duration_s"] + report.duration, 6)
     xfail = hasattr(report, "wasxfail")
     if report.when in ("setup", "call"):
@@ -80,15 +84,29 @@ def tally_line(counts: Mapping[str, int]) -> str:
 # --- session end ------------------------------------------------------------------------------
 
 
+def runs(state: SessionState) -> list[tuple[Path, str]]:
+    """(run directory, run id) of the experiments that ran, in the order they were made."""
+    return [(e.made, e.run_id) for e in state.experiments.values()
+            if e.made is not None and e.run_id is not None]
+
+
 def run_dirs(state: SessionState) -> list[Path]:
     """The run directories of the experiments that ran, in the order they were made."""
-    return [e.made for e in state.experiments.values() if e.made is not None]
+    return [run_dir for run_dir, _ in runs(state)]
 
 
-def write_tests(state: SessionState, run_dir: Path) -> Path:
+def tests_of(tests: Iterable[Mapping[str, Any]], run_id: str) -> list[Mapping[str, Any]]:
+    """The tests that used the run `run_id` (its tests.json), in run order."""
+    return [t for t in tests if t.get("run_id") == run_id]
+
+
+def write_tests(state: SessionState, run_dir: Path, run_id: str) -> Path:
+    """The run's tests.json: the tests that used it."""
+    from testbed.report.rundir import TESTS_FILE  # at session end: see record.py on why
+
     path = run_dir / TESTS_FILE
     tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(list(state.tests.values()), indent=2) + "\n")
+    tmp.write_text(json.dumps(tests_of(state.tests.values(), run_id), indent=2) + "\n")
     os.replace(tmp, path)
     return path
 
@@ -145,11 +163,11 @@ def write_job_summary(state: SessionState, settings: Settings) -> Path | None:
 
 def finish(state: SessionState, settings: Settings) -> Path | None:
     """tests.json and the report of every run, then the job summary; its path."""
-    for run_dir in run_dirs(state):
+    for run_dir, run_id in runs(state):
         try:
-            write_tests(state, run_dir)
+            write_tests(state, run_dir, run_id)
         except OSError as e:
-            state.warnings.append(f"testbed: {run_dir / TESTS_FILE} not written: {e}")
+            state.warnings.append(f"testbed: tests.json of {run_dir} not written: {e}")
             continue
         render(state, run_dir)
     return write_job_summary(state, settings)

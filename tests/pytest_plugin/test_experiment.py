@@ -25,10 +25,9 @@ import pytest
 from testbed.pytest_plugin import NodeExecError
 
 
-def test_delivered(testbed, variant, results):
+def test_delivered(testbed, variant):
     readings = testbed.result(variant).readings
     assert readings.delivered == readings.sent == 2
-    results.record("bytes_per_reading", 141, unit="B")  # the test's own figure wins
 
 
 def test_node(node, variant):
@@ -42,8 +41,9 @@ def test_node(node, variant):
         s1.exec("1/0")
 
 
-def test_sniffer(sniffer, variant, testbed):
+def test_sniffer(sniffer, variant, testbed, results):
     assert sniffer and len(sniffer) == testbed.result(variant).air.frames
+    results.record("steady_bytes_per_reading", 141, unit="B")  # the test's own figure wins
 
 
 def test_energy(energy):
@@ -70,6 +70,24 @@ def test_on_its_own_topology(testbed, variant):
 def test_no_experiment():
     pass
 '''
+
+
+def headline_from_results(run_dir: Path, variant: str) -> dict[str, float]:
+    """The headline figures read straight from results.json, in the words of
+    testbed/report/model.py (not through it: this is what the plugin must agree with)."""
+    v = json.loads((run_dir / "results.json").read_text())["variants"][variant]
+    readings, air, energy = v["readings"], v["air"], v["energy"]
+    return {
+        "delivered": readings["delivered"], "sent": readings["sent"],
+        "steady_bytes_per_reading": air["per_reading"]["bytes"],
+        "all_in_bytes_per_reading": air["total_bytes"] / readings["delivered"],
+        "frames_per_reading": air["per_reading"]["frames"],
+        "setup_bytes": air["setup"]["bytes"],
+        "latency_p50_ms": readings["latency_ms"]["p50"],
+        "latency_p95_ms": readings["latency_ms"]["p95"],
+        "energy_mj_per_reading": energy["per_reading_mj"]["sensors"],
+        "lifetime_days": min(energy["lifetime_days"].values()),
+    }
 
 
 def _cases(xml_path: Path) -> dict[str, dict[str, list[str]]]:
@@ -101,24 +119,50 @@ def test_a_suite_leaves_its_figures_everywhere(pytester: pytest.Pytester) -> Non
         assert ("run_id", run_id) in suite_props and ("run_dir", str(run_dir)) in suite_props
     assert {("topology", "pair"), ("topology", "line"), ("seed", "1")} <= set(suite_props)
     cases = _cases(pytester.path / "out.xml")
+    expected = headline_from_results(pair, "coap-observe-non")
     delivered = cases["test_delivered[coap-observe-non]"]
-    assert delivered["bytes_per_reading"] == ["141"]
+    assert delivered.pop("variant") == ["coap-observe-non"]
+    assert set(delivered) == set(expected)
+    for name, value in expected.items():  # properties are rounded to 6 decimals
+        assert len(delivered[name]) == 1 and float(delivered[name][0]) == \
+            pytest.approx(value, abs=1e-6), name
     assert delivered["delivered"] == delivered["sent"] == ["2"]
-    assert delivered["variant"] == ["coap-observe-non"]
-    for name in ("frames_per_reading", "setup_bytes", "latency_p50_ms", "energy_mj_per_reading"):
-        assert float(delivered[name][0]) > 0, name
+    sniffer = cases["test_sniffer[coap-observe-non]"]
+    assert sniffer["steady_bytes_per_reading"] == ["141"]
+    assert float(sniffer["frames_per_reading"][0]) == pytest.approx(
+        expected["frames_per_reading"], abs=1e-6)
     assert "delivered" in cases["test_node[coap-observe-non]"]  # it read the node's events
+    on_line = cases["test_on_its_own_topology[coap-observe-non-line]"]
+    line_expected = headline_from_results(run_dirs["line"], "coap-observe-non")
+    for name, value in line_expected.items():  # its own run's figures, not the pair's
+        assert float(on_line[name][0]) == pytest.approx(value, abs=1e-6), name
     assert cases["test_no_experiment"] == {}
 
-    # tests.json: every test, which run it used, its figures with units
-    tests = {t["nodeid"].split("::")[1]: t for t in json.loads((pair / "tests.json").read_text())}
-    assert len(tests) == 7 and {t["outcome"] for t in tests.values()} == {"passed"}
-    assert tests["test_delivered[coap-observe-non]"]["units"]["bytes_per_reading"] == "B"
-    assert tests["test_delivered[coap-observe-non]"]["run_id"] == pair.name.rsplit("-", 1)[-1]
-    line_id = run_dirs["line"].name.rsplit("-", 1)[-1]
-    assert tests["test_on_its_own_topology[coap-observe-non-line]"]["run_id"] == line_id
-    assert tests["test_no_experiment"]["run_id"] is None
+    # tests.json: each run's holds the tests that used it (none that used another run or no
+    # run), with their figures and units
+    def tests_of(run_dir: Path) -> dict[str, dict]:
+        return {t["nodeid"].split("::")[1]: t for t in
+                json.loads((run_dir / "tests.json").read_text())}
+
+    tests = tests_of(pair)
+    assert set(tests) == {"test_delivered[coap-observe-non]", "test_node[coap-observe-non]",
+                          "test_sniffer[coap-observe-non]", "test_energy[coap-observe-non]",
+                          "test_memory"}
+    assert {t["outcome"] for t in tests.values()} == {"passed"}
+    pair_id = pair.name.rsplit("-", 1)[-1]
+    assert {t["run_id"] for t in tests.values()} == {pair_id}
+    assert tests["test_sniffer[coap-observe-non]"]["properties"]["steady_bytes_per_reading"] == 141
+    from testbed.report.model import HEADLINE_UNITS
+
+    in_json = tests["test_delivered[coap-observe-non]"]
+    assert in_json["units"] == HEADLINE_UNITS
+    assert in_json["properties"].pop("variant") == "coap-observe-non"
+    assert in_json["properties"] == pytest.approx(expected, abs=1e-6)
     assert tests["test_memory"]["variant"] is None
+    line_tests = tests_of(run_dirs["line"])
+    assert list(line_tests) == ["test_on_its_own_topology[coap-observe-non-line]"]
+    assert line_tests["test_on_its_own_topology[coap-observe-non-line]"]["run_id"] == \
+        run_dirs["line"].name.rsplit("-", 1)[-1]
 
     # the report re-rendered, its path in pytest's summary; the job summary holds the run's
     from testbed.report import summary_markdown

@@ -63,6 +63,34 @@ def test_an_unknown_variant_in_a_marker_is_a_one_line_collection_error(pytester:
     assert "Traceback" not in result.stdout.str()
 
 
+def test_an_unknown_variant_fails_only_a_test_that_asks_for_a_per_variant_fixture(
+        pytester: pytest.Pytester) -> None:
+    """A test's own parameter named `variant` is the test's business; a per-variant fixture
+    (`node`) given a value that is no protocol variant fails in one line before it runs."""
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.parametrize("variant", ["coap-gte"])
+        def test_needs_a_protocol_variant(variant, node):
+            raise AssertionError("must not run")
+
+        @pytest.mark.parametrize("variant", ["blue"])
+        def test_its_own_meaning(variant):
+            assert variant == "blue"
+
+        @pytest.mark.parametrize("variant", ["xmpp-iq"])
+        def test_a_known_one(variant):
+            assert variant == "xmpp-iq"
+        """
+    )
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["*test_needs_a_protocol_variant?coap-gte?: variant 'coap-gte' "
+                                 "is no protocol variant (known: coap-get, *)"])
+    assert "Traceback" not in result.stdout.str() and "must not run" not in result.stdout.str()
+
+
 def test_the_topology_marker_gives_the_test_its_topology(pytester: pytest.Pytester) -> None:
     pytester.makefile(".yaml", pair=PAIR, line=LINE)
     pytester.makepyfile(
