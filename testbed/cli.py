@@ -347,7 +347,7 @@ def compare(
             "content": json.loads((run_dir / RESULTS_FILE).read_text()),
         })
     else:
-        from testbed.memory.summary import memory_lines  # issue 04: the memory figures per app
+        from testbed.report.model import memory_lines  # the report's wording, thousands separated
         from testbed.report import verdict_table
 
         out.print(verdict_table(results))
@@ -797,6 +797,9 @@ def report(
 
         raise BadInput("report: --out is for the delta report of two runs; one run's "
                        "report is written into its own directory")
+    from testbed.report.rundir import run_directory
+
+    run_dir = run_directory(run_dir)  # RUN or RUN/results.json
     results = read_results(run_dir)
     files = render_report(run_dir)
     shot = _screenshot(Path(files.html), screenshot)

@@ -76,23 +76,3 @@ def _heaps(board: Board | None, nodes_dir: Path,
         for app in apps:
             if app not in done:
                 yield app, {"platform": platform, "fits": None, "error": f"memory: {exc}"}
-
-
-def memory_lines(memory: Mapping[str, Any]) -> list[str]:
-    """One line per app for `testbed compare`."""
-    lines = []
-    for app, m in memory.items():
-        heap = m.get("heap") or {}
-        if heap.get("fits") is None:
-            where = heap.get("error") or "heap not measured"
-        else:
-            figures = ", ".join(f"{k} {heap.get(k)}" for k in
-                                ("before", "after_import", "after_encode", "peak")
-                                if heap.get(k) is not None)
-            where = (f"heap on {heap.get('platform')} of {heap.get('heap_total')} B: {figures}; "
-                     + ("fits" if heap["fits"] else f"does NOT fit: {heap.get('error')}"))
-        elf = m.get("elf")
-        rom = f"; ELF ROM {elf['rom']} B RAM {elf['ram']} B" if elf else ""
-        lines.append(f"memory {app}: bytecode {m.get('bytecode_bytes')} B (source "
-                     f"{m.get('source_bytes')} B); {where}{rom}")
-    return lines

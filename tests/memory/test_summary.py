@@ -1,11 +1,11 @@
-"""The results.json `memory` section and its compare lines."""
+"""The results.json `memory` section (its lines are the report's: tests/report/test_model.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from testbed.backends.qemu import INSTALL_HINT, QemuMicrobit
-from testbed.memory.summary import memory_lines, memory_section
+from testbed.memory.summary import memory_section
 
 
 def test_without_qemu_it_says_what_to_install() -> None:
@@ -16,10 +16,6 @@ def test_without_qemu_it_says_what_to_install() -> None:
         assert m["elf"] is None
         assert m["heap"] == {"platform": "micropython-microbit-qemu", "fits": None,
                              "error": f"memory: QEMU micro:bit not installed: {INSTALL_HINT}"}
-    lines = memory_lines(section)
-    assert lines[0].startswith("memory coap-sensor: bytecode ")
-    assert lines[0].endswith("memory: QEMU micro:bit not installed: apt-get install "
-                             "qemu-system-arm firmware-microbit-micropython")
 
 
 def test_a_given_elf_is_reported(tmp_path: Path) -> None:
@@ -30,12 +26,3 @@ def test_a_given_elf_is_reported(tmp_path: Path) -> None:
     elf = section["coap-sensor"]["elf"]
     assert elf["rom"] == elf["text"] + elf["data"] and elf["ram"] == elf["data"] + elf["bss"]
     assert section["coap-sensor"]["heap"]["error"] == "memory: no board given"
-    assert "ELF ROM" in memory_lines(section)[0]
-
-
-def test_lines_for_measured_figures() -> None:
-    memory = {"tiny": {"bytecode_bytes": 10, "source_bytes": 30, "elf": None, "heap": {
-        "platform": "p", "heap_total": 100, "before": 1, "after_import": 2, "after_encode": 3,
-        "peak": 4, "fits": True, "error": None}}}
-    assert memory_lines(memory) == ["memory tiny: bytecode 10 B (source 30 B); heap on p of "
-                                    "100 B: before 1, after_import 2, after_encode 3, peak 4; fits"]
