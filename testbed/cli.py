@@ -368,13 +368,14 @@ def compare(
         raise typer.Exit(1)
 
 
-def _say_failed_variants(results: Results) -> bool:
-    """One stderr line per variant that failed (`testbed: <variant>: <error>`); True if any
-    did. `compare` and `report` both end with it, and both exit 1 when it is True."""
+def _say_failed_variants(results: Results, *, run: str = "") -> bool:
+    """One stderr line per variant that failed (`testbed: [<run>: ]<variant>: <error>`); True
+    if any did. `compare` and `report` (of one run or two) end with it, and exit 1 when True."""
     failed = False
+    where = f"{run}: " if run else ""
     for name, variant in results.variants.items():
         if variant.error:
-            err.print(f"testbed: {name}: {variant.error}", highlight=False, markup=False)
+            err.print(f"testbed: {where}{name}: {variant.error}", highlight=False, markup=False)
             failed = True
     return failed
 
@@ -767,7 +768,7 @@ def report(
 ) -> None:
     """Re-render RUN_DIR's report.html and summary.md from its results.json and show the
     verdict table; with a second run, show the deltas and write delta.html.
-    Exit status 1 (after the table, one line per failure) if a variant of RUN_DIR failed.
+    Exit status 1 (after the table, one line per failure) if a variant of a run failed.
 
     Example: testbed report reports/20261126-075052-18d80a
 
@@ -786,11 +787,14 @@ def report(
             _print_json({"a": str(run_dir), "b": str(run_dir_b), "report": str(page),
                          "screenshot": None if shot is None else str(shot),
                          "delta": delta.to_json()})
-            return
-        out.print(delta_table(delta))
-        out.print(f"delta report: {page}", highlight=False)
-        if shot is not None:
-            out.print(f"screenshot: {shot}", highlight=False)
+        else:
+            out.print(delta_table(delta))
+            out.print(f"delta report: {page}", highlight=False)
+            if shot is not None:
+                out.print(f"screenshot: {shot}", highlight=False)
+        failed = [_say_failed_variants(read_results(d), run=str(d)) for d in (run_dir, run_dir_b)]
+        if any(failed):  # a delta against a failed variant is no comparison: say so, status 1
+            raise typer.Exit(1)
         return
     if out_path is not None:
         from testbed.errors import BadInput

@@ -133,3 +133,17 @@ def test_a_run_with_a_failed_variant_is_reported_then_exits_1(tmp_path: Path,
         assert json.loads(done.stdout)["content"]["variants"]["xmpp-message"]["error"]
     else:
         assert "coap-get" in done.stdout and f"report: {run / 'report.html'}" in done.stdout
+
+
+def test_a_delta_against_a_failed_variant_says_which_run_and_exits_1(tmp_path: Path) -> None:
+    """Two runs compared: the delta is still written, then one line per failed variant naming
+    its run, status 1 (a delta against a failure is no comparison)."""
+    a = tiny_run(tmp_path, "aaaaaa", delivered=4, coap_bytes=900)
+    b = tiny_run(tmp_path, "bbbbbb", delivered=4, coap_bytes=800)
+    results = read_results(b)
+    write_results(replace(results, variants={**results.variants, "xmpp-iq": VariantResult(
+        error="the sink still lacked readings")}), b)
+    done = run_cli("report", str(a), str(b))
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines() == [f"testbed: {b}: xmpp-iq: the sink still lacked readings"]
+    assert (b / "delta.html").stat().st_size > 0 and "delta report:" in done.stdout
