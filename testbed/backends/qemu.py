@@ -68,7 +68,8 @@ class QemuMicrobit:
             log_path = Path(tmp) / "qemu.log"
             with open(log_path, "wb") as log:
                 process = subprocess.Popen(
-                    self.argv(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                    _dies_with_us(self.argv()), stdin=subprocess.DEVNULL, stdout=log,
+                    stderr=subprocess.STDOUT,
                     start_new_session=True,  # its own process group: killed as one
                 )
             try:
@@ -91,3 +92,10 @@ class QemuMicrobit:
             time.sleep(0.02)
         raise BoardError(f"{self.qemu}: no 'char device redirected to /dev/pts/N' within "
                          f"{self.boot_timeout_s} s; output: {log_path.read_bytes()[-300:]!r}")
+
+
+def _dies_with_us(argv: list[str]) -> list[str]:
+    """QEMU gets SIGKILL when this process dies, however it dies (SIGKILL included, when no
+    `finally` runs): util-linux's setpriv sets PR_SET_PDEATHSIG and execs QEMU, same pid."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "KILL", "--", *argv] if setpriv else argv

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,37 @@ def test_the_pid_is_told_as_soon_as_qemu_runs() -> None:
         assert Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"qemu-system-arm")
     gone = not Path(f"/proc/{pid}").exists()
     assert gone or b"qemu" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+
+
+def test_qemu_dies_with_a_testbed_killed_by_sigkill(board: QemuMicrobit, tmp_path: Path) -> None:
+    """A `testbed flash` or pytest killed with SIGKILL runs no `finally`: QEMU must not stay
+    behind holding its pty (PR_SET_PDEATHSIG through setpriv)."""
+    import signal
+    import sys
+    import time
+
+    script = ("import sys, time\n"
+              "from testbed.backends.qemu import QemuMicrobit\n"
+              "board = QemuMicrobit(on_start=lambda pid: print(pid, flush=True))\n"
+              "with board.open() as port:\n"
+              "    print('up', flush=True)\n"
+              "    time.sleep(60)\n")
+    owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        qemu = int(owner.stdout.readline())
+        assert owner.stdout.readline().strip() == "up"
+        os.kill(owner.pid, signal.SIGKILL)
+        owner.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while os.path.exists(f"/proc/{qemu}") and time.monotonic() < deadline:
+            with open(f"/proc/{qemu}/stat") as stat:
+                if stat.read().split(") ")[1].startswith("Z"):
+                    break  # killed; only init's reaping is left
+            time.sleep(0.05)
+        state = open(f"/proc/{qemu}/stat").read().split(") ")[1][0] if os.path.exists(
+            f"/proc/{qemu}") else "gone"
+        assert state in ("Z", "gone"), f"qemu {qemu} outlived its owner (state {state})"
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+            owner.wait()
