@@ -77,14 +77,22 @@ def generate_tests(metafunc: pytest.Metafunc) -> None:
     """Variants for tests taking `variant`; the marker's topology for `testbed`/`topology`."""
     config = metafunc.config
     if "variant" in metafunc.fixturenames and not _parametrized_by_hand(metafunc, "variant"):
-        selected = settings_of(config).variants
+        chosen = selected = settings_of(config).variants
+        wanted_all: list[str] = []
         for marker in metafunc.definition.iter_markers("variant"):
             try:
                 wanted = parse_variants(list(marker.args))
             except BadInput as e:
                 raise pytest.Collector.CollectError(f"{metafunc.definition.nodeid}: {e}") from None
+            wanted_all += [str(v) for v in wanted]
             selected = tuple(v for v in selected if v in wanted)
-        metafunc.parametrize("variant", selected, ids=[str(v) for v in selected])
+        if selected:
+            metafunc.parametrize("variant", selected, ids=[str(v) for v in selected])
+        else:  # say why, rather than pytest's "got empty parameter set"
+            reason = (f"the test is for {', '.join(dict.fromkeys(wanted_all))}; --variants "
+                      f"selected {', '.join(map(str, chosen))}")
+            metafunc.parametrize("variant", [pytest.param(None, marks=pytest.mark.skip(
+                reason=reason))], ids=["not-selected"])
     marker = metafunc.definition.get_closest_marker("topology")
     if marker is None:
         return

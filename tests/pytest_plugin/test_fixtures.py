@@ -235,3 +235,22 @@ def test_user_suite_brings_a_network_up_and_leaves_nothing(pytester: pytest.Pyte
     result.assert_outcomes(passed=1)
     runs = list((pytester.path / "runs").glob("*/capture.pcap"))
     assert len(runs) == 1 and runs[0].stat().st_size > 24  # the capture holds frames
+
+
+def test_a_variant_marker_outside_the_selection_skips_with_the_reason(
+        pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.variant("coap-get")
+        def test_only_for_coap_get(variant):
+            raise AssertionError("must not run")
+
+        def test_for_every_selected(variant):
+            assert variant == "xmpp-iq"
+        """
+    )
+    result = pytester.runpytest_subprocess("--variants", "xmpp-iq", "-rs")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*the test is for coap-get; --variants selected xmpp-iq*"])
