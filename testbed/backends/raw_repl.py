@@ -175,8 +175,12 @@ class RawRepl:
             try:
                 for start in range(0, len(text), chunk):
                     self.exec(f"f.write({text[start:start + chunk]!r})")
-            finally:
-                self.exec("f.close()")
+            except Exception:
+                self.exec("f.close()")  # a board error: close the file, report the error
+                raise
+            # (not on Ctrl-C/SIGTERM: a chunk may be half sent, and anything sent now would
+            # turn the interrupt into a board SyntaxError)
+            self.exec("f.close()")
             got = self.exec(_CHECKSUM % name).split()
             if got == [str(len(text)), str(text_checksum(text))]:
                 return

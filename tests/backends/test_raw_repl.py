@@ -74,3 +74,38 @@ def test_silence_names_the_port() -> None:
 def test_a_real_board_speaks_the_same_protocol() -> None:
     with RawRepl("/dev/ttyACM0") as repl:
         assert repl.exec("import gc\nprint(gc.mem_free() > 0)").strip() == "True"
+
+
+def test_an_interrupt_mid_write_sends_nothing_more_to_the_board() -> None:
+    """Ctrl-C or SIGTERM may cut a chunk half sent: closing the file then would append code to
+    it and turn the interrupt into a board SyntaxError. A stand-in `exec` (no board can be
+    interrupted mid-chunk on cue) records what would have been sent."""
+    sent: list[str] = []
+
+    def exec_(code: str, *, timeout_s: float | None = None) -> str:
+        sent.append(code)
+        if code.startswith("f.write("):
+            raise KeyboardInterrupt
+        return ""
+
+    repl = RawRepl("/dev/null")
+    repl.exec = exec_  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        repl.write_file("app.py", "x = 1\n" * 100)
+    assert sent == ["f=open('app.py','w')", "f.write('" + "x = 1\\n" * 32 + "')"]
+
+
+def test_a_board_error_mid_write_still_closes_the_file() -> None:
+    sent: list[str] = []
+
+    def exec_(code: str, *, timeout_s: float | None = None) -> str:
+        sent.append(code)
+        if code.startswith("f.write("):
+            raise ReplExecError("/dev/null", "Traceback:\nOSError: 28\n")
+        return ""
+
+    repl = RawRepl("/dev/null")
+    repl.exec = exec_  # type: ignore[method-assign]
+    with pytest.raises(ReplExecError):
+        repl.write_file("app.py", "x = 1\n")
+    assert sent[-1] == "f.close()"
