@@ -106,7 +106,8 @@ def app_files(image: Path | Sequence[Path]) -> list[Path]:
     seen: dict[str, Path] = {}
     for path in candidates:
         if not path.is_file():
-            raise BadInput(f"{path}: no such file to deploy")
+            raise BadInput(f"{path}: is a directory: give one app directory, or files only"
+                           if path.is_dir() else f"{path}: no such file to deploy")
         if any(c.isspace() for c in path.name):
             raise BadInput(f"{path}: cannot deploy {path.name!r}: the board's flat "
                            "filesystem takes one-word names (the read-back lists each file as "
