@@ -139,6 +139,8 @@ class SessionState:
     #: what session end wrote per run directory: report paths, or why not
     reports: dict[Path, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: a collected test asks for one of the plugin's fixtures or markers
+    uses_testbed: bool = False
 
     def experiment(self, topology: Topology, make: Callable[[], Experiment]) -> Experiment:
         key = topology_key(topology)

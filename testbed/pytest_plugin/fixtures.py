@@ -21,7 +21,7 @@ from testbed.pytest_plugin.energy import Energy
 from testbed.pytest_plugin.experiments import Experiment, state_of
 from testbed.pytest_plugin.nodes import EmulatedRunner, LabRunner, Node
 from testbed.pytest_plugin.options import Backend, settings_of
-from testbed.pytest_plugin.parametrize import NO_TOPOLOGY, choice_of, topology_for, variant_of
+from testbed.pytest_plugin.parametrize import choice_of, topology_for, variant_of
 from testbed.pytest_plugin.record import Recorder
 
 BringUp = Callable[..., EmulatedNetwork]
@@ -38,15 +38,9 @@ def _out(config: pytest.Config, factory: pytest.TempPathFactory, name: str) -> P
 
 @pytest.fixture(scope="session")
 def topology(request: pytest.FixtureRequest) -> Topology:
-    """The topology given with --topology, or the test's topology marker (skips the test
-    when there is none)."""
-    choice = choice_of(request)
-    if choice is not None:
-        return topology_for(request, choice)
-    selected = settings_of(request.config).topology
-    if selected is None:
-        pytest.skip(NO_TOPOLOGY)
-    return selected
+    """The test's topology marker, else --topology, else topologies/default.yaml under the
+    rootdir (as the `testbed` experiment uses); skips with the fix when there is none."""
+    return topology_for(request, choice_of(request))
 
 
 @pytest.fixture
@@ -189,6 +183,10 @@ def sniffer(request: pytest.FixtureRequest) -> Iterator[Any]:
 def energy(testbed: Experiment, variant: Variant) -> Energy:
     """The variant's energy section; `energy.under(profile=..., mode=...)` recomputes it."""
     figures = testbed.energy(variant)
+    error = testbed.result(variant).error
+    if error:  # a failed variant is a failure, not a skip
+        pytest.fail(f"{variant}: the variant failed, so it has no energy figures: {error}",
+                    pytrace=False)
     if "per_reading_mj" not in figures:
         pytest.skip(f"{variant}: no energy figures in this run "
                     f"({figures.get('error', 'no radio log')})")

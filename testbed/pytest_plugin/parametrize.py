@@ -60,17 +60,18 @@ def resolve_topology(marker: pytest.Mark, test_file: Path, config: pytest.Config
     selected = settings_of(config).topology
     if selected is not None and wanted == selected.name:
         return TopologyChoice(selected)
-    candidates = [Path(wanted)] if Path(wanted).is_absolute() else [
+    candidates = [Path(wanted)] if Path(wanted).is_absolute() else list(dict.fromkeys([
         test_file.parent / wanted, config.rootpath / wanted,
-        config.rootpath / "topologies" / f"{wanted}.yaml"]
+        config.rootpath / "topologies" / f"{wanted}.yaml"]))
     for path in candidates:
         if path.is_file():
             try:
                 return TopologyChoice(load_topology(path))
             except BadInput as e:
                 raise ValueError(str(e)) from None
-    return TopologyChoice(None, f"topology {wanted!r} not found (looked for "
-                                f"{', '.join(str(p) for p in candidates)})")
+    # a typo must turn CI red, not skip quietly: a collection error, as for a bad file
+    raise ValueError(f"{test_file}: topology marker: {wanted!r} not found (looked for "
+                     f"{', '.join(str(p) for p in candidates)})")
 
 
 def generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -125,8 +126,8 @@ def variant_of(item: pytest.Item, *, strict: bool = False) -> Variant | None:
 
 
 def topology_for(request: pytest.FixtureRequest, choice: TopologyChoice | None) -> Topology:
-    """The marker's topology (skips when it does not exist, or when the lab backend plays
-    another one), else --topology, else topologies/default.yaml under the rootdir."""
+    """The marker's topology (skips when the lab backend plays another one), else
+    --topology, else topologies/default.yaml under the rootdir."""
     config = request.config
     settings = settings_of(config)
     if choice is None:

@@ -15,6 +15,11 @@ from testbed.pytest_plugin.options import Backend, Settings
 from testbed.pytest_plugin.parametrize import variant_of
 from testbed.pytest_plugin.record import attach_headline
 
+#: what makes a session one of ours (then $GITHUB_STEP_SUMMARY gets its section)
+PLUGIN_FIXTURES = frozenset({"testbed", "variant", "node", "sniffer", "energy", "memory",
+                             "results", "topology", "bring_up"})
+PLUGIN_MARKERS = ("variant", "topology", "needs_boards")
+
 
 class SessionHooks:
     """pytest hooks bound to one session's settings and state."""
@@ -25,6 +30,9 @@ class SessionHooks:
         self.summary_path: Path | None = None
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        self.state.uses_testbed = any(
+            set(getattr(item, "fixturenames", ())) & PLUGIN_FIXTURES
+            or any(item.get_closest_marker(name) for name in PLUGIN_MARKERS) for item in items)
         boards.mark_skips(items, self.settings.lab,
                           on_lab=self.settings.backend is Backend.LAB)
 

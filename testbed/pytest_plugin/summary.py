@@ -148,8 +148,8 @@ def job_summary(state: SessionState) -> str:
 
 def write_job_summary(state: SessionState, settings: Settings) -> Path | None:
     path = settings.job_summary
-    if path is None:
-        return None
+    if path is None or (settings.append_summary and not state.uses_testbed):
+        return None  # $GITHUB_STEP_SUMMARY gets a section only from sessions of the testbed
     text = job_summary(state)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

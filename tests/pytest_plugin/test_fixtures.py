@@ -107,16 +107,40 @@ def test_the_topology_marker_gives_the_test_its_topology(pytester: pytest.Pytest
         @pytest.mark.topology("pair")
         def test_the_selected_one_by_name(topology):
             assert topology.name == "pair"
+        """
+    )
+    result = pytester.runpytest_subprocess("-rs", "-v", "--topology", "pair.yaml")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["*test_a_file_next_to_the_test?line? PASSED*"])
+
+
+def test_a_topology_marker_naming_nothing_is_a_collection_error(pytester: pytest.Pytester
+                                                                ) -> None:
+    """A typo in the marker must turn CI red, not skip the test quietly."""
+    pytester.makepyfile(
+        """
+        import pytest
 
         @pytest.mark.topology("no-such-topology")
         def test_a_missing_one(topology):
             raise AssertionError("must not run")
         """
     )
-    result = pytester.runpytest_subprocess("-rs", "-v", "--topology", "pair.yaml")
-    result.assert_outcomes(passed=3, skipped=1)
-    result.stdout.fnmatch_lines(["*test_a_file_next_to_the_test?line? PASSED*",
-                                 "*topology 'no-such-topology' not found (looked for *)"])
+    result = pytester.runpytest_subprocess()
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(["*topology marker: 'no-such-topology' not found (looked for *)"])
+    assert "must not run" not in result.stdout.str()
+
+
+def test_the_topology_fixture_falls_back_to_the_rootdirs_default(pytester: pytest.Pytester
+                                                                 ) -> None:
+    """Like the `testbed` experiment: no --topology, topologies/default.yaml under the rootdir."""
+    pytester.makeini("[pytest]\n")
+    (pytester.path / "topologies").mkdir()
+    (pytester.path / "topologies" / "default.yaml").write_text(PAIR)
+    pytester.makepyfile("def test_it(topology):\n    assert topology.name == 'pair'\n")
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=1)
 
 
 def test_on_the_lab_backend_another_topology_is_skipped(pytester: pytest.Pytester) -> None:

@@ -57,11 +57,24 @@ def test_on_github_the_summary_is_appended_to_the_step_summary(
     step_summary = pytester.path / "step-summary.md"
     step_summary.write_text("# build\n\nearlier step output\n")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
-    pytester.makepyfile("def test_passes():\n    pass\n")
+    pytester.makepyfile("def test_passes(results):\n    results.record('x', 1)\n")
     pytester.runpytest_subprocess().assert_outcomes(passed=1)
     text = step_summary.read_text()
     assert text.startswith("# build\n\nearlier step output\n")
     assert "## testbed: 1 passed" in text
+
+
+def test_a_session_that_never_uses_the_testbed_leaves_the_step_summary_alone(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plugin is loaded in every pytest of the environment; unrelated suites on the same
+    GitHub runner must not get a testbed section."""
+    step_summary = pytester.path / "step-summary.md"
+    step_summary.write_text("# build\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
+    pytester.makepyfile("def test_passes():\n    pass\n")
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=1)
+    assert step_summary.read_text() == "# build\n" and "job summary" not in result.stdout.str()
 
 
 def test_without_a_target_no_summary_is_written(pytester: pytest.Pytester) -> None:
