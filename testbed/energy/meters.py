@@ -219,7 +219,7 @@ class Ppk2Meter:
     """HARDWARE-ONLY: a Nordic Power Profiler Kit II in ampere- or source-meter mode.
 
     Constructed without I/O; `open()` finds and configures the device (ppk2-api, imported
-    here so the rest of the package works without it), `read(t0_s)` returns what arrived
+    here so the rest of the package works without it), `read()` returns what arrived
     since the last read as a `Trace`, `close()` stops measuring. Not covered by tests: no
     PPK2 is attached where they run; `ppk2_samples` (its stream's parsing) is.
     """

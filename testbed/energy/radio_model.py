@@ -60,11 +60,8 @@ from enum import StrEnum
 
 from testbed.errors import BadInput
 from testbed.radio.activity import RadioActivity
+from testbed.radio.phy import CCA_S, TURNAROUND_S
 
-BYTE_S = 32e-6               # IEEE 802.15.4 2.4 GHz O-QPSK: 250 kbit/s
-PHY_OVERHEAD_BYTES = 6       # SHR (preamble 4 + SFD 1) + PHR 1
-TURNAROUND_S = 192e-6        # aTurnaroundTime, 12 symbols
-CCA_S = 128e-6               # 8 symbols
 CHECK_S = 2 * (TURNAROUND_S + CCA_S)   # one ContikiMAC channel check: two CCAs
 INTERFRAME_S = 0.4e-3        # ContikiMAC Ti, gap between strobed copies
 DEFAULT_WAKEUP_S = 0.125     # 8 Hz channel check rate
@@ -86,11 +83,6 @@ def parse_mode(text: str) -> RdcMode:
     except ValueError:
         raise BadInput(f"unknown radio duty-cycling mode {text!r}: expected one of "
                        f"{', '.join(RdcMode)}") from None
-
-
-def airtime_s(psdu_bytes: int) -> float:
-    """Air time of one frame, SHR and PHR included (IEEE 802.15.4-2006 §6.5.3.2)."""
-    return (psdu_bytes + PHY_OVERHEAD_BYTES) * BYTE_S
 
 
 @dataclass(frozen=True, slots=True)

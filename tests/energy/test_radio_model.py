@@ -5,18 +5,19 @@ from __future__ import annotations
 import pytest
 
 from testbed.energy.radio_model import (
-    CHECK_S, INTERFRAME_S, PHASE_LOCK_GUARD_S, RdcMode, airtime_s, parse_mode, radio_times,
+    CHECK_S, INTERFRAME_S, PHASE_LOCK_GUARD_S, RdcMode, parse_mode, radio_times,
 )
 from testbed.errors import BadInput
 from testbed.radio.activity import RadioActivity
+from testbed.radio.phy import airtime
 
 
 def act(node, kind, frame, start, dur, nbytes=0, seq=0, peer="", status="ok"):
     return RadioActivity(node, kind, frame, start, dur, nbytes, seq, peer, status)
 
 
-T50 = airtime_s(50)   # (50 + 6) x 32 µs
-T5 = airtime_s(5)     # an ACK: 352 µs
+T50 = airtime(50)   # (50 + 6) x 32 µs
+T5 = airtime(5)     # an ACK: 352 µs
 
 
 def unicast(start: float, seq: int = 1) -> list[RadioActivity]:
@@ -36,8 +37,8 @@ def unicast(start: float, seq: int = 1) -> list[RadioActivity]:
 
 
 def test_airtime_is_psdu_plus_shr_phr_at_32_us_a_byte() -> None:
-    assert airtime_s(5) == pytest.approx(352e-6)
-    assert airtime_s(127) == pytest.approx(4.256e-3)
+    assert airtime(5) == pytest.approx(352e-6)
+    assert airtime(127) == pytest.approx(4.256e-3)
 
 
 def test_always_on_tx_rx_listen_sum_to_the_span() -> None:

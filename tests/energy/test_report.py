@@ -9,15 +9,16 @@ import pytest
 
 from testbed.energy.energest import parse_energest
 from testbed.energy.profiles import CC2420, NRF52840
-from testbed.energy.radio_model import CHECK_S, airtime_s
+from testbed.energy.radio_model import CHECK_S
 from testbed.energy.report import (
     EnergySettings, energest_energy, measure_energy, read_delivered, rewrite_energy,
 )
 from testbed.errors import BadInput
 from testbed.radio.activity import ActivityLog, RadioActivity
+from testbed.radio.phy import airtime
 from tests.energy.test_energest import block
 
-T50, T5 = airtime_s(50), airtime_s(5)
+T50, T5 = airtime(50), airtime(5)
 
 
 def variant_dir(tmp_path: Path, name: str = "coap-observe-con") -> Path:
