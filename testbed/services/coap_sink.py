@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from ipaddress import IPv6Address, ip_address
 from pathlib import Path
-from types import TracebackType
 from typing import Any, TextIO
 
 import cbor2
@@ -297,8 +296,7 @@ class CoapSink:
     def stop(self) -> None:
         stop_process(self.process, STOP_TIMEOUT_S)
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
 

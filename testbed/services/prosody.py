@@ -35,7 +35,6 @@ import subprocess
 import time
 from ipaddress import IPv6Address, ip_address
 from pathlib import Path
-from types import TracebackType
 
 from testbed.backends import netns as ns
 from testbed.errors import TestbedError
@@ -317,10 +316,5 @@ class Prosody:
     def _stop(self) -> None:
         stop_process(self.process, STOP_TIMEOUT_S)  # `ip netns exec` execs prosody: same pid
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self._stop()

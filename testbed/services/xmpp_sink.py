@@ -34,7 +34,6 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from ipaddress import IPv6Address
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from testbed.errors import TestbedError
@@ -385,12 +384,7 @@ class XmppSink:
             self._config_dir.cleanup()
             self._config_dir = None
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self._stop()
 
 
