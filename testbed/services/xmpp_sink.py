@@ -338,6 +338,7 @@ class XmppSink:
 
         assert self.process is not None and self.process.stdout is not None
         deadline = time.monotonic() + timeout_s
+        last = ""
         with selectors.DefaultSelector() as sel:
             sel.register(self.process.stdout, selectors.EVENT_READ)
             while (left := deadline - time.monotonic()) > 0:
@@ -349,12 +350,16 @@ class XmppSink:
                         f"XMPP sink exited (status {self.process.wait()}) before {word}; "
                         f"log: {self.log}"
                     )
+                self._log_file.write(b"sink: " + line)  # as _copy_stdout does after READY
+                self._log_file.flush()
                 text = line.decode(errors="replace").strip()
                 if text.startswith("ERROR"):
                     raise SinkError(f"XMPP sink: {text}; log: {self.log}")
                 if text == word:
                     return
-        raise SinkError(f"XMPP sink: no {word} within {timeout_s} s; log: {self.log}")
+                last = text
+        said = f"last line: {last!r}" if last else "it printed nothing"
+        raise SinkError(f"XMPP sink: no {word} within {timeout_s} s ({said}); log: {self.log}")
 
     def wait_done(self, timeout_s: float) -> None:
         """iq mode: wait until the sink has sent every readout request (answered or timed out)."""

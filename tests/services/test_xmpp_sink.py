@@ -20,10 +20,8 @@ import pytest
 
 from testbed.config.topology import parse_topology
 from testbed.services.prosody import Prosody
-from testbed.services.xmpp_sink import XmppSink
+from testbed.services.xmpp_sink import SinkError, XmppSink
 from tests.topologies import PAIR
-
-pytestmark = pytest.mark.slow
 
 SENSOR_MAIN = Path(__file__).resolve().parents[2] / "nodes" / "xmpp-sensor" / "main.py"
 DOMAIN = "iot.testbed"
@@ -170,6 +168,7 @@ def assert_every_reading_arrived(
     assert len(deliveries) == readings  # no duplicates over TCP
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["message", "pubsub", "iq"])
 def test_every_reading_arrives(network: Any, tmp_path: Path, mode: str) -> None:
     events, deliveries = run_sensor(network, tmp_path, mode=mode, readings=5)
@@ -178,12 +177,14 @@ def test_every_reading_arrives(network: Any, tmp_path: Path, mode: str) -> None:
     assert setup["name"] == "setup" and setup["end"] > setup["start"] and setup["tls"] is False
 
 
+@pytest.mark.slow
 def test_message_mode_with_starttls(network: Any, tmp_path: Path) -> None:
     events, deliveries = run_sensor(network, tmp_path, mode="message", readings=4, tls=True)
     assert_every_reading_arrived(events, deliveries, 4)
     assert events.of("phase")[0]["tls"] is True
 
 
+@pytest.mark.slow
 def test_scram_sha1_login(network: Any, tmp_path: Path) -> None:
     events, deliveries = run_sensor(
         network, tmp_path, mode="message", readings=3, sasl="SCRAM-SHA-1"
@@ -191,6 +192,7 @@ def test_scram_sha1_login(network: Any, tmp_path: Path) -> None:
     assert_every_reading_arrived(events, deliveries, 3)
 
 
+@pytest.mark.slow
 def test_sensor_reconnects_when_the_server_restarts(network: Any, tmp_path: Path) -> None:
     """Prosody goes away mid-run and comes back: the node reconnects, logs in again, finishes."""
     passwords = {"n1": secrets.token_urlsafe(12)}
@@ -277,6 +279,7 @@ asyncio.get_event_loop().run_until_complete(asyncio.wait_for(done.wait(), 60))
 """
 
 
+@pytest.mark.slow
 def test_node_answers_ping_unknown_iq_and_readout(network: Any, tmp_path: Path) -> None:
     """XEP-0199 ping -> result; an IQ it does not serve -> service-unavailable (RFC 6120 §8.4)."""
     passwords = {"n1": secrets.token_urlsafe(12), "probe": secrets.token_urlsafe(12)}
@@ -327,3 +330,36 @@ def test_node_answers_ping_unknown_iq_and_readout(network: Any, tmp_path: Path) 
     assert answers["disco"] == ["cancel", "service-unavailable"]
     assert answers["fields"] is True
     assert [e["seq"] for e in events.of("reading")] == [1]
+
+
+# the sink's start-up handshake, without a network -------------------------------------------
+
+
+def printing(tmp_path: Path, script: str, *, timeout_s: float = 0.5) -> XmppSink:
+    """An XmppSink whose process is `python -c script`, not the sink (no namespace needed)."""
+    sink = XmppSink(netns="none", server="::1", password="pw", mode="message", nodes={},
+                    readings=1, interval_s=1.0, deliveries=tmp_path / "d.jsonl",
+                    log=tmp_path / "sink.log", ready_timeout_s=timeout_s)
+    sink._log_file = sink.log.open("wb")
+    sink.process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
+    return sink
+
+
+def test_what_the_sink_prints_before_ready_is_in_its_log(tmp_path: Path) -> None:
+    sink = printing(tmp_path, "print('connecting', flush=True); print('READY', flush=True)")
+    try:
+        sink._wait_for("READY", 10.0)
+    finally:
+        sink._stop()
+    assert sink.log.read_bytes() == b"sink: connecting\nsink: READY\n"
+
+
+def test_no_ready_in_time_names_the_last_line_and_the_log(tmp_path: Path) -> None:
+    sink = printing(tmp_path, "import time; print('connecting', flush=True); time.sleep(30)")
+    try:
+        with pytest.raises(SinkError, match=r"no READY within 0\.5 s \(last line: 'connecting'\)"
+                                            r"; log: .*sink\.log"):
+            sink._wait_for("READY", 0.5)
+    finally:
+        sink._stop()
+    assert sink.process is not None and sink.process.returncode is not None  # not left running
