@@ -147,16 +147,17 @@ def test_bad_domain_and_account_names_are_refused(tmp_path: Path) -> None:
 pair = parse_topology(PAIR, "pair.yaml")
 
 
+def cloud_prosody(net: Any, tmp_path: Path, **options: Any) -> Prosody:
+    """Prosody in the cloud namespace on the cloud address, its files under tmp_path/p."""
+    return Prosody(netns=net.netns("cloud"), address=net.cloud_address,
+                   directory=tmp_path / "p", **options)
+
+
 @pytest.mark.slow
 def test_accounts_work_in_the_cloud(network: Any, tmp_path: Path) -> None:
     with (
         network(pair) as net,
-        Prosody(
-            netns=net.netns("cloud"),
-            address=net.cloud_address,
-            accounts={"n1": "right"},
-            directory=tmp_path / "p",
-        ) as server,
+        cloud_prosody(net, tmp_path, accounts={"n1": "right"}) as server,
     ):
         assert login(net, user="n1", password="right") == "OK n1@iot.testbed/probe False"
         assert (
@@ -176,13 +177,7 @@ def test_accounts_work_in_the_cloud(network: Any, tmp_path: Path) -> None:
 def test_tls_variant_offers_and_requires_starttls(network: Any, tmp_path: Path) -> None:
     with (
         network(pair) as net,
-        Prosody(
-            netns=net.netns("cloud"),
-            address=net.cloud_address,
-            accounts={"n1": "pw"},
-            directory=tmp_path / "p",
-            tls=True,
-        ) as server,
+        cloud_prosody(net, tmp_path, accounts={"n1": "pw"}, tls=True) as server,
     ):
         assert server.certificate is not None and server.certificate.exists()
         assert (
