@@ -46,6 +46,14 @@ def _best(figures: Sequence[VariantFigures], get: Get,
     return min(found, key=lambda fv: fv[1]) if found else None
 
 
+def _xmpp_and_coap(figures: Sequence[VariantFigures], get: Get
+                   ) -> tuple[tuple[VariantFigures, float], tuple[VariantFigures, float]] | None:
+    """The best XMPP and the best CoAP variant by `get`, when both exist and CoAP's figure
+    can divide (> 0): what an "XMPP costs n× CoAP" sentence compares."""
+    xmpp, coap = _best(figures, get, XMPP), _best(figures, get, COAP)
+    return (xmpp, coap) if xmpp and coap and coap[1] > 0 else None
+
+
 def _name(f: VariantFigures) -> str:
     """The variant's name, with its losses if it did not deliver everything it sent."""
     if f.status != "lossy":
@@ -84,15 +92,13 @@ def _bytes(figures: Sequence[VariantFigures]) -> str:
                 f"state{frames}.")
     line = (f"{_name(f)} costs the fewest bytes per reading: {value:,.0f} B on the air in "
             f"steady state{frames}.")
-    xmpp = _best(figures, lambda f: f.steady_bytes_per_reading, XMPP)
-    coap = _best(figures, lambda f: f.steady_bytes_per_reading, COAP)
-    if xmpp and coap and coap[1] > 0:
+    if steady := _xmpp_and_coap(figures, lambda f: f.steady_bytes_per_reading):
+        xmpp, coap = steady
         line += (f" The leanest XMPP variant ({_name(xmpp[0])}, {xmpp[1]:,.0f} B) costs "
                  f"{xmpp[1] / coap[1]:.1f}× the leanest CoAP variant ({_name(coap[0])}, "
                  f"{coap[1]:,.0f} B).")
-        xa = _best(figures, lambda f: f.all_in_bytes_per_reading, XMPP)
-        ca = _best(figures, lambda f: f.all_in_bytes_per_reading, COAP)
-        if xa and ca and ca[1] > 0:
+        if all_in := _xmpp_and_coap(figures, lambda f: f.all_in_bytes_per_reading):
+            xa, ca = all_in
             line += (f" With set-up, ACKs and retries (all-in: every byte on the air, PHY "
                      f"included, per delivered reading): {xa[1]:,.0f} B ({_name(xa[0])}) "
                      f"against {ca[1]:,.0f} B ({_name(ca[0])}), {xa[1] / ca[1]:.1f}×.")
@@ -114,9 +120,8 @@ def _energy(results: Results, figures: Sequence[VariantFigures]) -> str:
         return (f"Energy per reading hardly differs: {low[1]:.1f} to {high[1]:.1f} mJ across "
                 f"variants ({(high[1] - low[1]) / low[1]:.1%}){why}.")
     line = f"{_name(low[0])} needs the least radio energy per reading: {low[1]:.1f} mJ."
-    xmpp = _best(figures, lambda f: f.energy_mj_per_reading, XMPP)
-    coap = _best(figures, lambda f: f.energy_mj_per_reading, COAP)
-    if xmpp and coap and coap[1] > 0:
+    if both := _xmpp_and_coap(figures, lambda f: f.energy_mj_per_reading):
+        xmpp, coap = both
         line += (f" XMPP at best {xmpp[1]:.1f} mJ ({_name(xmpp[0])}), CoAP {coap[1]:.1f} mJ "
                  f"({_name(coap[0])}): {xmpp[1] / coap[1]:.2f}×.")
     return line
