@@ -36,6 +36,11 @@ class FigureDelta:
             return "same"
         return "better" if (self.delta < 0) == self.lower_is_better else "worse"
 
+    @property
+    def pct_text(self) -> str:
+        """The change in percent of A as every delta table shows it: +12.5 %, or -."""
+        return "-" if self.delta_pct is None else f"{self.delta_pct:+.1f} %"
+
 
 @dataclass(frozen=True, slots=True)
 class VariantDelta:

@@ -104,7 +104,7 @@ def render_delta_html(delta: RunDelta, plot: Plot | None) -> str:
                 "label": f.label, "unit": f.unit, "change": f.change,
                 "a": figure_text(f.a, d), "b": figure_text(f.b, d),
                 "delta": figure_text(f.delta, d, signed=True),
-                "pct": "-" if f.delta_pct is None else f"{f.delta_pct:+.1f} %",
+                "pct": f.pct_text,
                 "a_sort": _sort(f.a), "b_sort": _sort(f.b), "delta_sort": _sort(f.delta),
                 "pct_sort": _sort(f.delta_pct),
             })

@@ -79,10 +79,9 @@ def delta_markdown(delta: RunDelta) -> str:
     for v in delta.variants:
         for f in v.figures:
             d = row_digits(f.a, f.b, f.delta)
-            pct = "-" if f.delta_pct is None else f"{f.delta_pct:+.1f} %"
             lines.append(
                 f"| {md(v.variant)} | {md(f.label)} ({md(f.unit)}) | {figure_text(f.a, d)} "
-                f"| {figure_text(f.b, d)} | {figure_text(f.delta, d, signed=True)} | {pct} "
+                f"| {figure_text(f.b, d)} | {figure_text(f.delta, d, signed=True)} | {f.pct_text} "
                 f"| {f.change} |")
     if delta.only_a:
         lines += ["", "Only in A: " + ", ".join(md(n) for n in delta.only_a)]

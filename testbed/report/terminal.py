@@ -39,13 +39,12 @@ def delta_table(delta: RunDelta) -> Table:
                          no_wrap=header == "variant")
     for v in delta.variants:
         for i, f in enumerate(v.figures):
-            pct = "-" if f.delta_pct is None else f"{f.delta_pct:+.1f} %"
             style = CHANGE_STYLES[f.change]
             d = row_digits(f.a, f.b, f.delta)
             table.add_row(Text(v.variant if i == 0 else ""), Text(f"{f.label} ({f.unit})"),
                           figure_text(f.a, d), figure_text(f.b, d),
                           Text(figure_text(f.delta, d, signed=True), style=style),
-                          Text(pct, style=style), end_section=i == len(v.figures) - 1)
+                          Text(f.pct_text, style=style), end_section=i == len(v.figures) - 1)
     captions = [*delta.notes]
     if delta.only_a:
         captions.append("only in A: " + ", ".join(delta.only_a))
