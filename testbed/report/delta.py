@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from testbed.errors import TestbedError
 from testbed.experiment.results import Results, read_results
 from testbed.report.model import DELTA_FIGURES, variant_figures
 
@@ -140,12 +141,16 @@ def _notes(a: Results, b: Results) -> list[str]:
 
 
 def write_delta_report(delta: RunDelta, out_dir: Path) -> Path:
-    """Write `out_dir/delta.html` (self-contained: table and a grouped bar plot A vs B)."""
+    """Write `out_dir/delta.html` (self-contained: table and a grouped bar plot A vs B),
+    atomically like report.html; a TestbedError names a path that cannot be written."""
     from testbed.report.delta_plot import delta_plot
     from testbed.report.html import render_delta_html
+    from testbed.report.render import write_report_file
 
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "delta.html"
-    path.write_text(render_delta_html(delta, delta_plot(delta)))
-    return path
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TestbedError(f"{out_dir}: cannot create the report directory "
+                           f"({exc.strerror or exc})") from exc
+    return write_report_file(out_dir / "delta.html", render_delta_html(delta, delta_plot(delta)))

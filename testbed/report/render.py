@@ -56,15 +56,16 @@ def render_report(run_dir: Path) -> ReportFiles:
 
     run = read_run(Path(run_dir))
     topology = topology_plot(run.topology) if run.topology is not None else None
-    html = _write(run.directory / REPORT_FILE, render_report_html(run, run_plots(run), topology))
-    markdown = _write(run.directory / SUMMARY_FILE, markdown_of(run))
+    html = write_report_file(run.directory / REPORT_FILE,
+                             render_report_html(run, run_plots(run), topology))
+    markdown = write_report_file(run.directory / SUMMARY_FILE, markdown_of(run))
     return ReportFiles(html=html, markdown=markdown)
 
 
-def _write(path: Path, text: str) -> Path:
-    """Atomically: a browser reloading the report never sees half a page. A path that cannot
-    be written (a directory there, no permission, a full disk) is a TestbedError naming it,
-    and leaves no temporary file behind."""
+def write_report_file(path: Path, text: str) -> Path:
+    """Write `text` to `path` atomically: a browser reloading the report never sees half a
+    page. A path that cannot be written (a directory there, no permission, a full disk) is a
+    TestbedError naming it, and leaves no temporary file behind."""
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         tmp.write_text(text, encoding="utf-8")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from testbed.errors import BadInput
+from testbed.errors import BadInput, TestbedError
 from testbed.experiment.results import Percentiles, Readings
 from testbed.report import RunDelta, compare_runs, write_delta_report
 from tests.report.runs import coap, write_run, xmpp
@@ -102,6 +102,17 @@ def test_delta_html_is_self_contained(delta: RunDelta, tmp_path: Path) -> None:
     assert text.count("<script") == 1
     assert 'id="plot-delta"' in text and text.count("<path") > 10
     assert "-25.0 %" in text and "only in A: coap-observe-non" in text
+
+
+def test_a_delta_that_cannot_be_written_is_a_testbed_error_naming_it(
+        delta: RunDelta, tmp_path: Path) -> None:
+    (tmp_path / "out" / "delta.html").mkdir(parents=True)
+    with pytest.raises(TestbedError, match=r"/out/delta\.html: cannot write the report"):
+        write_delta_report(delta, tmp_path / "out")
+    assert not [p for p in (tmp_path / "out").iterdir() if ".tmp" in p.name]
+    (tmp_path / "file").write_text("")
+    with pytest.raises(TestbedError, match=r"/file/out: cannot create the report directory"):
+        write_delta_report(delta, tmp_path / "file" / "out")
 
 
 def test_a_bad_run_is_bad_input_naming_its_file(synthetic_run: Path, tmp_path: Path) -> None:
