@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 
 from testbed import __version__
+from testbed.config.topology import Radio
 from testbed.report.columns import COLUMNS, figure_text, row_digits, size_text
 from testbed.report.model import (
     memory_lines, outcome_counts, run_line, table_caption, variant_figures,
@@ -85,7 +86,7 @@ def render_report_html(run: RunFiles, plots: Sequence[Plot], topology: Plot | No
         errors=[(f.name, f.error) for f in figures if f.error],
         plots=list(plots), topology=topology, colours=colours,
         captures=captures,
-        prefix=str(run.topology.radio.prefix) if run.topology else "fd00::/64",
+        prefix=str((run.topology.radio if run.topology else Radio()).prefix),  # default if none
         manifest=manifest, versions=versions_of(manifest),
         argv=shlex.join(manifest.argv) if manifest and manifest.argv else "",
         directory_name=run.directory.name, tests=run.tests,

@@ -20,6 +20,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 from matplotlib.transforms import ScaledTranslation
 
+from testbed.analysis.layers import SHR_PHR_BYTES
 from testbed.experiment.results import Results
 from testbed.report.columns import figure_text
 from testbed.report.model import VariantFigures, energy_mode, energy_settings, profile_of
@@ -96,8 +97,8 @@ def layer_bytes(results: Results, figures: Sequence[VariantFigures],
         "plot-layers", "Bytes on the air by layer",
         "Every byte of the whole run's capture (data frames and link ACKs, set-up, "
         "retransmissions and ICMPv6 included) attributed to its layer by testbed.analysis "
-        "(results.json air.by_layer, PHY = 6 B SHR+PHR per frame), divided by the readings "
-        "the sink received: the figure at the bar's end is the table's all-in B/rdg "
+        f"(results.json air.by_layer, PHY = {SHR_PHR_BYTES} B SHR+PHR per frame), divided by "
+        "the readings the sink received: the figure at the bar's end is the table's all-in B/rdg "
         "(air.total_bytes / delivered). The black diamond is the steady-state cost of one "
         "reading (air.per_reading.bytes, set-up excluded).", svg)
 
