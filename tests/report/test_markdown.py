@@ -10,6 +10,7 @@ import pytest
 
 from testbed.errors import BadInput
 from testbed.report import summary_markdown
+from testbed.report.markdown import md
 from testbed.report.rundir import read_run
 from tests.report.runs import coap, hostile, write_run, xmpp
 
@@ -94,7 +95,8 @@ def test_tests_and_notes(synthetic_run: Path) -> None:
     text = summary_markdown(synthetic_run)
     assert "Tests: 1 failed, 2 passed" in text
     assert "> topology not drawn" in text
-    assert read_run(synthetic_run).notes  # the same notes as the report's
+    notes = read_run(synthetic_run).notes  # the same notes as the report's
+    assert notes and all(f"> {md(note)}" in text for note in notes)
 
 
 def test_bad_results_json_names_the_file(synthetic_run: Path) -> None:
