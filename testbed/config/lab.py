@@ -43,6 +43,7 @@ from testbed.config.yamlmarks import (
     dotted,
     load_marked,
     one_line,
+    yaml_kind,
 )
 from testbed.errors import LabError, TopologyError
 
@@ -268,7 +269,7 @@ def parse_lab(text: str, source: str = "<string>") -> Lab:
         raise LabError(str(exc)) from None
     raw = document.data
     if not isinstance(raw, dict):
-        kind = "an empty file" if raw is None else _yaml_kind(raw)
+        kind = "an empty file" if raw is None else yaml_kind(raw)
         raise _error(document, (), f"expected a mapping with keys {', '.join(_TOP_KEYS)} "
                                    f"(got {kind})")
     data = _normalise(document, raw)
@@ -285,12 +286,6 @@ def _error(document: MarkedDocument, path: tuple[str | int, ...], message: str, 
 
 def _located(position: Position, shown: str, message: str) -> LabError:
     return LabError(one_line(f"{position}: {shown}: {message}"))
-
-
-def _yaml_kind(value: Any) -> str:
-    kind = {list: "list", dict: "mapping", str: "string", type(None): "empty value"}.get(
-        type(value), type(value).__name__)
-    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
 
 
 def _normalise(document: MarkedDocument, raw: dict[Any, Any]) -> dict[str, Any]:
@@ -331,7 +326,7 @@ def _message(error: dict[str, Any]) -> str:
     if kind == "value_error":
         return str(ctx.get("error", error["msg"]))
     if kind in ("model_type", "model_attributes_type", "dict_type"):
-        return f"expected a mapping (got {_yaml_kind(value)})"
+        return f"expected a mapping (got {yaml_kind(value)})"
     return f"{error['msg']} (got {_got(value)})"
 
 

@@ -40,6 +40,7 @@ from testbed.config.yamlmarks import (
     dotted,
     load_marked,
     located_error,
+    yaml_kind,
 )
 from testbed.errors import TopologyError
 
@@ -463,17 +464,13 @@ def parse_topology(text: str, source: str = "<string>") -> Topology:
     document = load_marked(text, source)
     raw = document.data
     if not isinstance(raw, dict):
-        kind = "an empty file" if raw is None else f"a {_yaml_kind(raw)}"
+        kind = "an empty file" if raw is None else yaml_kind(raw)
         raise document.error((), f"expected a mapping with keys {', '.join(_TOP_KEYS)} (got {kind})")
     data = _normalise(document, raw)
     try:
         return Topology.model_validate(data)
     except ValidationError as exc:
         raise _first_error(document, raw, exc) from None
-
-
-def _yaml_kind(value: Any) -> str:
-    return {list: "list", dict: "mapping", str: "string"}.get(type(value), type(value).__name__)
 
 
 def _normalise(document: MarkedDocument, raw: dict[Any, Any]) -> dict[str, Any]:
@@ -543,9 +540,9 @@ def _message(error: dict[str, Any]) -> str:
     if kind == "value_error":
         return str(ctx.get("error", error["msg"]))
     if kind in ("model_type", "model_attributes_type", "dict_type"):
-        return f"expected a mapping (got a {_yaml_kind(value)})"
+        return f"expected a mapping (got {yaml_kind(value)})"
     if kind in ("tuple_type", "list_type"):
-        return f"expected a list (got a {_yaml_kind(value)})"
+        return f"expected a list (got {yaml_kind(value)})"
     if kind == "string_type":
         return f"expected a text value (got {_got(value)})"
     if kind == "string_too_short":

@@ -56,6 +56,13 @@ def dotted(path: YamlPath) -> str:
     return ".".join(str(p) for p in path) if path else "(top level)"
 
 
+def yaml_kind(value: Any) -> str:
+    """What kind of YAML value `value` is, with its article: `a list`, `an int`, `an empty value`."""
+    kind = {list: "list", dict: "mapping", str: "string", type(None): "empty value"}.get(
+        type(value), type(value).__name__)
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
+
+
 def located_error(position: Position, path: YamlPath | str, message: str) -> TopologyError:
     """The one-line error every bad input gets: `file:line:col: dotted.path: what was expected`."""
     where = path if isinstance(path, str) else dotted(path)

@@ -107,6 +107,8 @@ CASES = [
      r"cloud\.prefix: expected an IPv6 /64 prefix .*\(got '10\.0\.0\.0/24'\)"),
     ("no-links-no-range", "name: x\n" + OK_NODES, 1, 1, r"links: no links: give `links`, or radio\.range"),
     ("nodes-not-a-mapping", "name: x\nnodes:\n  - br\n  - n1\n", 3, 3, r"nodes: expected a mapping \(got a list\)"),
+    ("node-not-a-mapping", "name: x\nnodes:\n  br: 5\n  n1: {}\n" + OK_LINKS, 3, 7,
+     r"nodes\.br: expected a mapping \(got an int\)"),
     ("node-name-key-inside", "name: x\nnodes:\n  br: {role: border-router, name: gw}\n  n1: {}\n" + OK_LINKS, 3, 29,
      r"nodes\.br\.name: unknown key 'name': a node's name is its key"),
     ("python-tag", "name: !!python/object:os.system x\n" + OK_NODES + OK_LINKS, 1, 7,
