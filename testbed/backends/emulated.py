@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from testbed.backends import netns as ns
-from testbed.backends.processes import ProcessRecord
+from testbed.backends.processes import ProcessRecord, stop_process
 from testbed.errors import NetworkError
 from testbed.lowpan import addresses
 
@@ -488,15 +488,8 @@ class EmulatedNetwork:
         return f"radio medium: {what}; last output: {last!r}; full log: {self._medium_log}"
 
     def _stop_medium(self) -> None:
-        proc = self._medium
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)  # the medium flushes capture, activity, stats
-        try:
-            proc.wait(MEDIUM_STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        # SIGTERM: the medium flushes capture, activity and stats before it exits
+        stop_process(self._medium, MEDIUM_STOP_TIMEOUT_S)
 
     # tear-down ---------------------------------------------------------------------------
 
