@@ -86,7 +86,7 @@ class RawRepl:
     def __enter__(self) -> RawRepl:
         try:
             self._serial = serial.serial_for_url(self.port, baudrate=self.baudrate, timeout=0.05)
-        except (serial.SerialException, OSError) as exc:
+        except (serial.SerialException, ValueError, OSError) as exc:  # ValueError: bad URL
             raise ReplError(f"{self.port}: cannot open: {exc}") from exc
         try:
             self.enter()

@@ -61,6 +61,14 @@ def test_no_port_is_one_clear_error() -> None:
             pass
 
 
+def test_an_unknown_url_scheme_is_one_clear_error() -> None:
+    # lab.yaml accepts any scheme://; pyserial refuses unknown ones with a ValueError
+    with pytest.raises(ReplError, match=r"^tb-nosuch://host:1: cannot open: invalid URL, "
+                                        r"protocol 'tb-nosuch' not known"), \
+            RawRepl("tb-nosuch://host:1"):
+        pass
+
+
 def test_silence_names_the_port() -> None:
     # a pyserial loopback answers nothing a REPL would: the wait for the banner times out
     with pytest.raises(ReplError, match=r"^loop://: timed out after 0.3 s waiting for the raw "
