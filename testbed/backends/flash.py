@@ -278,13 +278,18 @@ class CommandFlasher:
     @classmethod
     def for_board(cls, board: Board, lab: Lab, *, log_dir: Path = Path("reports/flash"),
                   timeout_s: float = 300.0, **_: Any) -> CommandFlasher:
-        source = str(lab.source) if lab.source is not None else f"lab {lab.name}"
+        source = _shown(lab)
         if board.flasher is None:
             raise BadInput(f"{source}: board {board.name} has no flasher (add `flasher: "
                            f"[program, args..., '{{image}}']` under boards.{board.name})")
         return cls(board=board, argv=board.flasher, log=Path(log_dir) / f"{board.name}.log",
                    cwd=lab.directory,  # where lab.image_path takes relative images from
                    timeout_s=timeout_s, source=source)
+
+
+def _shown(lab: Lab) -> str:
+    """The lab as a bad-input message names it: its file, or its name when parsed from text."""
+    return str(lab.source) if lab.source is not None else f"lab {lab.name}"
 
 
 # --- the registry -----------------------------------------------------------------------------
@@ -301,7 +306,6 @@ def flasher_for(board: Board, lab: Lab, **options: Any) -> Flasher:
     open_repl (MicroPython), log_dir and timeout_s (Contiki)."""
     kind = FLASHERS.get(board.platform)
     if kind is None:
-        source = str(lab.source) if lab.source is not None else f"lab {lab.name}"
-        raise BadInput(f"{source}: board {board.name}: {board.platform} boards are not flashed "
-                       f"by the testbed (flash them with their own tools)")
+        raise BadInput(f"{_shown(lab)}: board {board.name}: {board.platform} boards are not "
+                       "flashed by the testbed (flash them with their own tools)")
     return kind.for_board(board, lab, **options)
