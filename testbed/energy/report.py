@@ -32,7 +32,6 @@ Default battery: 2 x AA in series, 2500 mAh at 3 V.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -41,10 +40,15 @@ from typing import Any
 from testbed.energy.energest import EnergestPeriod
 from testbed.energy.profiles import DEFAULT_PROFILE, Profile, get_profile
 from testbed.energy.radio_model import (
-    CHECK_S, DEFAULT_WAKEUP_S, RadioTimes, RdcMode, parse_mode, radio_times,
+    CHECK_S,
+    DEFAULT_WAKEUP_S,
+    RadioTimes,
+    RdcMode,
+    parse_mode,
+    radio_times,
 )
 from testbed.errors import BadInput
-from testbed.jsonlines import read_json_lines
+from testbed.jsonlines import read_json_lines, write_json_atomic
 from testbed.radio.activity import read_activity
 
 STATES = ("tx", "rx", "listen", "sleep")
@@ -256,7 +260,4 @@ def rewrite_energy(run_dir: str | Path, *, sensors: Iterable[str],
         if (directory / "radio.csv").exists() and (directory / "medium.json").exists():
             variant["nodes"], variant["energy"] = measure_energy(
                 directory, sensors=sensors, interval_s=interval_s, settings=settings)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
-    return path
+    return write_json_atomic(path, data)

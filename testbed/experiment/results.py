@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from testbed.errors import BadInput
+from testbed.jsonlines import write_json_atomic
 
 RESULTS_FILE = "results.json"
 
@@ -152,11 +152,7 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 
 def write_results(results: Results, directory: Path) -> Path:
     """Write `directory/results.json` atomically (a reader never sees half a file)."""
-    path = Path(directory) / RESULTS_FILE
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(results.to_json(), indent=2) + "\n")
-    os.replace(tmp, path)
-    return path
+    return write_json_atomic(Path(directory) / RESULTS_FILE, results.to_json())
 
 
 def _variant(name: str, data: Mapping[str, Any]) -> VariantResult:

@@ -30,6 +30,7 @@ from pathlib import Path
 from testbed.backends.processes import ProcessRecord
 from testbed.errors import NetworkError, TestbedError
 from testbed.experiment.manifest import new_manifest
+from testbed.jsonlines import write_json_atomic
 
 __all__ = [
     "RegistryEntry",
@@ -116,11 +117,9 @@ class RegistryEntry:
 
     def save(self) -> None:
         """Write the entry atomically (a reader never sees half a file)."""
-        tmp = self.path.with_suffix(f".tmp{os.getpid()}")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps(self.to_json(), indent=2) + "\n")
-            os.replace(tmp, self.path)
+            write_json_atomic(self.path, self.to_json())
         except OSError as exc:
             raise NetworkError(
                 f"cannot write the run registry {self.path}: {exc.strerror} (needs root, or "
