@@ -42,3 +42,11 @@ class PrivilegeError(TestbedError):
 
 class FlashError(TestbedError):
     """Firmware could not be put on a board: names the board, the step and where to look."""
+
+
+class BoardError(TestbedError):
+    """A board backend could not start or reach its board (QEMU, a serial port)."""
+
+
+class ReplError(TestbedError):
+    """The board did not speak the raw REPL protocol in time (names the port, last bytes)."""

@@ -23,17 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from testbed.backends.processes import kill_process_group
-from testbed.errors import TestbedError
+from testbed.errors import BoardError
 
 FIRMWARE = Path("/usr/share/firmware-microbit-micropython/firmware.hex")
 QEMU = "qemu-system-arm"
 INSTALL_HINT = "apt-get install qemu-system-arm firmware-microbit-micropython"
 PLATFORM = "micropython-microbit-qemu"
 _PTY_LINE = re.compile(rb"char device redirected to (/dev/pts/\d+)")
-
-
-class BoardError(TestbedError):
-    """A board backend could not start or reach its board."""
 
 
 @dataclass(frozen=True, kw_only=True)

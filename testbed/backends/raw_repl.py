@@ -21,7 +21,7 @@ from types import TracebackType
 
 import serial
 
-from testbed.errors import TestbedError
+from testbed.errors import ReplError, TestbedError
 
 CTRL_A = b"\x01"
 CTRL_B = b"\x02"
@@ -49,10 +49,6 @@ def text_checksum(text: str) -> int:
     for c in text:
         value = (value * 31 + ord(c)) & 0xFFFFFF
     return value
-
-
-class ReplError(TestbedError):
-    """The board did not speak the raw REPL protocol in time (names the port, last bytes)."""
 
 
 class ReplExecError(TestbedError):
