@@ -83,8 +83,9 @@ ReadingsTimeline = Mapping[str | int | bytes | ipaddress.IPv6Address,
 def analyze_capture(path: str | Path, *, prefix: ipaddress.IPv6Network = DEFAULT_PREFIX,
                     timeline: ReadingsTimeline | None = None) -> AirReport:
     """The AirReport of any capture the replay source reads: pcap or pcapng, gzipped or not,
-    LINKTYPE 195 or 230 (FCS appended); BadInput naming the offset if it is damaged."""
-    return analyze(((f.time, f.psdu) for f in PcapSource(path)), prefix=prefix,
+    LINKTYPE 195 or 230 (FCS appended); BadInput naming the offset if it is damaged.
+    The FCS is checked once, by decode_frames (a bad one makes the frame undecodable)."""
+    return analyze(((f.time, f.psdu) for f in PcapSource(path, check_fcs=False)), prefix=prefix,
                    timeline=timeline)
 
 

@@ -7,7 +7,8 @@ and Cooja write: Cooja's PcapExporter writes a big-endian classic pcap with link
 taken as is; 230 (LINKTYPE_IEEE802_15_4_NOFCS) frames get their FCS computed and appended
 (testbed.lowpan.fcs), so every source yields the same PSDU. Any other link type is a BadInput.
 `fcs_errors` counts frames of link type 195 whose FCS does not match (a sniffer may keep bad
-frames; a simulator may write none). What it is not: a dissector.
+frames; a simulator may write none), unless `check_fcs=False` leaves that to a reader that
+checks every frame anyway (the analysis: mac.decode). What it is not: a dissector.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ LINK_TYPES = {LINKTYPE_IEEE802_15_4_WITHFCS: "IEEE 802.15.4 with FCS",
 class PcapSource:
     """`for frame in PcapSource("capture.pcapng"): ...`; no I/O before iteration."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, check_fcs: bool = True) -> None:
         self.path = Path(path)
+        self.check_fcs = check_fcs
         self.name = f"pcap:{self.path}"
         self.fcs_errors = 0
         self.frames = 0
@@ -78,7 +80,7 @@ class PcapSource:
             psdu = data + fcs_bytes(data)
         else:
             psdu = data
-            if len(data) < 2 or fcs_bytes(data[:-2]) != data[-2:]:
+            if self.check_fcs and (len(data) < 2 or fcs_bytes(data[:-2]) != data[-2:]):
                 self.fcs_errors += 1
         self.frames += 1
         return SniffedFrame(time=time, psdu=psdu, source=self.name)

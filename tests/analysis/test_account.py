@@ -143,6 +143,16 @@ def test_undecodable_frames_count_as_mac_overhead() -> None:
     _invariants(report)
 
 
+def test_a_bad_fcs_read_from_a_file_is_still_caught(tmp_path: Path) -> None:
+    air = Air()
+    xmpp_session(air)
+    good = analyze(air.timed())
+    air.frames[0] = air.frames[0][:-1] + bytes((air.frames[0][-1] ^ 1,))
+    report = analyze_capture(air.write(tmp_path / "bad-fcs.pcap"))
+    assert report.undecodable == good.undecodable + 1 == 1
+    _invariants(report)
+
+
 STARTTLS = b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"
 PROCEED = b"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"
 

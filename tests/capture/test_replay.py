@@ -52,6 +52,9 @@ def test_our_own_pcap_round_trips_and_bad_fcs_is_counted(tmp_path: Path):
     source = PcapSource(path)
     assert [f.psdu for f in source] == FRAMES + [bad]
     assert source.fcs_errors == 1
+    unchecked = PcapSource(path, check_fcs=False)  # a reader that checks each frame itself
+    assert [f.psdu for f in unchecked] == FRAMES + [bad]
+    assert unchecked.fcs_errors == 0 and unchecked.frames == len(FRAMES) + 1
 
 
 def test_other_link_types_are_refused(tmp_path: Path):
