@@ -110,9 +110,11 @@ class Adapter:
             frame.payload, now,
         )
 
-    def deliver(self, psdu: bytes, now: float) -> bytes | None:
-        """Decode a PSDU (FCS checked) and feed it; None for ACKs and other non-data frames."""
-        frame = mac.decode(psdu)
+    def deliver(self, psdu: bytes, now: float, *, check_fcs: bool = True) -> bytes | None:
+        """Decode a PSDU (FCS checked unless `check_fcs=False`: the radio medium hands over
+        PSDUs its own adapters framed and its channel never alters) and feed it; None for
+        ACKs and other non-data frames."""
+        frame = mac.decode(psdu, check_fcs=check_fcs)
         if frame.frame_type != mac.FrameType.DATA or frame.src is None or frame.dst is None:
             return None
         return self.from_frame(frame, now)

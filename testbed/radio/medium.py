@@ -267,7 +267,9 @@ class Medium:
         if self._stopping:
             return
         try:
-            packet = self.adapters[receiver].deliver(psdu, now)
+            # The PSDU is the sender adapter's own frame, FCS included, and the channel
+            # model drops a corrupted frame rather than altering it: no FCS to check.
+            packet = self.adapters[receiver].deliver(psdu, now, check_fcs=False)
         except (FrameError, ValueError, struct.error):
             self._drop("undecodable")
             return

@@ -12,6 +12,7 @@ from scapy.config import conf
 from scapy.layers.dot15d4 import Dot15d4FCS
 from scapy.layers.inet6 import IPv6
 
+from testbed.errors import FrameError
 from testbed.lowpan import mac
 from testbed.lowpan.adapter import Adapter
 from testbed.lowpan.addresses import BROADCAST_SHORT, eui64, global_address, link_local
@@ -84,6 +85,16 @@ def test_1280_byte_datagram(addressing: str) -> None:
     results = [receiver.deliver(p, now=0.5) for p in psdus]
     assert results[-1] == packet and set(results[:-1]) == {None}
     assert receiver.reassembler.completed == 1
+
+
+def test_a_bad_fcs_is_refused_unless_the_caller_framed_it_itself() -> None:
+    packet = udp_packet(global_address(PREFIX, 1).packed, global_address(PREFIX, 2).packed,
+                        b"x" * 12)
+    (psdu,) = Adapter(0xABCD, "short", PREFIX).to_frames(packet, 1, 2, seq=7, tag=1)
+    bad = psdu[:-1] + bytes((psdu[-1] ^ 1,))
+    with pytest.raises(FrameError, match=rf"offset {len(psdu) - 2}: bad FCS"):
+        Adapter(0xABCD, "short", PREFIX).deliver(bad, 0.0)
+    assert Adapter(0xABCD, "short", PREFIX).deliver(bad, 0.0, check_fcs=False) == packet
 
 
 def test_acks_are_not_delivered() -> None:
