@@ -21,6 +21,15 @@ def address(short: int) -> bytes:
 CLOUD = IPv6Address("fd01::1").packed
 
 
+def assert_tiles(spans, length: int) -> None:  # type: ignore[no-untyped-def]
+    """`spans` (anything with .start/.end) cover [0, length) edge to edge: every byte once."""
+    position = 0
+    for span in spans:
+        assert span.start == position and span.end > span.start
+        position = span.end
+    assert position == length
+
+
 def ipv6(src: bytes, dst: bytes, next_header: int, payload: bytes, hop_limit: int = 64) -> bytes:
     return struct.pack(">IHBB", 0x60000000, len(payload), next_header, hop_limit) + src + dst \
         + payload

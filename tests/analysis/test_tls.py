@@ -7,6 +7,8 @@ from hypothesis import strategies as st
 
 from testbed.analysis.tls import Record, split_records
 
+from .frames import assert_tiles
+
 CLIENT_HELLO = b"\x16\x03\x01\x00\x04" + b"\x01\x00\x00\x00"
 
 
@@ -31,10 +33,6 @@ _RECORD = st.builds(lambda t, body: bytes((t, 3, 3)) + len(body).to_bytes(2, "bi
 def test_every_byte_in_exactly_one_record(records: list[bytes], tail: bytes) -> None:
     data = b"".join(records) + tail
     out = split_records(data)
-    position = 0
-    for r in out:
-        assert r.start == position and r.end > r.start
-        position = r.end
-    assert position == len(data)
+    assert_tiles(out, len(data))
     assert [r.end - r.start for r in out[:len(records)]] == [len(r) for r in records]
     assert all(r.content_type is not None for r in out[:len(records)])

@@ -7,6 +7,8 @@ from hypothesis import strategies as st
 
 from testbed.analysis.xmpp import split_stream
 
+from .frames import assert_tiles
+
 HEADER = b"<?xml version='1.0'?><stream:stream to='iot.testbed' version='1.0' " \
          b"xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>"
 STANZAS = {
@@ -52,8 +54,4 @@ def test_after_starttls_the_rest_is_tls() -> None:
 def test_every_byte_in_exactly_one_element(stanzas: list[bytes], cut: int) -> None:
     data = (HEADER + b"".join(stanzas))[:cut + len(HEADER) // 2]  # also a stream cut short
     elements = split_stream(data)
-    position = 0
-    for e in elements:
-        assert e.start == position and e.end > e.start
-        position = e.end
-    assert position == len(data)
+    assert_tiles(elements, len(data))
