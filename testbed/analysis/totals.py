@@ -16,12 +16,11 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from testbed.analysis.layers import TCP, UDP, iphc_shape, nhc_udp_length
+from testbed.analysis.layers import _TF_LENGTH, TCP, UDP, iphc_shape, nhc_udp_length
 from testbed.capture.pcapfile import GLOBAL_HEADER, MAGICS, RECORD_HEADER, iter_frames
 from testbed.errors import BadInput, FrameError
 
 _ADDR = (0, 0, 2, 8)
-_TF = (4, 3, 1, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +116,7 @@ def capture_totals(path: str | Path) -> Totals:
             shape = iphc_cache.get(k)
             if shape is None:
                 length, nh = iphc_shape(b0, data[q + 1])
-                nh_at = 2 + (1 if data[q + 1] & 0x80 else 0) + _TF[(b0 >> 3) & 3]
+                nh_at = 2 + (1 if data[q + 1] & 0x80 else 0) + _TF_LENGTH[(b0 >> 3) & 3]
                 shape = iphc_cache[k] = (length, UDP if nh else -1, nh_at)
             length, nh, nh_at = shape
             if nh < 0:
