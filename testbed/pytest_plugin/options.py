@@ -81,29 +81,29 @@ def read_settings(config: pytest.Config) -> Settings:
     """The options as `Settings`; pytest.UsageError (one line, no traceback) on bad input."""
     option = config.getoption
     try:
-        variants = parse_variants(option("--variants", default=None))
-        path = option("--topology", default=None)
+        variants = parse_variants(option("--variants"))
+        path = option("--topology")
         topology = load_topology(path) if path else None
-        lab_path = option("--lab", default=None)
+        lab_path = option("--lab")
         lab = load_lab(lab_path) if lab_path else None
     except (BadInput, LabError) as e:  # names file:line:col already
         raise pytest.UsageError(str(e)) from None
-    chosen = option("--backend", default=None)
+    chosen = option("--backend")
     backend = Backend(chosen) if chosen else (Backend.LAB if lab else Backend.EMULATED)
     if backend is Backend.LAB and lab is None:
         raise pytest.UsageError("--backend lab needs --lab FILE (a lab inventory such as "
                                 "labs/qemu.yaml)")
-    readings, interval = option("--readings", default=5), option("--interval", default=0.5)
+    readings, interval = option("--readings"), option("--interval")
     if readings < 1:
         raise pytest.UsageError(f"--readings: expected at least 1 (got {readings})")
     if interval <= 0:
         raise pytest.UsageError(f"--interval: expected seconds > 0 (got {interval})")
-    report_dir = option("--report-dir", default=None)
-    summary = option("--job-summary", default=None)
+    report_dir = option("--report-dir")
+    summary = option("--job-summary")
     github = os.environ.get(GITHUB_STEP_SUMMARY)
     return Settings(
         topology=topology, lab=lab, backend=backend, variants=variants, readings=readings,
-        interval_s=interval, seed=option("--seed", default=1),
+        interval_s=interval, seed=option("--seed"),
         report_dir=Path(report_dir) if report_dir else None,
         job_summary=Path(summary) if summary else (Path(github) if github else None),
         append_summary=not summary and bool(github),

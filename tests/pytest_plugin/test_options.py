@@ -102,7 +102,9 @@ def test_the_backend_is_emulated_without_a_lab_or_when_chosen(pytester: pytest.P
         from testbed.pytest_plugin.options import settings_of
 
         def test_backend(pytestconfig):
-            assert str(settings_of(pytestconfig).backend) == "emulated"
+            s = settings_of(pytestconfig)
+            assert str(s.backend) == "emulated"
+            assert (s.readings, s.interval_s, s.seed) == (5, 0.5, 1)  # add_options' defaults
         """
     )
     pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
