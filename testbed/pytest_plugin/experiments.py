@@ -117,6 +117,15 @@ class Experiment:
         return sensors_of(self.topology)
 
 
+def enter_network(stack: contextlib.ExitStack, topology: Topology, *, seed: int, out: Path
+                  ) -> EmulatedNetwork:
+    """`topology` brought up in a new run (its directory under `out`); down when `stack`
+    closes. The session's live networks and the `bring_up` fixture both make them so."""
+    run = Run.create(topology_name=topology.name, topology_source=topology.source, seed=seed,
+                     out=out)
+    return stack.enter_context(EmulatedNetwork.up(topology, run=run, seed=seed))
+
+
 def topology_key(topology: Topology) -> str:
     """One experiment per topology file (or per name, for a topology built in memory)."""
     return str(Path(topology.source).resolve()) if topology.source else f"name:{topology.name}"
@@ -156,10 +165,7 @@ class SessionState:
         """The live network on `topology`, brought up on first use, down at session end."""
         key = topology_key(topology)
         if key not in self.live:
-            run = Run.create(topology_name=topology.name, topology_source=topology.source,
-                             seed=seed, out=out)
-            self.live[key] = self.stack.enter_context(
-                EmulatedNetwork.up(topology, run=run, seed=seed))
+            self.live[key] = enter_network(self.stack, topology, seed=seed, out=out)
         return self.live[key]
 
     def close(self) -> None:

@@ -15,10 +15,9 @@ from testbed.backends import netns
 from testbed.backends.emulated import EmulatedNetwork
 from testbed.capture.pcapfile import CapturedFrame
 from testbed.config.topology import Topology, load_topology
-from testbed.experiment.run import Run
 from testbed.experiment.variants import Variant
 from testbed.pytest_plugin.energy import Energy
-from testbed.pytest_plugin.experiments import Experiment, state_of
+from testbed.pytest_plugin.experiments import Experiment, enter_network, state_of
 from testbed.pytest_plugin.nodes import EmulatedRunner, LabRunner, Node
 from testbed.pytest_plugin.options import Backend, settings_of
 from testbed.pytest_plugin.parametrize import choice_of, topology_for, variant_of
@@ -60,10 +59,8 @@ def bring_up(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
                       ) -> EmulatedNetwork:
             if not isinstance(topology, Topology):
                 topology = load_topology(topology)
-            run_seed = settings_of(config).seed if seed is None else seed
-            run = Run.create(topology_name=topology.name, topology_source=topology.source,
-                             seed=run_seed, out=out)
-            return stack.enter_context(EmulatedNetwork.up(topology, run=run, seed=run_seed))
+            return enter_network(stack, topology, out=out,
+                                 seed=settings_of(config).seed if seed is None else seed)
 
         yield _bring_up
 
