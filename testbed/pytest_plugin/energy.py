@@ -57,12 +57,13 @@ class Energy(Mapping[str, Any]):
     def under(self, *, profile: str | None = None, mode: str | None = None,
               wakeup_ms: float | None = None, battery_mah: float | None = None) -> Energy:
         """The same run's energy under other settings (unset ones keep this section's)."""
-        s = self.section
+        s, default = self.section, EnergySettings()
         settings = EnergySettings.of(
-            profile=profile or self.profile or EnergySettings().profile,
-            mode=mode or self.mode or "always-on",
-            wakeup_ms=wakeup_ms or s.get("wakeup_ms") or EnergySettings().wakeup_s * 1000,
-            battery_mah=battery_mah or (s.get("battery") or {}).get("capacity_mah") or 2500.0,
+            profile=profile or self.profile or default.profile,
+            mode=mode or self.mode or str(default.mode),
+            wakeup_ms=wakeup_ms or s.get("wakeup_ms") or default.wakeup_s * 1000,
+            battery_mah=(battery_mah or (s.get("battery") or {}).get("capacity_mah")
+                         or default.battery.capacity_mah),
         )
         _, section = measure_energy(self.directory, sensors=self.sensors,
                                     interval_s=self.interval_s, settings=settings)
