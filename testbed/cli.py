@@ -79,6 +79,11 @@ JsonOption = Annotated[bool, typer.Option(
     "--json", help="Print machine-readable JSON on stdout instead of tables; errors stay one "
     "line on stderr with the documented exit status.")]
 
+OutOption = Annotated[Path, typer.Option(
+    "--out", help="Where the run directory <time>-<run id>/ goes.")]
+RunOption = Annotated[Optional[str], typer.Option(
+    "--run", help="Run id (default: the one live run).")]
+
 
 def _print_json(data: Any) -> None:
     """Plain JSON on stdout: no rich markup, no colour, one document per command."""
@@ -126,9 +131,7 @@ def _table(net: EmulatedNetwork) -> Table:
 def up(
     topology: Annotated[Path, typer.Argument(help="Topology YAML file.", show_default=False)],
     seed: Annotated[int, typer.Option(help="Seed of the radio medium's randomness.")] = 1,
-    out_dir: Annotated[
-        Path, typer.Option("--out", help="Where the run directory <time>-<run id>/ goes.")
-    ] = Path("reports"),
+    out_dir: OutOption = Path("reports"),
 ) -> None:
     """Bring TOPOLOGY up and keep it up until Ctrl-C, SIGTERM or `testbed down`.
 
@@ -211,9 +214,7 @@ def pingall(
     topology: Annotated[Path, typer.Argument(help="Topology YAML file.", show_default=False)],
     count: Annotated[int, typer.Option(help="Echo requests per node.")] = 3,
     seed: Annotated[int, typer.Option(help="Seed of the radio medium's randomness.")] = 1,
-    out_dir: Annotated[
-        Path, typer.Option("--out", help="Where the run directory <time>-<run id>/ goes.")
-    ] = Path("reports"),
+    out_dir: OutOption = Path("reports"),
     as_json: JsonOption = False,
 ) -> None:
     """Bring TOPOLOGY up, have every node ping the cloud host, tear down, show the figures.
@@ -274,9 +275,7 @@ def compare(
     readings: Annotated[int, typer.Option(min=1, help="Readings per sensor.")] = 10,
     interval: Annotated[float, typer.Option(min=0.05, help="Seconds between readings.")] = 1.0,
     seed: Annotated[int, typer.Option(help="Seed of the radio medium and the sensor values.")] = 1,
-    out_dir: Annotated[
-        Path, typer.Option("--out", help="Where the run directory <time>-<run id>/ goes.")
-    ] = Path("reports"),
+    out_dir: OutOption = Path("reports"),
     profile: Annotated[str, typer.Option(
         help="Energy profile: cc2420, at86rf231, nrf52840, cc2538.")] = "cc2420",
     rdc: Annotated[str, typer.Option(
@@ -428,9 +427,7 @@ def exec_(
     command: Annotated[
         list[str], typer.Argument(help="The command and its arguments (after --).")
     ],
-    run_id: Annotated[
-        Optional[str], typer.Option("--run", help="Run id (default: the one live run).")
-    ] = None,
+    run_id: RunOption = None,
 ) -> None:
     """Run COMMAND inside NODE's namespace of the live run; exits with COMMAND's status.
 
@@ -449,9 +446,7 @@ def exec_(
 
 @app.command()
 def down(
-    run_id: Annotated[
-        Optional[str], typer.Option("--run", help="Run id (default: the one live run).")
-    ] = None,
+    run_id: RunOption = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the tear-down.")] = 60.0,
 ) -> None:
     """Stop a run: signal its `testbed up`, or tear it down here if that process is dead.
@@ -530,8 +525,6 @@ def analyze(
     Example: testbed analyze reports/<run>/xmpp-message-tls/capture.pcap
     --events reports/<run>/xmpp-message-tls
     """
-    import json
-
     from testbed.analysis.account import analyze_capture
     from testbed.analysis.report import air_tables
     from testbed.analysis.timeline import load_timeline
@@ -542,7 +535,7 @@ def analyze(
     else:
         report = analyze_capture(capture)
     if as_json:
-        out.print_json(json.dumps(report.to_json()))
+        _print_json(report.to_json())
         return
     for table in air_tables(report, title=str(capture)):
         out.print(table)
@@ -774,7 +767,7 @@ def report(
 
     Example: testbed report reports/<run-a> reports/<run-b> --out /tmp/delta --json
     """
-    from testbed.experiment.results import read_results
+    from testbed.experiment.results import RESULTS_FILE, read_results
     from testbed.report import (
         compare_runs, delta_table, render_report, verdict_table, write_delta_report,
     )
@@ -811,7 +804,7 @@ def report(
         _print_json({"run_directory": str(run_dir), "report": str(files.html),
                      "summary": str(files.markdown),
                      "screenshot": None if shot is None else str(shot),
-                     "content": json.loads((run_dir / "results.json").read_text())})
+                     "content": json.loads((run_dir / RESULTS_FILE).read_text())})
     else:
         out.print(verdict_table(results))
         out.print(f"report: {files.html}\nsummary: {files.markdown}", highlight=False)
