@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 import subprocess
-import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from testbed.backends.netns import has_net_admin
 from testbed.experiment.run import list_runs
+from tests.cli import CLI, ROOT, run_cli
 from tests.config.test_topology_errors import CASES as TOPOLOGY_ERROR_CASES
 from tests.topologies import PAIR
 
-CLI = [sys.executable, "-m", "testbed.cli"]
-TOPOLOGIES = Path(__file__).resolve().parents[1] / "topologies"
-
+TOPOLOGIES = ROOT / "topologies"
 
 
 @pytest.fixture
@@ -25,10 +23,6 @@ def registry(tmp_path, monkeypatch):
     path = tmp_path / "registry"
     monkeypatch.setenv("TESTBED_REGISTRY", str(path))
     return path
-
-
-def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout)
 
 
 def test_bad_topology_is_one_line_with_file_line_col_and_status_2(tmp_path, registry):
