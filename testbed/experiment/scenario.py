@@ -39,7 +39,6 @@ from testbed.backends.emulated import CLOUD, EmulatedNetwork
 from testbed.analysis.account import analyze_capture
 from testbed.config.topology import Role, Topology
 from testbed.errors import BadInput, TestbedError
-from testbed.jsonlines import read_json_lines
 from testbed.experiment.nodes import Event, NodeApp, RunningNode
 from testbed.experiment.results import (
     Air, Percentiles, Phases, Readings, Results, Span, VariantResult, percentile, write_results,
@@ -47,6 +46,7 @@ from testbed.experiment.results import (
 from testbed.experiment.results import NodeFigures  # issue 04 energy
 from testbed.experiment.run import Run
 from testbed.experiment.variants import Protocol, Variant
+from testbed.services.deliveries import Delivery, read_deliveries  # noqa: F401 (tests import them here)
 
 DOMAIN = "iot.testbed"
 SINK_USER = "sink"
@@ -78,32 +78,6 @@ class _Silent:
 
     def finished(self, variant: Variant, result: VariantResult) -> None:
         pass
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """One line of a sink's deliveries.jsonl (docs/CONTRACTS.md "Services")."""
-
-    node: str
-    seq: int
-    t_node: float
-    t_sink: float
-    value: Any = None
-    t_request: float | None = None  # on-demand variants: when the sink asked
-
-
-def read_deliveries(path: Path) -> list[Delivery]:
-    found = []
-    for d in read_json_lines(path):
-        try:
-            found.append(Delivery(node=str(d["node"]), seq=int(d["seq"]),
-                                  t_node=float(d["t_node"]), t_sink=float(d["t_sink"]),
-                                  value=d.get("value"),
-                                  t_request=(float(d["t_request"]) if d.get("t_request")
-                                             is not None else None)))
-        except (ValueError, KeyError, TypeError):
-            continue  # a line that is not a delivery record
-    return found
 
 
 # --- measuring -----------------------------------------------------------------------------

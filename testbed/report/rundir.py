@@ -24,7 +24,7 @@ from testbed.config.topology import Topology, load_topology
 from testbed.errors import BadInput, TestbedError
 from testbed.experiment.manifest import TOPOLOGY_COPY
 from testbed.experiment.results import RESULTS_FILE, Results, read_results
-from testbed.jsonlines import read_json_lines
+from testbed.services.deliveries import read_deliveries
 
 MANIFEST_FILE = "run.json"
 TESTS_FILE = "tests.json"  # the one definition: the pytest plugin writes what this reads
@@ -198,23 +198,15 @@ def read_latencies(run_dir: Path, results: Results, notes: list[str]) -> dict[st
 
 def latencies_ms(deliveries: Path) -> list[float]:
     """One way latency (t_sink - t_node, ms) of each reading's first delivery, sorted."""
-    seen: dict[tuple[Any, Any], float] = {}
-    for d in read_json_lines(deliveries):
-        key = (d.get("node"), d.get("seq"))
-        t_node, t_sink = d.get("t_node"), d.get("t_sink")
-        if key in seen or not _numbers(t_node, t_sink):
-            continue
-        seen[key] = (t_sink - t_node) * 1000.0
+    seen: dict[tuple[str, int], float] = {}
+    for d in read_deliveries(deliveries):  # the scenario's reader: a line means the same
+        seen.setdefault((d.node, d.seq), (d.t_sink - d.t_node) * 1000.0)
     return sorted(seen.values())
 
 
 def _plain_name(name: str) -> bool:
     """A variant name that is one path component: its files are inside the run directory."""
     return name not in ("", ".", "..") and "/" not in name and "\0" not in name
-
-
-def _numbers(*values: Any) -> bool:
-    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
 
 
 def captures(run_dir: Path, results: Results) -> list[Capture]:

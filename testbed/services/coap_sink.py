@@ -34,7 +34,6 @@ import cbor2
 
 from testbed.errors import TestbedError
 from testbed.backends.processes import stop_process
-from testbed.jsonlines import read_json_lines
 
 COAP_PORT = 5683  # RFC 7252 §6.1
 READY_TIMEOUT_S = 15.0
@@ -298,11 +297,6 @@ class CoapSink:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def read_deliveries(path: Path) -> list[dict[str, Any]]:
-    """The deliveries JSONL as dicts (an absent file is no deliveries)."""
-    return read_json_lines(path)
 
 
 if __name__ == "__main__":

@@ -28,8 +28,8 @@ from testbed.services.coap_sink import (
     parse_reading,
     parse_senml,
     parse_text,
-    read_deliveries,
 )
+from testbed.jsonlines import read_json_lines
 from tests.topologies import PAIR
 
 SENSOR_MAIN = Path(__file__).resolve().parents[2] / "nodes" / "coap-sensor" / "main.py"
@@ -160,7 +160,7 @@ def test_coap_sink_gets_every_reading(network, tmp_path, mode, observe, fmt):
                 assert sink.wait(timeout=readings * interval + 30) == 0
         finally:
             stop(node)
-    deliveries = read_deliveries(tmp_path / "deliveries.jsonl")
+    deliveries = read_json_lines(tmp_path / "deliveries.jsonl")
     sent = node_events(out, "reading")
     log = (tmp_path / "sink.log").read_text()
     assert [d["seq"] for d in deliveries] == list(range(1, readings + 1)), log
