@@ -14,8 +14,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -23,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from testbed.jsonlines import write_json_atomic
 from testbed.pytest_plugin.experiments import SessionState
 from testbed.pytest_plugin.options import Settings
 
@@ -104,11 +103,7 @@ def write_tests(state: SessionState, run_dir: Path, run_id: str) -> Path:
     """The run's tests.json: the tests that used it."""
     from testbed.report.rundir import TESTS_FILE  # at session end: see record.py on why
 
-    path = run_dir / TESTS_FILE
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(tests_of(state.tests.values(), run_id), indent=2) + "\n")
-    os.replace(tmp, path)
-    return path
+    return write_json_atomic(run_dir / TESTS_FILE, tests_of(state.tests.values(), run_id))
 
 
 def render(state: SessionState, run_dir: Path) -> None:
