@@ -72,11 +72,15 @@ python-env: system-deps $(UV)
 compare: deps
 	$(SUDO) $(PY) -m testbed.cli compare --topology topologies/default.yaml; status=$$?; $(OWN_BACK); exit $$status
 
+# The lab suites run against labs/qemu.yaml: QEMU's micro:bit with the real MicroPython firmware
+# (Debian packages above) plays board s1, so the MicroPython lab path runs on every machine.
+TEST_LAB := --lab=labs/qemu.yaml
+
 test: deps
-	$(SUDO) $(PY) -m pytest; status=$$?; $(OWN_BACK); exit $$status
+	$(SUDO) $(PY) -m pytest $(TEST_LAB); status=$$?; $(OWN_BACK); exit $$status
 
 test-fast: deps
-	$(SUDO) $(PY) -m pytest -m "not slow"; status=$$?; $(OWN_BACK); exit $$status
+	$(SUDO) $(PY) -m pytest $(TEST_LAB) -m "not slow"; status=$$?; $(OWN_BACK); exit $$status
 
 bench: deps
 	$(SUDO) $(PY) benchmarks/bench_codec.py

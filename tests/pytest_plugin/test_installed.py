@@ -4,10 +4,12 @@ topology, no conftest) gets the fixtures just by installing the package, and run
 
 The package is installed NOT editable into a fresh venv, so the test proves that the wheel
 carries the plugin (its `pytest11` entry point) and the data files a run needs (the node
-firmware). No network: the dependencies are the lock's pinned versions (`uv export`), which
-`uv sync` has already put in uv's cache, installed with `uv pip sync --offline`; then the
-project itself with `uv pip install --offline --no-deps`. (`uv pip install --offline <repo>`
-alone resolves afresh, and the newest versions uv's cached index knows are not all cached.)
+firmware). The dependencies are exactly the lock's (`uv sync --frozen --no-install-project`
+into that venv: the lock's own URLs and hashes), then the project itself with
+`uv pip install --no-deps`. Both may use the registry the lock names, as `make` does: a fresh
+machine's uv cache holds the wheels `uv sync` fetched but not the registry's index pages, so an
+`--offline` install that resolves names (`uv pip sync` of an exported list) fails there even
+though every wheel is cached.
 """
 
 from __future__ import annotations
@@ -57,9 +59,9 @@ def test_every_reading_arrives(testbed, variant, node, results):
 '''
 
 
-def _uv(*args: str, cwd: Path | None = None) -> str:
-    done = subprocess.run([str(UV), *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=600, env={**os.environ, "UV_NO_PROGRESS": "1"})
+def _uv(*args: str, cwd: Path | None = None, **env: str) -> str:
+    done = subprocess.run([str(UV), *args], capture_output=True, text=True, cwd=cwd, timeout=600,
+                          env={**os.environ, "UV_NO_PROGRESS": "1", **env})
     assert done.returncode == 0, f"uv {' '.join(args)}:\n{done.stderr}"
     return done.stdout
 
@@ -67,12 +69,11 @@ def _uv(*args: str, cwd: Path | None = None) -> str:
 def test_a_suite_outside_the_repo_runs_on_the_installed_package(tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     python = venv / "bin" / "python"
-    requirements = tmp_path / "requirements.txt"
-    _uv("export", "--project", str(REPO), "--frozen", "--no-hashes", "--no-dev",
-        "--no-emit-project", "--quiet", "--output-file", str(requirements))
-    _uv("venv", "--quiet", str(venv), "--python", sys.executable)
-    _uv("pip", "sync", "--quiet", "--offline", "--python", str(python), str(requirements))
-    _uv("pip", "install", "--quiet", "--offline", "--no-deps", "--python", str(python), str(REPO))
+    # make exports UV_PROJECT_ENVIRONMENT=.venv: without this override the sync below would
+    # strip the project's own environment of its dev group
+    _uv("sync", "--project", str(REPO), "--frozen", "--no-dev", "--no-install-project", "--quiet",
+        "--python", sys.executable, UV_PROJECT_ENVIRONMENT=str(venv))
+    _uv("pip", "install", "--quiet", "--no-deps", "--python", str(python), str(REPO))
 
     suite = tmp_path / "lab-suite"
     suite.mkdir()
