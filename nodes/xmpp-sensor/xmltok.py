@@ -33,10 +33,11 @@ def unescape(text):
         if k < 0:
             raise ValueError("unterminated entity reference")
         name = text[j + 1 : k]
-        if name.startswith("#x"):
-            out.append(chr(int(name[2:], 16)))
-        elif name.startswith("#"):
-            out.append(chr(int(name[1:])))
+        if name.startswith("#"):
+            code = int(name[2:], 16) if name.startswith("#x") else int(name[1:])
+            if not 0 < code <= 0x10FFFF:  # chr() of a huge one is an OverflowError
+                raise ValueError("character reference &%s; outside Unicode" % name)
+            out.append(chr(code))
         elif name in ENTITIES:
             out.append(ENTITIES[name])
         else:
@@ -206,6 +207,8 @@ class StanzaBuilder:
                     self.stack[-1].children.append(element)
                 self.stack.append(element)
             elif kind == "end":
+                if self.depth == 0:  # nothing open: not-well-formed (RFC 6120 §4.9.3.13)
+                    raise ValueError("end tag </%s> without a start tag" % event[1])
                 self.depth -= 1
                 if self.depth == 0:
                     items.append(("close",))

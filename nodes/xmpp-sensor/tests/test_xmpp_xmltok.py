@@ -103,3 +103,18 @@ def test_stanza_builder_nests_children() -> None:
 def test_dtd_is_refused() -> None:
     with pytest.raises(ValueError, match="RFC 6120"):
         Tokenizer().feed(b"<!DOCTYPE x [<!ENTITY a 'b'>]><x/>")
+
+
+def test_an_end_tag_with_nothing_open_is_not_well_formed() -> None:
+    # fuzz_parsers.py found it: a stream closed twice popped an empty stack (IndexError)
+    builder = StanzaBuilder()
+    assert builder.feed(b"<stream:stream></stream:stream>") == [("open", {}), ("close",)]
+    with pytest.raises(ValueError, match="end tag </x> without a start tag"):
+        builder.feed(b"</x>")
+
+
+@pytest.mark.parametrize("reference", ["&#99999999999999999999;", "&#x110000;", "&#-5;", "&#0;"])
+def test_a_character_reference_outside_unicode_is_not_well_formed(reference: str) -> None:
+    # chr() of a 20-digit number raised OverflowError, not the ValueError the client expects
+    with pytest.raises(ValueError, match="outside Unicode"):
+        unescape(reference)
