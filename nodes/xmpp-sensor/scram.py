@@ -9,6 +9,9 @@ import binascii
 import hashlib
 
 BLOCK = 64  # SHA-1 block size in bytes (RFC 2104 §2: B)
+#: the largest iteration count a server may ask for: RFC 7677 §4 wants at least 4096 and
+#: servers use 4096..10000; far more would keep a small node busy for minutes
+MAX_ITERATIONS = 65536
 
 
 def b64(data):
@@ -93,7 +96,12 @@ class ScramSha1:
         attrs = parse_attributes(server_first)
         if "e" in attrs:
             raise ValueError("server error: " + attrs["e"])
+        for name in "rsi":
+            if name not in attrs:
+                raise ValueError("server-first-message lacks %s=" % name)
         nonce, salt, iterations = attrs["r"], unb64(attrs["s"]), int(attrs["i"])
+        if not 1 <= iterations <= MAX_ITERATIONS:  # a huge count would stall the sensor
+            raise ValueError("iteration count %d outside 1..%d" % (iterations, MAX_ITERATIONS))
         if not nonce.startswith(self.nonce):
             raise ValueError("server nonce does not extend ours")
         salted = hi(self.password.encode(), salt, iterations)

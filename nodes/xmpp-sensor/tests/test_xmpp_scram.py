@@ -59,3 +59,17 @@ def test_saslname_escapes_comma_and_equals() -> None:
 def test_plain_message() -> None:
     """RFC 4616 §2: [authzid] NUL authcid NUL passwd."""
     assert scram.plain_message("s1", "pw") == b"\x00s1\x00pw"
+
+
+@pytest.mark.parametrize("server_first, message", [
+    (b"s=QSXCR+Q6sek8bf92,i=4096", "lacks r="),  # fuzz_parsers.py: was a KeyError
+    (b"r=fyko+d2lbbFgONRv9qkxdawL3rfc,i=4096", "lacks s="),
+    (b"r=fyko+d2lbbFgONRv9qkxdawL3rfc,s=QSXCR+Q6sek8bf92", "lacks i="),
+    (b"r=fyko+d2lbbFgONRv9qkxdawL3rfc,s=QSXCR+Q6sek8bf92,i=999999999", "outside 1..65536"),
+    (b"r=fyko+d2lbbFgONRv9qkxdawL3rfc,s=QSXCR+Q6sek8bf92,i=0", "outside 1..65536"),
+])
+def test_a_malformed_server_first_message_is_a_value_error(server_first: bytes,
+                                                           message: str) -> None:
+    exchange = scram.ScramSha1("user", "pencil", "fyko+d2lbbFgONRv9qkxdawL")
+    with pytest.raises(ValueError, match=message):
+        exchange.final(server_first)
