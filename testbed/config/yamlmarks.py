@@ -16,6 +16,7 @@ This module knows nothing about topologies; it is only about YAML positions.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -137,6 +138,10 @@ def load_marked(text: str, source: str = "<string>") -> MarkedDocument:
         raise located_error(Position(source, 1, exc.position + 1), "(yaml syntax)", str(exc.reason)) from None
     except yaml.YAMLError as exc:
         raise located_error(Position(source, 1, 1), "(yaml syntax)", str(exc)) from None
+    except UnicodeEncodeError as exc:  # a lone surrogate (text decoded with surrogateescape)
+        lines = re.split(r"\r\n|\r|\n", text[:exc.start])  # YAML's line breaks (§5.4)
+        raise located_error(Position(source, len(lines), len(lines[-1]) + 1), "(yaml syntax)",
+                            f"character {text[exc.start]!r} is not Unicode text") from None
     document = MarkedDocument(source=source, data=None, root=root)
     if root is not None:
         document.data = _Converter(document).convert(root, ())

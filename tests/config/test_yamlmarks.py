@@ -89,3 +89,11 @@ def test_helpers() -> None:
     assert dotted(("links", 0)) == "links.0"
     assert dotted(()) == "(top level)"
     assert one_line("a\n  b\tc") == "a b c"
+
+
+def test_a_lone_surrogate_is_a_located_error() -> None:
+    # fuzz_parsers.py: text decoded with surrogateescape reached libyaml, which raised
+    # UnicodeEncodeError; now it is the one-line error with line and column
+    with pytest.raises(TopologyError, match=r"^t\.yaml:2:3: \(yaml syntax\): character "
+                                            r"'\\udcff' is not Unicode text"):
+        load_marked("name: x\rno\udcffdes: {}\n", "t.yaml")
