@@ -187,7 +187,7 @@ def ppk2_samples(samples_ua: Iterable[float], *, t0_s: float, voltage_v: float,
     for i, value in enumerate(samples_ua):
         try:
             ua = float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # an int beyond float range too
             ua = float("nan")
         if not _finite(ua):
             skipped.append(Skipped(i + 1, repr(value), "not a finite number"))

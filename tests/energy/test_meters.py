@@ -172,3 +172,11 @@ def test_oml_power_only_profile_integrates_the_power_column() -> None:
     trace = parse_oml(header + rows + "0.02 1 11 100 11000 0 0 0\n")
     assert len(trace.samples) == 11 and [k.line for k in trace.skipped] == [16]
     assert integrate(trace.samples).energy_j == pytest.approx(0.150 * 0.010)
+
+
+def test_ppk2_samples_skip_an_integer_beyond_float_range() -> None:
+    # fuzz_parsers.py: float(10**400) raised OverflowError out of the parser
+    from testbed.energy.meters import ppk2_samples
+
+    trace = ppk2_samples([1000.0, 10**400, 2000.0], t0_s=0.0, voltage_v=3.0, period_s=0.1)
+    assert len(trace.samples) == 2 and [k.line for k in trace.skipped] == [2]
