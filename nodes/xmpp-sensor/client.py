@@ -34,6 +34,16 @@ class Closed(StreamError):
     """The TCP connection dropped or the server closed the stream."""
 
 
+class ServerTimeout(StreamError):
+    """The server did not answer within server_timeout_s (a congested or lossy path)."""
+
+
+#: How long set-up waits for each answer of the server, and for the TCP connect.
+SERVER_TIMEOUT_S = 30.0
+#: How often set-up hands control back to the sensor (`idle`) while it waits.
+IDLE_S = 0.25
+
+
 def is_timeout(exc):
     if exc.__class__.__name__ in ("timeout", "TimeoutError", "SSLWantReadError"):
         return True
@@ -59,9 +69,10 @@ def wrap_tls(sock, server_name):
 
 
 class Session:
-    def __init__(self, config, handler):
+    def __init__(self, config, handler, idle=None):
         self.config = config
         self.handler = handler  # called with each stanza Element once the session is open
+        self.idle = idle  # called about every IDLE_S while set-up waits for the server
         self.sock = None
         self.builder = None
         self.pending = []
@@ -111,13 +122,18 @@ class Session:
             return self.pending.pop(0)
         return None
 
-    def expect(self, timeout=30.0):
-        """The next complete top-level element (raises on close, stream error or silence)."""
-        import time
+    def expect(self, timeout=None):
+        """The next complete top-level element (raises on close, stream error or silence).
 
+        Silence for `timeout` s (config "server_timeout_s", default 30) is a ServerTimeout;
+        while waiting, `idle` runs about every IDLE_S so the sensor's readings keep counting."""
+        if timeout is None:
+            timeout = float(self.config.get("server_timeout_s", SERVER_TIMEOUT_S))
         deadline = time.time() + timeout
         while time.time() < deadline:
-            item = self.read(max(0.05, deadline - time.time()))
+            item = self.read(max(0.05, min(IDLE_S, deadline - time.time())))
+            if self.idle is not None:
+                self.idle()
             if item is None:
                 continue
             if item[0] == "close":
@@ -129,7 +145,7 @@ class Session:
                         "stream error: " + ",".join(c.local for c in element.children)
                     )
                 return element
-        raise StreamError("no answer from the server within %.0f s" % timeout)
+        raise ServerTimeout("no answer from the server within %g s" % timeout)
 
     # RFC 6120 §4.2 / §4.3.3: open (or restart) the stream; return <stream:features/>
     def open_stream(self):
@@ -148,10 +164,12 @@ class Session:
         address = socket.getaddrinfo(cfg["server"], cfg["port"])[0][-1]
         family = socket.AF_INET6 if ":" in cfg["server"] else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_STREAM)
-        self.sock.settimeout(30)
+        self.sock.settimeout(float(cfg.get("server_timeout_s", SERVER_TIMEOUT_S)))
         try:
             self.sock.connect(address)
         except OSError as exc:
+            self.sock.close()
+            self.sock = None
             raise Closed("connect to [%s]:%s failed: %r" % (cfg["server"], cfg["port"], exc))
         features = self.open_stream()
         if features.find("starttls", stanzas.NS_TLS) is not None and cfg.get("starttls"):

@@ -2,7 +2,7 @@
 
 Run: `micropython main.py CONFIG.json` (or python3). Config keys: see manifest.toml and
 docs/CONTRACTS.md "Issue 02". Events go to stdout as JSON lines (ready, phase setup, reading,
-done, reconnect, error). Modes:
+queued, dropped, done, reconnect, error, stopped). Modes:
   message  a <message/> with the XEP-0323-shaped <fields/> payload to `sink` every interval_s
   pubsub   an XEP-0060 §7.1 publish of that payload to pubsub_service / pubsub_node
   iq       answer the sink's <iq type='get'><req xmlns='urn:xmpp:iot:sensordata'/></iq> with an
@@ -10,8 +10,17 @@ done, reconnect, error). Modes:
            <accepted/> and delivers the fields later in <message/>s; the synchronous IQ result is
            a deliberate deviation: one round trip per reading, the cheapest on-demand readout.
 Every session answers XMPP pings (XEP-0199) and any other IQ get/set with service-unavailable
-(RFC 6120 §8.4), sends a whitespace keepalive (RFC 6120 §4.6.1) when idle, and reconnects with
-exponential backoff when the TCP connection drops.
+(RFC 6120 §8.4), sends a whitespace keepalive (RFC 6120 §4.6.1) when idle.
+
+Like a deployed client, the sensor never gives up before it is stopped: a failed connect, a
+stream error, a server silent for server_timeout_s or a dropped connection all end the session
+with a "reconnect" event and a new attempt after a backoff (backoff.py: full jitter, base 1 s,
+factor 2, cap 15 s, seeded from name and seed). The push modes' reading clock starts with the
+first session and keeps running without one: a reading produced while disconnected (or while
+a session is being set up) is queued ("queued" event) in a bounded outbox (outbox.py, 32 by
+default, config "queue_limit") and sent after reconnecting, or, pushed out of a full outbox,
+counted as lost ("dropped" event). A "reading" event means the stanza was written to the
+connection; pubsub publishes not acknowledged when a connection drops are sent again.
 """
 
 import json
@@ -19,7 +28,9 @@ import sys
 import time
 
 import stanzas
-from client import Closed, Session, StreamError
+from backoff import Backoff
+from client import Closed, ServerTimeout, Session, StreamError
+from outbox import Outbox
 
 
 # what a key means when CONFIG.json leaves it out (the runner normally passes manifest.toml's)
@@ -37,6 +48,11 @@ DEFAULTS = {
     "interval_s": 1.0,
     "seed": 1,
     "keepalive_s": 30.0,
+    "server_timeout_s": 30.0,
+    "queue_limit": 32,
+    "backoff_base_s": 1.0,
+    "backoff_factor": 2.0,
+    "backoff_cap_s": 15.0,
 }
 
 
@@ -84,47 +100,87 @@ class Sensor:
         self.sensors = config.get("sensors") or ["temperature"]
         self.seed = int(config.get("seed", 1))
         self.keepalive_s = float(config.get("keepalive_s", 30.0))
+        self.backoff = Backoff(self.name, self.seed, float(config["backoff_base_s"]),
+                               float(config["backoff_factor"]), float(config["backoff_cap_s"]))
+        self.outbox = Outbox(int(config["queue_limit"]))
         self.seq = 0  # readings produced so far (the last seq used)
-        self.acked = 0  # pubsub: publish results received
+        self.acked = {}  # pubsub: seq -> True once the publish result came
+        self.unacked = {}  # pubsub: seq -> reading published, result not yet in
         self.done = False
         self.session = None
+        self.online = False  # a session is open: readings go out at once
+        self.next_push = None  # the reading clock; None until the first session is up
         self.last_sent = time.time()
 
-    # the payload of reading `seq` -------------------------------------------------------
+    # readings ---------------------------------------------------------------------------
 
     def produce(self):
+        """A new reading: (seq, t, values)."""
         self.seq += 1
         t = epoch()
         values = [
             (s, stanzas.reading_value(self.name, s, self.seq, self.seed)) for s in self.sensors
         ]
-        return t, values, stanzas.fields(self.name, self.seq, t, values)
+        return (self.seq, t, values)
 
-    def report(self, t, values):
+    def report(self, reading):
+        seq, t, values = reading
         for sensor, value in values:
-            emit("reading", seq=self.seq, sensor=sensor, value=value, t=t)
+            emit("reading", seq=seq, sensor=sensor, value=value, t=t)
 
     def send(self, text):
         self.session.send(text)
         self.last_sent = time.time()
 
-    # push modes ---------------------------------------------------------------------------
+    def queue(self, reading):
+        pushed_out = self.outbox.put(reading)
+        emit("queued", seq=reading[0], queued=len(self.outbox))
+        if pushed_out is not None:
+            emit("dropped", seq=pushed_out[0], why="outbox full (%d readings)" % self.outbox.limit)
 
-    def push(self):
-        t, values, payload = self.produce()
+    def transmit(self, reading):
+        """Write one reading's stanza to the session (raises Closed if it drops)."""
+        seq, t, values = reading
+        payload = stanzas.fields(self.name, seq, t, values)
         if self.mode == "message":
             self.send(stanzas.message(self.config["sink"], payload))
         else:
+            self.unacked[seq] = reading
             self.send(
                 stanzas.publish(
                     self.config["pubsub_service"],
                     self.config["pubsub_node"],
-                    str(self.seq),
+                    str(seq),
                     payload,
-                    "p%d" % self.seq,
+                    "p%d" % seq,
                 )
             )
-        self.report(t, values)
+        self.report(reading)
+
+    def flush(self):
+        """Send the queued readings, oldest first; one leaves the outbox once it was written."""
+        while len(self.outbox):
+            self.transmit(self.outbox.peek())
+            self.outbox.pop()
+
+    # push modes: the reading clock ---------------------------------------------------------
+
+    def tick(self):
+        """Produce the readings that are due; send them when online, else queue them."""
+        if self.mode == "iq" or self.next_push is None:
+            return
+        now = time.time()
+        while self.seq < self.readings and now >= self.next_push:
+            reading = self.produce()
+            self.next_push += self.interval_s
+            if self.next_push < now:  # late (a blocking connect): no burst of catch-up readings
+                self.next_push = now + self.interval_s
+            if self.online and not len(self.outbox):
+                self.transmit(reading)
+            else:
+                self.queue(reading)
+                if self.online:
+                    self.flush()
 
     # incoming stanzas ---------------------------------------------------------------------
 
@@ -134,8 +190,13 @@ class Sensor:
         kind, iq_id, sender = stanza.get("type"), stanza.get("id", ""), stanza.get("from")
         if kind == "result" or kind == "error":
             if iq_id.startswith("p"):
+                try:
+                    seq = int(iq_id[1:])
+                except ValueError:
+                    return
+                self.unacked.pop(seq, None)
                 if kind == "result":
-                    self.acked += 1
+                    self.acked[seq] = True
                 else:
                     emit("error", what="publish %s refused" % iq_id)
             return
@@ -154,9 +215,15 @@ class Sensor:
             and child.local == "req"
             and child.get("xmlns") == stanzas.NS_SENSORDATA
         ):
-            t, values, payload = self.produce()
-            self.send(stanzas.iq_result(sender, iq_id, payload))
-            self.report(t, values)
+            reading = self.produce()
+            seq, t, values = reading
+            try:
+                self.send(stanzas.iq_result(sender, iq_id, stanzas.fields(self.name, seq, t,
+                                                                           values)))
+            except StreamError:
+                self.seq -= 1  # never sent: the next readout asks for this reading again
+                raise
+            self.report(reading)
         else:
             self.send(stanzas.iq_error_unavailable(sender, iq_id))
 
@@ -164,7 +231,7 @@ class Sensor:
 
     def connect(self):
         start = epoch()
-        self.session = Session(self.config, self.handle)
+        self.session = Session(self.config, self.handle, idle=self.tick)
         self.session.open()
         if self.mode == "iq":  # RFC 6121 §4.6: directed presence, so the sink sees our full JID
             self.session.send(stanzas.presence(self.config["sink"]))
@@ -178,59 +245,81 @@ class Sensor:
             sent_bytes=self.session.sent_bytes,
         )
         emit("ready", jid=self.session.jid)
-        self.last_sent = end
+        self.last_sent = time.time()
+        self.online = True
+        if self.next_push is None:
+            self.next_push = time.time()  # the reading clock starts with the first session
+        self.flush()
 
     def finished(self):
         if self.mode == "pubsub":
-            return self.seq >= self.readings and self.acked >= self.readings
-        return self.seq >= self.readings
+            return self.seq >= self.readings and len(self.acked) >= self.readings
+        return self.seq >= self.readings and not len(self.outbox)
 
     def serve(self):
-        """One session: push/answer readings, keepalive; returns never (raises Closed on drop)."""
-        next_push = time.time()
+        """One session: push/answer readings, keepalive; returns never (raises on a drop)."""
         while True:
-            now = time.time()
-            if self.mode != "iq" and self.seq < self.readings and now >= next_push:
-                self.push()
-                next_push += self.interval_s
-                if next_push < now:
-                    next_push = now + self.interval_s
+            self.tick()
             if not self.done and self.finished():
                 self.done = True
                 emit("done")
-            if now - self.last_sent >= self.keepalive_s:
+            if time.time() - self.last_sent >= self.keepalive_s:
                 self.send(" ")  # RFC 6120 §4.6.1 whitespace keepalive
             wait = min(self.keepalive_s, 1.0)
-            if self.mode != "iq" and self.seq < self.readings:
-                wait = max(0.0, min(wait, next_push - time.time()))
+            if self.next_push is not None and self.mode != "iq" and self.seq < self.readings:
+                wait = max(0.0, min(wait, self.next_push - time.time()))
             self.session.poll(max(wait, 0.01))
 
-    def run(self):
-        attempt = 0
-        delay = float(self.config.get("start_delay_s", 0) or 0)
-        if delay > 0:  # a seeded offset, so sensors that cannot hear each other start apart
-            time.sleep(delay)
+    def disconnected(self, why):
+        """The session ended: close it; pubsub items it did not confirm go back to the outbox."""
+        self.online = False
+        if self.session is not None:
+            self.session.close()
+        if self.unacked:
+            for seq in sorted(self.unacked, reverse=True):
+                self.outbox.items.insert(0, self.unacked[seq])
+            self.unacked = {}
+            while len(self.outbox) > self.outbox.limit:
+                dropped = self.outbox.items.pop(0)
+                emit("dropped", seq=dropped[0], why="outbox full (%d readings)" % self.outbox.limit)
+        delay = self.backoff.next_delay()
+        emit("reconnect", attempt=self.backoff.attempt, delay_s=round(delay, 3), why=why,
+             queued=len(self.outbox))
+        self.wait(delay)
+
+    def wait(self, seconds):
+        """Sleep `seconds` while the reading clock keeps running."""
+        deadline = time.time() + seconds
         while True:
-            try:
-                self.connect()
-                attempt = 0
-                self.serve()
-            except Closed as exc:
-                what = str(exc)
-            except StreamError as exc:  # authentication or protocol failure: retrying will not help
-                emit("error", what=str(exc))
-                return 1
-            except KeyboardInterrupt:  # SIGINT, or SIGTERM (main): end the session cleanly
-                if self.session is not None:
-                    self.session.close(linger=CLOSE_LINGER_S)
-                emit("stopped")
-                return 0
-            if self.session is not None:
-                self.session.close()
-            attempt += 1
-            delay = min(30.0, 0.5 * 2 ** (attempt - 1))
-            emit("reconnect", attempt=attempt, delay_s=delay, why=what)
-            time.sleep(delay)
+            self.tick()
+            left = deadline - time.time()
+            if left <= 0:
+                return
+            time.sleep(min(left, 0.1))
+
+    def run(self):
+        delay = float(self.config.get("start_delay_s", 0) or 0)
+        try:
+            if delay > 0:  # a seeded offset, so sensors that cannot hear each other start apart
+                time.sleep(delay)
+            while True:
+                try:
+                    self.connect()
+                    self.backoff.reset()
+                    self.serve()
+                except (Closed, ServerTimeout) as exc:  # dropped or silent: try again
+                    what = str(exc)
+                except StreamError as exc:  # refused (SASL, binding...): say so, still retry
+                    what = str(exc)
+                    emit("error", what=what)
+                except OSError as exc:  # name resolution, TLS handshake, a socket call
+                    what = "%s: %s" % (exc.__class__.__name__, exc)
+                self.disconnected(what)
+        except KeyboardInterrupt:  # SIGINT, or SIGTERM (main): end the session cleanly
+            if self.session is not None and self.online:
+                self.session.close(linger=CLOSE_LINGER_S)
+            emit("stopped", produced=self.seq, queued=len(self.outbox))
+            return 0
 
 
 def _stop_on_sigterm():
