@@ -14,6 +14,17 @@ server (RFC 7252 §5.2.1) and a client may take a later notification for it (RFC
 so only notifications carry readings; every interval_s a new one goes to all observers,
 until `readings` readings; then {"event": "done"}. CON notifications to one observer go one at
 a time (NSTART 1, RFC 7252 §4.7), queued behind the one in flight, so none is skipped.
+
+When the observer is gone (no observer of a resource) no readings are produced: they pause
+until someone registers, and none is made only to be thrown away. Every registration is an
+"observe" event (the scenario counts re-registrations from them). An observer whose CON
+notification went unacknowledged MAX_RETRANSMIT times is dropped (RFC 7641 §4.5), but the
+readings it still owed are kept for that endpoint (up to STRANDED_LIMIT, older ones are
+"dropped" events); when the same endpoint registers the resource again (a new token: the
+sink re-registers after a silence), a new entry replaces its old ones and takes over their
+unacknowledged notifications, sent again under the new token after the registration's answer.
+That answer's Observe number is one below the first notification handed over, so a client's
+RFC 7641 §3.4 freshness check keeps them.
 """
 
 import json
@@ -50,6 +61,7 @@ MAX_RETRANSMIT = 4
 EXCHANGE_LIFETIME = 247.0
 NON_LIFETIME = 145.0
 OBSERVE_MODULO = 1 << 24  # RFC 7641 §3.4: 24-bit sequence numbers
+STRANDED_LIMIT = 32  # notifications kept per endpoint and resource after its observer was dropped
 
 FORMATS = {"text": coap.TEXT_PLAIN, "senml-cbor": coap.SENML_CBOR}
 # RFC 7252 §5.4.1: critical options this server understands (others -> 4.02 Bad Option)
@@ -113,6 +125,10 @@ def reading_value(name, sensor, seq, seed):
     return 20 + ((seq * 37 + seed * 11 + offset) % 100) / 10
 
 
+def _hex(data):
+    return "".join("%02x" % b for b in data)
+
+
 def text_payload(seq, t, value):
     return ("seq=%d t=%.3f v=%.1f" % (seq, t, value)).encode()
 
@@ -127,6 +143,13 @@ class Observer:
         self.format = content_format
         self.queue = []  # CON notifications waiting for the one in flight
         self.inflight = None  # [mid, datagram, timeout, deadline, retransmissions]
+        self.current = None  # the Message in flight
+
+    def owed(self):
+        """CON notifications not yet acknowledged: the one in flight, then the queue."""
+        if self.inflight is not None and self.current is not None:
+            return [self.current] + self.queue
+        return list(self.queue)
 
 
 class SensorServer:
@@ -148,6 +171,7 @@ class SensorServer:
         self.next_tick = {}  # sensor -> monotonic time of its next notification
         self.recent = {}  # (peer, mid) -> [response datagram or None, expiry]  (§4.5)
         self.sent_non = {}  # mid -> (peer, token) of NON notifications, to match a RST
+        self.stranded = {}  # (peer, path) -> notifications a dropped observer still owed
         self.done = False
 
     # --- helpers ------------------------------------------------------------------------
@@ -227,6 +251,9 @@ class SensorServer:
         datagram = coap.encode(response)
         self.recent[key][0] = datagram
         self.send(datagram, peer)
+        for observer in self.observers.values():  # notifications a registration took over
+            if observer.inflight is None and observer.queue:
+                self.send_queued(observer)
 
     def respond(self, request, peer):
         """The response Message (type and ID set by the caller) to one request."""
@@ -264,14 +291,19 @@ class SensorServer:
             observer_key = (peer, request.token)
             if coap.decode_uint(observe) == 0:  # RFC 7641 §3.1 register
                 register = True
-                self.observers[observer_key] = Observer(peer, request.token, path,
-                                                        content_format)
+                entry = Observer(peer, request.token, path, content_format)
+                entry.queue = [self.retoken(m, request.token) for m in self.owed(peer, path)]
+                self.observers[observer_key] = entry
+                emit("observe", peer=peer[0], port=peer[1], token=_hex(request.token),
+                     handed_over=len(entry.queue))
                 if sensor not in self.next_tick:
                     self.next_tick[sensor] = monotonic() + self.interval
             elif coap.decode_uint(observe) == 1:  # RFC 7641 §3.6 deregister
                 self.observers.pop(observer_key, None)
         if self.observe:  # the current state, not a new reading (module docstring)
             seq = self.seq.get(sensor, 0)
+            if register and entry.queue:  # older than what is handed over (module docstring)
+                seq = coap.decode_uint(entry.queue[0].option(coap.OBSERVE)) - 1
             t, value = epoch(), reading_value(self.name, sensor, seq, self.seed)
         else:
             seq, t, value = self.new_reading(sensor)
@@ -283,6 +315,31 @@ class SensorServer:
             options.append((coap.OBSERVE, coap.encode_uint(seq % OBSERVE_MODULO)))
         self.check_done()
         return coap.Message(code=coap.CONTENT, options=options, payload=payload)
+
+    def owed(self, peer, path):
+        """Take the unacknowledged notifications `peer` is owed for `path`: those of a dropped
+        observer, then those of its current entries (removed: the new registration replaces
+        them)."""
+        owed = self.stranded.pop((peer, path), [])
+        for key in list(self.observers):
+            observer = self.observers[key]
+            if observer.peer == peer and observer.path == path:
+                owed.extend(observer.owed())
+                del self.observers[key]
+        return owed
+
+    def retoken(self, message, token):
+        """The same notification for a new registration: its token, a fresh message ID."""
+        return coap.Message(message.mtype, message.code, self.next_mid(), token,
+                            message.options, message.payload)
+
+    def strand(self, observer):
+        """Keep what a dropped observer still owed, for its endpoint's next registration."""
+        kept = self.stranded.setdefault((observer.peer, observer.path), [])
+        kept.extend(observer.owed())
+        while len(kept) > STRANDED_LIMIT:
+            emit("dropped", seq=coap.decode_uint(kept.pop(0).option(coap.OBSERVE)),
+                 why="observer gone, %d notifications kept" % STRANDED_LIMIT)
 
     def matched(self, message, peer):
         """An ACK or RST: ends a CON notification in flight; a RST also cancels (RFC 7641 §3.6)."""
@@ -334,6 +391,7 @@ class SensorServer:
         datagram = coap.encode(message)
         timeout = uniform(self.ack_timeout, self.ack_timeout * ACK_RANDOM_FACTOR)
         observer.inflight = [message.mid, datagram, timeout, monotonic() + timeout, 0]
+        observer.current = message
         self.send(datagram, observer.peer)
 
     def check_done(self):
@@ -358,6 +416,7 @@ class SensorServer:
                 continue
             if inflight[4] >= MAX_RETRANSMIT:  # RFC 7641 §4.5: give up -> drop the observer
                 del self.observers[key]
+                self.strand(observer)
                 emit("error", what="observer [%s]:%d gave up after %d retransmissions"
                      % (observer.peer[0], observer.peer[1], MAX_RETRANSMIT))
                 continue

@@ -317,3 +317,61 @@ def test_a_duplicate_non_request_is_ignored(node, client):
     c.send(request)
     assert c.silent_for(0.5)
     assert [e["seq"] for e in n.events("reading")] == [1]
+
+
+def register_answer(c: Client, token: bytes, mid: int) -> coap.Message:
+    """Register; the piggybacked answer (notifications that come first are left unanswered)."""
+    c.send(get("/sensors/temperature", mid=mid, token=token, extra=[(coap.OBSERVE, b"")]))
+    while (answer := c.receive()).mid != mid or answer.mtype != coap.ACK:
+        pass
+    return answer
+
+
+def test_a_re_registration_takes_over_the_unacknowledged_notifications(node, client):
+    """The sink re-registers (new token) while notification 1 is still being retransmitted:
+    the new entry replaces the old one and gets 1 again first, under the new token."""
+    n = node(observe="con", readings=3, interval_s=0.2, ack_timeout_s=5.0)
+    c = client(n.port)
+    observe_register(c, token=b"old")
+    first = c.receive()  # notification 1, left unacknowledged (its ACK "lost")
+    assert seq_of(first) == 1 and first.token == b"old"
+    time.sleep(0.5)  # 2 and 3 queue behind it (NSTART 1)
+    answer = register_answer(c, b"new", 0x300)
+    assert coap.decode_uint(answer.option(coap.OBSERVE)) == 0  # below the first handed over
+    seqs = []
+    while len(seqs) < 3:
+        note = c.receive()
+        assert note.token == b"new" and note.mtype == coap.CON
+        seqs.append(seq_of(note))
+        c.send(coap.Message(coap.ACK, coap.EMPTY, note.mid))
+    assert seqs == [1, 2, 3] and note.mid != first.mid
+    assert c.silent_for(0.5)  # the old entry is gone: nothing more under either token
+    observes = n.events("observe")
+    assert [e["handed_over"] for e in observes] == [0, 3] and [e["token"] for e in observes] == [
+        b"old".hex(), b"new".hex()]
+
+
+def test_readings_a_dropped_observer_owed_go_to_its_next_registration(node, client):
+    """CON given up after MAX_RETRANSMIT: the observer is dropped, readings pause, and the
+    endpoint's next registration gets the notification it never acknowledged."""
+    n = node(observe="con", readings=40, interval_s=0.2, ack_timeout_s=0.05, seed=4)
+    c = client(n.port)
+    observe_register(c, token=b"a")
+    deadline = time.monotonic() + 10
+    while not n.events("error"):
+        assert time.monotonic() < deadline, n.events()
+        time.sleep(0.05)
+    while not c.silent_for(0.3):  # drain the retransmissions
+        pass
+    produced = len(n.events("reading"))
+    time.sleep(0.6)  # nobody observes: no readings are made to be thrown away
+    assert len(n.events("reading")) == produced < 40
+    answer = register_answer(c, b"b", 0x301)
+    assert coap.decode_uint(answer.option(coap.OBSERVE)) == 0
+    seqs = []
+    while len(seqs) < produced + 2:  # what it owed, then new readings again
+        note = c.receive()
+        assert note.token == b"b"
+        seqs.append(seq_of(note))
+        c.send(coap.Message(coap.ACK, coap.EMPTY, note.mid))
+    assert seqs == list(range(1, produced + 3))
