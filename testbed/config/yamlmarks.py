@@ -201,6 +201,9 @@ class _Converter:
             return self.scalars.construct_object(node, deep=True)
         except ConstructorError as exc:
             raise self._error(node, path, one_line(exc.problem or str(exc))) from None
+        except ValueError as exc:  # an int of > 4300 digits, a date such as 2026-13-45
+            reason = one_line(str(exc)).split(";")[0]
+            raise self._error(node, path, f"cannot read {node.value[:40]!r}: {reason}") from None
 
     def _check_tag(self, node: yaml.Node, path: tuple[PathElement, ...], expected: str) -> None:
         if node.tag != expected:

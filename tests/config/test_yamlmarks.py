@@ -97,3 +97,12 @@ def test_a_lone_surrogate_is_a_located_error() -> None:
     with pytest.raises(TopologyError, match=r"^t\.yaml:2:3: \(yaml syntax\): character "
                                             r"'\\udcff' is not Unicode text"):
         load_marked("name: x\rno\udcffdes: {}\n", "t.yaml")
+
+
+@pytest.mark.parametrize("value, reason", [
+    ("9" * 5000, "Exceeds the limit"),  # fuzz_parsers.py: was a bare ValueError
+    ("2026-13-45", "month must be in 1..12"),
+])
+def test_a_scalar_python_cannot_hold_is_a_located_error(value: str, reason: str) -> None:
+    with pytest.raises(TopologyError, match=rf"^t\.yaml:2:4: a: cannot read .*: {reason}"):
+        load_marked(f"name: x\na: {value}\n", "t.yaml")
