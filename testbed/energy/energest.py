@@ -33,10 +33,12 @@ DEFAULT_TICKS_PER_SECOND = 32768
 FIELDS = ("CPU", "LPM", "Deep LPM", "Radio Tx", "Radio Rx")
 OPTIONAL = ("Radio total",)
 
-_HEADER = re.compile(r"--- Period summary #(\d+) \((\d+) seconds\)\s*$")
-_TOTAL = re.compile(r"Total time\s*:\s*(\d+)\s*$")
-_FIELD = re.compile(r"(CPU|LPM|Deep LPM|Radio Tx|Radio Rx|Radio total)\s*:\s*(\d+)/\s*(\d+)"
-                    r" \((\d+) permil\)\s*$")
+# The counters are 64-bit (at most 20 digits): a longer number is a garbled line, and int()
+# of one could fail (> 4300 digits) or overflow the float division into seconds.
+_HEADER = re.compile(r"--- Period summary #(\d{1,20}) \((\d{1,20}) seconds\)\s*$")
+_TOTAL = re.compile(r"Total time\s*:\s*(\d{1,20})\s*$")
+_FIELD = re.compile(r"(CPU|LPM|Deep LPM|Radio Tx|Radio Rx|Radio total)\s*:\s*(\d{1,20})/"
+                    r"\s*(\d{1,20}) \((\d{1,20}) permil\)\s*$")
 _LOOKS_LIKE = re.compile(r"Period summary|Total time|(?:CPU|LPM|Radio Tx|Radio Rx|Radio total)"
                          r"\s*:")
 

@@ -81,3 +81,13 @@ def test_good_periods_survive_any_garbage_between_them(noise: list[str]) -> None
     periods = parse_energest(text).periods
     assert [p.number for p in periods] == [0, 1, 2]
     assert periods[1].cpu_s == pytest.approx(1000 / 32768)
+
+
+def test_a_number_longer_than_a_64_bit_counter_is_a_garbled_line() -> None:
+    # fuzz_parsers.py: int() of a 5000-digit "Total time" raised ValueError out of the parser
+    # (and 400 digits would overflow the division into seconds)
+    lines = block(1)
+    lines[1] = f"{PREFIX}Total time  : {'9' * 5000}"
+    report = parse_energest("\n".join(lines))
+    assert report.periods == ()
+    assert "truncated or garbled Energest line" in {s.reason for s in report.skipped}
