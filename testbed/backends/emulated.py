@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from testbed.backends import netns as ns
-from testbed.backends.processes import ProcessRecord, stop_process
+from testbed.backends.processes import ProcessRecord, dies_with_parent, stop_process
 from testbed.errors import NetworkError
 from testbed.lowpan import addresses
 
@@ -249,18 +249,21 @@ class EmulatedNetwork:
 
     # running things inside ---------------------------------------------------------------
 
-    def _in_netns(self, node: str, argv: Sequence[str]) -> list[str]:
+    def _in_netns(self, node: str, argv: Sequence[str], *, lasting: bool) -> list[str]:
+        """`ip netns exec` execs argv (same pid), so argv keeps the parent-death signal."""
         if isinstance(argv, (str, bytes)):
             raise TypeError("argv must be a list of arguments, not a string (no shell)")
-        return ["ip", "netns", "exec", self.netns(node), *argv]
+        return dies_with_parent(["ip", "netns", "exec", self.netns(node), *argv],
+                                lasting=lasting)
 
     def exec(self, node: str, argv: Sequence[str], **kw: Any) -> subprocess.CompletedProcess[Any]:
         """Run `argv` inside `node`'s namespace and wait (kwargs go to subprocess.run)."""
-        return subprocess.run(self._in_netns(node, argv), **kw)
+        return subprocess.run(self._in_netns(node, argv, lasting=False), **kw)
 
     def popen(self, node: str, argv: Sequence[str], **kw: Any) -> subprocess.Popen[Any]:
-        """Start `argv` inside `node`'s namespace; killed at tear-down with the namespace."""
-        return subprocess.Popen(self._in_netns(node, argv), **kw)
+        """Start `argv` inside `node`'s namespace; killed at tear-down with the namespace, and
+        by the kernel if we die first (call it from the main thread)."""
+        return subprocess.Popen(self._in_netns(node, argv, lasting=True), **kw)
 
     # bring-up ----------------------------------------------------------------------------
 
@@ -439,14 +442,15 @@ class EmulatedNetwork:
         self.logs.mkdir(parents=True, exist_ok=True)
         self.spec_path.write_text(json.dumps(self.medium_spec(), indent=2) + "\n")
         argv = [sys.executable, "-m", MEDIUM_MODULE, str(self.spec_path)]
-        # The medium asks for SIGTERM when we die (PR_SET_PDEATHSIG, set by itself: a
-        # preexec_fn is unsafe in a parent with threads) and checks it is still our child.
+        # SIGTERM when we die (PR_SET_PDEATHSIG): the medium flushes capture and activity
+        # log, then exits. It sets the same again itself and checks it is still our child.
         env = {**os.environ, "TESTBED_PARENT_PID": str(os.getpid())}
         with open(self._medium_log, "ab") as log, _signals_held():
             # no Ctrl-C between the fork and the registry entry: a medium we started is
             # always one `testbed clean` knows about
             self._medium = subprocess.Popen(
-                argv, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
+                dies_with_parent(argv, signum=signal.SIGTERM), stdout=subprocess.PIPE,
+                stderr=log, stdin=subprocess.DEVNULL,
                 close_fds=True, env=env,
             )
             self._medium_record = self.run.record_pid(self._medium.pid, "medium")

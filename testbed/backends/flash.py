@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from testbed.config.lab import PLACEHOLDERS, Board, BoardPlatform, Lab
-from testbed.backends.processes import kill_process_group
+from testbed.backends.processes import dies_with_parent, kill_process_group
 from testbed.backends.raw_repl import RawRepl, text_checksum
 from testbed.errors import BadInput, FlashError, TestbedError
 
@@ -258,7 +258,8 @@ class CommandFlasher:
             log.write(f"$ {argv!r}\n".encode())
             log.flush()
             try:
-                process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
+                process = subprocess.Popen(dies_with_parent(argv, lasting=False),
+                                           stdin=subprocess.DEVNULL, stdout=log,
                                            stderr=subprocess.STDOUT, cwd=self.cwd,
                                            start_new_session=True)  # killed as a group
             except OSError as exc:

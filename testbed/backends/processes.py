@@ -1,22 +1,101 @@
-"""Processes a run started, named by pid *and* start time.
+"""Processes a run starts: they die with it, and they are named by pid *and* start time.
 
-A pid alone is not a process: once a process exits the kernel may give its pid to another
-one. `ProcessRecord` keeps the start time (proc(5) `/proc/<pid>/stat` field 22, clock ticks
-since boot) next to the pid and signals only if both still match, so tear-down and
+Dying with the orchestrator. Every child the testbed starts (the medium, prosody, the sinks,
+node apps, QEMU, flashers, chromium) is started through `dies_with_parent(argv)`: util-linux
+`setpriv --pdeathsig KILL -- argv...` sets PR_SET_PDEATHSIG and execs argv in the same
+process, so the kernel kills the child when its parent goes, SIGKILL included (no `finally`
+runs then). The pitfalls of PR_SET_PDEATHSIG, prctl(2), and how each is met here:
+
+- It fires when the parent *thread* exits, not the process. A child that outlives the call
+  that starts it must be started by the main thread (`dies_with_parent` refuses otherwise);
+  one that a worker thread starts and waits for (`lasting=False`) is fine.
+- It survives execve(2) but not fork(2): only the process started gets it, not what that
+  process forks. `ip netns exec NS argv` execs argv (same pid); prosody runs with `-F` (in
+  the foreground, not daemonised); the medium, sinks, node apps and QEMU do not fork. What
+  does fork (chromium's helpers, a flasher's programmer) runs in its own process group that
+  the caller kills as one, and chromium's helpers end when the browser's sockets close.
+- It is cleared on exec of a set-user-ID/set-group-ID binary or one with file capabilities,
+  when that changes the credentials. As root (or root of the user namespace that
+  `testbed.backends.userns` makes) nothing we exec changes them, so it stays.
+- The parent may die between fork and setpriv's prctl; such a child is re-parented before it
+  asks. Everything in a run's namespaces is killed by the next run or `testbed clean` (the
+  registry lists the namespaces), and so is every pid the run recorded.
+
+Naming. A pid alone is not a process: once a process exits the kernel may give its pid to
+another one. `ProcessRecord` keeps the start time (proc(5) `/proc/<pid>/stat` field 22, clock
+ticks since boot) next to the pid and signals only if both still match, so tear-down and
 `testbed clean` never kill a stranger.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import signal
 import subprocess
+import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from testbed.errors import NetworkError
+from testbed.errors import NetworkError, TestbedError
+
+
+@cache
+def _setpriv() -> str | None:
+    return shutil.which("setpriv")
+
+
+def dies_with_parent(
+    argv: Sequence[str], *, signum: int = signal.SIGKILL, lasting: bool = True
+) -> list[str]:
+    """`argv` run so that the kernel sends it `signum` when the thread starting it dies.
+
+    `lasting`: the child outlives this call (a server, a node app), so the calling thread
+    must be the main one, which lives as long as the orchestrator; False for a child the
+    caller waits for. Without setpriv (util-linux, Essential in Debian) `argv` is returned
+    as it is: the next run's stale-run clean-up is then the only safety net."""
+    if isinstance(argv, (str, bytes)):
+        raise TypeError("argv must be a list of arguments, not a string (no shell)")
+    if lasting and threading.current_thread() is not threading.main_thread():
+        raise TestbedError(
+            f"{argv[0]!r} started from thread {threading.current_thread().name!r}: "
+            "PR_SET_PDEATHSIG would kill it as soon as that thread ends; start long-lived "
+            "children from the main thread"
+        )
+    setpriv = _setpriv()
+    if setpriv is None:
+        return list(argv)
+    _check_startable(argv[0])
+    name = signal.Signals(signum).name.removeprefix("SIG")
+    return [setpriv, "--pdeathsig", name, "--", *argv]
+
+
+def _check_startable(program: str) -> None:
+    """Raise the OSError Popen would raise for `program` (not found, not executable, no
+    program): behind setpriv it would be an exit status instead, and setpriv's execvp(3)
+    would even hand a file with neither ELF header nor `#!` to /bin/sh. A path relative to
+    the child's working directory is left to exec."""
+    path = program if "/" in program else shutil.which(program)
+    if path is None:
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), program)
+    if not os.path.isabs(path):
+        return
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except IsADirectoryError:
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), program) from None
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, program) from None
+    if not os.access(path, os.X_OK):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), program)
+    if not head.startswith((b"\x7fELF", b"#!")):
+        raise OSError(errno.ENOEXEC, os.strerror(errno.ENOEXEC), program)
 
 
 def pid_start_time(pid: int) -> int | None:

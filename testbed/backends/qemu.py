@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from testbed.backends.processes import kill_process_group
+from testbed.backends.processes import dies_with_parent, kill_process_group
 from testbed.errors import BoardError
 
 FIRMWARE = Path("/usr/share/firmware-microbit-micropython/firmware.hex")
@@ -64,7 +64,7 @@ class QemuMicrobit:
             log_path = Path(tmp) / "qemu.log"
             with open(log_path, "wb") as log:
                 process = subprocess.Popen(
-                    _dies_with_us(self.argv()), stdin=subprocess.DEVNULL, stdout=log,
+                    dies_with_parent(self.argv()), stdin=subprocess.DEVNULL, stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,  # its own process group: killed as one
                 )
@@ -89,9 +89,3 @@ class QemuMicrobit:
         raise BoardError(f"{self.qemu}: no 'char device redirected to /dev/pts/N' within "
                          f"{self.boot_timeout_s} s; output: {log_path.read_bytes()[-300:]!r}")
 
-
-def _dies_with_us(argv: list[str]) -> list[str]:
-    """QEMU gets SIGKILL when this process dies, however it dies (SIGKILL included, when no
-    `finally` runs): util-linux's setpriv sets PR_SET_PDEATHSIG and execs QEMU, same pid."""
-    setpriv = shutil.which("setpriv")
-    return [setpriv, "--pdeathsig", "KILL", "--", *argv] if setpriv else argv

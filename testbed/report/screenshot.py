@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from testbed.backends.processes import kill_process_group
+from testbed.backends.processes import dies_with_parent, kill_process_group
 from testbed.errors import TestbedError
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -62,7 +62,8 @@ def screenshot(html: Path, png: Path, *, width: int = 1280, height: int = 1400,
     try:
         argv = chromium_argv(executable, html, png, width=width, height=height, profile=profile)
         try:
-            process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            process = subprocess.Popen(dies_with_parent(argv, lasting=False),
+                                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                        stderr=subprocess.STDOUT, start_new_session=True,
                                        env=browser_env(profile))
         except OSError as exc:  # not executable, not a program (exec format error), ...

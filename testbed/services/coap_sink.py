@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import re
 import signal
 import subprocess
@@ -33,12 +34,17 @@ from typing import Any, TextIO
 import cbor2
 
 from testbed.errors import TestbedError
-from testbed.backends.processes import stop_process
+from testbed.backends.processes import dies_with_parent, stop_process
 
 COAP_PORT = 5683  # RFC 7252 §6.1
 READY_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 5.0
 GRACE_S = 30.0  # after the last expected reading, how long a sink keeps waiting
+# Observe (issue 06): re-register after this many reading intervals without a notification
+# (a few lost NON notifications do not trigger it; an observer the node dropped does), with a
+# full-jitter backoff between attempts
+SILENT_INTERVALS = 5
+REREGISTER_BASE_S, REREGISTER_CAP_S = 1.0, 15.0
 TEXT_PLAIN, SENML_CBOR = 0, 112  # RFC 7252 §12.3, RFC 8428 §12.3
 # RFC 8428 §6: CBOR labels
 BN, BT, N, V, T = -2, -3, 0, 2, 6
@@ -160,22 +166,53 @@ async def poll(ctx: Any, node: str, uri: str, config: dict[str, Any], sink: Deli
 
 
 async def observe(ctx: Any, node: str, uri: str, config: dict[str, Any], sink: Deliveries) -> None:
-    """RFC 7641 §3.1: register, then count every notification until `readings` arrived."""
+    """RFC 7641 §3.1: register, then count every notification until `readings` arrived.
+
+    When no notification came for SILENT_INTERVALS x interval_s (the node dropped us after
+    unacknowledged CON notifications, or NON ones are being lost), or the registration itself
+    failed (the GET's RFC 7252 retransmissions ran out), register again with a new token
+    (a new GET with Observe: 0) after a backoff (full jitter, base 1 s, x2, cap 15 s, seeded
+    by the node's name, reset by a notification). The registration's answer is the node's
+    current state, never a reading (nodes/coap-sensor: only notifications carry readings)."""
     from aiocoap import GET, Message
 
-    request = ctx.request(Message(code=GET, uri=uri, observe=0))
-    response = await request.response
-    if not response.code.is_successful():
-        print(f"{node}: registration answered {response.code}", file=sink.log, flush=True)
-        return
-    sink.arrived(node, response)
-    try:
-        async for notification in request.observation:
-            sink.arrived(node, notification)
-            if sink.count.get(node, 0) >= config["readings"]:
-                break
-    finally:
-        request.observation.cancel()
+    silence = SILENT_INTERVALS * float(config["interval_s"])
+    rng = random.Random(f"reregister-{node}")
+    failures = registrations = 0
+    while sink.count.get(node, 0) < config["readings"]:
+        if failures:
+            ceiling = min(REREGISTER_CAP_S, REREGISTER_BASE_S * 2 ** (failures - 1))
+            await asyncio.sleep(rng.uniform(0.0, ceiling))
+        registrations += 1
+        if registrations > 1:
+            print(f"{node}: re-registering (registration {registrations})", file=sink.log,
+                  flush=True)
+        request = ctx.request(Message(code=GET, uri=uri, observe=0))
+        try:
+            response = await request.response
+        except Exception as error:  # noqa: BLE001 - aiocoap raises many kinds; log, retry
+            print(f"{node}: registration failed: {error!r}", file=sink.log, flush=True)
+            failures += 1
+            continue
+        if not response.code.is_successful():
+            print(f"{node}: registration answered {response.code}", file=sink.log, flush=True)
+            request.observation.cancel()
+            failures += 1
+            continue
+        updates = request.observation.__aiter__()
+        try:
+            while sink.count.get(node, 0) < config["readings"]:
+                notification = await asyncio.wait_for(updates.__anext__(), timeout=silence)
+                sink.arrived(node, notification)
+                failures = 0
+        except asyncio.TimeoutError:
+            print(f"{node}: no notification for {silence:g} s", file=sink.log, flush=True)
+            failures += 1
+        except Exception as error:  # noqa: BLE001 - the observation ended (RST, error)
+            print(f"{node}: observation ended: {error!r}", file=sink.log, flush=True)
+            failures += 1
+        finally:
+            request.observation.cancel()
 
 
 async def serve(config: dict[str, Any], log: TextIO) -> None:
@@ -263,7 +300,8 @@ class CoapSink:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(json.dumps(config, indent=1))
         with open(self.log, "wb") as log:
-            self.process = subprocess.Popen(self.argv(), stdout=log, stderr=subprocess.STDOUT,
+            self.process = subprocess.Popen(dies_with_parent(self.argv()), stdout=log,
+                                            stderr=subprocess.STDOUT,
                                             cwd=Path(__file__).resolve().parents[2])
         try:
             self._wait_ready()

@@ -38,7 +38,7 @@ from pathlib import Path
 
 from testbed.backends import netns as ns
 from testbed.errors import TestbedError
-from testbed.backends.processes import stop_process
+from testbed.backends.processes import dies_with_parent, stop_process
 
 C2S_PORT = 5222  # RFC 6120 §14.7
 READY_TIMEOUT_S = 15.0
@@ -265,7 +265,7 @@ class Prosody:
         console = self.directory / "prosody.console"
         with console.open("wb") as out:
             self.process = subprocess.Popen(
-                [
+                dies_with_parent([  # -F: in the foreground, so the parent-death signal holds
                     "ip",
                     "netns",
                     "exec",
@@ -274,7 +274,7 @@ class Prosody:
                     "--config",
                     str(self.config_path),
                     "-F",
-                ],
+                ]),
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

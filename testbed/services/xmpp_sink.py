@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from testbed.errors import TestbedError
-from testbed.backends.processes import stop_process
+from testbed.backends.processes import dies_with_parent, stop_process
 from testbed.jsonlines import read_json_lines
 
 NS_SENSORDATA = "urn:xmpp:iot:sensordata"
@@ -307,7 +307,8 @@ class XmppSink:
             os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]), PYTHONUNBUFFERED="1"
         )
         self.process = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=self._log_file, stdin=subprocess.DEVNULL, env=env
+            dies_with_parent(argv), stdout=subprocess.PIPE, stderr=self._log_file,
+            stdin=subprocess.DEVNULL, env=env,
         )
         try:
             self._wait_for("READY", self.ready_timeout_s)

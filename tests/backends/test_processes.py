@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,9 +17,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from testbed.backends.processes import (
-    ProcessRecord, kill_process_group, pid_start_time, start_time_from_stat,
+    ProcessRecord, dies_with_parent, kill_process_group, pid_start_time, start_time_from_stat,
 )
-from testbed.errors import NetworkError
+from testbed.errors import NetworkError, TestbedError
 
 
 def test_pid_start_time_matches_proc_and_survives_odd_command_names(tmp_path):
@@ -136,3 +137,192 @@ def test_a_group_already_gone_is_left_alone() -> None:
     done = subprocess.Popen(["true"], start_new_session=True)
     done.wait()
     assert kill_process_group(done, grace_s=1.0) == 0
+
+
+# --- children die with the orchestrator (PR_SET_PDEATHSIG through setpriv) ---------------------
+
+
+@contextlib.contextmanager
+def owner(script: str) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """A Python process standing for the orchestrator: it runs `script`, which prints the pid
+    of the child it started and then waits. Yields (owner, child pid); whatever the test does,
+    neither outlives it."""
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                               text=True)
+    child = None
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.strip().isdigit(), f"the owner said {line!r}"
+        child = int(line)
+        yield process, child
+    finally:
+        process.kill()
+        process.wait()
+        process.stdout.close()  # type: ignore[union-attr]
+        if child:  # 0: the owner knows no pid (and kill(0) would hit our own group)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
+
+
+def starts(argv: list[str], *, wrapped: bool = True, **popen: object) -> str:
+    """An owner script that starts `argv` (through dies_with_parent or not) and waits."""
+    call = f"dies_with_parent({argv!r})" if wrapped else repr(argv)
+    return ("import subprocess, sys, time\n"
+            "from testbed.backends.processes import dies_with_parent\n"
+            f"child = subprocess.Popen({call}, **{popen!r})\n"
+            "print(child.pid, flush=True)\n"
+            "time.sleep(60)\n")
+
+
+def cmdline(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
+
+
+def execs(pid: int, argv: list[str]) -> list[str]:
+    """`pid`'s command line once it is `argv` (setpriv, then `ip netns exec`, exec it in
+    turn in the same pid), or what it still is after 5 s."""
+    for _ in range(500):
+        if cmdline(pid) == argv:
+            break
+        time.sleep(0.01)
+    return cmdline(pid)
+
+
+def test_a_child_dies_with_an_owner_killed_by_sigkill() -> None:
+    with owner(starts(["sleep", "60"])) as (orchestrator, child):
+        assert execs(child, ["sleep", "60"]) == ["sleep", "60"]  # setpriv exec'd: same pid
+        orchestrator.kill()  # SIGKILL: no `finally`, no tear-down runs
+        orchestrator.wait()
+        assert gone(child)
+
+
+def test_without_it_the_child_outlives_its_owner() -> None:
+    """The control: the test above could fail."""
+    with owner(starts(["sleep", "60"], wrapped=False)) as (orchestrator, child):
+        orchestrator.kill()
+        orchestrator.wait()
+        time.sleep(0.5)  # what the kernel would have done by now, it has done
+        assert ProcessRecord.of(child).alive()
+
+
+def test_the_signal_may_be_sigterm_for_a_child_that_flushes_first() -> None:
+    argv = dies_with_parent(["sleep", "60"], signum=signal.SIGTERM)
+    assert argv[1:4] == ["--pdeathsig", "TERM", "--"] and argv[-2:] == ["sleep", "60"]
+
+
+def test_a_child_started_by_a_thread_that_ends_dies_with_that_thread() -> None:
+    """The pitfall: PR_SET_PDEATHSIG follows the parent *thread*. The process lives on."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def worker() -> None:
+        started.append(subprocess.Popen(dies_with_parent(["sleep", "60"], lasting=False)))
+        execs(started[0].pid, ["sleep", "60"])  # setpriv has asked for the signal by then
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    (child,) = started
+    try:
+        assert child.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_a_lasting_child_from_a_worker_thread_is_refused() -> None:
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            dies_with_parent(["prosody", "-F"])
+        except TestbedError as exc:
+            errors.append(exc)
+        dies_with_parent(["ip", "-batch", "-"], lasting=False)  # one the thread waits for
+
+    thread = threading.Thread(target=worker, name="bring-up-1")
+    thread.start()
+    thread.join()
+    (error,) = errors
+    assert str(error) == ("'prosody' started from thread 'bring-up-1': PR_SET_PDEATHSIG would "
+                          "kill it as soon as that thread ends; start long-lived children "
+                          "from the main thread")
+
+
+def test_a_string_is_no_argv() -> None:
+    with pytest.raises(TypeError, match="not a string"):
+        dies_with_parent("sleep 60")  # type: ignore[arg-type]
+
+
+def _unstartable(kind: str, tmp_path: Path) -> str:
+    if kind == "missing":
+        return "tb-no-such-program"
+    path = tmp_path / kind
+    if kind == "no-program":
+        path.write_bytes(b"\x00\x01 neither ELF nor #!")
+        path.chmod(0o755)
+    elif kind == "not-executable":
+        path.write_text("#!/bin/sh\n")
+        path.chmod(0o644)
+    else:
+        path.mkdir()
+    return str(path)
+
+
+@pytest.mark.parametrize("kind", ["missing", "no-program", "not-executable", "directory"])
+def test_a_program_that_cannot_start_raises_what_popen_raises(kind: str, tmp_path: Path) -> None:
+    """Behind setpriv a failed exec would be an exit status, and execvp(3) would even run a
+    file that is no program with /bin/sh: callers keep Popen's OSError instead."""
+    program = _unstartable(kind, tmp_path)
+    if kind == "not-executable" and os.geteuid() == 0:
+        os.chmod(program, 0o644)  # root may execute only what has an x bit: same error
+    with pytest.raises(OSError) as plain:
+        subprocess.Popen([program])
+    with pytest.raises(OSError) as ours:
+        subprocess.Popen(dies_with_parent([program]))
+    assert (type(ours.value), ours.value.errno) == (type(plain.value), plain.value.errno)
+    assert ours.value.filename == program
+
+
+@pytest.mark.needs_root
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root for `ip netns add`")
+def test_ip_netns_exec_execs_so_the_app_itself_dies_with_its_owner() -> None:
+    """`ip netns exec` does not fork: the node app is the process that holds the signal."""
+    name = f"tb-pdeath-{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        with owner(starts(["ip", "netns", "exec", name, "sleep", "60"])) as (orchestrator, app):
+            assert execs(app, ["sleep", "60"]) == ["sleep", "60"]  # setpriv, ip, sleep: 1 pid
+            assert os.stat(f"/proc/{app}/ns/net").st_ino == os.stat(f"/run/netns/{name}").st_ino
+            orchestrator.kill()
+            orchestrator.wait()
+            assert gone(app)
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=True)
+
+
+def test_a_flasher_dies_with_an_owner_killed_mid_flash(tmp_path: Path) -> None:
+    pidfile = tmp_path / "flasher.pid"
+    log = tmp_path / "z.log"
+    script = ("from pathlib import Path\n"
+              "from testbed.backends.flash import CommandFlasher\n"
+              "from testbed.config.lab import Board\n"
+              "board = Board(name='zoul1', platform='contiki', port='/dev/null')\n"
+              f"argv = ('sh', '-c', 'echo $$ > {pidfile}; exec sleep 60')\n"
+              f"flasher = CommandFlasher(board=board, argv=argv, log=Path({str(log)!r}))\n"
+              "print(0, flush=True)  # the flasher's pid comes through its pid file\n"
+              "flasher.flash(None, port='/dev/null')\n")
+    with owner(script) as (orchestrator, _):
+        for _ in range(500):
+            if pidfile.exists() and pidfile.read_text().strip():
+                break
+            time.sleep(0.01)
+        flasher = int(pidfile.read_text())
+        try:
+            assert execs(flasher, ["sleep", "60"]) == ["sleep", "60"]
+            orchestrator.kill()
+            orchestrator.wait()
+            assert gone(flasher)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(flasher, signal.SIGKILL)
