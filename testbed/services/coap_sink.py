@@ -98,12 +98,13 @@ def parse_senml(payload: bytes, sensor: str) -> Reading:
                 seq = int(record[V])
             elif leaf == sensor and V in record:
                 value = float(record[V])
-                t = base_time + record.get(T, 0.0)
-    except (KeyError, TypeError) as error:
+                t = float(base_time + record.get(T, 0.0))
+    # a name or time of another CBOR type (a list has no rsplit), a number beyond float
+    except (KeyError, TypeError, AttributeError, OverflowError) as error:
         raise ValueError(f"malformed SenML record: {error!r}") from error
     if seq is None or value is None or t is None:
         raise ValueError(f"SenML pack lacks seq or {sensor}: {pack!r}")
-    return Reading(seq, float(t), value)
+    return Reading(seq, t, value)
 
 
 def parse_reading(payload: bytes, content_format: int | None, sensor: str) -> Reading:

@@ -172,3 +172,14 @@ def test_coap_sink_gets_every_reading(network, tmp_path, mode, observe, fmt):
         assert delivery["t_node"] <= delivery["t_sink"]
     if observe:
         assert len(node_events(out, "done")) == 1
+
+
+@pytest.mark.parametrize("pack", [
+    [{-2: [], 0: []}],  # fuzz_parsers.py: a list name has no rsplit (AttributeError)
+    [{0: "seq", 2: 1}, {0: "temperature", 2: 10**400}],  # float() overflow
+    [{0: "seq", 2: float("inf")}, {0: "temperature", 2: 1.0}],  # int() overflow
+    [{0: "seq", 2: 1}, {-3: [], 0: "temperature", 2: 1.0, 6: []}],  # a list time
+])
+def test_senml_records_of_the_wrong_cbor_types_are_refused(pack):
+    with pytest.raises(ValueError, match="malformed SenML record"):
+        parse_reading(cbor2.dumps(pack), 112, "temperature")
