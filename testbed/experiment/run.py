@@ -23,10 +23,11 @@ import re
 import secrets
 import shutil
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from testbed.backends.emulated import remove_created
 from testbed.backends.processes import ProcessRecord
 from testbed.errors import NetworkError, TestbedError
 from testbed.experiment.manifest import new_manifest
@@ -42,6 +43,7 @@ __all__ = [
     "private_dir_of",
     "registry_dir",
     "remove_entry",
+    "remove_stale_runs",
 ]
 
 #: Where live runs are registered; `TESTBED_REGISTRY` overrides it (tests, unprivileged mode).
@@ -190,6 +192,38 @@ def remove_entry(entry: RegistryEntry) -> None:
     entry.path.unlink(missing_ok=True)
 
 
+def remove_stale_runs(
+    base: str | Path | None = None, *, say: Callable[[str], object] = lambda line: None
+) -> list[str]:
+    """Remove what runs whose owner died left behind (exactly what their entries list), and
+    `say` one line per run: what a SIGKILL leaves is namespaces (the kernel killed the
+    children, see testbed.backends.processes), and the next run removes them first."""
+    lines = []
+    for entry in list_runs(base):
+        if entry.owner_alive():
+            continue
+        try:
+            removed = remove_created(entry.netns, entry.pids)
+        except (OSError, TestbedError) as exc:
+            lines.append(f"stale run {entry.run_id} of dead pid {entry.owner.pid}: not removed "
+                         f"({exc}); see `testbed clean`")
+            say(lines[-1])
+            continue
+        line = (f"removed stale run {entry.run_id} of dead pid {entry.owner.pid}: "
+                f"{len(removed.netns)} namespaces, {len(removed.processes)} processes")
+        if removed.left:
+            line += f"; still there: {', '.join(removed.left)} (see `testbed clean`)"
+        else:
+            remove_entry(entry)
+        lines.append(line)
+        say(line)
+    return lines
+
+
+def _to_stderr(line: str) -> None:
+    print(f"testbed: {line}", file=sys.stderr, flush=True)
+
+
 # --- the run ----------------------------------------------------------------------------------
 
 
@@ -228,7 +262,9 @@ class Run:
         run_id: str | None = None,
     ) -> Run:
         """Make the run directory, write run.json (with a copy of the topology file, see
-        testbed.experiment.manifest) and register the run (owner: this process)."""
+        testbed.experiment.manifest) and register the run (owner: this process), after
+        removing the leftovers of runs whose owner died (one line each on stderr)."""
+        remove_stale_runs(registry, say=_to_stderr)
         run_id = run_id or new_run_id()
         started = _now()
         directory = Path(out).resolve() / f"{started:%Y%m%d-%H%M%S}-{run_id}"

@@ -6,6 +6,7 @@ Needs CAP_NET_ADMIN (root here); skipped with the way out otherwise.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import signal
 import subprocess
@@ -17,6 +18,7 @@ import pytest
 
 from testbed.backends.emulated import EmulatedNetwork, netns_name, remove_created
 from testbed.backends.netns import has_net_admin
+from testbed.backends.processes import ProcessRecord
 from testbed.config.topology import parse_topology
 from testbed.experiment.run import Run, list_runs
 from tests.topologies import PAIR
@@ -187,6 +189,44 @@ def test_after_sigkill_clean_or_down_removes_exactly_the_dead_run(
     assert list_runs() == []
     for p in entry.pids:
         assert not p.alive()
+
+
+def test_a_new_run_first_removes_the_runs_of_dead_owners_in_one_line_each(
+    tmp_path, registry, bystander, capsys
+):
+    """What a SIGKILL left (namespaces; a process from before the kernel's parent-death
+    signal) goes when the next run starts; a live owner's run and a stranger's namespace stay."""
+    owner = subprocess.Popen(["sleep", "60"])
+    dead = ProcessRecord.of(owner.pid, "owner")
+    owner.kill()
+    owner.wait()
+    straggler = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    dead_id, live_id = secrets.token_hex(3), secrets.token_hex(3)
+    dead_ns, live_ns = netns_name(dead_id, "n1"), netns_name(live_id, "n1")
+    registry.mkdir()
+    for run_id, who, names, pids in (
+        (dead_id, dead, [dead_ns, netns_name(dead_id, "cloud")],
+         [ProcessRecord.of(straggler.pid, "node n1")]),
+        (live_id, ProcessRecord.of(os.getpid(), "owner"), [live_ns], []),
+    ):
+        (registry / f"{run_id}.json").write_text(json.dumps({
+            "run_id": run_id, "owner": who.to_json(), "directory": str(tmp_path),
+            "netns": names, "pids": [p.to_json() for p in pids], "nodes": {}}))
+        subprocess.run(["ip", "netns", "add", names[0]], check=True)
+    try:
+        run = Run.create(topology_name="pair", out=tmp_path / "reports")
+        assert capsys.readouterr().err == (
+            f"testbed: removed stale run {dead_id} of dead pid {dead.pid}: "
+            "1 namespaces, 1 processes\n")  # the cloud's was never made: nothing to delete
+        assert straggler.wait(10) in (-signal.SIGTERM, -signal.SIGKILL)
+        assert of_run(dead_id) == set()
+        assert of_run(live_id) == {live_ns}
+        assert {e.run_id for e in list_runs()} == {live_id, run.run_id}
+    finally:
+        straggler.kill()
+        straggler.wait()
+        subprocess.run(["ip", "netns", "del", live_ns], check=False)
+        subprocess.run(["ip", "netns", "del", dead_ns], check=False, capture_output=True)
 
 
 def _has_all(entry) -> bool:  # type: ignore[no-untyped-def]
