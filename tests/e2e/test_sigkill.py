@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,6 +24,7 @@ from testbed.backends import netns
 from testbed.backends.emulated import remove_created
 from testbed.backends.processes import ProcessRecord
 from testbed.experiment.run import REGISTRY_ENV, list_runs, remove_entry
+from testbed.report.screenshot import processes_using
 
 ROOT = Path(__file__).resolve().parents[2]
 needs_root = pytest.mark.skipif(not netns.has_net_admin(), reason="needs CAP_NET_ADMIN (root)")
@@ -179,3 +182,44 @@ def test_sigkill_mid_variant_leaves_only_namespaces_which_the_next_run_removes(
         assert list_runs(registry) == []
     finally:
         _leave_nothing(registry, killed)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="no chromium (apt-get install "
+                    "chromium): report screenshots are not taken here")
+def test_chromium_and_every_helper_it_forked_die_with_a_killed_screenshot(tmp_path: Path) -> None:
+    """The browser has the parent-death signal; its zygotes, renderers and crash handlers
+    (some re-parented to init already) end by themselves once it is gone."""
+    server = socket.socket(socket.AF_INET6)  # listens, never answers: the page never loads
+    server.bind(("::1", 0))
+    server.listen(8)
+    page = tmp_path / "page.html"
+    page.write_text(f'<img src="http://[::1]:{server.getsockname()[1]}/never.png">')
+    profiles = tmp_path / "tmp"
+    profiles.mkdir()
+    script = ("import tempfile\n"
+              "from pathlib import Path\n"
+              "from testbed.report.screenshot import screenshot\n"
+              f"tempfile.tempdir = {str(profiles)!r}  # the browser's profile goes there\n"
+              f"screenshot(Path({str(page)!r}), Path({str(tmp_path / 'x.png')!r}))\n")
+    owner = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT)
+    browser: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while len(browser) < 3 and time.monotonic() < deadline:  # browser, zygotes, ...
+            assert owner.poll() is None, f"the screenshot ended ({owner.returncode})"
+            time.sleep(0.2)
+            browser = processes_using(profiles)
+        assert len(browser) >= 3, browser
+        owner.kill()
+        owner.wait()
+        deadline = time.monotonic() + 10
+        while processes_using(profiles) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [_cmdline(pid)[:80] for pid in processes_using(profiles)] == []
+    finally:
+        owner.kill()
+        owner.wait()
+        for pid in processes_using(profiles):  # ours: they name our profile directory
+            os.kill(pid, signal.SIGKILL)
+        server.close()
