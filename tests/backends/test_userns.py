@@ -83,3 +83,57 @@ def test_up_as_nobody_in_a_user_namespace(nobody_dir):
         rest, errors = up.communicate(timeout=30)
     assert up.returncode == 0, errors
     assert rest.strip().endswith(": down")
+
+
+def _in_userns(inode: int) -> list[int]:
+    """Pids of the processes whose user namespace has this inode."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if os.stat(f"{entry.path}/ns/user").st_ino == inode:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.mark.slow
+def test_a_sigkilled_up_in_a_user_namespace_leaves_no_process_and_so_no_namespace(tmp_path):
+    """The same re-executed `testbed up` (root runs it here: no tun device is needed for
+    nobody). Its children die with it; with no process left the mount namespace goes, with
+    it the bind mounts in its private /run/netns, and with them the node namespaces."""
+    if os.geteuid() != 0 or not userns.userns_available():
+        pytest.skip("needs root and user namespaces")
+    (tmp_path / "pair.yaml").write_text(PAIR)
+    unshare = ["unshare", "--user", "--map-root-user", "--net", "--mount",
+               "--propagation", "private", "--"]
+    up = subprocess.Popen(
+        [*unshare, sys.executable, "-m", "testbed.cli", "up", "pair.yaml", "--out", str(tmp_path)],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, userns.USERNS_ENV: "1"},
+    )
+    inode, members = None, []
+    try:
+        seen = ""
+        while "up; stop with Ctrl-C" not in seen:
+            line = up.stdout.readline()
+            assert line, (up.wait(30), up.stderr.read())
+            seen += line
+        inode = os.stat(f"/proc/{up.pid}/ns/user").st_ino
+        assert inode != os.stat("/proc/self/ns/user").st_ino
+        members = _in_userns(inode)
+        commands = [Path(f"/proc/{p}/cmdline").read_bytes() for p in members]
+        assert any(b"testbed.radio.medium" in c for c in commands), commands
+        up.kill()  # SIGKILL: no tear-down runs
+        up.wait(30)
+        deadline = time.monotonic() + 10
+        while _in_userns(inode) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _in_userns(inode) == []
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait()
+        for pid in _in_userns(inode) if inode else []:
+            os.kill(pid, signal.SIGKILL)
