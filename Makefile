@@ -86,6 +86,7 @@ bench: deps
 	$(SUDO) $(PY) benchmarks/bench_codec.py
 	$(SUDO) $(PY) benchmarks/bench_analysis.py
 	$(SUDO) $(PY) benchmarks/bench_bringup.py
+	nice -n 10 $(PY) benchmarks/fuzz_parsers.py
 
 clean: python-env
 	$(SUDO) $(PY) -m testbed.cli clean
