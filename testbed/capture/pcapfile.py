@@ -66,6 +66,14 @@ def link_type(data: bytes, name: str = "<capture>") -> int:
 def parse_frames(data: bytes, path: str, *, linktype: int | None = LINKTYPE_IEEE802_15_4_WITHFCS
                  ) -> Iterator[CapturedFrame]:
     """Yield every frame of a classic pcap held in `data` (`path` names it in errors)."""
+    for time, psdu, original in parse_records(data, path, linktype=linktype):
+        yield CapturedFrame(time=time, psdu=psdu, original_length=original)
+
+
+def parse_records(data: bytes, path: str, *, linktype: int | None = LINKTYPE_IEEE802_15_4_WITHFCS
+                  ) -> Iterator[tuple[float, bytes, int]]:
+    """(time, PSDU, original length) of every record: `parse_frames` without an object per
+    frame, for the analysis' bulk read (a million frames, each one object fewer)."""
     if len(data) < GLOBAL_HEADER:
         raise BadInput(f"{path}: offset 0: truncated pcap global header "
                        f"({len(data)} of {GLOBAL_HEADER} bytes)")
@@ -80,20 +88,21 @@ def parse_frames(data: bytes, path: str, *, linktype: int | None = LINKTYPE_IEEE
         raise BadInput(f"{path}: offset 20: link type {network}, expected {linktype} "
                        "(IEEE 802.15.4 with FCS)")
     offset = GLOBAL_HEADER
-    while offset < len(data):
-        if offset + RECORD_HEADER > len(data):
+    size = len(data)
+    unpack = struct.Struct(order + "IIII").unpack_from
+    while offset < size:
+        if offset + RECORD_HEADER > size:
             raise BadInput(f"{path}: offset {offset}: truncated record header "
-                           f"({len(data) - offset} of {RECORD_HEADER} bytes)")
-        sec, frac, incl, orig = struct.unpack_from(order + "IIII", data, offset)
+                           f"({size - offset} of {RECORD_HEADER} bytes)")
+        sec, frac, incl, orig = unpack(data, offset)
         if incl > MAX_SNAPLEN:
             raise BadInput(f"{path}: offset {offset + 8}: record length {incl} is implausible")
         start = offset + RECORD_HEADER
-        if start + incl > len(data):
-            raise BadInput(f"{path}: offset {start}: truncated frame "
-                           f"({len(data) - start} of {incl} bytes)")
-        yield CapturedFrame(time=sec + frac / divisor, psdu=data[start:start + incl],
-                            original_length=orig)
         offset = start + incl
+        if offset > size:
+            raise BadInput(f"{path}: offset {start}: truncated frame "
+                           f"({size - start} of {incl} bytes)")
+        yield sec + frac / divisor, data[start:offset], orig
 
 
 def read_frames(path: str | Path, **kw: int | None) -> list[CapturedFrame]:

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from testbed.capture.frames import CaptureError, SniffedFrame
-from testbed.capture.pcapfile import link_type, parse_frames
+from testbed.capture.pcapfile import link_type, parse_records
 from testbed.capture.pcapng import is_pcapng, iter_packets
 from testbed.errors import BadInput
 from testbed.lowpan.fcs import fcs_bytes
@@ -53,18 +53,31 @@ class PcapSource:
         return data
 
     def __iter__(self) -> Iterator[SniffedFrame]:
+        for time, psdu in self.records():
+            yield SniffedFrame(time=time, psdu=psdu, source=self.name)
+
+    def records(self) -> Iterator[tuple[float, bytes]]:
+        """(time, PSDU) pairs: the frames `iter()` yields without a `SniffedFrame` each (the
+        analysis reads a million of them). A classic pcap of link type 195 whose FCS is left
+        to the reader needs nothing done per frame: its records are handed on as they are."""
         data = self._data()
         name = str(self.path)
         try:
             if is_pcapng(data):
                 for packet in iter_packets(data, name):
                     self._check(packet.link_type, packet.offset)
-                    yield self._frame(packet.time, packet.data, packet.link_type)
+                    yield packet.time, self._psdu(packet.data, packet.link_type)
             else:
                 kind = link_type(data, name)
                 self._check(kind, 20)
-                for frame in parse_frames(data, name, linktype=None):
-                    yield self._frame(frame.time, frame.psdu, kind)
+                if kind == LINKTYPE_IEEE802_15_4_WITHFCS and not self.check_fcs:
+                    for count, (time, psdu, _) in enumerate(
+                            parse_records(data, name, linktype=None), 1):
+                        self.frames = count
+                        yield time, psdu
+                    return
+                for time, psdu, _ in parse_records(data, name, linktype=None):
+                    yield time, self._psdu(psdu, kind)
         except BadInput as error:
             message = str(error)
             raise CaptureError(message if message.startswith(name) else f"{name}: {message}"
@@ -75,7 +88,7 @@ class PcapSource:
             raise CaptureError(f"{self.path}: offset {offset}: link type {kind} is not "
                                "IEEE 802.15.4 (195 with FCS or 230 without)")
 
-    def _frame(self, time: float, data: bytes, kind: int) -> SniffedFrame:
+    def _psdu(self, data: bytes, kind: int) -> bytes:
         if kind == LINKTYPE_IEEE802_15_4_NOFCS:
             psdu = data + fcs_bytes(data)
         else:
@@ -83,4 +96,4 @@ class PcapSource:
             if self.check_fcs and (len(data) < 2 or fcs_bytes(data[:-2]) != data[-2:]):
                 self.fcs_errors += 1
         self.frames += 1
-        return SniffedFrame(time=time, psdu=psdu, source=self.name)
+        return psdu
