@@ -30,6 +30,15 @@ def fcs16(data: bytes) -> int:
     return (_BIT_REVERSE[crc & 0xFF] << 8) | _BIT_REVERSE[crc >> 8]
 
 
+def fcs_ok(psdu: bytes) -> bool:
+    """Whether a whole PSDU (MHR + payload + FCS) checks out, without slicing the FCS off.
+
+    A CRC with no final XOR run over a message followed by its own (reflected, LSB-first) CRC
+    leaves 0 in the register: the residue of CRC-16/KERMIT is 0x0000.
+    """
+    return not _crc_hqx(psdu.translate(_BIT_REVERSE), 0)
+
+
 def fcs_bytes(data: bytes) -> bytes:
     """The 2-byte FCS field for `data`, least significant byte first."""
     crc = _crc_hqx(data.translate(_BIT_REVERSE), 0)

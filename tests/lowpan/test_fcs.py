@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scapy.layers.dot15d4 import Dot15d4FCS
 
-from testbed.lowpan.fcs import fcs16, fcs_bytes
+from testbed.lowpan.fcs import fcs16, fcs_bytes, fcs_ok
 
 
 def reference_crc(data: bytes) -> int:
@@ -44,3 +44,20 @@ def test_matches_bitwise_reference(data: bytes) -> None:
 def test_matches_scapy_and_is_little_endian(data: bytes) -> None:
     assert fcs_bytes(data) == Dot15d4FCS().compute_fcs(data)
     assert fcs_bytes(data) == fcs16(data).to_bytes(2, "little")
+
+
+@given(st.binary(max_size=125), st.integers(0, 17))
+def test_fcs_ok_is_the_checked_fcs(data: bytes, flip: int) -> None:
+    """fcs_ok (the residue test) accepts a frame exactly when its last 2 bytes are fcs_bytes of
+    the rest: an intact frame, and one bit flipped anywhere in the FCS or the byte before."""
+    good = data + fcs_bytes(data)
+    assert fcs_ok(good)
+    bad = bytearray(good)
+    bad[-1 - flip // 8 % len(bad)] ^= 1 << flip % 8
+    assert fcs_ok(bytes(bad)) == (fcs_bytes(bytes(bad[:-2])) == bytes(bad[-2:]))
+    assert not fcs_ok(bytes(bad))
+
+
+@given(st.binary(min_size=2, max_size=127))
+def test_fcs_ok_agrees_on_any_bytes(psdu: bytes) -> None:
+    assert fcs_ok(psdu) == (fcs16(psdu[:-2]) == psdu[-2] | psdu[-1] << 8)
