@@ -11,9 +11,10 @@ runs then). The pitfalls of PR_SET_PDEATHSIG, prctl(2), and how each is met here
   one that a worker thread starts and waits for (`lasting=False`) is fine.
 - It survives execve(2) but not fork(2): only the process started gets it, not what that
   process forks. `ip netns exec NS argv` execs argv (same pid); prosody runs with `-F` (in
-  the foreground, not daemonised); the medium, sinks, node apps and QEMU do not fork. What
-  does fork (chromium's helpers, a flasher's programmer) runs in its own process group that
-  the caller kills as one, and chromium's helpers end when the browser's sockets close.
+  the foreground, not daemonised); the medium, sinks, node apps and QEMU do not fork.
+  Chromium's zygotes, renderers and crash handlers end by themselves within a second or two
+  of the browser (tests/e2e/test_sigkill.py). A flasher is the lab's own program: what it
+  forks is killed with its process group on every exit but a SIGKILL of ours (a limit).
 - It is cleared on exec of a set-user-ID/set-group-ID binary or one with file capabilities,
   when that changes the credentials. As root (or root of the user namespace that
   `testbed.backends.userns` makes) nothing we exec changes them, so it stays.
