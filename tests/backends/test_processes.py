@@ -326,3 +326,23 @@ def test_a_flasher_dies_with_an_owner_killed_mid_flash(tmp_path: Path) -> None:
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(flasher, signal.SIGKILL)
+
+
+def test_every_popen_of_the_package_goes_through_dies_with_parent() -> None:
+    """The one mechanism, everywhere: a new kind of child (a Contiki native process, a live
+    tshark) must not be started bare. `subprocess.run` (waited for, short) is not checked;
+    `EmulatedNetwork._in_netns` wraps what it returns."""
+    import ast
+
+    import testbed
+
+    bare = []
+    for path in sorted(Path(testbed.__file__).parent.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not (isinstance(node, ast.Call) and ast.unparse(node.func) == "subprocess.Popen"):
+                continue
+            first = node.args[0] if node.args else None
+            called = ast.unparse(first.func) if isinstance(first, ast.Call) else ""
+            if called not in ("dies_with_parent", "self._in_netns"):
+                bare.append(f"{path.name}:{node.lineno}: {ast.unparse(node)[:60]}")
+    assert bare == []
