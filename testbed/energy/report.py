@@ -258,6 +258,8 @@ def rewrite_energy(run_dir: str | Path, *, sensors: Iterable[str],
     for name, variant in variants.items():
         directory = Path(run_dir) / name
         if (directory / "radio.csv").exists() and (directory / "medium.json").exists():
-            variant["nodes"], variant["energy"] = measure_energy(
+            nodes, variant["energy"] = measure_energy(
                 directory, sensors=sensors, interval_s=interval_s, settings=settings)
+            old = variant.get("nodes") or {}  # keep what is not energy (issue 06 reconnects)
+            variant["nodes"] = {n: {**old.get(n, {}), **f} for n, f in nodes.items()}
     return write_json_atomic(path, data)

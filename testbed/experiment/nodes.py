@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 
 NODES_DIR = nodes_dir()
 STOP_TIMEOUT_S = 3.0
-EVENT_KINDS = ("ready", "phase", "reading", "done", "error", "reconnect")
+EVENT_KINDS = ("ready", "phase", "reading", "done", "error", "reconnect", "queued", "dropped",
+               "observe", "stopped")
 
 
 def interpreter() -> str:

@@ -43,6 +43,13 @@ class Readings:
     unexpected: int = 0  # deliveries of a (node, seq) no node reports having sent
     latency_ms: Percentiles = field(default_factory=Percentiles)
     response_ms: Percentiles | None = None
+    # issue 06, from the nodes' event logs: times a node started over (XMPP: "reconnect"
+    # events, failed first connects included; CoAP observe: registrations after the first),
+    # readings that waited in a node's outbox while it had no session, and readings a full
+    # outbox pushed out (counted in `lost` too: they never reached the sink)
+    reconnects: int = 0
+    queued: int = 0
+    dropped: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +101,10 @@ class NodeFigures:
     tx_s: float = 0.0
     rx_s: float = 0.0
     energy_mj: float | None = None
+    # issue 06: this node's share of readings.reconnects / queued / dropped
+    reconnects: int = 0
+    queued: int = 0
+    dropped: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +175,8 @@ def _variant(name: str, data: Mapping[str, Any]) -> VariantResult:
             lost=int(r.get("lost", 0)), unexpected=int(r.get("unexpected", 0)),
             latency_ms=Percentiles(**r.get("latency_ms", {})),
             response_ms=Percentiles(**r["response_ms"]) if r.get("response_ms") else None,
+            reconnects=int(r.get("reconnects", 0)), queued=int(r.get("queued", 0)),
+            dropped=int(r.get("dropped", 0)),
         ),
         air=Air.from_json(data.get("air", {})),
         phases=Phases(setup_ms=Span(**data.get("phases", {}).get("setup_ms", {}))),

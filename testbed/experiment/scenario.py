@@ -53,6 +53,11 @@ SINK_USER = "sink"
 SENSOR = "temperature"
 SETUP_ALLOWANCE_S = {Protocol.COAP: 10.0, Protocol.XMPP: 20.0}
 GRACE_S = 15.0  # beyond readings x interval: retransmissions (RFC 7252 §4.2 backoff)
+# issue 06: while nodes still make progress (a new delivery, a node event such as a reconnect
+# or a queued reading), the wait goes on until STALL_S pass without any, up to EXTRA_S more:
+# a sensor that reconnects after a server timeout (30 s) and a backoff (<= 15 s) is not lost
+STALL_S = 60.0
+EXTRA_S = 300.0
 NODE_READY_TIMEOUT_S = 10.0
 POLL_S = 0.1
 
@@ -110,6 +115,31 @@ def measure_readings(events: dict[str, list[Event]], deliveries: Sequence[Delive
         response_ms=(Percentiles(p50=_round(percentile(responses, 50)),
                                  p95=_round(percentile(responses, 95))) if responses else None),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Restarts:
+    """What a node's event log says about its trouble (issue 06): how often it started over,
+    readings it queued while it had no session, readings its full outbox dropped."""
+
+    reconnects: int = 0
+    queued: int = 0
+    dropped: int = 0
+
+
+def measure_restarts(events: Mapping[str, Sequence[Event]]) -> dict[str, Restarts]:
+    """Per node: XMPP "reconnect" events (a failed first connect counts too); for CoAP observe,
+    the node's "observe" (registration) events after the first, i.e. the observer's
+    re-registrations; unique seqs of "queued" and "dropped" events."""
+    counts = {}
+    for node, evs in events.items():
+        kinds = [e.kind for e in evs]
+        counts[node] = Restarts(
+            reconnects=kinds.count("reconnect") + max(0, kinds.count("observe") - 1),
+            queued=len({e.get("seq") for e in evs if e.kind == "queued"}),
+            dropped=len({e.get("seq") for e in evs if e.kind == "dropped"}),
+        )
+    return counts
 
 
 def measure_setup(events: dict[str, list[Event]]) -> Phases:
@@ -229,10 +259,12 @@ def _wait_delivered(vr: _VariantRun, *, readings: int, interval_s: float, sink: 
     done and a grace period passed; or the sink exited; or the time allowance ran out (then
     `timed_out`)."""
     allowance = SETUP_ALLOWANCE_S[vr.variant.protocol] + readings * interval_s + GRACE_S
-    deadline = time.monotonic() + allowance
+    started = time.monotonic()
+    deadline = started + allowance
     grace = max(2.0, 2 * interval_s)
     all_done_at: float | None = None
     expected = {(n, s) for n in vr.sensors for s in range(1, readings + 1)}  # seqs count from 1
+    progress = (-1, -1)
     while True:
         got = {(d.node, d.seq) for d in read_deliveries(vr.deliveries)}
         observer.delivered(vr.variant, len(expected & got), len(expected))
@@ -240,6 +272,10 @@ def _wait_delivered(vr: _VariantRun, *, readings: int, interval_s: float, sink: 
             return
         now = time.monotonic()
         events = vr.events()
+        seen = (len(expected & got), sum(len(evs) for evs in events.values()))
+        if seen != progress:  # still moving: STALL_S more, within EXTRA_S of the allowance
+            progress = seen
+            deadline = max(deadline, min(now + STALL_S, started + allowance + EXTRA_S))
         if not vr.variant.reliable and all(
             any(e.kind == "done" for e in evs) for evs in events.values()
         ):  # NON: what is not in by now was lost (CON and XMPP keep retrying: wait for them)
@@ -294,9 +330,16 @@ def run_variant(variant: Variant, *, topology: Topology, run: Run, readings: int
             error = error or str(exc)
     # --- issue 04 energy: radio times and energy per node from radio.csv + medium.json ---
     nodes, energy = _measure_energy(directory, vr.sensors, interval_s)
+    restarts = measure_restarts(events)
+    nodes = {n: replace(nodes.get(n, NodeFigures()), reconnects=r.reconnects, queued=r.queued,
+                        dropped=r.dropped) for n, r in restarts.items()} | {
+        n: f for n, f in nodes.items() if n not in restarts}
+    measured = measure_readings(events, read_deliveries(vr.deliveries),
+                                expected=readings * len(vr.sensors))
     return VariantResult(
-        readings=measure_readings(events, read_deliveries(vr.deliveries),
-                                  expected=readings * len(vr.sensors)),
+        readings=replace(measured, reconnects=sum(r.reconnects for r in restarts.values()),
+                         queued=sum(r.queued for r in restarts.values()),
+                         dropped=sum(r.dropped for r in restarts.values())),
         air=air, phases=measure_setup(events),
         capture=str(capture.relative_to(run.directory)) if capture.exists() else None,
         error=error, timed_out=vr.timed_out, nodes=nodes, energy=energy,

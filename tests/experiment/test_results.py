@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from testbed.errors import BadInput
 from testbed.experiment.results import (
-    Air, Percentiles, Phases, Readings, Results, Span, VariantResult, percentile, read_results,
+    Air, NodeFigures, Percentiles, Phases, Readings, Results, Span, VariantResult, percentile, read_results,
     write_results,
 )
 
@@ -22,7 +22,10 @@ def sample() -> Results:
         variants={
             "coap-get": VariantResult(
                 readings=Readings(sent=9, delivered=9, duplicates=1, lost=0,
-                                  latency_ms=Percentiles(p50=12.5, p95=40.0)),
+                                  latency_ms=Percentiles(p50=12.5, p95=40.0), reconnects=2,
+                                  queued=3, dropped=1),
+                nodes={"s1": NodeFigures(tx_s=0.5, rx_s=1.0, reconnects=2, queued=3,
+                                         dropped=1)},
                 air=Air(frames=40, bytes=2000, ack_frames=20),
                 capture="coap-get/capture.pcap",
             ),
@@ -49,7 +52,10 @@ def test_the_file_has_the_contract_keys(tmp_path: Path) -> None:
     v = data["variants"]["coap-get"]
     assert v["readings"] == {"expected": 0, "sent": 9, "delivered": 9, "duplicates": 1,
                              "lost": 0, "unexpected": 0,
-                             "latency_ms": {"p50": 12.5, "p95": 40.0}, "response_ms": None}
+                             "latency_ms": {"p50": 12.5, "p95": 40.0}, "response_ms": None,
+                             "reconnects": 2, "queued": 3, "dropped": 1}
+    assert v["nodes"]["s1"] == {"tx_s": 0.5, "rx_s": 1.0, "energy_mj": None, "reconnects": 2,
+                                "queued": 3, "dropped": 1}
     assert v["air"] == {"frames": 40, "bytes": 2000, "ack_frames": 20}
     assert v["phases"] == {"setup_ms": {"p50": None, "max": None}}
     assert v["capture"] == "coap-get/capture.pcap" and v["error"] is None

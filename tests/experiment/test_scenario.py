@@ -14,8 +14,8 @@ from testbed.errors import BadInput
 from testbed.experiment.nodes import Event
 from testbed.experiment.results import read_results
 from testbed.experiment.scenario import (
-    Delivery, measure_air, measure_readings, measure_setup, read_deliveries, run_comparison,
-    sensors_of,
+    Delivery, Restarts, measure_air, measure_readings, measure_restarts, measure_setup,
+    read_deliveries, run_comparison, sensors_of,
 )
 from testbed.experiment.variants import Variant
 from testbed.lowpan import mac
@@ -53,6 +53,25 @@ def test_lost_requests_count_against_what_was_asked_for() -> None:
 def test_no_deliveries_no_latency() -> None:
     r = measure_readings({"s1": [reading(1)]}, [])
     assert (r.sent, r.delivered, r.lost, r.latency_ms.p50) == (1, 0, 1, None)
+
+
+def test_restarts_count_reconnects_re_registrations_and_the_outbox() -> None:
+    """XMPP: every "reconnect" event; CoAP observe: registrations after the first; queued and
+    dropped readings by distinct seq (a reading queued again after a drop counts once)."""
+    ev = lambda kind, **data: Event(kind, {"event": kind, **data})
+    events = {
+        "x1": [ev("reconnect", attempt=1), ev("ready"), ev("queued", seq=4),
+               ev("queued", seq=5), ev("queued", seq=4), ev("dropped", seq=1),
+               ev("reconnect", attempt=1), reading(4)],
+        "c1": [ev("ready"), ev("observe", token="a1"), ev("observe", token="a2"),
+               ev("observe", token="a3")],
+        "c2": [ev("ready"), ev("observe", token="b1"), reading(1)],
+        "quiet": [],
+    }
+    assert measure_restarts(events) == {
+        "x1": Restarts(reconnects=2, queued=2, dropped=1), "c1": Restarts(reconnects=2),
+        "c2": Restarts(), "quiet": Restarts(),
+    }
 
 
 def test_setup_phase_spans_in_ms() -> None:
