@@ -181,7 +181,12 @@ class SensorServer:
         return self.mid
 
     def send(self, data, peer):
-        self.sock.sendto(data, peer)
+        """A datagram that cannot leave (no route, a full buffer) is lost like one on the air:
+        CON retransmissions and the client's retries cover it; the server does not stop."""
+        try:
+            self.sock.sendto(data, peer)
+        except OSError as exc:
+            emit("error", what="send to [%s]:%d failed: %r" % (peer[0], peer[1], exc))
 
     def new_reading(self, sensor):
         """Produce reading seq + 1 of `sensor`: (seq, t, value); emits the reading event."""

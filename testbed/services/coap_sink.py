@@ -121,7 +121,8 @@ class Deliveries:
 
     def __init__(self, out: TextIO, sensor: str, log: TextIO) -> None:
         self.out, self.sensor, self.log = out, sensor, log
-        self.count: dict[str, int] = {}
+        self.count: dict[str, int] = {}  # node -> distinct readings (seqs) so far
+        self.seqs: dict[str, set[int]] = {}
 
     def arrived(self, node: str, response: Any, t_request: float | None = None) -> None:
         t_sink = time.time()
@@ -139,7 +140,8 @@ class Deliveries:
             record["t_request"] = t_request
         self.out.write(json.dumps(record) + "\n")
         self.out.flush()
-        self.count[node] = self.count.get(node, 0) + 1
+        self.seqs.setdefault(node, set()).add(reading.seq)
+        self.count[node] = len(self.seqs[node])
 
 
 async def poll(ctx: Any, node: str, uri: str, config: dict[str, Any], sink: Deliveries) -> None:
@@ -174,8 +176,9 @@ async def observe(ctx: Any, node: str, uri: str, config: dict[str, Any], sink: D
     failed (the GET's RFC 7252 retransmissions ran out), register again with a new token
     (a new GET with Observe: 0) after a backoff (full jitter, base 1 s, x2, cap 15 s, seeded
     by the node's name, reset by a notification). The registration's answer is the node's
-    current state, never a reading (nodes/coap-sensor: only notifications carry readings)."""
-    from aiocoap import GET, Message
+    current state, never a reading (nodes/coap-sensor: only notifications carry readings),
+    unless a notification arrived first and aiocoap took it for the answer."""
+    from aiocoap import GET, Message, Type
 
     silence = SILENT_INTERVALS * float(config["interval_s"])
     rng = random.Random(f"reregister-{node}")
@@ -200,6 +203,8 @@ async def observe(ctx: Any, node: str, uri: str, config: dict[str, Any], sink: D
             request.observation.cancel()
             failures += 1
             continue
+        if response.mtype != Type.ACK:  # a notification that came before the piggybacked
+            sink.arrived(node, response)  # answer stands for it (RFC 7641 §3.4): a reading
         updates = request.observation.__aiter__()
         try:
             while sink.count.get(node, 0) < config["readings"]:
