@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import calendar
+import contextlib
 import json
 import logging
 import os
@@ -44,6 +45,7 @@ NS_SENSORDATA = "urn:xmpp:iot:sensordata"
 FIELDS = f"{{{NS_SENSORDATA}}}fields"
 READY_TIMEOUT_S = 30.0
 IQ_TIMEOUT_S = 30.0
+READOUT_ATTEMPTS = 4  # iq mode: tries of one readout before it counts as lost (issue 06)
 
 
 class SinkError(TestbedError):
@@ -146,21 +148,42 @@ def run_sink(config: dict[str, Any]) -> None:
         if name is not None:
             present[name].set()
 
+    def on_unavailable(presence: Any) -> None:  # RFC 6121 §4.6.3: the sensor went offline
+        name = by_jid.get(str(presence["from"]))
+        if name is not None:
+            present[name].clear()
+
     async def poll(name: str) -> None:
-        await present[name].wait()
-        for seq in range(1, int(config["readings"]) + 1):
+        """`readings` readouts, one every interval_s. A readout that fails (the sensor is
+        offline, reconnecting, or the answer did not come) is asked again once the sensor is
+        available, up to READOUT_ATTEMPTS times: an on-demand reading is only lost when the
+        sensor stays unreachable."""
+        seq, attempts = 1, 0
+        while seq <= int(config["readings"]):
+            if attempts:  # after a failure, for its next presence (not forever: it may be on)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(present[name].wait(), IQ_TIMEOUT_S)
+            else:
+                await present[name].wait()
             started = time.monotonic()
             iq = xmpp.make_iq_get(ito=nodes[name])
             iq.append(
                 ET.Element(f"{{{NS_SENSORDATA}}}req", {"seqnr": str(seq), "momentary": "true"})
             )
             t_request = time.time()
+            attempts += 1
             try:
                 result = await iq.send(timeout=IQ_TIMEOUT_S)
             except (IqError, IqTimeout) as exc:
-                logging.warning("%s: readout %d failed: %s", name, seq, exc)
+                logging.warning("%s: readout %d (attempt %d) failed: %s", name, seq, attempts,
+                                exc)
+                if attempts < READOUT_ATTEMPTS:
+                    if isinstance(exc, IqError):  # offline: wait for its next presence
+                        present[name].clear()
+                    continue
             else:
                 record(result.xml.find(FIELDS), result["from"].user, t_request)
+            seq, attempts = seq + 1, 0
             await asyncio.sleep(
                 max(0.0, float(config["interval_s"]) - (time.monotonic() - started))
             )
@@ -206,6 +229,7 @@ def run_sink(config: dict[str, Any]) -> None:
     )
     xmpp.add_event_handler("pubsub_publish", on_publish)
     xmpp.add_event_handler("presence_available", on_presence)
+    xmpp.add_event_handler("presence_unavailable", on_unavailable)
     xmpp.add_event_handler("disconnected", lambda *_: done.set())
 
     loop = asyncio.get_event_loop()
