@@ -66,6 +66,7 @@ COLUMNS: tuple[Column, ...] = (
     _column("latency p50 ms", lambda f: f.latency_p50_ms),
     _column("p95 ms", lambda f: f.latency_p95_ms),
     _column("set-up ms", lambda f: f.setup_ms_p50),
+    _column("reconnects", lambda f: f.reconnects),
     _column("mJ/reading", lambda f: f.energy_mj_per_reading, 1),
     _column("life d", lambda f: f.lifetime_days, 1),
     _column("bytecode B", lambda f: f.bytecode_bytes),

@@ -19,7 +19,9 @@ The figures, in the words of the columns:
 - set-up B: the session set-up (TCP handshake, XMPP stream, SASL, bind; CoAP registration);
 - mJ/reading: the sensors' radio energy per delivered reading at the reading rate
   (energy.per_reading_mj.sensors); life d: the shortest sensor lifetime (energy.lifetime_days);
-- bytecode B and heap: the MicroPython app the variant runs (results.memory[app]).
+- bytecode B and heap: the MicroPython app the variant runs (results.memory[app]);
+- reconnects: times the sensors started over (readings.reconnects: XMPP reconnects, CoAP
+  observe re-registrations), from the nodes' event logs.
 
 Every byte figure per reading counts the PHY (like air.by_layer and the plots), so steady <=
 all-in always holds; only the PSDU column is without it. `results.VariantResult.
@@ -129,6 +131,7 @@ class VariantFigures:
     lifetime_days: float | None
     bytecode_bytes: int | None
     heap: HeapFigures
+    reconnects: int = 0
 
     @property
     def delivered_cell(self) -> str:
@@ -172,6 +175,7 @@ def figures_of(name: str, v: VariantResult, memory: Mapping[str, Any]) -> Varian
         setup_ms_p50=v.phases.setup_ms.p50,
         energy_mj_per_reading=per, lifetime_days=min(lives) if lives else None,
         bytecode_bytes=m.get("bytecode_bytes"), heap=heap_figures(m.get("heap")),
+        reconnects=r.reconnects,
     )
 
 
@@ -185,7 +189,7 @@ HEADLINE_UNITS: dict[str, str] = {
     "delivered": "readings", "sent": "readings", "steady_bytes_per_reading": "B",
     "all_in_bytes_per_reading": "B", "frames_per_reading": "frames", "setup_bytes": "B",
     "latency_p50_ms": "ms", "latency_p95_ms": "ms", "energy_mj_per_reading": "mJ",
-    "lifetime_days": "days",
+    "lifetime_days": "days", "reconnects": "reconnects",
 }
 
 
@@ -202,6 +206,7 @@ def headline_figures(result: VariantResult, memory: dict[str, Any] | None = None
         "frames_per_reading": f.frames_per_reading, "setup_bytes": f.setup_bytes,
         "latency_p50_ms": f.latency_p50_ms, "latency_p95_ms": f.latency_p95_ms,
         "energy_mj_per_reading": f.energy_mj_per_reading, "lifetime_days": f.lifetime_days,
+        "reconnects": f.reconnects,
     }
 
 
