@@ -270,6 +270,7 @@ def _analyze(frames: Iterable[tuple[float, bytes]], prefix: ipaddress.IPv6Networ
     report.fragmentation = _fragmentation(decoded.datagrams, decoded.incomplete)
     report.retransmissions = {"mac": decoded.mac_retries, "transport": transport.retransmissions}
     report.payload = {"tcp": tcp_payload, "udp": udp_payload}
+    decoded.release()
     return report
 
 

@@ -74,6 +74,15 @@ class Decoded:
     incomplete: list[Datagram]
     mac_retries: int
 
+    def release(self) -> None:
+        """Drop each datagram's links to its frames (the frames keep theirs to it): then a
+        capture's objects go with their last reference, not in a pass of the cyclic
+        collector over all of them (2-3 us a frame)."""
+        for datagrams in (self.datagrams, self.incomplete):
+            for datagram in datagrams:
+                datagram.frames = []
+                datagram.completed_by = None
+
 
 def _ll(mode: int, address: int | None) -> bytes:
     return (address or 0).to_bytes(8 if mode == mac.AddrMode.EXTENDED else 2, "big")

@@ -62,6 +62,7 @@ class Tag:
             if isinstance(found, Tag):
                 found = found.bucket(depth + 1)
             self._bucket = found or (OVERHEAD,)
+            self._lookup = None  # known now; its closure (a stream, the transport) can go
         return self._bucket
 
 
