@@ -7,7 +7,9 @@ every data frame), built with the project's codec once for 256 tags/sequence num
 then repeated with fresh timestamps (written directly, no per-frame encoding). Then it
 computes the same totals both ways in the same run: frames, PSDU bytes (frame.len), TCP
 payload (tcp.len) and UDP payload (udp.length - 8), checks they agree to the byte, and
-prints seconds and the ratio. Goal (issue 03): as fast as tshark or faster.
+prints seconds and the ratio. Goal (issue 03): as fast as tshark or faster. Last, the full
+attribution: `testbed analyze` against tshark on a 300k-frame capture (bench_analyze_cli.py;
+goal, issue 06: ratio ours/tshark <= 1.0).
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ import time
 from ipaddress import IPv6Address, IPv6Network
 from pathlib import Path
 
-from testbed.analysis.account import analyze_capture
 from testbed.analysis.totals import capture_totals
 from testbed.lowpan import mac
 from testbed.lowpan.adapter import Adapter
@@ -132,15 +133,11 @@ def main() -> None:
         same = (ours.frames, ours.bytes, ours.ack_frames, ours.tcp_payload,
                 ours.udp_payload) == theirs
         print(f"agree to the byte: {same}; ratio tshark/ours = {tshark_s / ours_s:.1f}x")
-        part = Path(tmp) / "part.pcap"
-        m = write_capture(part, 100_000)
-        t0 = time.perf_counter()
-        analyze_capture(part)
-        full_s = time.perf_counter() - t0
-        print(f"full attribution (account.py, every byte to layer/purpose/reading), {m} frames: "
-              f"{full_s:.2f} s ({full_s / m * 1e6:.1f} µs/frame)")
-        if not same:
-            sys.exit(1)
+    # the full attribution, end to end as the CLI runs it, against tshark (issue 06)
+    from bench_analyze_cli import compare
+
+    if not compare(300_000, 3) or not same:
+        sys.exit(1)
 
 
 if __name__ == "__main__":
