@@ -316,9 +316,10 @@ class Sensor:
                     what = "%s: %s" % (exc.__class__.__name__, exc)
                 self.disconnected(what)
         except KeyboardInterrupt:  # SIGINT, or SIGTERM (main): end the session cleanly
+            # said first: on a congested path the close may outlast the runner's patience
+            emit("stopped", produced=self.seq, queued=len(self.outbox))
             if self.session is not None and self.online:
                 self.session.close(linger=CLOSE_LINGER_S)
-            emit("stopped", produced=self.seq, queued=len(self.outbox))
             return 0
 
 
