@@ -57,6 +57,8 @@ def _with_fcs(data: bytes) -> bytes:
 
 
 def _damaged(psdu: bytes, at: int, value: int) -> bytes:
+    if not psdu:
+        return bytes((value,))
     at %= len(psdu)
     return psdu[:at] + bytes((value,)) + psdu[at + 1:]
 
