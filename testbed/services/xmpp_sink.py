@@ -148,6 +148,14 @@ def run_sink(config: dict[str, Any]) -> None:
         if name is not None:
             present[name].set()
 
+    asked: dict[str, float] = {}  # iq id -> when the readout was sent (its t_request)
+
+    def on_readout(iq: Any) -> None:
+        """Every readout result, also one that comes after its wait timed out (a congested
+        path): the sensor sent that reading and the sink got it, so it counts."""
+        if iq["type"] == "result":
+            record(iq.xml.find(FIELDS), iq["from"].user, asked.pop(iq["id"], None))
+
     def on_unavailable(presence: Any) -> None:  # RFC 6121 §4.6.3: the sensor went offline
         name = by_jid.get(str(presence["from"]))
         if name is not None:
@@ -157,7 +165,7 @@ def run_sink(config: dict[str, Any]) -> None:
         """`readings` readouts, one every interval_s. A readout that fails (the sensor is
         offline, reconnecting, or the answer did not come) is asked again once the sensor is
         available, up to READOUT_ATTEMPTS times: an on-demand reading is only lost when the
-        sensor stays unreachable."""
+        sensor stays unreachable. A result that comes late is still recorded (on_readout)."""
         seq, attempts = 1, 0
         while seq <= int(config["readings"]):
             if attempts:  # after a failure, for its next presence (not forever: it may be on)
@@ -170,10 +178,10 @@ def run_sink(config: dict[str, Any]) -> None:
             iq.append(
                 ET.Element(f"{{{NS_SENSORDATA}}}req", {"seqnr": str(seq), "momentary": "true"})
             )
-            t_request = time.time()
+            asked[iq["id"]] = time.time()
             attempts += 1
             try:
-                result = await iq.send(timeout=IQ_TIMEOUT_S)
+                await iq.send(timeout=IQ_TIMEOUT_S)  # on_readout records the result
             except (IqError, IqTimeout) as exc:
                 logging.warning("%s: readout %d (attempt %d) failed: %s", name, seq, attempts,
                                 exc)
@@ -181,8 +189,6 @@ def run_sink(config: dict[str, Any]) -> None:
                     if isinstance(exc, IqError):  # offline: wait for its next presence
                         present[name].clear()
                     continue
-            else:
-                record(result.xml.find(FIELDS), result["from"].user, t_request)
             seq, attempts = seq + 1, 0
             await asyncio.sleep(
                 max(0.0, float(config["interval_s"]) - (time.monotonic() - started))
@@ -226,6 +232,9 @@ def run_sink(config: dict[str, Any]) -> None:
     # slixmpp's "message" event only fires for messages with a <body/>: match the payload instead
     xmpp.register_handler(
         Callback("sensor data", MatchXPath(f"{{jabber:client}}message/{FIELDS}"), on_message)
+    )
+    xmpp.register_handler(
+        Callback("sensor readout", MatchXPath(f"{{jabber:client}}iq/{FIELDS}"), on_readout)
     )
     xmpp.add_event_handler("pubsub_publish", on_publish)
     xmpp.add_event_handler("presence_available", on_presence)
