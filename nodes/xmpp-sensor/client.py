@@ -193,6 +193,8 @@ class Session:
         answer = self.expect()
         if answer.local != "proceed":
             raise StreamError("STARTTLS refused: <%s/>" % answer.local)
+        # the handshake gets the whole server timeout, not the last short read's
+        self.sock.settimeout(float(self.config.get("server_timeout_s", SERVER_TIMEOUT_S)))
         self.sock = wrap_tls(self.sock, self.config["domain"])
         self.tls = True
         return self.open_stream()
