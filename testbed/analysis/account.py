@@ -289,19 +289,20 @@ def _data_shares(frame: Frame, fed: dict[int, Fed], layers: Counter[str], incomp
         layers[Layer.APP] += max(inline, 0)  # a datagram never completed: layers unknown
         return [(incomplete if frame.error is None else undecodable, 1)]
     shares: list[tuple[Tag, int]] = []
+    placed = 0  # bytes given a layer: stream bytes no element covers (after a gap) count too
     for region in f.regions:
         lo = region.start if region.start > start else start
         hi = region.end if region.end < end else end
         if lo >= hi:
             continue
         layers[region.layer] += hi - lo
+        placed += hi - lo
         if region.stream is not None:
             shares.extend(_stream_shares(region, lo, hi))
         else:
             shares.append((region.tag or f.main, hi - lo))
-    covered = sum(w for _, w in shares)
-    if covered < inline:  # bytes past every region (padding): the datagram's own purpose
-        layers[Layer.LOWPAN] += inline - covered
+    if placed < inline:  # bytes past every region (padding): the datagram's own purpose
+        layers[Layer.LOWPAN] += inline - placed
     return shares or [(f.main, 1)]
 
 

@@ -240,3 +240,19 @@ def test_a_timeline_does_not_change_readable_readings() -> None:
     xmpp_session(air)
     timed = air.timed()
     assert analyze(timed, timeline={SENSOR: [(timed[0][0], 1)]}) == analyze(timed)
+
+
+def test_a_segment_after_a_lost_one_counts_its_bytes_once() -> None:
+    """A segment past a gap in its stream (the one before it never on this capture) stays
+    pending: no XMPP element covers its bytes, yet each of them is in one layer only."""
+    air = Air()
+    s, c = address(SENSOR), CLOUD
+    air.send(tcp(s, c, 40000, 5222, 100, 0, "S"), SENSOR, BR)
+    air.send(tcp(c, s, 5222, 40000, 500, 101, "SA"), BR, SENSOR)
+    air.send(tcp(s, c, 40000, 5222, 101, 501, "PA", b"<?xml version='1.0'?>"), SENSOR, BR)
+    # bytes 21..39 of the stream were lost; this segment carries 40..63
+    air.send(tcp(s, c, 40000, 5222, 141, 501, "PA", b"<presence id='p1'/>     "), SENSOR, BR)
+    report = analyze(air.timed())
+    _invariants(report)
+    assert report.by_layer["app"] == 21 + 24
+    assert report.by_layer["transport"] == 20 * 4
