@@ -29,10 +29,10 @@ from rich.table import Table
 
 from testbed.backends import netns as ns
 from testbed.backends import userns
-from testbed.backends.emulated import CLOUD, EmulatedNetwork, remove_created
+from testbed.backends.emulated import CLOUD, EmulatedNetwork
 from testbed.config.topology import load_topology
 from testbed.errors import TestbedError
-from testbed.experiment.run import Run, find_run, list_runs, registry_dir, remove_entry
+from testbed.experiment.run import Run, find_run, list_runs, registry_dir, remove_dead_run
 
 if TYPE_CHECKING:
     from testbed.experiment.results import Results
@@ -471,7 +471,7 @@ def down(
 
 def _remove_leftovers(entry, *, say: bool = True) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     """Remove what a dead run's registry entry lists; what was removed, for --json."""
-    removed = remove_created(entry.netns, entry.pids)
+    removed = remove_dead_run(entry)
     if say:
         for what in removed.processes:
             out.print(f"run {entry.run_id}: killed {what}", highlight=False)
@@ -479,7 +479,6 @@ def _remove_leftovers(entry, *, say: bool = True) -> dict[str, Any]:  # type: ig
             out.print(f"run {entry.run_id}: deleted namespace {name}", highlight=False)
     if removed.left:
         raise TestbedError(f"run {entry.run_id}: could not delete namespaces {removed.left}")
-    remove_entry(entry)
     if say:
         out.print(f"run {entry.run_id}: removed registry entry {entry.path}", highlight=False)
     return {"run_id": entry.run_id, "killed": [str(p) for p in removed.processes],

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from testbed.backends.emulated import remove_created
+from testbed.backends.emulated import Removed, remove_created
 from testbed.backends.processes import ProcessRecord
 from testbed.errors import NetworkError, TestbedError
 from testbed.experiment.manifest import new_manifest
@@ -42,6 +42,7 @@ __all__ = [
     "new_run_id",
     "private_dir_of",
     "registry_dir",
+    "remove_dead_run",
     "remove_entry",
     "remove_stale_runs",
 ]
@@ -192,6 +193,16 @@ def remove_entry(entry: RegistryEntry) -> None:
     entry.path.unlink(missing_ok=True)
 
 
+def remove_dead_run(entry: RegistryEntry) -> Removed:
+    """Remove exactly what the run of a dead owner lists, then its entry, unless one of its
+    namespaces would not go (the entry is how the next try finds it). `testbed clean`,
+    `testbed down` and every new run's clean-up are this one function."""
+    removed = remove_created(entry.netns, entry.pids)
+    if not removed.left:
+        remove_entry(entry)
+    return removed
+
+
 def remove_stale_runs(
     base: str | Path | None = None, *, say: Callable[[str], object] = lambda line: None
 ) -> list[str]:
@@ -203,7 +214,7 @@ def remove_stale_runs(
         if entry.owner_alive():
             continue
         try:
-            removed = remove_created(entry.netns, entry.pids)
+            removed = remove_dead_run(entry)
         except (OSError, TestbedError) as exc:
             lines.append(f"stale run {entry.run_id} of dead pid {entry.owner.pid}: not removed "
                          f"({exc}); see `testbed clean`")
@@ -213,8 +224,6 @@ def remove_stale_runs(
                 f"{len(removed.netns)} namespaces, {len(removed.processes)} processes")
         if removed.left:
             line += f"; still there: {', '.join(removed.left)} (see `testbed clean`)"
-        else:
-            remove_entry(entry)
         lines.append(line)
         say(line)
     return lines
