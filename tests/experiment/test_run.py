@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 
@@ -13,7 +14,9 @@ import pytest
 
 from testbed.backends.processes import ProcessRecord
 from testbed.errors import NetworkError, TestbedError
-from testbed.experiment.run import Run, find_run, list_runs, load_entry, new_run_id, remove_entry
+from testbed.experiment.run import (
+    Run, find_run, list_runs, load_entry, new_run_id, remove_entry, remove_stale_runs,
+)
 
 
 @pytest.fixture
@@ -106,8 +109,10 @@ def test_run_of_a_dead_owner_is_not_live(tmp_path, registry):
     with pytest.raises(TestbedError, match="no live run .*; 1 dead runs: see `testbed clean`"):
         find_run()
     assert find_run(or_dead=True).run_id == run.run_id  # what `testbed down` falls back on
-    _run(tmp_path)
-    assert find_run(or_dead=True).run_id != run.run_id  # a live run wins
+    live = _run(tmp_path)
+    assert [e.run_id for e in list_runs()] == [live.run_id]  # it removed the dead one first
+    run.entry.save()  # a dead run beside a live one (left after the live one began)
+    assert find_run(or_dead=True).run_id == live.run_id  # a live run wins
 
 
 def test_damaged_registry_file_names_itself(tmp_path, registry):
@@ -151,3 +156,48 @@ def test_the_private_directory_is_0700_and_goes_with_the_entry(tmp_path) -> None
     assert private_dir_of(entry) == private
     remove_entry(entry)
     assert not private.exists() and list_runs(tmp_path / "reg") == []
+
+
+def _sleeper() -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+
+
+def test_a_new_run_removes_only_the_runs_of_dead_owners(tmp_path, registry, capfd):
+    """A dead owner's run goes (what it recorded is killed), also when its pid now belongs to
+    another process (the start time differs); a run whose owner lives (another session, another
+    `testbed up`) is not touched, nor is any process it recorded. One line each, on stderr:
+    stdout stays what the command prints (pure JSON for --json)."""
+    exited = subprocess.Popen([sys.executable, "-c", "pass"])
+    exited.wait()
+    other_session, left_over, recycled_left_over, its_child = (_sleeper() for _ in range(4))
+    mine = ProcessRecord.of(os.getpid(), "owner")
+    owners = {
+        "dead": ProcessRecord(pid=exited.pid, start_time=1, name="owner"),
+        "recycled": ProcessRecord(pid=mine.pid, start_time=mine.start_time + 1, name="owner"),
+        "live": ProcessRecord.of(other_session.pid, "owner"),
+    }
+    children = {"dead": left_over, "recycled": recycled_left_over, "live": its_child}
+    ids = {}
+    try:
+        runs = {kind: _run(tmp_path) for kind in owners}  # all live while they are made
+        for kind, run in runs.items():
+            run.entry.owner = owners[kind]
+            run.record_pid(children[kind].pid, "node n1")
+            run.record_netns([f"tb-{run.run_id}-n1"])  # never made: nothing to delete
+            ids[kind] = run.run_id
+        capfd.readouterr()
+        new = _run(tmp_path)
+        out, err = capfd.readouterr()
+        assert out == ""
+        assert sorted(err.splitlines()) == sorted(
+            f"testbed: removed stale run {ids[kind]} of dead pid {owners[kind].pid}: "
+            "0 namespaces, 1 processes" for kind in ("dead", "recycled"))
+        assert left_over.wait(10) == -signal.SIGTERM
+        assert recycled_left_over.wait(10) == -signal.SIGTERM
+        assert other_session.poll() is None and its_child.poll() is None
+        assert {e.run_id for e in list_runs()} == {ids["live"], new.run_id}
+        assert remove_stale_runs() == []  # nothing dead is left: nothing to say
+    finally:
+        for p in (other_session, left_over, recycled_left_over, its_child):
+            p.kill()
+            p.wait()
