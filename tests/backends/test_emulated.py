@@ -178,11 +178,14 @@ def test_after_sigkill_clean_or_down_removes_exactly_the_dead_run(
         proc.kill()  # SIGKILL: no tear-down ran
         proc.wait()
     assert of_run(entry.run_id) == set(entry.netns)  # leftovers: exactly what the registry lists
+    assert entry.pids  # the medium at least
+    _wait_for(lambda: not any(p.alive() for p in entry.pids))  # the kernel ended them
     clean = subprocess.run(
         [sys.executable, "-m", "testbed.cli", *remover], capture_output=True, text=True,
         timeout=60,
     )
     assert clean.returncode == 0, clean.stderr
+    assert "killed" not in clean.stdout  # nothing was left running for it to kill
     for name in entry.netns:
         assert f"deleted namespace {name}" in clean.stdout
     assert of_run(entry.run_id) == set()
