@@ -21,9 +21,8 @@ from pathlib import Path
 import pytest
 
 from testbed.backends import netns
-from testbed.backends.emulated import remove_created
 from testbed.backends.processes import ProcessRecord
-from testbed.experiment.run import REGISTRY_ENV, list_runs, remove_entry
+from testbed.experiment.run import REGISTRY_ENV, list_runs, remove_stale_runs
 from testbed.report.screenshot import processes_using
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -124,10 +123,7 @@ def _leave_nothing(registry: Path, killed: list[Killed]) -> None:
             k.kill()
         for p in k.processes:
             p.signal(signal.SIGKILL)
-    for entry in list_runs(registry):
-        if not entry.owner_alive():
-            remove_created(entry.netns, entry.pids)
-            remove_entry(entry)
+    remove_stale_runs(registry)
 
 
 def _stale_line(k: Killed) -> str:
