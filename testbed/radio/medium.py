@@ -293,8 +293,11 @@ def _drain(fd: int) -> None:
 
 def _die_with_parent() -> None:
     """PR_SET_PDEATHSIG: SIGTERM when the process that started us dies (the orchestrator's
-    tear-down would otherwise never come). Set here rather than in a preexec_fn, which is
-    unsafe in a parent with threads; TESTBED_PARENT_PID closes the race with an early death."""
+    tear-down would otherwise never come). The orchestrator starts us through
+    testbed.backends.processes.dies_with_parent, so setpriv has set it already; it is set
+    again for a medium started without setpriv (none installed, or a test running us bare).
+    Not a copy to remove: the TESTBED_PARENT_PID check closes the window between fork and
+    setpriv's prctl (a parent dead by then is never signalled for), which setpriv cannot."""
     if not prctl(PR_SET_PDEATHSIG, signal.SIGTERM):
         return
     expected = os.environ.get("TESTBED_PARENT_PID")
