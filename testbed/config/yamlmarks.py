@@ -148,6 +148,10 @@ def load_marked(text: str, source: str = "<string>") -> MarkedDocument:
     return document
 
 
+#: values one document may expand to, aliases included: far above any real topology or lab
+MAX_VALUES = 100_000
+
+
 class _Converter:
     """Turn composed YAML nodes into dicts, lists and scalars, recording mapping pairs."""
 
@@ -155,8 +159,13 @@ class _Converter:
         self.document = document
         self.scalars = SafeConstructor()
         self.in_progress: set[int] = set()
+        self.values = 0
 
     def convert(self, node: yaml.Node, path: tuple[PathElement, ...]) -> Any:
+        self.values += 1
+        if self.values > MAX_VALUES:  # aliases of aliases grow exponentially ("billion laughs")
+            raise self._error(node, path, f"the document expands to more than {MAX_VALUES} "
+                                          "values (aliases repeating aliases?)")
         if isinstance(node, yaml.ScalarNode):
             return self._scalar(node, path)
         if id(node) in self.in_progress:
