@@ -83,31 +83,46 @@ def fuzz(target: Target, examples: int, *, time_limit_s: float = TIME_LIMIT_S,
         measure = memory_every and tally.tried % memory_every == 0
         if measure:
             tracemalloc.start()
-        signal.setitimer(signal.ITIMER_REAL, time_limit_s)
+        outcome = "result"
+        # the alarm repeats: one raised inside a gc callback is swallowed ("Exception ignored")
+        signal.setitimer(signal.ITIMER_REAL, time_limit_s, 0.05)
         start = time.perf_counter()
+        caught: Exception | None = None
         try:
-            target.call(value)
-            tally.results += 1
-        except Hang:
-            tally.hangs += 1
-            record("hang", value, f"still running after {time_limit_s} s")
-        except target.allowed:
-            tally.typed_errors += 1
-        except Exception as exc:  # noqa: BLE001 - any other exception is what we look for
-            tally.other += 1
-            kind = type(exc).__name__
-            tally.kinds[kind] = tally.kinds.get(kind, 0) + 1
-            record("exception", value, "".join(traceback.format_exception(exc)[-6:]))
-        finally:
+            try:
+                target.call(value)
+            except target.allowed:
+                outcome = "typed"
+            except Exception as exc:  # noqa: BLE001 - any other exception is what we look for
+                outcome, caught = "other", exc
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+        except Hang:  # also one that came while leaving an except clause
             signal.setitimer(signal.ITIMER_REAL, 0)
-            took = time.perf_counter() - start
-            if measure:
-                _, peak = tracemalloc.get_traced_memory()
-                tracemalloc.stop()
-                tally.peak_bytes = max(tally.peak_bytes, peak)
-                if peak > memory_limit_bytes:
-                    tally.memory += 1
-                    record("memory", value, f"{peak / 2**20:.0f} MiB traced while parsing")
+            outcome = "hang"
+        if caught is not None:
+            kind = type(caught).__name__
+            tally.kinds[kind] = tally.kinds.get(kind, 0) + 1
+            record("exception", value, "".join(traceback.format_exception(caught)[-6:]))
+        took = time.perf_counter() - start
+        if took > time_limit_s and outcome != "other":
+            outcome = "hang"  # also when every alarm was swallowed and the call came back
+        if outcome == "hang":
+            tally.hangs += 1
+            record("hang", value, f"took {took:.1f} s, the limit is {time_limit_s} s")
+        elif outcome == "typed":
+            tally.typed_errors += 1
+        elif outcome == "result":
+            tally.results += 1
+        else:
+            tally.other += 1
+        if measure:
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            tally.peak_bytes = max(tally.peak_bytes, peak)
+            if peak > memory_limit_bytes:
+                tally.memory += 1
+                record("memory", value, f"{peak / 2**20:.0f} MiB traced while parsing")
         if took > tally.slowest_s:
             tally.slowest_s, tally.slowest_repr = took, _short(target.show(value), 300)
 
