@@ -206,9 +206,30 @@ def test_without_it_the_child_outlives_its_owner() -> None:
         assert ProcessRecord.of(child).alive()
 
 
-def test_the_signal_may_be_sigterm_for_a_child_that_flushes_first() -> None:
+def test_the_signal_may_be_sigterm_for_a_child_that_flushes_first(tmp_path: Path) -> None:
     argv = dies_with_parent(["sleep", "60"], signum=signal.SIGTERM)
     assert argv[1:4] == ["--pdeathsig", "TERM", "--"] and argv[-2:] == ["sleep", "60"]
+    # what the medium does with it: the SIGTERM handler still runs (flush, then exit)
+    flushed = tmp_path / "flushed"
+    child = ("import signal, sys, time\n"
+             "def bye(signum, frame):\n"
+             f"    open({str(flushed)!r}, 'w').write(signal.Signals(signum).name)\n"
+             "    sys.exit(0)\n"
+             "signal.signal(signal.SIGTERM, bye)\n"
+             "print('ready', flush=True)\n"
+             "time.sleep(60)\n")
+    script = ("import signal, subprocess, sys, time\n"
+              "from testbed.backends.processes import dies_with_parent\n"
+              f"argv = dies_with_parent([sys.executable, '-c', {child!r}], signum=signal.SIGTERM)\n"
+              "child = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)\n"
+              "child.stdout.readline()  # its handler is in place\n"
+              "print(child.pid, flush=True)\n"
+              "time.sleep(60)\n")
+    with owner(script) as (orchestrator, child_pid):
+        orchestrator.kill()
+        orchestrator.wait()
+        assert gone(child_pid)
+    assert flushed.read_text() == "SIGTERM"
 
 
 def test_a_child_started_by_a_thread_that_ends_dies_with_that_thread() -> None:
