@@ -17,7 +17,10 @@ runs then). The pitfalls of PR_SET_PDEATHSIG, prctl(2), and how each is met here
   forks is killed with its process group on every exit but a SIGKILL of ours (a limit).
 - It is cleared on exec of a set-user-ID/set-group-ID binary or one with file capabilities,
   when that changes the credentials. As root (or root of the user namespace that
-  `testbed.backends.userns` makes) nothing we exec changes them, so it stays.
+  `testbed.backends.userns` makes) nothing we exec changes them, so it stays. It is also
+  cleared when the child itself changes its effective or filesystem uid/gid: a server that
+  drops root for its own user loses it. Prosody would (to `prosody`); its config says
+  `run_as_root = true` (testbed.services.prosody), which keeps it.
 - The parent may die between fork and setpriv's prctl; such a child is re-parented before it
   asks. Everything in a run's namespaces is killed by the next run or `testbed clean` (the
   registry lists the namespaces), and so is every pid the run recorded.
