@@ -67,7 +67,7 @@ def dies_with_parent(
         raise TypeError("argv must be a list of arguments, not a string (no shell)")
     if lasting and threading.current_thread() is not threading.main_thread():
         raise TestbedError(
-            f"{argv[0]!r} started from thread {threading.current_thread().name!r}: "
+            f"{_program(argv)} started from thread {threading.current_thread().name!r}: "
             "PR_SET_PDEATHSIG would kill it as soon as that thread ends; start long-lived "
             "children from the main thread"
         )
@@ -77,6 +77,13 @@ def dies_with_parent(
     _check_startable(argv[0])
     name = signal.Signals(signum).name.removeprefix("SIG")
     return [setpriv, "--pdeathsig", name, "--", *argv]
+
+
+def _program(argv: Sequence[str]) -> str:
+    """What the child becomes, for a message: behind `ip netns exec NS` it is the app."""
+    if len(argv) > 4 and list(argv[:3]) == ["ip", "netns", "exec"]:
+        return f"{argv[4]!r} (in {argv[3]})"
+    return repr(argv[0])
 
 
 def _check_startable(program: str) -> None:

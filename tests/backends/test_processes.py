@@ -259,15 +259,21 @@ def test_a_lasting_child_from_a_worker_thread_is_refused() -> None:
             dies_with_parent(["prosody", "-F"])
         except TestbedError as exc:
             errors.append(exc)
+        try:  # what EmulatedNetwork.popen and Prosody hand it: named by the app, not `ip`
+            dies_with_parent(["ip", "netns", "exec", "tb-abc123-n1", "python3", "main.py"])
+        except TestbedError as exc:
+            errors.append(exc)
         dies_with_parent(["ip", "-batch", "-"], lasting=False)  # one the thread waits for
 
     thread = threading.Thread(target=worker, name="bring-up-1")
     thread.start()
     thread.join()
-    (error,) = errors
+    (error, in_netns) = errors
     assert str(error) == ("'prosody' started from thread 'bring-up-1': PR_SET_PDEATHSIG would "
                           "kill it as soon as that thread ends; start long-lived children "
                           "from the main thread")
+    assert str(in_netns).startswith("'python3' (in tb-abc123-n1) started from thread "
+                                    "'bring-up-1': ")
 
 
 def test_a_string_is_no_argv() -> None:
