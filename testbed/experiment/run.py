@@ -17,6 +17,7 @@ This module does not create namespaces or processes itself; backends do, and cal
 from __future__ import annotations
 
 import datetime as _dt
+import fcntl
 import json
 import os
 import re
@@ -193,14 +194,28 @@ def remove_entry(entry: RegistryEntry) -> None:
     entry.path.unlink(missing_ok=True)
 
 
-def remove_dead_run(entry: RegistryEntry) -> Removed:
+def remove_dead_run(entry: RegistryEntry) -> Removed | None:
     """Remove exactly what the run of a dead owner lists, then its entry, unless one of its
     namespaces would not go (the entry is how the next try finds it). `testbed clean`,
-    `testbed down` and every new run's clean-up are this one function."""
-    removed = remove_created(entry.netns, entry.pids)
-    if not removed.left:
-        remove_entry(entry)
-    return removed
+    `testbed down` and every new run's clean-up are this one function.
+
+    Two of them may find the same dead run at once (sessions starting together, a run and
+    `testbed clean`): the entry file's lock lets one remove it while the other waits, then
+    finds it gone and returns None, so a run is removed and reported once."""
+    try:
+        fd = os.open(entry.path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # released with the descriptor
+        if os.fstat(fd).st_nlink == 0:  # the one before us removed the run
+            return None
+        removed = remove_created(entry.netns, entry.pids)
+        if not removed.left:
+            remove_entry(entry)
+        return removed
+    finally:
+        os.close(fd)
 
 
 def remove_stale_runs(
@@ -219,6 +234,8 @@ def remove_stale_runs(
             lines.append(f"stale run {entry.run_id} of dead pid {entry.owner.pid}: not removed "
                          f"({exc}); see `testbed clean`")
             say(lines[-1])
+            continue
+        if removed is None:  # another process removed it and says so
             continue
         line = (f"removed stale run {entry.run_id} of dead pid {entry.owner.pid}: "
                 f"{len(removed.netns)} namespaces, {len(removed.processes)} processes")

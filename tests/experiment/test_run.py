@@ -201,3 +201,30 @@ def test_a_new_run_removes_only_the_runs_of_dead_owners(tmp_path, registry, capf
         for p in (other_session, left_over, recycled_left_over, its_child):
             p.kill()
             p.wait()
+
+
+def test_a_dead_run_two_processes_find_at_once_is_removed_and_reported_once(tmp_path, registry):
+    """Two sessions starting together (or a run and `testbed clean`) find the same dead run:
+    the one that finds it being removed waits, then says nothing (the other said it)."""
+    import fcntl
+    import threading
+
+    run = _run(tmp_path)
+    exited = subprocess.Popen([sys.executable, "-c", "pass"])
+    exited.wait()
+    run.entry.owner = ProcessRecord(pid=exited.pid, start_time=1, name="owner")
+    run.entry.save()
+    said: list[list[str]] = []
+    fd = os.open(run.entry.path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # the other one is removing it
+        second = threading.Thread(target=lambda: said.append(remove_stale_runs()))
+        second.start()
+        second.join(0.3)
+        assert second.is_alive()  # it waits for the first
+        remove_entry(run.entry)
+    finally:
+        os.close(fd)
+    second.join(10)
+    assert said == [[]]
+    assert list_runs() == []
