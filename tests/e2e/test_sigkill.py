@@ -164,14 +164,16 @@ def test_sigkill_mid_variant_leaves_only_namespaces_which_the_next_run_removes(
         xmpp.kill()
         assert xmpp.survivors() == []
 
-        # 3. any run will do: `testbed pingall` removes the XMPP run's namespaces
+        # 3. any run will do: `testbed pingall` removes the XMPP run's namespaces; with
+        # --json the line goes to stderr and stdout stays one JSON document
         (tmp_path / "pair.yaml").write_text(TWO_SENSORS.replace("two-sensors", "pair"))
         ping = subprocess.run(
             [sys.executable, "-m", "testbed.cli", "pingall", str(tmp_path / "pair.yaml"),
-             "--count", "1", "--out", str(tmp_path / "ping")],
+             "--count", "1", "--out", str(tmp_path / "ping"), "--json"],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
         )
         assert ping.returncode == 0, ping.stderr
+        assert isinstance(json.loads(ping.stdout), dict), ping.stdout
         assert ping.stderr.count("removed stale run") == 1
         assert _stale_line(xmpp) in ping.stderr
         assert xmpp.namespaces_left() == []
