@@ -24,6 +24,7 @@ import re
 import secrets
 import shutil
 import sys
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -207,7 +208,7 @@ def remove_dead_run(entry: RegistryEntry) -> Removed | None:
     except FileNotFoundError:
         return None
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)  # released with the descriptor
+        _lock(fd, entry)  # released with the descriptor
         if os.fstat(fd).st_nlink == 0:  # the one before us removed the run
             return None
         removed = remove_created(entry.netns, entry.pids)
@@ -216,6 +217,21 @@ def remove_dead_run(entry: RegistryEntry) -> Removed | None:
         return removed
     finally:
         os.close(fd)
+
+
+def _lock(fd: int, entry: RegistryEntry, timeout_s: float = 30.0) -> None:
+    """flock(2) the entry, waiting at most `timeout_s` for another remover (a blocking flock
+    would hang this run behind a remover stuck in the kernel)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise NetworkError(f"{entry.path}: another process has been removing run "
+                                   f"{entry.run_id} for {timeout_s:g} s") from None
+            time.sleep(0.05)
 
 
 def remove_stale_runs(

@@ -228,3 +228,23 @@ def test_a_dead_run_two_processes_find_at_once_is_removed_and_reported_once(tmp_
     second.join(10)
     assert said == [[]]
     assert list_runs() == []
+
+
+def test_a_remover_stuck_on_a_dead_run_is_waited_for_only_so_long(tmp_path, registry):
+    """A remover stuck in the kernel must not hang every later run: the wait ends in a
+    NetworkError naming the entry and the run (remove_stale_runs turns it into its line)."""
+    import fcntl
+
+    from testbed.experiment.run import _lock
+
+    run = _run(tmp_path)
+    holder = os.open(run.entry.path, os.O_RDONLY)
+    waiter = os.open(run.entry.path, os.O_RDONLY)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        with pytest.raises(NetworkError, match=rf"{re.escape(str(run.entry.path))}: another "
+                           rf"process has been removing run {run.run_id} for 0.2 s"):
+            _lock(waiter, run.entry, timeout_s=0.2)
+    finally:
+        os.close(holder)
+        os.close(waiter)
