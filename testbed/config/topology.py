@@ -18,6 +18,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
+import sys
 from collections.abc import Iterator
 from enum import StrEnum
 from functools import cached_property
@@ -80,6 +81,13 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _is_finite(value: Any) -> bool:
+    """A number that is finite as a float: not inf/nan, and no int beyond float range
+    (math.isfinite(10**400) raises OverflowError)."""
+    return _is_number(value) and (isinstance(value, int) and abs(value) <= sys.float_info.max
+                                  or isinstance(value, float) and math.isfinite(value))
+
+
 def _got(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
@@ -122,7 +130,7 @@ def _positive_number(what: str) -> Any:
     def check(value: Any) -> Any:
         if value is None:
             return None
-        if not _is_number(value) or not math.isfinite(value) or value <= 0:
+        if not _is_finite(value) or value <= 0:
             raise ValueError(f"expected {what} > 0 (got {_got(value)})")
         return float(value)
 
@@ -141,7 +149,7 @@ def _position(value: Any) -> Any:
     if (
         not isinstance(value, list | tuple)
         or len(value) not in (2, 3)
-        or not all(_is_number(v) and math.isfinite(v) for v in value)
+        or not all(_is_finite(v) for v in value)
     ):
         raise ValueError(
             f"expected a position of 2 or 3 numbers, [x, y] or [x, y, z] in metres (got {_got(value)})"

@@ -92,6 +92,11 @@ CASES = [
      r"radio\.range: expected a unit-disk range in metres > 0 \(got -1\)"),
     ("position-one-number", "name: x\nnodes:\n  br: {role: border-router, position: [0]}\n  n1: {}\n" + OK_LINKS,
      3, 39, r"nodes\.br\.position: expected a position of 2 or 3 numbers, \[x, y\] or \[x, y, z\]"),
+    # fuzz_parsers.py: math.isfinite(10**400) raised OverflowError out of the validator
+    ("position-beyond-float", "name: x\nnodes:\n  br: {role: border-router, position: [1" + "0" * 400
+     + ", 0]}\n  n1: {}\n" + OK_LINKS, 3, 39, r"nodes\.br\.position: expected a position of 2 or 3"),
+    ("range-beyond-float", "name: x\nradio: {range: 1" + "0" * 400 + "}\nnodes:\n  br: {}\n  n1: {}\n"
+     + OK_LINKS, 2, 16, r"radio\.range: expected .* > 0"),
     ("position-not-numbers", "name: x\nnodes:\n  br: {role: border-router, position: [a, b]}\n  n1: {}\n"
      + OK_LINKS, 3, 39, r"nodes\.br\.position: expected a position of 2 or 3 numbers, .*\(got \['a', 'b'\]\)"),
     ("duplicate-short-address", "name: x\nnodes:\n  br: {role: border-router, short_address: 5}\n"
