@@ -22,7 +22,8 @@ notification went unacknowledged MAX_RETRANSMIT times is dropped (RFC 7641 §4.5
 readings it still owed are kept for that endpoint (up to STRANDED_LIMIT, older ones are
 "dropped" events); when the same endpoint registers the resource again (a new token: the
 sink re-registers after a silence), a new entry replaces its old ones and takes over their
-unacknowledged notifications, sent again under the new token after the registration's answer.
+unacknowledged notifications, sent again under the new token after the registration's answer (so do
+notifications answered with RST).
 That answer's Observe number is one below the first notification handed over, so a client's
 RFC 7641 §3.4 freshness check keeps them.
 """
@@ -347,14 +348,21 @@ class SensorServer:
                  why="observer gone, %d notifications kept" % STRANDED_LIMIT)
 
     def matched(self, message, peer):
-        """An ACK or RST: ends a CON notification in flight; a RST also cancels (RFC 7641 §3.6)."""
+        """An ACK or RST: ends a CON notification in flight; a RST also cancels (RFC 7641 §3.6).
+
+        The RST-ed notification and those queued behind it were never taken in, so they are
+        kept for the endpoint's next registration like a dropped observer's: aiocoap answers
+        with RST when a notification came before the registration's answer, and then its
+        client re-registers."""
         for key in list(self.observers):
             observer = self.observers[key]
             if observer.peer == peer and observer.inflight and observer.inflight[0] == message.mid:
-                observer.inflight = None
                 if message.mtype == coap.RST:
                     del self.observers[key]
+                    self.strand(observer)
+                    observer.inflight = None
                 else:
+                    observer.inflight = None
                     self.send_queued(observer)
                 return
         if message.mtype == coap.RST and message.mid in self.sent_non:

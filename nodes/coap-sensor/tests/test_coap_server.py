@@ -375,3 +375,23 @@ def test_readings_a_dropped_observer_owed_go_to_its_next_registration(node, clie
         seqs.append(seq_of(note))
         c.send(coap.Message(coap.ACK, coap.EMPTY, note.mid))
     assert seqs == list(range(1, produced + 3))
+
+
+def test_notifications_answered_with_a_reset_go_to_the_next_registration(node, client):
+    """RFC 7641 §3.6: a RST cancels the observation; the reading it refused and those queued
+    behind it were never taken in, so the endpoint's next registration gets them."""
+    n = node(observe="con", readings=3, interval_s=0.2, ack_timeout_s=5.0)
+    c = client(n.port)
+    observe_register(c, token=b"a")
+    first = c.receive()
+    time.sleep(0.5)  # 2 and 3 queue behind 1
+    c.send(coap.Message(coap.RST, coap.EMPTY, first.mid))
+    assert c.silent_for(0.5)  # cancelled: nothing more under token a
+    register_answer(c, b"b", 0x302)
+    seqs = []
+    while len(seqs) < 3:
+        note = c.receive()
+        assert note.token == b"b"
+        seqs.append(seq_of(note))
+        c.send(coap.Message(coap.ACK, coap.EMPTY, note.mid))
+    assert seqs == [1, 2, 3]
