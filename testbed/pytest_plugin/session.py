@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from testbed.experiment.run import remove_stale_runs
 from testbed.pytest_plugin import boards, summary
 from testbed.pytest_plugin.experiments import SessionState
 from testbed.pytest_plugin.options import Backend, Settings
@@ -29,10 +30,15 @@ class SessionHooks:
         self.state = state
         self.summary_path: Path | None = None
 
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]
+                                      ) -> None:
         self.state.uses_testbed = any(
             set(getattr(item, "fixturenames", ())) & PLUGIN_FIXTURES
             or any(item.get_closest_marker(name) for name in PLUGIN_MARKERS) for item in items)
+        if self.state.uses_testbed:
+            # Run.create does this too, but under the test's captured output nobody would see it
+            reporter = config.pluginmanager.get_plugin("terminalreporter")
+            remove_stale_runs(say=lambda line: reporter and reporter.write_line(f"testbed: {line}"))
         boards.mark_skips(items, self.settings.lab,
                           on_lab=self.settings.backend is Backend.LAB)
 
