@@ -95,11 +95,12 @@ def test_rewrite_recomputes_a_finished_run(tmp_path: Path) -> None:
     variant_dir(tmp_path)
     (tmp_path / "results.json").write_text(json.dumps({
         "run_id": "abcdef", "topology": "t", "seed": 1, "readings": 2, "interval_s": 1.0,
-        "variants": {"coap-observe-con": {"readings": {}}}}))
+        "variants": {"coap-observe-con": {"readings": {}, "nodes": {"s1": {"reconnects": 2}}}}}))
     rewrite_energy(tmp_path, sensors=["s1"], settings=EnergySettings.of(mode="contikimac"))
     data = json.loads((tmp_path / "results.json").read_text())
     v = data["variants"]["coap-observe-con"]
     assert v["energy"]["mode"] == "contikimac" and v["nodes"]["s1"]["tx_s"] > 0
+    assert v["nodes"]["s1"]["reconnects"] == 2  # what is not energy stays (issue 06)
     assert v["nodes"]["s1"]["energy_mj"] == v["energy"]["nodes"]["s1"]["energy_mj"]["total"]
 
 
