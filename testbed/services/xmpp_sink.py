@@ -35,7 +35,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from ipaddress import IPv6Address
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from testbed.errors import TestbedError
 from testbed.backends.processes import dies_with_parent, stop_process
@@ -91,6 +91,22 @@ def deliveries_from_fields(fields: ET.Element, t_sink: float, *, sender: str | N
                 yield record
 
 
+def write_deliveries(out: IO[str], fields: ET.Element, t_sink: float, *, sender: str | None,
+                     t_request: float | None = None) -> int:
+    """Append the stanza's delivery records to `out`; return how many.
+
+    A malformed <fields/> (a seqnr, timestamp or value that does not parse) is one warning
+    line naming the sender, and none of its records: a half-recorded stanza would pass for a
+    partial delivery, and an exception here only reached slixmpp's traceback log."""
+    try:
+        records = list(deliveries_from_fields(fields, t_sink, sender=sender, t_request=t_request))
+    except ValueError as exc:
+        logging.warning("%s: malformed sensor data, not recorded: %s", sender or "?", exc)
+        return 0
+    out.writelines(json.dumps(record) + "\n" for record in records)
+    return len(records)
+
+
 # the slixmpp client (runs in the sink process) ---------------------------------------------
 
 
@@ -107,12 +123,7 @@ def run_sink(config: dict[str, Any]) -> None:
                t_request: float | None = None) -> None:
         if fields is None:
             return
-        now = time.time()
-        out.writelines(
-            json.dumps(delivery) + "\n"
-            for delivery in deliveries_from_fields(fields, now, sender=sender,
-                                                   t_request=t_request)
-        )
+        write_deliveries(out, fields, time.time(), sender=sender, t_request=t_request)
 
     xmpp = slixmpp.ClientXMPP(f"{config.get('user', 'sink')}@{domain}/sink", config["password"])
     xmpp.register_plugin("xep_0030")

@@ -6,6 +6,7 @@ in each mode (message, pubsub, iq), with STARTTLS and with SCRAM-SHA-1.
 
 from __future__ import annotations
 
+import io
 import json
 import queue
 import secrets
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ import pytest
 
 from testbed.config.topology import parse_topology
 from testbed.services.prosody import Prosody
-from testbed.services.xmpp_sink import SinkError, XmppSink
+from testbed.services.xmpp_sink import NS_SENSORDATA, SinkError, XmppSink, write_deliveries
 from tests.topologies import PAIR
 
 SENSOR_MAIN = Path(__file__).resolve().parents[2] / "nodes" / "xmpp-sensor" / "main.py"
@@ -363,3 +365,24 @@ def test_no_ready_in_time_names_the_last_line_and_the_log(tmp_path: Path) -> Non
     finally:
         sink._stop()
     assert sink.process is not None and sink.process.returncode is not None  # not left running
+
+
+def _fields(seqnr: str, value: str) -> ET.Element:
+    ns = f"{{{NS_SENSORDATA}}}"
+    fields = ET.Element(f"{ns}fields", {"seqnr": seqnr})
+    node = ET.SubElement(fields, f"{ns}node", {"nodeId": "s1"})
+    stamp = ET.SubElement(node, f"{ns}timestamp", {"value": "2026-12-04T07:00:00Z"})
+    ET.SubElement(stamp, f"{ns}numeric", {"name": "temperature", "value": value, "unit": "C"})
+    return fields
+
+
+def test_malformed_sensor_data_is_one_warning_and_no_record(
+        caplog: pytest.LogCaptureFixture) -> None:
+    out = io.StringIO()
+    assert write_deliveries(out, _fields("3", "21.5"), 1.0, sender="s1") == 1
+    assert json.loads(out.getvalue())["seq"] == 3
+    for seqnr, value in (("three", "21.5"), ("4", "warm")):
+        assert write_deliveries(out, _fields(seqnr, value), 2.0, sender="s1") == 0
+    assert out.getvalue().count("\n") == 1  # the good stanza's record only
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == ["s1", "s1"]
+    assert all("malformed sensor data, not recorded" in r.getMessage() for r in caplog.records)
