@@ -9,3 +9,15 @@ nodes:
 links:
   - [br, n1]
 """
+
+#: A border router and two sensors one hop away: one sensor can be disturbed beside a calm one.
+TWO_SENSORS = """\
+name: two-sensors
+nodes:
+  br: {role: border-router}
+  s1: {role: sensor}
+  s2: {role: sensor}
+links:
+  - [br, s1]
+  - [br, s2]
+"""

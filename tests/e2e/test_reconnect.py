@@ -26,20 +26,11 @@ from testbed.config.topology import parse_topology
 from testbed.experiment.results import read_results
 from testbed.experiment.scenario import run_comparison
 from testbed.experiment.variants import Protocol, Variant
+from tests.topologies import TWO_SENSORS
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not netns.has_net_admin(), reason="needs CAP_NET_ADMIN (root)")]
 
-STAR = """\
-name: outage
-nodes:
-  br: {role: border-router}
-  s1: {role: sensor}
-  s2: {role: sensor}
-links:
-  - [br, s1]
-  - [br, s2]
-"""
 READINGS, INTERVAL_S, CUT_S = 8, 0.5, 5.0
 VARIANTS = (Variant.XMPP_MESSAGE, Variant.XMPP_PUBSUB, Variant.COAP_OBSERVE_CON)
 
@@ -97,7 +88,7 @@ class CutS1:
 
 
 def test_a_sensor_cut_off_mid_run_reconnects_and_its_readings_arrive(tmp_path: Path) -> None:
-    topology = parse_topology(STAR, "outage.yaml")
+    topology = parse_topology(TWO_SENSORS, "two-sensors.yaml")
     cloud = str(topology.cloud.prefix.network_address + 1)
     observer = CutS1(cloud)
     run_dir = run_comparison(topology, variants=VARIANTS, readings=READINGS,

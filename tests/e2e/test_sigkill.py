@@ -24,20 +24,11 @@ from testbed.backends import netns
 from testbed.backends.processes import ProcessRecord
 from testbed.experiment.run import REGISTRY_ENV, list_runs, remove_stale_runs
 from testbed.report.screenshot import processes_using
+from tests.topologies import TWO_SENSORS
 
 ROOT = Path(__file__).resolve().parents[2]
 needs_root = pytest.mark.skipif(not netns.has_net_admin(), reason="needs CAP_NET_ADMIN (root)")
 
-TWO_SENSORS = """\
-name: two-sensors
-nodes:
-  br: {role: border-router}
-  s1: {role: sensor}
-  s2: {role: sensor}
-links:
-  - [br, s1]
-  - [br, s2]
-"""
 
 
 class Killed:
