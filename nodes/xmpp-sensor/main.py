@@ -104,7 +104,7 @@ class Sensor:
                                float(config["backoff_factor"]), float(config["backoff_cap_s"]))
         self.outbox = Outbox(int(config["queue_limit"]))
         self.seq = 0  # readings produced so far (the last seq used)
-        self.acked = {}  # pubsub: seq -> True once the publish result came
+        self.acked = set()  # pubsub: the seqs whose publish result came
         self.unacked = {}  # pubsub: seq -> reading published, result not yet in
         self.done = False
         self.session = None
@@ -136,7 +136,11 @@ class Sensor:
         pushed_out = self.outbox.put(reading)
         emit("queued", seq=reading[0], queued=len(self.outbox))
         if pushed_out is not None:
-            emit("dropped", seq=pushed_out[0], why="outbox full (%d readings)" % self.outbox.limit)
+            self.dropped([pushed_out])
+
+    def dropped(self, readings):
+        for reading in readings:
+            emit("dropped", seq=reading[0], why="outbox full (%d readings)" % self.outbox.limit)
 
     def transmit(self, reading):
         """Write one reading's stanza to the session (raises Closed if it drops)."""
@@ -196,7 +200,7 @@ class Sensor:
                     return
                 self.unacked.pop(seq, None)
                 if kind == "result":
-                    self.acked[seq] = True
+                    self.acked.add(seq)
                 else:
                     emit("error", what="publish %s refused" % iq_id)
             return
@@ -276,12 +280,8 @@ class Sensor:
         if self.session is not None:
             self.session.close()
         if self.unacked:
-            for seq in sorted(self.unacked, reverse=True):
-                self.outbox.items.insert(0, self.unacked[seq])
+            self.dropped(self.outbox.requeue([self.unacked[seq] for seq in sorted(self.unacked)]))
             self.unacked = {}
-            while len(self.outbox) > self.outbox.limit:
-                dropped = self.outbox.items.pop(0)
-                emit("dropped", seq=dropped[0], why="outbox full (%d readings)" % self.outbox.limit)
         delay = self.backoff.next_delay()
         emit("reconnect", attempt=self.backoff.attempt, delay_s=round(delay, 3), why=why,
              queued=len(self.outbox))

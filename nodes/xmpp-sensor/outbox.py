@@ -27,6 +27,15 @@ class Outbox:
             return self.items.pop(0)
         return None
 
+    def requeue(self, readings):
+        """Put `readings` (sent but not confirmed, oldest first) back in front of the queue;
+        the readings pushed out to keep the bound, oldest first (the same rule as put)."""
+        self.items[:0] = readings
+        excess = max(0, len(self.items) - self.limit)
+        pushed_out = self.items[:excess]
+        del self.items[:excess]
+        return pushed_out
+
     def peek(self):
         return self.items[0] if self.items else None
 

@@ -46,3 +46,12 @@ def test_every_reading_is_kept_or_handed_back_exactly_once(limit: int, n: int) -
     kept = [outbox.pop()[0] for _ in range(len(outbox))]
     assert [r[0] for r in pushed_out] + kept == list(range(1, n + 1))
     assert len(kept) == min(n, limit)
+
+
+def test_requeued_readings_go_first_and_the_oldest_make_room():
+    box = Outbox(limit=3)
+    box.put((3, 0.0, ()))
+    box.put((4, 0.0, ()))
+    assert box.requeue([(1, 0.0, ()), (2, 0.0, ())]) == [(1, 0.0, ())]
+    assert [box.pop()[0] for _ in range(len(box))] == [2, 3, 4]
+    assert box.requeue([(5, 0.0, ())]) == []
