@@ -88,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
             index, tally, rss = queue.get(timeout=5)
         except queue_module.Empty:
             for index, process in list(running.items()):
-                if not process.is_alive() and process.exitcode:  # died without a tally
+                # gone, and no tally came in 5 s: killed (RLIMIT_AS, a signal) or broken
+                if not process.is_alive():
                     running.pop(index)
                     print(f"| {TARGETS[index].name} | child died, exit code "
                           f"{process.exitcode} |", flush=True)
@@ -99,8 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         print(_row(tally, rss), flush=True)
         failed |= tally.findings > 0
     for index in chosen:
-        tally = tallies[index]
-        if tally.first is not None:
+        tally = tallies.get(index)  # None: its child died without one (said above)
+        if tally is not None and tally.first is not None:
             print(f"\nFIRST FINDING in {tally.name}: {tally.first.kind} "
                   f"({', '.join(f'{k} x{n}' for k, n in tally.kinds.items()) or tally.first.kind})")
             print(f"input: {tally.first.input_repr}")
