@@ -29,7 +29,7 @@ from rich.table import Table
 
 from testbed.backends import netns as ns
 from testbed.backends import userns
-from testbed.backends.emulated import CLOUD, EmulatedNetwork, Removed
+from testbed.backends.emulated import CLOUD, EmulatedNetwork
 from testbed.config.topology import load_topology
 from testbed.errors import TestbedError
 from testbed.experiment.run import Run, find_run, list_runs, registry_dir, remove_dead_run
@@ -471,7 +471,12 @@ def down(
 
 def _remove_leftovers(entry, *, say: bool = True) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     """Remove what a dead run's registry entry lists; what was removed, for --json."""
-    removed = remove_dead_run(entry) or Removed()  # None: another process removed it just now
+    removed = remove_dead_run(entry)
+    if removed is None:  # another process (a run starting, another clean) removed it just now
+        if say:
+            out.print(f"run {entry.run_id}: already removed by another process", highlight=False)
+        return {"run_id": entry.run_id, "killed": [], "deleted_namespaces": [],
+                "registry_entry": None}
     if say:
         for what in removed.processes:
             out.print(f"run {entry.run_id}: killed {what}", highlight=False)
