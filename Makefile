@@ -12,7 +12,8 @@ DEBIAN_PACKAGES := python3 python3-venv iproute2 iputils-ping tshark netcat-open
 OPTIONAL_DEBIAN_PACKAGES := chromium chromium-driver
 UV_VERSION := 0.13.8
 
-SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# sudo keeps UV_CACHE_DIR (.ci/run's empty cache must reach the installed-package test)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo --preserve-env=UV_CACHE_DIR)
 # After a run through sudo, hand what it wrote in the checkout back to the user.
 OWN_BACK := $(if $(SUDO),$(SUDO) chown -R $$(id -u):$$(id -g) reports .pytest_cache .hypothesis \
 	$$(find testbed tests nodes suites benchmarks -name __pycache__ -user 0 2>/dev/null) 2>/dev/null || true,true)
