@@ -19,7 +19,7 @@ from testbed.errors import FrameError
 from testbed.lowpan import iphc, mac
 from testbed.lowpan.fcs import fcs_ok
 from testbed.analysis.layers import (
-    DISPATCH_IPV6, FRAGN_LENGTH, IPV6_HEADER_LENGTH, SHR_PHR_BYTES,
+    DISPATCH_IPV6, FRAGN_LENGTH, IPV6_HEADER_LENGTH,
     lowpan_header_lengths,
 )
 
@@ -60,11 +60,6 @@ class Frame:
     error: str | None = None
     psdu: bytes = b""  # data frames only (MAC retry detection)
     fragment: bool = False  # carries a FRAG1 or FRAGN header
-
-    @property
-    def on_air(self) -> int:
-        """Bytes on air: SHR + PHR + PSDU."""
-        return self.length + SHR_PHR_BYTES
 
 
 @dataclass(slots=True)

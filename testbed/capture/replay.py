@@ -71,9 +71,8 @@ class PcapSource:
                 kind = link_type(data, name)
                 self._check(kind, 20)
                 if kind == LINKTYPE_IEEE802_15_4_WITHFCS and not self.check_fcs:
-                    for count, (time, psdu, _) in enumerate(
-                            parse_records(data, name, linktype=None), 1):
-                        self.frames = count
+                    for time, psdu, _ in parse_records(data, name, linktype=None):
+                        self.frames += 1
                         yield time, psdu
                     return
                 for time, psdu, _ in parse_records(data, name, linktype=None):
