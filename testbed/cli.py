@@ -187,7 +187,7 @@ def check(
                       "addressing": str(topo.radio.addressing),
                       "prefix": str(topo.radio.prefix)},
             "border_router": topo.border_router,
-            "nodes": [{"name": name, "role": str(node.role), "platform": str(node.platform),
+            "nodes": [{"name": name, "role": str(node.role), "platform": str(topo.platform_of(name)),
                        "short_address": topo.short_address(name), "parent": tree.parent[name],
                        "hops": tree.hops[name], "etx": tree.etx.get(name, 0.0)}
                       for name, node in topo.nodes.items()],
@@ -202,7 +202,7 @@ def check(
         table.add_column(column)
     for name, node in topo.nodes.items():
         table.add_row(
-            name, str(node.role), str(node.platform), f"{topo.short_address(name):#06x}",
+            name, str(node.role), str(topo.platform_of(name)), f"{topo.short_address(name):#06x}",
             tree.parent[name] or "-", str(tree.hops[name]), f"{tree.etx.get(name, 0.0):.2f}",
         )
     out.print(table)

@@ -60,7 +60,9 @@ class Role(StrEnum):
 
 
 class Platform(StrEnum):
-    """What a node runs on: an emulated process in a namespace, or a real board."""
+    """What a node runs on. `emulated`: a Linux network namespace (Linux's IPv6 and TCP, the
+    Python apps); `contiki`: Contiki-NG firmware on the emulated air (uIPv6, sicslowpan, CSMA,
+    RPL, the C apps of nodes/contiki/); `micropython`: a MicroPython board of a lab."""
 
     EMULATED = "emulated"
     MICROPYTHON = "micropython"
@@ -237,7 +239,8 @@ class Node(BaseModel):
 
     name: Annotated[str, BeforeValidator(_node_name)]
     role: Role = Role.SENSOR
-    platform: Platform = Platform.EMULATED
+    #: None: the topology's `platform`
+    platform: Platform | None = None
     position: Annotated[
         tuple[float, float] | tuple[float, float, float] | None, BeforeValidator(_position)
     ] = None
@@ -278,6 +281,8 @@ class Topology(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: Annotated[str, BeforeValidator(_topology_name)]
+    #: Every node's platform unless the node names its own.
+    platform: Platform = Platform.EMULATED
     radio: Radio = Radio()
     cloud: Cloud = Cloud()
     nodes: dict[str, Node]
@@ -288,6 +293,16 @@ class Topology(BaseModel):
     def border_router(self) -> str:
         """Name of the one node whose role is border-router."""
         return next(n for n, node in self.nodes.items() if node.role is Role.BORDER_ROUTER)
+
+    def platform_of(self, name: str) -> Platform:
+        """What node `name` runs on: its own `platform`, else the topology's."""
+        node = self.nodes[name]
+        return node.platform if node.platform is not None else self.platform
+
+    @property
+    def pan_platform(self) -> Platform:
+        """The platform of the PAN: the border router's (a PAN has one, see _semantic_issues)."""
+        return self.platform_of(self.border_router)
 
     def short_address(self, name: str) -> int:
         """The node's IEEE 802.15.4 short address: explicit, else its 1-based place in file order."""
@@ -430,6 +445,21 @@ def _semantic_issues(topology: Topology) -> Iterator[Issue]:
         used[short] = name
 
     root = border_routers[0]
+    pan = topology.platform_of(root)
+    if Platform.CONTIKI in {topology.platform_of(n) for n in nodes}:
+        for name, node in nodes.items():
+            if topology.platform_of(name) is not pan:
+                where = ("nodes", name, "platform") if node.platform is not None else ("nodes", name)
+                yield (
+                    where,
+                    f"{name} runs {topology.platform_of(name)} but the border router {root!r} "
+                    f"runs {pan}: Contiki and Linux nodes cannot share a PAN (Contiki routes with "
+                    "RPL through its own border router, Linux nodes with static routes and "
+                    "neighbour entries); give every node the same platform",
+                    node.platform is None,
+                )
+                return
+
     reached = _reachable(topology, root)
     for name in nodes:
         if name not in reached:
@@ -451,7 +481,7 @@ def _reachable(topology: Topology, start: str) -> set[str]:
 
 # --- from a file: normalise, validate, and turn every error into one located line -----------
 
-_TOP_KEYS = ("name", "radio", "cloud", "nodes", "links")
+_TOP_KEYS = ("name", "platform", "radio", "cloud", "nodes", "links")
 
 
 def load_topology(path: str | Path) -> Topology:

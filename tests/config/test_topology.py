@@ -46,7 +46,7 @@ def test_defaults_fill_everything_not_written() -> None:
     assert topology.radio.queue == 16
     assert topology.cloud.prefix == ipaddress.IPv6Network("fd01::/64")
     n1 = topology.nodes["n1"]
-    assert (n1.name, n1.role, n1.platform, n1.position, n1.short_address) == (
+    assert (n1.name, n1.role, topology.platform_of("n1"), n1.position, n1.short_address) == (
         "n1", Role.SENSOR, Platform.EMULATED, None, None,
     )
     assert topology.links == (Link(a="br", b="n1", prr=1.0),)
@@ -187,3 +187,14 @@ def test_any_text_gives_a_topology_or_one_located_line(text: str) -> None:
         assert message.startswith("fuzz.yaml:")
         line, column = message.split(":")[1:3]
         assert int(line) >= 1 and int(column) >= 1
+
+
+def test_platform_is_the_topologys_unless_a_node_names_its_own() -> None:
+    topo = parse_topology("name: c\nplatform: contiki\nnodes:\n  br: {role: border-router}\n"
+                          "  s1: {}\n  s2: {platform: contiki}\nlinks:\n  - [br, s1]\n  - [s1, s2]\n")
+    assert [topo.platform_of(n) for n in topo.nodes] == [Platform.CONTIKI] * 3
+    assert topo.pan_platform is Platform.CONTIKI
+    default = parse_topology("name: d\nnodes:\n  br: {role: border-router}\n  s1: {}\n"
+                             "links:\n  - [br, s1]\n")
+    assert default.pan_platform is Platform.EMULATED
+    assert default.nodes["s1"].platform is None

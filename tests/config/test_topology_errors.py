@@ -33,6 +33,14 @@ CASES = [
     ("missing-name", OK_NODES + OK_LINKS, 1, 1, r"name: required key 'name' is missing"),
     ("bad-topology-name", "name: 'lab[/b] one'\n" + OK_NODES + OK_LINKS, 1, 7,
      r"name: expected a topology name of 1\.\.64 characters"),
+    ("contiki-beside-linux", "name: x\nplatform: contiki\nnodes:\n  br: {role: border-router}\n"
+     "  n1: {platform: emulated}\n" + OK_LINKS, 5, 18,
+     r"nodes\.n1\.platform: n1 runs emulated but the border router 'br' runs contiki: Contiki and "
+     r"Linux nodes cannot share a PAN"),
+    ("linux-beside-contiki-br", "name: x\nnodes:\n  br: {role: border-router, platform: contiki}\n"
+     "  n1: {}\n" + OK_LINKS, 4, 3, r"nodes\.n1: n1 runs emulated but the border router 'br' runs contiki"),
+    ("bad-platform", "name: x\nplatform: contki\n" + OK_NODES + OK_LINKS, 2, 11,
+     r"platform: expected one of emulated, micropython, contiki \(got 'contki'\); did you mean 'contiki'\?"),
     ("unknown-top-key", "name: x\n" + OK_NODES + "lnks:\n  - [br, n1]\n", 5, 1,
      r"lnks: unknown key 'lnks'; did you mean 'links'\?"),
     ("unknown-node-key", "name: x\nnodes:\n  br: {role: border-router}\n  n1: {rol: sensor}\n" + OK_LINKS, 4, 8,
