@@ -20,6 +20,14 @@ starts aTurnaroundTime (192 µs) after an idle CCA; CCA sees energy from any nei
 sequence number alone, as radios do; a channel access failure gives up the frame
 (§7.5.1.4: the MAC reports CHANNEL_ACCESS_FAILURE) and with it the rest of the
 datagram, as a lost fragment would lose it anyway.
+
+Frame-port nodes (`frame_ports`) have their own MAC (Contiki-NG's CSMA): they hand
+the channel one frame at a time through `transmit`, which does what their radio
+would: an optional CCA (busy: COLLISION at once, as a radio in send-on-CCA mode
+answers), the turnaround, the airtime, then the ACK or macAckWaitDuration; no backoff
+and no retry here. They receive every intact frame addressed to them or broadcast,
+duplicates included (their MAC drops its own), and only while their radio is on
+(`set_radio`: the node's process is connected).
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from dataclasses import dataclass, field
 from testbed.lowpan.addresses import BROADCAST_SHORT
 from testbed.radio import phy
 from testbed.radio.activity import RadioActivity
+from testbed.radio.frameport import TxStatus
 
 Deliver = Callable[[int, int, bytes, float], None]  # (receiver, sender, psdu, time)
 
@@ -42,6 +51,7 @@ Deliver = Callable[[int, int, bytes, float], None]  # (receiver, sender, psdu, t
 DUPLICATE_WINDOW_S = 1.0
 OnAir = Callable[[float, bytes], None]  # (start time, psdu)
 OnActivity = Callable[[RadioActivity], None]
+OnTxDone = Callable[[int, TxStatus], None]  # (frame-port sender, outcome)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +89,7 @@ class RadioStats:
     channel_access_failures: int = 0
     queue_drops: int = 0  # datagrams refused by a full queue
     datagrams_sent: int = 0  # every frame of the datagram went out (and was ACKed if asked)
+    port_frames: int = 0  # frames frame-port nodes handed over (each TX, CCA-busy ones too)
     drops: dict[str, int] = field(default_factory=dict)  # frames given up, by reason
 
     def as_dict(self) -> dict[str, object]:
@@ -121,7 +132,7 @@ class _Node:
 
     __slots__ = ("short", "name", "neighbours", "queue", "active", "nb", "be", "retries",
                  "cca_start", "tx_start", "tx_end", "arriving", "last_arrival_end",
-                 "awaiting", "last_frame", "seq")
+                 "awaiting", "last_frame", "seq", "port", "radio_on", "last_tx")
 
     def __init__(self, short: int, name: str) -> None:
         self.short = short
@@ -140,6 +151,9 @@ class _Node:
         self.awaiting: _Transmission | None = None
         self.last_frame: dict[int, tuple[bytes, float]] = {}  # sender -> (PSDU, time)
         self.seq = 0
+        self.port = False  # a frame-port node: its own MAC, `RadioCore.transmit`
+        self.radio_on = True
+        self.last_tx = b""  # a frame-port node's previous PSDU (a repeat is a retry)
 
 
 def _default_ack(seq: int) -> bytes:
@@ -173,8 +187,14 @@ class RadioCore:
         on_air: OnAir | None = None,
         on_activity: OnActivity | None = None,
         lateness: Callable[[float], None] | None = None,
+        frame_ports: Iterable[int] = (),
+        on_tx_done: OnTxDone | None = None,
     ) -> None:
         self.nodes = {short: _Node(short, name) for short, name in nodes.items()}
+        for short in frame_ports:
+            node = self.nodes[short]
+            node.port = True
+            node.radio_on = False  # until its process connects
         for node in self.nodes.values():
             # §7.4.2: macDSN starts at a random value; nodes starting at the same DSN would make
             # an ACK (which carries only the DSN) fit another sender's frame. Its own seeded
@@ -195,6 +215,7 @@ class RadioCore:
         self._on_air = on_air or (lambda t, p: None)
         self._log = on_activity or (lambda a: None)
         self._lateness = lateness
+        self._tx_done = on_tx_done or (lambda s, status: None)
         self._events: list[tuple[float, int, Callable[[object], None], object]] = []
         self._order = itertools.count()
         self.stats = RadioStats()
@@ -292,13 +313,8 @@ class RadioCore:
 
     def _cca_end(self, node: _Node) -> None:
         """Channel idle: transmit. Busy: NB+1, BE+1 (up to macMaxBE), back off or fail."""
-        start, now = node.cca_start, self.now
-        # Energy seen during [start, now): a frame that starts exactly at `now` is not.
-        busy = (
-            node.last_arrival_end > start
-            or (node.tx_end > start and node.tx_start < now)
-            or any(other.start < now for other in node.arriving)
-        )
+        start = node.cca_start
+        busy = self._busy(node)
         dg = node.queue[0]
         self._log(RadioActivity(node.name, "cca", "data", start, self.params.cca_s, 0, -1, "",
                                 "busy" if busy else "idle"))
@@ -308,7 +324,7 @@ class RadioCore:
             # the channel idle, and the two frames collide.
             psdu = dg.frames[dg.index]
             tx = _Transmission(node, psdu, dg.dst, dg.ack_request, False)
-            self._at(now + self.params.turnaround_s, self._transmit, tx)
+            self._at(self.now + self.params.turnaround_s, self._transmit, tx)
             return
         self.stats.cca_busy += 1
         node.nb += 1
@@ -318,6 +334,65 @@ class RadioCore:
             self._give_up(node, "channel-access-failure")
         else:
             self._backoff(node)
+
+    def _busy(self, node: _Node) -> bool:
+        """Energy seen during the CCA [cca_start, now): a frame starting exactly now is not."""
+        start, now = node.cca_start, self.now
+        return (
+            node.last_arrival_end > start
+            or (node.tx_end > start and node.tx_start < now)
+            or any(other.start < now for other in node.arriving)
+        )
+
+    # -- frame-port nodes: their own MAC, this is their radio ---------------------
+
+    def set_radio(self, short: int, on: bool) -> None:
+        """A frame-port node's radio on (its process connected) or off (nothing heard,
+        nothing ACKed, no energy spent receiving)."""
+        self.nodes[short].radio_on = on
+
+    def transmit(self, src: int, psdu: bytes, *, dst: int, ack_request: bool,
+                 cca: bool) -> None:
+        """Frame-port node `src` sends one PSDU (FCS included) to `dst` (from its header).
+
+        The outcome comes through `on_tx_done` at the modelled end of the exchange:
+        COLLISION at the end of a busy CCA (or at once if the radio is still busy), OK
+        after the frame (broadcast) or its ACK, NOACK after macAckWaitDuration.
+        """
+        if self._clock is not None:
+            self.now = max(self.now, self._clock())
+        if len(psdu) > phy.MAX_PSDU:
+            raise ValueError(f"{len(psdu)}-byte PSDU exceeds aMaxPHYPacketSize 127")
+        node = self.nodes[src]
+        self.stats.port_frames += 1
+        if node.active or node.tx_end > self.now or self.closing:
+            self._tx_done(src, TxStatus.COLLISION)  # still sending (an ACK on its behalf)
+            return
+        if psdu == node.last_tx:
+            self.stats.retries += 1  # its MAC sends the same frame (same DSN) again
+        node.last_tx = psdu
+        node.active = True
+        tx = _Transmission(node, psdu, dst, ack_request and dst != BROADCAST_SHORT, False)
+        if cca:
+            node.cca_start = self.now
+            self._at(self.now + self.params.cca_s, self._port_cca_end, tx)
+        else:
+            self._at(self.now + self.params.turnaround_s, self._transmit, tx)
+
+    def _port_cca_end(self, tx: _Transmission) -> None:
+        node = tx.sender
+        busy = self._busy(node)
+        self._log(RadioActivity(node.name, "cca", "data", node.cca_start, self.params.cca_s, 0,
+                                -1, "", "busy" if busy else "idle"))
+        if busy:
+            self.stats.cca_busy += 1
+            self._port_done(node, TxStatus.COLLISION)
+        else:
+            self._at(self.now + self.params.turnaround_s, self._transmit, tx)
+
+    def _port_done(self, node: _Node, status: TxStatus) -> None:
+        node.active = False
+        self._tx_done(node.short, status)
 
     # -- the channel --------------------------------------------------------------
 
@@ -361,6 +436,8 @@ class RadioCore:
             if end > receiver.last_arrival_end:
                 receiver.last_arrival_end = end
             draw = rng()  # drawn for every neighbour so one outcome never shifts the others
+            if not receiver.radio_on:
+                continue  # a frame-port node whose process is not connected
             if tx.corrupted is not None and receiver.short in tx.corrupted:
                 stats.collisions += 1
                 status = "collision"
@@ -383,7 +460,10 @@ class RadioCore:
         else:
             self._log(RadioActivity(sender.name, "tx", "data", start, duration, length, tx.seq,
                                     self._peer_name(tx.dst), "ok"))
-            self._frame_done(sender)
+            if sender.port:
+                self._port_done(sender, TxStatus.OK)
+            else:
+                self._frame_done(sender)
 
     def _receive(self, receiver: _Node, tx: _Transmission) -> str:
         """A frame arrived intact at `receiver`: ACK matching, filtering, duplicates (§7.5.6)."""
@@ -399,7 +479,10 @@ class RadioCore:
             self._log(RadioActivity(receiver.name, "tx", "data", awaited.start,
                                     awaited.end - awaited.start, len(awaited.psdu), awaited.seq,
                                     self._peer_name(awaited.dst), "ok"))
-            self._frame_done(receiver)
+            if receiver.port:
+                self._port_done(receiver, TxStatus.OK)
+            else:
+                self._frame_done(receiver)
             return "ok"
         sender = tx.sender
         if tx.dst == BROADCAST_SHORT:
@@ -412,6 +495,10 @@ class RadioCore:
             # §7.5.6.4.2: the ACK is sent aTurnaroundTime after the end of the frame.
             ack = _Transmission(receiver, self._encode_ack(tx.seq), sender.short, False, True)
             self._at(tx.end + self.params.turnaround_s, self._send_ack, ack)
+        if receiver.port:  # its own MAC rejects duplicates (Contiki-NG's CSMA does)
+            self.stats.delivered += 1
+            self._deliver(receiver.short, sender.short, tx.psdu, self.now)
+            return "ok"
         # A retransmission is the same PSDU again (same DSN) soon after: a sender's DSN is
         # shared by all its destinations, so the DSN alone would take the frame that
         # follows 256 frames to others for a duplicate (Contiki-NG ages its seqno history).
@@ -441,6 +528,9 @@ class RadioCore:
                                 tx.seq, self._peer_name(tx.dst), "no-ack"))
         self._log(RadioActivity(sender.name, "tx", "data", tx.start, tx.end - tx.start,
                                 len(tx.psdu), tx.seq, self._peer_name(tx.dst), "no-ack"))
+        if sender.port:
+            self._port_done(sender, TxStatus.NOACK)  # its own MAC decides on a retry
+            return
         sender.retries += 1
         if sender.retries > self.params.max_frame_retries:
             self._give_up(sender, "dropped", reason="no-ack")

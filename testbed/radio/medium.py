@@ -5,9 +5,12 @@ IEEE 802.15.4 channel. IPv6 packets the kernels send on `wpan0` are compressed a
 fragmented into MAC frames (testbed.lowpan.adapter), go through the channel model
 (`core.py`) in real time, and come out reassembled on the receivers' TAPs. Every
 frame on the air goes to the capture, every radio activity to the activity log;
-counters go to the stats file at exit. What it is not: the creator of namespaces
-or TAPs (the emulated backend makes them persistent, with their sysctls, before
-starting this process).
+counters go to the stats file at exit. Frame-port nodes (Contiki-NG, with their own
+MAC and 6LoWPAN) connect to the spec's `frame_socket` and hand over whole frames
+(radio/frameport.py); their frames and the TAP nodes' share the channel, the capture
+and the log, and reach each other both ways. What it is not: the creator of
+namespaces or TAPs (the emulated backend makes them persistent, with their sysctls,
+before starting this process).
 
 Protocol with the parent: "READY" on stdout once every TAP is attached; SIGTERM or
 SIGINT stops it, flushes capture, activity log and stats, exit status 0. A spec
@@ -28,12 +31,15 @@ from pathlib import Path
 from testbed.capture.sensniff_pty import SensniffPty
 from testbed.errors import FrameError, TestbedError
 from testbed.linux import PR_SET_PDEATHSIG, PR_SET_TIMERSLACK, prctl
+from testbed.lowpan import mac
 from testbed.lowpan.adapter import Adapter
 from testbed.lowpan.addresses import BROADCAST_SHORT
+from testbed.lowpan.fcs import fcs_bytes
 from testbed.radio.activity import ActivityLog
 from testbed.radio.announce import router_advertisement
 from testbed.radio.core import RadioCore
 from testbed.radio.ethernet import classify, to_ethernet
+from testbed.radio.frameport import TX_CCA, FramePortServer, TxStatus, short_of_destination
 from testbed.radio.lateness import Lateness
 from testbed.capture.pcapwriter import PcapWriter
 from testbed.radio.spec import MediumSpec, load_spec
@@ -66,6 +72,8 @@ class Medium:
         self.core: RadioCore | None = None
         self._listening: set[int] = set()
         self.sniffer: SensniffPty | None = None
+        self.ports: FramePortServer | None = None
+        self._shorts: dict[int, str] = {}  # every node's short -> port kind
 
     # -- set-up and tear-down -------------------------------------------------------
 
@@ -80,20 +88,34 @@ class Medium:
             self.sniffer = SensniffPty(spec.sensniff_pty, channel=spec.channel).open()
             on_air = self._on_air
         shorts = {n.name: n.short for n in spec.nodes}
+        self._shorts = {n.short: n.port for n in spec.nodes}
         self.adapters = {
             n.short: Adapter(spec.pan_id, spec.addressing, spec.prefix,
                              timeout_s=spec.reassembly_timeout_s)
-            for n in spec.nodes
+            for n in spec.nodes if n.port == "tap"
         }
+        frame_ports = [n.short for n in spec.nodes if n.port == "frame"]
         self.core = RadioCore(
             {n.short: n.name for n in spec.nodes},
             [(shorts[link.a], shorts[link.b], link.prr) for link in spec.links],
             seed=spec.seed, queue_limit=spec.queue, clock=self.clock,
             on_deliver=self._deliver, on_air=on_air,
             on_activity=self.activity.write, lateness=self.lateness.record,
+            frame_ports=frame_ports, on_tx_done=self._tx_done,
         )
+        if spec.frame_socket is not None:
+            self.ports = FramePortServer(spec.frame_socket, shorts=frame_ports,
+                                         channel=spec.channel, pan_id=spec.pan_id,
+                                         transmit=self._from_port,
+                                         on_radio=self.core.set_radio)
+            try:
+                self.ports.open()
+            except OSError as error:
+                raise TestbedError(f"frame socket {spec.frame_socket}: {error.strerror}") \
+                    from None
         for node in spec.nodes:
-            self._fds[node.short] = attach_tap(node.netns, node.tap)
+            if node.port == "tap":
+                self._fds[node.short] = attach_tap(node.netns, node.tap)
         self._listening = set(self._fds)
         return self
 
@@ -116,6 +138,8 @@ class Medium:
         for fd in self._fds.values():
             os.close(fd)
         self._fds.clear()
+        if self.ports is not None:
+            self.ports.close()
         self.capture.close()
         self.activity.close()
         if self.sniffer is not None:
@@ -149,6 +173,7 @@ class Medium:
             "captured_frames": self.capture.frames,
             "activity_rows": self.activity.rows,
             **({"sensniff": self.sniffer.stats()} if self.sniffer is not None else {}),
+            **({"frame_port": self.ports.counts} if self.ports is not None else {}),
         }
 
     # -- the loop ---------------------------------------------------------------------
@@ -162,6 +187,8 @@ class Medium:
             selector.register(wake_r, selectors.EVENT_READ, None)
             for short, fd in self._fds.items():
                 selector.register(fd, selectors.EVENT_READ, short)
+            if self.ports is not None:
+                selector.register(self.ports.fd, selectors.EVENT_READ, _LISTENER)
             core = self.core
             clock = self.clock
             housekeeping = 0.0
@@ -181,6 +208,11 @@ class Medium:
                 for key, _ in selector.select(timeout):
                     if key.data is None:
                         _drain(wake_r)
+                    elif key.data is _LISTENER:
+                        for fd in self.ports.accept():
+                            selector.register(fd, selectors.EVENT_READ, _PORT)
+                    elif key.data is _PORT:
+                        self._read_port(selector, key.fd)
                     else:
                         self._read_tap(selector, key.fd, key.data)
                 now = clock()
@@ -221,11 +253,40 @@ class Medium:
                 return
             self._from_kernel(short, frame)
 
+    def _read_port(self, selector: selectors.BaseSelector, fd: int) -> None:
+        if not self.ports.readable(fd):
+            selector.unregister(fd)
+
+    def _from_port(self, src: int, flags: int, frame: bytes) -> None:
+        """A frame-port node's TX: the radio appends the FCS; the destination and the
+        ACK request come from its MAC header, as the receivers' radios read them."""
+        psdu = frame + fcs_bytes(frame)
+        try:
+            header = mac.decode(psdu, check_fcs=False)
+        except FrameError as error:
+            self._drop("port-undecodable")
+            print(f"medium: node {src:#06x}: frame port: {error}", file=sys.stderr)
+            self.ports.tx_done(src, TxStatus.ERROR)
+            return
+        dst = short_of_destination(header.dst_mode, header.dst)
+        if dst is None:
+            dst = NO_NODE
+        ack_request = header.ack_request and header.frame_type != mac.FrameType.ACK
+        self.core.transmit(src, psdu, dst=dst, ack_request=ack_request,
+                           cca=bool(flags & TX_CCA))
+
+    def _tx_done(self, src: int, status: TxStatus) -> None:
+        if not self._stopping:
+            self.ports.tx_done(src, status)
+
     def announce(self) -> None:
-        """The border router's RA with the PAN prefix and its 6CO (radio/announce.py)."""
+        """The border router's RA with the PAN prefix and its 6CO (radio/announce.py); a
+        frame-port border router (Contiki-NG) announces for itself."""
         if self.spec.border_router is None:
             return
         br = self.spec.short_of(self.spec.border_router)
+        if br not in self.adapters:
+            return
         adapter = self.adapters[br]
         packet = router_advertisement(br, self.spec.prefix)
         frames = [adapter.frame(self.core.next_seq(br), br, BROADCAST_SHORT, payload, False)
@@ -238,7 +299,7 @@ class Medium:
 
     def _from_kernel(self, src: int, frame: bytes) -> None:
         """An Ethernet frame node `src` sent: filter, compress, fragment, queue at its MAC."""
-        result = classify(frame, self._fds)
+        result = classify(frame, self._shorts)
         if isinstance(result, str):
             self._drop(result)
             return
@@ -263,8 +324,12 @@ class Medium:
         core.submit(src, dst, frames, ack_request=ack_request)
 
     def _deliver(self, receiver: int, sender: int, psdu: bytes, now: float) -> None:
-        """A frame the model delivered: reassemble; a complete packet goes to the kernel."""
+        """A frame the model delivered: reassemble; a complete packet goes to the kernel
+        (a frame-port node gets the frame itself)."""
         if self._stopping:
+            return
+        if receiver not in self.adapters:
+            self.ports.rx(receiver, psdu)
             return
         try:
             # The PSDU is the sender adapter's own frame, FCS included, and the channel
@@ -281,6 +346,13 @@ class Medium:
             self._drop("tap-write")  # the interface is down, or its queue is full
             return
         self.packets_out += 1
+
+
+#: Selector tags of the frame socket's listener and of its connections.
+_LISTENER = object()
+_PORT = object()
+#: The destination of a frame whose extended address is no node's: every radio filters it out.
+NO_NODE = 0xFFFE
 
 
 def _drain(fd: int) -> None:

@@ -21,13 +21,25 @@ _FROZEN = ConfigDict(extra="forbid", frozen=True)
 
 
 class NodeSpec(BaseModel):
-    """One node: its short address and where its TAP lives."""
+    """One node: its short address and how it reaches the air.
+
+    port "tap": a Linux node; the medium is its MAC and 6LoWPAN layer, through the TAP
+    `tap` in namespace `netns`. port "frame": a node with its own MAC (Contiki-NG) that
+    connects to the medium's `frame_socket` and hands it whole frames (radio/frameport.py).
+    """
 
     model_config = _FROZEN
     name: str
     short: int = Field(ge=1, le=MAX_SHORT)
-    netns: str
+    port: Literal["tap", "frame"] = "tap"
+    netns: str | None = None
     tap: str = Field(default="wpan0", max_length=15)  # IFNAMSIZ - 1
+
+    @model_validator(mode="after")
+    def _netns_for_tap(self) -> NodeSpec:
+        if self.port == "tap" and self.netns is None:
+            raise ValueError(f"node {self.name!r}: a tap port needs netns")
+        return self
 
 
 class LinkSpec(BaseModel):
@@ -62,6 +74,9 @@ class MediumSpec(BaseModel):
     #: Where to publish the tap as a sensniff v2 serial stream: a symlink to a pty slave
     #: (testbed.capture.sensniff_pty); None: no such tap.
     sensniff_pty: Path | None = None
+    #: Where the medium listens (AF_UNIX SOCK_SEQPACKET) for its frame-port nodes;
+    #: needed when any node has port "frame".
+    frame_socket: Path | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> MediumSpec:
@@ -69,6 +84,8 @@ class MediumSpec(BaseModel):
         shorts = [n.short for n in self.nodes]
         if len(set(names)) != len(names) or len(set(shorts)) != len(shorts):
             raise ValueError("node names and short addresses must be unique")
+        if self.frame_socket is None and any(n.port == "frame" for n in self.nodes):
+            raise ValueError("frame-port nodes need frame_socket")
         if self.border_router is not None and self.border_router not in names:
             raise ValueError(f"border_router {self.border_router!r} is not a node")
         for link in self.links:

@@ -1,0 +1,227 @@
+"""The medium's frame port: a real medium process, Python clients speaking the wire format.
+
+The clients play nodes with their own MAC (as nodes/contiki/platform/medium's radio
+driver does): HELLO, then TX of whole frames; the medium answers TX-DONE at the modelled
+end of the exchange and hands RX frames to the addressee. tshark reads the capture. No
+root needed: frame-port nodes have no namespace.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from testbed.lowpan import mac
+from testbed.lowpan.addresses import BROADCAST_SHORT, eui64
+from testbed.radio import frameport
+from testbed.radio.activity import read_activity
+from testbed.radio.frameport import MessageType, TxStatus
+
+TIMEOUT = 10.0
+PAN = 0xABCD
+
+
+def lowpan(size: int) -> bytes:
+    """A 6LoWPAN payload tshark decodes cleanly: dispatch 0x41 (uncompressed IPv6, RFC 4944
+    §5.1), fe80::1 -> ff02::1, next header 59 (none) and `size` bytes of padding."""
+    header = (b"\x60\x00\x00\x00" + size.to_bytes(2, "big") + b"\x3b\x40"
+              + b"\xfe\x80" + bytes(13) + b"\x01" + b"\xff\x02" + bytes(13) + b"\x01")
+    return b"\x41" + header + bytes(size)
+
+
+class Client:
+    """One node's end of the frame port."""
+
+    def __init__(self, path: Path, short: int) -> None:
+        self.short = short
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.sock.settimeout(TIMEOUT)
+        self.sock.connect(str(path))
+        self.sock.send(frameport.encode_hello(short))
+        self.seq = 0x40 + short
+
+    def recv(self) -> frameport.Message:
+        return frameport.decode(self.sock.recv(frameport.MAX_MESSAGE))
+
+    def recv_type(self, kind: MessageType) -> frameport.Message:
+        while True:
+            message = self.recv()
+            if message.type is kind:
+                return message
+
+    def frame(self, dst: int, payload: bytes = lowpan(4), *, extended: bool = False) -> bytes:
+        """A data frame without its FCS, as Contiki's framer makes it."""
+        self.seq = (self.seq + 1) & 0xFF
+        if extended:
+            psdu = mac.encode_data(seq=self.seq, pan_id=PAN, dst=eui64(dst),
+                                   dst_mode=mac.AddrMode.EXTENDED, src=eui64(self.short),
+                                   src_mode=mac.AddrMode.EXTENDED, payload=payload,
+                                   ack_request=True)
+        else:
+            psdu = mac.encode_data(seq=self.seq, pan_id=PAN, dst=dst,
+                                   dst_mode=mac.AddrMode.SHORT, src=self.short,
+                                   src_mode=mac.AddrMode.SHORT, payload=payload,
+                                   ack_request=dst != BROADCAST_SHORT)
+        return psdu[:-2]
+
+    def send(self, frame: bytes, *, cca: bool = True) -> None:
+        self.sock.send(frameport.encode_tx(frame, cca=cca))
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def medium(tmp_path: Path) -> Iterator[dict[str, object]]:
+    """A medium with three frame-port nodes: a-b (prr 1), a-c (prr 0), b-c (prr 1)."""
+    sock = tmp_path / "frames.sock"
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({
+        "run_id": "fp", "seed": 3, "frame_socket": str(sock),
+        "nodes": [{"name": n, "short": s, "port": "frame"}
+                  for n, s in (("a", 1), ("b", 2), ("c", 3))],
+        "links": [{"a": "a", "b": "b"}, {"a": "a", "b": "c", "prr": 0.0},
+                  {"a": "b", "b": "c"}],
+        "capture": str(tmp_path / "c.pcap"), "activity": str(tmp_path / "r.csv"),
+        "stats": str(tmp_path / "m.json"),
+    }))
+    process = subprocess.Popen([sys.executable, "-m", "testbed.radio.medium", str(spec)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    files = {"socket": sock, "capture": tmp_path / "c.pcap", "activity": tmp_path / "r.csv",
+             "stats": tmp_path / "m.json", "process": process}
+    try:
+        assert process.stdout.readline().strip() == "READY", process.stderr.read()
+        yield files
+    finally:
+        process.terminate()
+        process.wait(TIMEOUT)
+        assert not sock.exists(), "the medium leaves no socket behind"
+
+
+def stop(files: dict[str, object]) -> str:
+    process = files["process"]
+    process.terminate()
+    assert process.wait(TIMEOUT) == 0
+    return process.stderr.read()
+
+
+def test_hello_is_welcomed_and_a_stranger_refused(medium: dict[str, object]) -> None:
+    a = Client(medium["socket"], 1)
+    welcome = a.recv()
+    assert (welcome.type, welcome.channel, welcome.pan_id) == (MessageType.WELCOME, 26, PAN)
+    stranger = Client(medium["socket"], 9)
+    refused = stranger.recv()
+    assert refused.type is MessageType.REFUSED and "0x0009" in refused.reason
+    assert stranger.sock.recv(16) == b""  # and closed
+    twice = Client(medium["socket"], 1)
+    assert "already connected" in twice.recv().reason
+    a.close()
+    assert "0x0009 is not a frame-port node" in stop(medium)
+
+
+def test_unicast_acked_noack_on_a_dead_link_and_rx_at_the_addressee(
+        medium: dict[str, object]) -> None:
+    a, b, c = (Client(medium["socket"], s) for s in (1, 2, 3))
+    for client in (a, b, c):
+        assert client.recv().type is MessageType.WELCOME
+    frame = a.frame(2)
+    sent = time.monotonic()
+    a.send(frame)
+    assert a.recv_type(MessageType.TX_DONE).status is TxStatus.OK
+    elapsed = time.monotonic() - sent
+    rx = b.recv_type(MessageType.RX)
+    assert rx.psdu == frame  # without its FCS, as a radio's FIFO holds it
+    # CCA + turnaround + frame + turnaround + ACK: the exchange's modelled length at least
+    assert elapsed >= 128e-6 + 192e-6 + (len(frame) + 2 + 6) * 32e-6 + 192e-6 + 352e-6
+    # extended destination addresses map through the EUI-64 scheme; a-c never hears
+    lost = a.frame(3, extended=True)
+    a.send(lost)
+    assert a.recv_type(MessageType.TX_DONE).status is TxStatus.NOACK
+    a.send(lost)  # its MAC retries the same frame: counted as a retry
+    assert a.recv_type(MessageType.TX_DONE).status is TxStatus.NOACK
+    # broadcast: no ACK, every neighbour in range gets it
+    hello = b.frame(BROADCAST_SHORT)
+    b.send(hello)
+    assert b.recv_type(MessageType.TX_DONE).status is TxStatus.OK
+    assert a.recv_type(MessageType.RX).psdu == hello
+    assert c.recv_type(MessageType.RX).psdu == hello
+    for client in (a, b, c):
+        client.close()
+    stop(medium)
+    stats = json.loads(Path(medium["stats"]).read_text())
+    assert stats["frame_port"]["tx_done"] == {"ok": 2, "noack": 2, "collision": 0, "error": 0}
+    assert stats["retries"] == 1 and stats["acks"] == 1
+    rows = sorted((r for r in read_activity(medium["activity"]) if r.kind == "tx"),
+                  key=lambda r: r.start_s)
+    assert [(r.node, r.frame, r.peer, r.status) for r in rows] == [
+        ("a", "data", "b", "ok"), ("b", "ack", "a", "ok"), ("a", "data", "c", "no-ack"),
+        ("a", "data", "c", "no-ack"), ("b", "data", "broadcast", "ok")]
+    if shutil.which("tshark") is None:
+        pytest.skip("tshark not installed (make system-deps)")
+    fields = subprocess.run(
+        ["tshark", "-r", str(medium["capture"]), "-T", "fields", "-e", "wpan.frame_type",
+         "-e", "wpan.seq_no", "-e", "wpan.fcs_ok", "-e", "_ws.malformed"],
+        check=True, capture_output=True, text=True, timeout=60).stdout.split("\n")
+    decoded = [line.split("\t") for line in fields if line]
+    # data a->b, its ACK (same DSN), the two unACKed frames to c, the broadcast
+    assert [(int(t, 16), int(s)) for t, s, *_ in decoded] == [
+        (1, frame[2]), (2, frame[2]), (1, lost[2]), (1, lost[2]),
+        (1, hello[2])]
+    assert all(line[2] in ("1", "True") and line[3] == "" for line in decoded)
+
+
+def test_cca_on_a_busy_channel_answers_collision(medium: dict[str, object]) -> None:
+    a, b, c = (Client(medium["socket"], s) for s in (1, 2, 3))
+    for client in (a, b, c):
+        assert client.recv().type is MessageType.WELCOME
+    long_frame = b.frame(BROADCAST_SHORT, lowpan(70))  # 4.1 ms on the air
+    b.send(long_frame, cca=False)
+    time.sleep(0.0015)  # b is on the air from 0.19 ms to about 4.5 ms
+    c.send(c.frame(2))
+    done = c.recv_type(MessageType.TX_DONE)
+    assert done.status is TxStatus.COLLISION
+    assert b.recv_type(MessageType.TX_DONE).status is TxStatus.OK
+    for client in (a, b, c):
+        client.close()
+    stop(medium)
+    rows = read_activity(medium["activity"])
+    assert [(r.node, r.status) for r in rows if r.kind == "cca"] == [("c", "busy")]
+    assert not [r for r in rows if r.node == "c" and r.kind == "tx"]  # nothing went out
+    stats = json.loads(Path(medium["stats"]).read_text())
+    assert stats["frame_port"]["tx_done"]["collision"] == 1 and stats["frames"] == 1
+
+
+def test_a_bad_message_is_refused_and_the_medium_goes_on(medium: dict[str, object]) -> None:
+    a = Client(medium["socket"], 1)
+    assert a.recv().type is MessageType.WELCOME
+    a.sock.send(bytes((7, 2, 0)))  # version 7
+    refused = a.recv()
+    assert refused.type is MessageType.REFUSED and "offset 0: version 7" in refused.reason
+    b = Client(medium["socket"], 2)
+    assert b.recv().type is MessageType.WELCOME
+    b.send(b.frame(BROADCAST_SHORT))
+    assert b.recv_type(MessageType.TX_DONE).status is TxStatus.OK
+    b.close()
+    assert "offset 0: version 7" in stop(medium)
+
+
+def test_wire_format_round_trip_and_errors() -> None:
+    frame = bytes(range(20))
+    assert frameport.decode(frameport.encode_tx(frame, cca=True)).psdu == frame
+    assert frameport.decode(frameport.encode_rx(frame)).rssi == frameport.RX_RSSI_DBM
+    assert frameport.encode_hello(0x0102) == b"\x01\x01\x02\x01"
+    assert frameport.encode_tx_done(TxStatus.NOACK) == b"\x01\x82\x01"
+    with pytest.raises(frameport.ProtocolError, match="offset 1: unknown message type 0x7f"):
+        frameport.decode(b"\x01\x7f")
+    with pytest.raises(frameport.ProtocolError, match="offset 3: PSDU of 126 bytes"):
+        frameport.decode(frameport.encode_tx(bytes(126)))
+    with pytest.raises(frameport.ProtocolError, match="HELLO message truncated"):
+        frameport.decode(b"\x01\x01\x02")
