@@ -6,7 +6,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 # Debian packages the testbed runs with, in one list.
-DEBIAN_PACKAGES := python3 python3-venv iproute2 iputils-ping tshark netcat-openbsd procps prosody libcoap3-bin openssl qemu-system-arm firmware-microbit-micropython gcc-arm-none-eabi binutils-arm-none-eabi libnewlib-arm-none-eabi
+DEBIAN_PACKAGES := python3 python3-venv iproute2 iputils-ping tshark netcat-openbsd procps prosody libcoap3-bin openssl qemu-system-arm firmware-microbit-micropython gcc-arm-none-eabi binutils-arm-none-eabi libnewlib-arm-none-eabi \
+	make gcc libc6-dev git
 # Optional: the report's screenshots and its browser test. Ubuntu ships chromium as a snap only,
 # so these are tried one by one and a failure only skips that test.
 OPTIONAL_DEBIAN_PACKAGES := chromium chromium-driver
@@ -16,7 +17,8 @@ UV_VERSION := 0.13.8
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo --preserve-env=UV_CACHE_DIR)
 # After a run through sudo, hand what it wrote in the checkout back to the user.
 OWN_BACK := $(if $(SUDO),$(SUDO) chown -R $$(id -u):$$(id -g) reports .pytest_cache .hypothesis \
-	$$(find testbed tests nodes suites benchmarks -name __pycache__ -user 0 2>/dev/null) 2>/dev/null || true,true)
+	$$(find testbed tests nodes suites benchmarks -name __pycache__ -user 0 2>/dev/null) \
+	$$(find build/firmware -maxdepth 0 -user 0 2>/dev/null) 2>/dev/null || true,true)
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 VENV := .venv
@@ -24,7 +26,7 @@ PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help deps privileges system-deps python-env compare test test-fast bench clean lock
+.PHONY: help deps privileges system-deps python-env contiki compare test test-fast bench clean lock
 
 help:
 	@echo "make compare   install what is missing, run the XMPP-vs-CoAP comparison on the emulated testbed"
@@ -68,19 +70,27 @@ $(UV): | system-deps
 python-env: system-deps $(UV)
 	@$(UV) sync --frozen --quiet
 
+# Contiki-NG 5.0 + CMSIS 5 core headers, pinned in testbed/contiki/tree.py: from the vendored
+# tarballs (sha256-checked) when CONTIKI_VENDOR holds them, else git at the pinned commits. The
+# tree is unpacked once (a stamp of the pins in it) and swapped in whole; firmware builds read it.
+CONTIKI_DIR ?= build/contiki-ng
+CONTIKI_VENDOR ?= ../shared/vendor
+contiki: python-env
+	@$(PY) -m testbed.contiki.tree --dest $(CONTIKI_DIR) --vendor $(CONTIKI_VENDOR)
+
 # The comparison: every XMPP and CoAP variant on the default topology; it prints the verdict
 # table and where report.html (plots), summary.md and results.json are.
-compare: deps
+compare: deps contiki
 	$(SUDO) $(PY) -m testbed.cli compare --topology topologies/default.yaml; status=$$?; $(OWN_BACK); exit $$status
 
 # The lab suites run against labs/qemu.yaml: QEMU's micro:bit with the real MicroPython firmware
 # (Debian packages above) plays board s1, so the MicroPython lab path runs on every machine.
 TEST_LAB := --lab=labs/qemu.yaml
 
-test: deps
+test: deps contiki
 	$(SUDO) $(PY) -m pytest $(TEST_LAB); status=$$?; $(OWN_BACK); exit $$status
 
-test-fast: deps
+test-fast: deps contiki
 	$(SUDO) $(PY) -m pytest $(TEST_LAB) -m "not slow"; status=$$?; $(OWN_BACK); exit $$status
 
 bench: deps
