@@ -30,8 +30,9 @@ from rich.table import Table
 from testbed.backends import netns as ns
 from testbed.backends import userns
 from testbed.backends.emulated import CLOUD, EmulatedNetwork
-from testbed.config.topology import load_topology
-from testbed.errors import TestbedError
+from testbed.config.topology import Topology, load_topology
+from testbed.config.yamlmarks import did_you_mean
+from testbed.errors import BadInput, TestbedError
 from testbed.experiment.run import Run, find_run, list_runs, registry_dir, remove_dead_run
 
 if TYPE_CHECKING:
@@ -121,7 +122,7 @@ def _table(net: EmulatedNetwork) -> Table:
     for name, node in net.topology.nodes.items():
         table.add_row(
             name, str(node.role), f"{net.short_address(name):#06x}", str(net.address(name)),
-            net.netns(name),
+            net.netns(name) if name in net.namespaced else "- (Contiki firmware)",
         )
     table.add_row(CLOUD, "cloud", "-", str(net.cloud_address), net.netns(CLOUD))
     return table
@@ -284,6 +285,10 @@ def compare(
         help="ContikiMAC wake-up interval in ms (125 = 8 Hz channel checks).")] = 125.0,
     battery_mah: Annotated[float, typer.Option(
         help="Battery capacity for the lifetime estimate (2xAA at 3 V).")] = 2500.0,
+    platform: Annotated[Optional[str], typer.Option(
+        help="What the nodes run: emulated (Linux namespaces, Python apps), contiki "
+             "(Contiki-NG firmware), or both, 'emulated,contiki': one run each, then a "
+             "delta report (default: the topology's).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Run the XMPP and CoAP variants one after the other on TOPOLOGY; show what each cost.
@@ -295,16 +300,69 @@ def compare(
 
     Example: testbed compare --variants coap-observe-con,xmpp-message --readings 5
     """
-    from testbed.experiment.scenario import run_comparison, sensors_of
     from testbed.experiment.variants import parse_variants
 
     chosen = parse_variants(variants)
     topo = load_topology(topology)
+    platforms = _parse_platforms(platform)
     from testbed.energy.report import EnergySettings  # issue 04: checked before the run
 
     energy_settings = EnergySettings.of(profile=profile, mode=rdc, wakeup_ms=wakeup_ms,
                                         battery_mah=battery_mah)
     ns.require_net_admin()
+    if len(platforms) < 2:
+        on = topo.on_platform(platforms[0]) if platforms else topo
+        status = _compare_on(on, chosen, readings=readings, interval=interval, seed=seed,
+                             out_dir=out_dir, energy_settings=energy_settings, as_json=as_json)
+        if status:
+            raise typer.Exit(status)
+        return
+    runs, statuses = [], []
+    for name in platforms:  # one run each, then B - A
+        err.print(f"testbed: platform {name}", highlight=False)
+        statuses.append(_compare_on(topo.on_platform(name), chosen, readings=readings,
+                                    interval=interval, seed=seed, out_dir=out_dir,
+                                    energy_settings=energy_settings, as_json=as_json,
+                                    runs=runs))
+        if statuses[-1] == 130:
+            raise typer.Exit(130)
+    from testbed.report import compare_runs, delta_table, write_delta_report
+
+    if len(runs) == 2:
+        delta = compare_runs(runs[0], runs[1])
+        page = Path(write_delta_report(delta, runs[1]))
+        if not as_json:
+            out.print(delta_table(delta))
+        (err if as_json else out).print(  # --json: stdout keeps each run's JSON alone
+            f"delta report ({platforms[1]} - {platforms[0]}): {page}", highlight=False)
+    if any(statuses):
+        raise typer.Exit(max(statuses))
+
+
+_PLATFORMS = ("emulated", "contiki")
+
+
+def _parse_platforms(text: str | None) -> list[str]:
+    """`--platform`: one or two of emulated, contiki (BadInput, exit 2, for anything else)."""
+    if text is None:
+        return []
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    for name in names:
+        if name not in _PLATFORMS:
+            raise BadInput(f"--platform: unknown platform {name!r}{did_you_mean(name, _PLATFORMS)}"
+                           f" (expected {', '.join(_PLATFORMS)}, or both comma-separated)")
+    if not names or len(names) != len(set(names)):
+        raise BadInput(f"--platform: expected one or two different platforms (got {text!r})")
+    return names
+
+
+def _compare_on(topo: Topology, chosen: Any, *, readings: int, interval: float, seed: int,
+                out_dir: Path, energy_settings: Any, as_json: bool,
+                runs: list[Path] | None = None) -> int:
+    """One comparison run on `topo`: the verdict, the files; the exit status it deserves."""
+    from testbed.energy.report import EnergySettings
+    from testbed.experiment.scenario import run_comparison, sensors_of
+
     progress = Progress(
         SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
         TextColumn("{task.fields[figures]}"), TimeElapsedColumn(), console=err,
@@ -324,7 +382,9 @@ def compare(
     from testbed.experiment.results import RESULTS_FILE, read_results
 
     if run_dir is None:
-        raise typer.Exit(130)
+        return 130
+    if runs is not None:
+        runs.append(run_dir)
     if energy_settings != EnergySettings():  # the run recorded the defaults: recompute
         from testbed.energy.report import rewrite_energy
 
@@ -358,13 +418,12 @@ def compare(
             out.print(f"report: {files.html}\nsummary: {files.markdown}", highlight=False)
     if interrupted:
         err.print("testbed: interrupted", highlight=False)
-        raise typer.Exit(130)
+        return 130
     failed = _say_failed_variants(results)
     if report_error:
         err.print(f"testbed: {report_error}", highlight=False, markup=False)
         failed = True
-    if failed:
-        raise typer.Exit(1)
+    return 1 if failed else 0
 
 
 def _say_failed_variants(results: Results, *, run: str = "") -> bool:

@@ -299,6 +299,14 @@ class Topology(BaseModel):
         node = self.nodes[name]
         return node.platform if node.platform is not None else self.platform
 
+    def on_platform(self, platform: Platform | str) -> Topology:
+        """The same network with every node on `platform` (`testbed compare --platform`)."""
+        data = self.model_dump()
+        data["platform"] = Platform(platform)
+        for node in data["nodes"].values():
+            node["platform"] = None
+        return Topology.model_validate(data)
+
     @property
     def pan_platform(self) -> Platform:
         """The platform of the PAN: the border router's (a PAN has one, see _semantic_issues)."""

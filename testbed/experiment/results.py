@@ -137,6 +137,9 @@ class Results:
     interval_s: float
     variants: dict[str, VariantResult] = field(default_factory=dict)
     interrupted: str | None = None  # the variant a SIGINT/SIGTERM cut short (not in variants)
+    #: what the nodes ran: "emulated" (Linux namespaces, Python apps) or "contiki" (Contiki-NG
+    #: firmware on the frame port); the topology's PAN platform
+    platform: str = "emulated"
     # issue 04: per protocol app, testbed/memory/summary.py memory_section (once per run)
     memory: dict[str, Any] = field(default_factory=dict)
 
@@ -201,6 +204,7 @@ def read_results(path: str | Path) -> Results:
             variants={n: _variant(n, v) for n, v in data["variants"].items()},
             interrupted=data.get("interrupted"),
             memory=dict(data.get("memory") or {}),
+            platform=str(data.get("platform", "emulated")),
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise BadInput(f"{path}: not a results.json ({type(exc).__name__}: {exc})") from exc

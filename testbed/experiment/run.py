@@ -361,6 +361,11 @@ class Run:
         """Remove the registry entry: call once everything it lists is gone."""
         remove_entry(self.entry)
 
+    def annotate(self, **fields: object) -> None:
+        """Add facts about the run to run.json (e.g. the platform its nodes run)."""
+        self.manifest.update(fields)
+        self._write_manifest()
+
     def finish(self) -> None:
         """Write the end time into run.json."""
         self.manifest["ended"] = _now().isoformat(timespec="seconds")

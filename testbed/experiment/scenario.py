@@ -477,8 +477,10 @@ def run_comparison(
     observer = observer or _Silent()
     run = Run.create(topology_name=topology.name, topology_source=topology.source, seed=seed,
                      out=out, argv=argv)
+    # emulated: Linux namespaces and the Python apps; contiki: Contiki-NG firmware
+    run.annotate(backend="emulated", platform=str(topology.pan_platform))
     results = Results(run_id=run.run_id, topology=topology.name, seed=seed, readings=readings,
-                      interval_s=interval_s)
+                      interval_s=interval_s, platform=str(topology.pan_platform))
     write_results(results, run.directory)
     observer.started(run.directory)
     try:

@@ -198,3 +198,12 @@ def test_platform_is_the_topologys_unless_a_node_names_its_own() -> None:
                              "links:\n  - [br, s1]\n")
     assert default.pan_platform is Platform.EMULATED
     assert default.nodes["s1"].platform is None
+
+
+def test_on_platform_moves_every_node_and_keeps_the_rest() -> None:
+    topo = parse_topology("name: m\nnodes:\n  br: {role: border-router}\n  s1: {platform: emulated}\n"
+                          "links:\n  - [br, s1, {prr: 0.9}]\n")
+    moved = topo.on_platform("contiki")
+    assert [moved.platform_of(n) for n in moved.nodes] == [Platform.CONTIKI, Platform.CONTIKI]
+    assert moved.links == topo.links and moved.radio == topo.radio
+    assert moved.on_platform(Platform.EMULATED).pan_platform is Platform.EMULATED
