@@ -62,6 +62,22 @@ put_text(char *buf, size_t size, size_t *len, const char *text)
   return 0;
 }
 /*---------------------------------------------------------------------------*/
+/* "\\u00e9": four lowercase hex digits, as json.dumps writes them */
+static const char *
+u_escape(char esc[8], unsigned long unit)
+{
+  static const char hex[] = "0123456789abcdef";
+  int i;
+
+  esc[0] = '\\';
+  esc[1] = 'u';
+  for(i = 0; i < 4; i++) {
+    esc[2 + i] = hex[(unit >> (12 - 4 * i)) & 0xf];
+  }
+  esc[6] = '\0';
+  return esc;
+}
+/*---------------------------------------------------------------------------*/
 static int
 put_escape(char *buf, size_t size, size_t *len, unsigned long cp)
 {
@@ -83,14 +99,12 @@ put_escape(char *buf, size_t size, size_t *len, unsigned long cp)
   }
   if(cp >= 0x10000) { /* UTF-16 surrogate pair, as Python writes it */
     cp -= 0x10000;
-    snprintf(esc, sizeof(esc), "\\u%04lx", 0xd800 + (cp >> 10));
-    if(put_text(buf, size, len, esc) < 0) {
+    if(put_text(buf, size, len, u_escape(esc, 0xd800 + ((cp >> 10) & 0x3ff))) < 0) {
       return -1;
     }
     cp = 0xdc00 + (cp & 0x3ff);
   }
-  snprintf(esc, sizeof(esc), "\\u%04lx", cp);
-  return put_text(buf, size, len, esc);
+  return put_text(buf, size, len, u_escape(esc, cp & 0xffff));
 }
 /*---------------------------------------------------------------------------*/
 /* One code point from UTF-8 (RFC 3629); *n = bytes used; U+FFFD for an invalid sequence. */
