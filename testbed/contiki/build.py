@@ -1,0 +1,330 @@
+"""Build one Contiki-NG app for one target with Contiki's own make, cached by content.
+
+What it is: `build_firmware(app, target, options)` runs `make -C <app> TARGET=... BUILD_DIR=...
+CONTIKI=<the pinned tree>` (argv only) and returns the ELF, the GNU ld map (-Wl,-Map through
+LDFLAGS, which Contiki's makefiles append to) and the object folder with -fstack-usage's .su
+files. What it is not: the tree (tree.py), memory figures (testbed/memory/), running a node.
+
+Why this cache: Contiki's make tracks headers (.d files) but not compiler flags, so each set of
+options (macros, make variables, target, Contiki pin) gets its own BUILD_DIR,
+build/firmware/<app>/<target>/<options hash>/, and inside it a stamp of the hash of every source
+file of the app and of nodes/contiki/ (common, lib, platform). Same stamp: nothing runs. Other
+stamp: make runs again in the same folder (objects rebuilt as make sees fit; the ELF is removed
+first so that a module taken out of the Makefile is relinked without it).
+
+Options reach make's recipes, which run in a shell: names and values are checked against a
+plain character set (identifiers, numbers, paths) and anything else is refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import hashlib
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from testbed.backends.processes import dies_with_parent
+from testbed.contiki.tree import STAMP as TREE_STAMP
+from testbed.errors import BadInput, TestbedError
+from testbed.firmware import nodes_dir
+
+CHECKOUT = Path(__file__).resolve().parents[2]
+CONTIKI_DIR = CHECKOUT / "build" / "contiki-ng"
+FIRMWARE_DIR = CHECKOUT / "build" / "firmware"
+#: what Contiki's `git describe` says in a clone at the pinned commit (the tree has no .git)
+RELSTR = "release/v5.0"
+MAKE_JOBS = 2
+CACHE_VERSION = "1"
+
+
+class Target(StrEnum):
+    """Targets the testbed builds for: the emulated medium's platform (out of tree), Contiki's
+    Linux-hosted native, and two CC2538 boards (Cortex-M3, 512 KB flash, 32 KB RAM, 802.15.4)."""
+
+    MEDIUM = "medium"
+    NATIVE = "native"
+    CC2538DK = "cc2538dk"
+    ZOUL = "zoul"
+
+
+class BuildError(BadInput):
+    """Contiki's make failed: the app, the target, the compiler's first error line, the log."""
+
+
+#: make variables the build sets itself (an option may not change where things are)
+RESERVED = frozenset({"TARGET", "BUILD_DIR", "CONTIKI", "TARGETDIRS", "CFLAGS", "LDFLAGS",
+                      "RELSTR", "CONTIKI_PROJECT"})
+_MACRO = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_VARIABLE = re.compile(r"[A-Z][A-Z0-9_]*\Z")
+_VALUE = re.compile(r"[A-Za-z0-9_.+/-]*\Z")
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """Compile-time options of one firmware, all part of its cache key.
+
+    defines: project-conf macros (`-DNAME=value`; a project-conf.h gives its defaults under
+    `#ifndef NAME`). make: make variables on make's command line (MAKE_WITH_..., BOARD=...).
+    stack_usage: -fstack-usage (.su files beside the objects); it does not change the code."""
+
+    defines: Mapping[str, str] = field(default_factory=dict)
+    make: Mapping[str, str] = field(default_factory=dict)
+    stack_usage: bool = True
+
+    def __post_init__(self) -> None:
+        for name, value in self.defines.items():
+            if not _MACRO.match(name) or not _VALUE.match(str(value)):
+                raise BadInput(f"option -D{name}={value}: a macro is a C identifier and its "
+                               "value letters, digits and _.+/- only")
+        for name, value in self.make.items():
+            if not _VARIABLE.match(name) or not _VALUE.match(str(value)):
+                raise BadInput(f"option {name}={value}: a make variable is upper-case and its "
+                               "value letters, digits and _.+/- only")
+            if name in RESERVED:
+                raise BadInput(f"option {name}={value}: {name} is set by the build itself")
+
+    def key_lines(self) -> list[str]:
+        return ([f"-D{k}={v}" for k, v in sorted(self.defines.items())]
+                + [f"{k}={v}" for k, v in sorted(self.make.items())]
+                + [f"stack_usage={self.stack_usage}"])
+
+
+@dataclass(frozen=True, slots=True)
+class Firmware:
+    """A built image. `objects`: the folder of its .o files (and .su with stack_usage; .deps/
+    names each object's source). `cached`: no make ran for this call."""
+
+    app: str
+    target: Target
+    elf: Path
+    map: Path
+    objects: Path
+    build_dir: Path
+    sources_hash: str
+    cached: bool
+    seconds: float
+
+
+# --- where things are -----------------------------------------------------------------------
+
+def app_dir(app: str | Path) -> Path:
+    """An app of nodes/contiki/ by name, or any Contiki app folder by path."""
+    if isinstance(app, Path) or "/" in str(app):
+        return Path(app).resolve()
+    return (nodes_dir() / "contiki" / str(app)).resolve()
+
+
+def platform_dir() -> Path:
+    """TARGETDIRS for the out-of-tree platforms (nodes/contiki/platform/<target>/)."""
+    return nodes_dir().resolve() / "contiki" / "platform"
+
+
+def _source_files(root: Path) -> Iterator[Path]:
+    if not root.is_dir():
+        return
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).parts
+        if "build" in rel or "__pycache__" in rel or any(p.startswith(".") for p in rel):
+            continue  # build outputs (Contiki's examples may hold a build/ of their own)
+        if path.is_file():
+            yield path
+
+
+def sources_hash(app: Path) -> str:
+    """sha256 over the path and bytes of every file of the app and of nodes/contiki/'s
+    common, lib and platform folders."""
+    digest = hashlib.sha256()
+    shared = nodes_dir().resolve() / "contiki"
+    roots = [("app", app)] + [(name, shared / name) for name in ("common", "lib", "platform")]
+    for label, root in roots:
+        for path in _source_files(root):
+            digest.update(f"{label}/{path.relative_to(root)}\0".encode())
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def options_hash(app: Path, target: Target, project: str, options: BuildOptions,
+                 contiki: Path) -> str:
+    """What selects the BUILD_DIR: everything that changes the compile but not a file."""
+    stamp = contiki / TREE_STAMP
+    tree = stamp.read_text() if stamp.is_file() else f"unstamped tree {contiki}"
+    lines = [f"v{CACHE_VERSION}", str(app), str(target), project, tree, RELSTR,
+             *options.key_lines()]
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+# --- the build ------------------------------------------------------------------------------
+
+def build_firmware(app: str | Path, target: Target | str, options: BuildOptions | None = None,
+                   *, project: str | None = None, contiki: Path | None = None,
+                   out: Path | None = None) -> Firmware:
+    """The firmware of `app` for `target`, built now or taken from the cache.
+
+    project: the Makefile's CONTIKI_PROJECT to build (default: the app folder's name)."""
+    started = time.monotonic()
+    options = options or BuildOptions()
+    try:
+        target = Target(target)
+    except ValueError:
+        raise BadInput(f"target {target!r}: expected one of "
+                       f"{', '.join(t.value for t in Target)}") from None
+    source = app_dir(app)
+    name = source.name
+    if not (source / "Makefile").is_file():
+        raise BadInput(f"{source}: no Makefile (a Contiki app folder has one)")
+    project = project or name
+    contiki = (contiki or CONTIKI_DIR).resolve()
+    if not (contiki / "Makefile.include").is_file():
+        raise BadInput(f"{contiki}: no Contiki-NG tree (make contiki)")
+    key = options_hash(source, target, project, options, contiki)
+    folder = (out or FIRMWARE_DIR) / name / target.value / key[:16]
+    build = folder / "build"
+    map_path = folder / f"{project}.map"
+    folder.mkdir(parents=True, exist_ok=True)
+    with _locked(folder / ".lock"):
+        hashed = sources_hash(source)
+        stamp = folder / ".sources"
+        elf = _find_elf(build, project, target)
+        if elf and map_path.is_file() and stamp.is_file() and stamp.read_text() == hashed:
+            return Firmware(name, target, elf, map_path, elf.parent / "obj", build, hashed,
+                            cached=True, seconds=time.monotonic() - started)
+        stamp.unlink(missing_ok=True)
+        if elf:
+            elf.unlink()  # relink always: make does not see a module taken out
+        _make(source, target, project, options, contiki, build, map_path, folder / "build.log")
+        elf = _find_elf(build, project, target)
+        if elf is None or not map_path.is_file():
+            raise BuildError(f"{name}: {target} build made no {project}.{target} "
+                             f"({_skipped(folder / 'build.log')}); full log: {folder / 'build.log'}")
+        stamp.write_text(hashed)
+        return Firmware(name, target, elf, map_path, elf.parent / "obj", build, hashed,
+                        cached=False, seconds=time.monotonic() - started)
+
+
+def make_argv(source: Path, target: Target, project: str, options: BuildOptions, contiki: Path,
+              build: Path) -> list[str]:
+    argv = ["make", f"-j{MAKE_JOBS}", "--no-print-directory", "-C", str(source),
+            f"TARGET={target}", f"BUILD_DIR={build}", f"CONTIKI={contiki}", f"RELSTR={RELSTR}"]
+    if platform_dir().is_dir():
+        argv.append(f"TARGETDIRS={platform_dir()}")
+    argv += [f"{k}={v}" for k, v in sorted(options.make.items())]
+    return argv + [project]
+
+
+def make_env(options: BuildOptions, map_path: Path) -> dict[str, str]:
+    """CFLAGS/LDFLAGS through the environment: Contiki's makefiles append to them (`+=`),
+    where the same on make's command line would replace Contiki's own flags."""
+    cflags = [f"-D{k}={v}" for k, v in sorted(options.defines.items())]
+    if options.stack_usage:
+        cflags.append("-fstack-usage")
+    env = {k: v for k, v in os.environ.items() if k not in ("CFLAGS", "LDFLAGS", "MAKEFLAGS")}
+    env.update(CFLAGS=" ".join(cflags), LDFLAGS=f"-Wl,-Map={map_path}", LC_ALL="C")
+    return env
+
+
+def _make(source: Path, target: Target, project: str, options: BuildOptions, contiki: Path,
+          build: Path, map_path: Path, log: Path) -> None:
+    argv = make_argv(source, target, project, options, contiki, build)
+    with log.open("w") as out:
+        out.write(" ".join(argv) + "\n")
+        out.flush()
+        try:
+            done = subprocess.run(dies_with_parent(argv, lasting=False), stdout=out,
+                                  stderr=subprocess.STDOUT, env=make_env(options, map_path),
+                                  timeout=1200, check=False)
+        except FileNotFoundError:
+            raise BuildError(f"{source.name}: make not found (apt-get install make)") from None
+        except subprocess.TimeoutExpired:
+            raise BuildError(f"{source.name}: {target} build still running after 20 min; "
+                             f"full log: {log}") from None
+    if done.returncode != 0:
+        raise BuildError(f"{source.name}: {target} build failed: {first_error(log)}; "
+                         f"full log: {log}")
+
+
+_ERROR = re.compile(r"(\berror\b|undefined reference|multiple definition|No rule to make|"
+                    r"No such file|will not fit|overflowed by)", re.IGNORECASE)
+
+
+def first_error(log: Path) -> str:
+    """The compiler's (or linker's, or make's) first error line of a failed build."""
+    lines = log.read_text(errors="replace").splitlines()[1:]
+    for line in lines:
+        if _ERROR.search(line) and not line.lstrip().startswith("make"):
+            return line.strip()
+    for line in lines:
+        if "***" in line:
+            return line.strip()
+    return lines[-1].strip() if lines else "(no output)"
+
+
+def _skipped(log: Path) -> str:
+    for line in log.read_text(errors="replace").splitlines():
+        if line.startswith("Skipping"):
+            return line.strip()
+    return "no ELF where Contiki puts it"
+
+
+def _find_elf(build: Path, project: str, target: Target) -> Path | None:
+    """$(BUILD_DIR)/<target>[/<board>]/<project>.<target> (zoul adds a board folder)."""
+    found = sorted(build.glob(f"{target}/**/{project}.{target}")) if build.is_dir() else []
+    return found[0] if found else None
+
+
+class _locked:
+    """One build per BUILD_DIR at a time (two sessions asking for the same firmware)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> None:
+        self.file = self.path.open("w")
+        fcntl.flock(self.file, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self.file, fcntl.LOCK_UN)
+        self.file.close()
+
+
+# --- command line (the lead's CLI may call `main` or `build_firmware`) --------------------------
+
+def _pairs(items: list[str], what: str) -> dict[str, str]:
+    pairs = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise BadInput(f"{what} {item!r}: expected NAME=VALUE")
+        pairs[name] = value
+    return pairs
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m testbed.contiki.build",
+                                     description="Build a Contiki-NG app (cached).")
+    parser.add_argument("app", help="an app of nodes/contiki/ or a Contiki app folder")
+    parser.add_argument("target", help=", ".join(t.value for t in Target))
+    parser.add_argument("-D", dest="defines", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--make", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--project", default=None)
+    args = parser.parse_args(argv)
+    try:
+        options = BuildOptions(defines=_pairs(args.defines, "-D"),
+                               make=_pairs(args.make, "--make"))
+        firmware = build_firmware(args.app, args.target, options, project=args.project)
+    except TestbedError as exc:
+        print(f"build: {exc}", file=sys.stderr)
+        return exc.exit_status
+    print(f"elf {firmware.elf}\nmap {firmware.map}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
