@@ -1,0 +1,116 @@
+/*
+ * coap-sensor: the CoAP sensor node on Contiki-NG's CoAP engine, the C twin of
+ * nodes/coap-sensor/main.py (same readings, sequence numbers, timestamps, events and
+ * payloads; docs/CONTRACTS.md "Node firmware").
+ *
+ * One process: it reads the configuration (node-config: TESTBED_<KEY>), activates the
+ * resources (res-sensors.c), says "ready", and runs each sensor's notification clock from
+ * its first Observe registration on (every interval, drift-free like main.py's next_tick).
+ * The engine's own process answers requests.
+ */
+#include "contiki.h"
+#include "coap-engine.h"
+#include "events.h"
+#include "node-config.h"
+#include "res-sensors.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "sys/log.h"
+#define LOG_MODULE "coap-sensor"
+#define LOG_LEVEL LOG_LEVEL_APP
+
+PROCESS(coap_sensor_process, "coap-sensor");
+AUTOSTART_PROCESSES(&coap_sensor_process);
+
+static struct node_config node;
+static struct res_sensors_config config;
+static struct etimer ticks[NODE_CONFIG_MAX_SENSORS];
+/*---------------------------------------------------------------------------*/
+/* Bad configuration: one "error" event naming the key; a Linux-hosted node exits with 2. */
+static void
+refuse(const char *what)
+{
+  events_error(what);
+#if CONTIKI_TARGET_NATIVE || CONTIKI_TARGET_MEDIUM
+  exit(2);
+#endif
+}
+/*---------------------------------------------------------------------------*/
+/* The coap keys of manifest.toml (port, format, observe, max_age) */
+static int
+configure(void)
+{
+  const char *format;
+  const char *observe;
+  long port;
+
+  node_config_load(&node);
+  config.node = &node;
+  format = node_config_string("FORMAT", "text");
+  if(strcmp(format, "text") == 0) {
+    config.content_format = RES_SENSORS_TEXT_PLAIN;
+  } else if(strcmp(format, "senml-cbor") == 0) {
+    config.content_format = RES_SENSORS_SENML_CBOR;
+  } else {
+    refuse("TESTBED_FORMAT: expected text or senml-cbor");
+    return -1;
+  }
+  /* the manifest's default is "con"; unset, empty, "null" or "none" means GET mode as the
+   * runner's null does */
+  observe = node_config_string("OBSERVE", "con");
+  if(strcmp(observe, "con") == 0) {
+    config.observe = RES_SENSORS_CON;
+  } else if(strcmp(observe, "non") == 0) {
+    config.observe = RES_SENSORS_NON;
+  } else if(observe[0] == '\0' || strcmp(observe, "null") == 0
+            || strcmp(observe, "none") == 0) {
+    config.observe = RES_SENSORS_GET;
+  } else {
+    refuse("TESTBED_OBSERVE: expected con, non or null");
+    return -1;
+  }
+  config.max_age = (uint32_t)node_config_int("MAX_AGE", 60, 0, 0xffffffffL >> 1);
+  /* the engine binds COAP_DEFAULT_PORT at start-up; another port is a compile-time change */
+  port = node_config_int("PORT", COAP_DEFAULT_PORT, 1, 65535);
+  if(port != COAP_DEFAULT_PORT) {
+    refuse("TESTBED_PORT: this build serves only the CoAP default port 5683");
+    return -1;
+  }
+  if(node_config_error() != NULL) {
+    refuse(node_config_error());
+    return -1;
+  }
+  return 0;
+}
+/*---------------------------------------------------------------------------*/
+PROCESS_THREAD(coap_sensor_process, ev, data)
+{
+  static uint8_t i;
+
+  PROCESS_BEGIN();
+
+  if(configure() < 0 || res_sensors_init(&config, &coap_sensor_process) < 0) {
+    PROCESS_EXIT();
+  }
+  events_simple("ready");
+
+  while(1) {
+    PROCESS_WAIT_EVENT();
+    if(ev == res_sensors_registered) {
+      i = (uint8_t)(uintptr_t)data;
+      etimer_set(&ticks[i], (clock_time_t)((uint64_t)node.interval_ms * CLOCK_SECOND / 1000));
+    } else if(ev == PROCESS_EVENT_TIMER) {
+      for(i = 0; i < node.sensor_count; i++) {
+        if(data == &ticks[i]) {
+          etimer_reset(&ticks[i]);
+          res_sensors_tick(i);
+        }
+      }
+    }
+  }
+
+  PROCESS_END();
+}
+/*---------------------------------------------------------------------------*/

@@ -1,0 +1,296 @@
+/*
+ * res-sensors: /sensors/<name> and /.well-known/core on Contiki-NG's CoAP engine (see
+ * res-sensors.h).
+ */
+#include "res-sensors.h"
+
+#include "coap-engine.h"
+#include "coap-observe.h"
+#include "events.h"
+#include "lib/sha-256.h"
+#include "net/ipv6/uiplib.h"
+#include "reading.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "sys/log.h"
+#define LOG_MODULE "sensors"
+#define LOG_LEVEL LOG_LEVEL_APP
+
+/* RFC 7641 §3.4: 24-bit sequence numbers; ETag length as the Python app sends it */
+#define ETAG_LEN 4
+#define PATH_PREFIX "sensors/"
+#define PATH_SIZE (sizeof(PATH_PREFIX) + 24)
+
+struct sensor {
+  coap_resource_t resource;
+  char path[PATH_SIZE];      /* "sensors/<name>", no leading slash (the engine's form) */
+  char attributes[56];       /* rt="<name>";ct=<fmt>[;obs] */
+  const char *name;
+  uint32_t seq;              /* the last reading's sequence number, 0 before the first */
+  uint64_t t_ms;             /* its time */
+  uint8_t observed;          /* an observer registered once: the clock is running */
+};
+
+static struct sensor sensors[NODE_CONFIG_MAX_SENSORS];
+static uint8_t sensor_count;
+static const struct res_sensors_config *config;
+static struct process *owner;
+/* set while the engine builds notifications (coap_notify_observers calls the GET handler
+ * with a request it made up); the handler then answers the last reading */
+static uint8_t notifying;
+static uint8_t done;
+static char links[NODE_CONFIG_MAX_SENSORS * (2 * PATH_SIZE + 24)];
+
+process_event_t res_sensors_registered;
+
+static void sensor_get(coap_message_t *request, coap_message_t *response,
+                       uint8_t *buffer, uint16_t preferred_size, int32_t *offset);
+static void well_known_get(coap_message_t *request, coap_message_t *response,
+                           uint8_t *buffer, uint16_t preferred_size, int32_t *offset);
+
+RESOURCE(res_well_known, "", well_known_get, NULL, NULL, NULL);
+/*---------------------------------------------------------------------------*/
+static struct sensor *
+sensor_of(const coap_message_t *request)
+{
+  const char *url = NULL;
+  size_t len = coap_get_header_uri_path(request, &url);
+  uint8_t i;
+
+  for(i = 0; i < sensor_count; i++) {
+    if(url != NULL && len == strlen(sensors[i].path)
+       && memcmp(url, sensors[i].path, len) == 0) {
+      return &sensors[i];
+    }
+  }
+  return NULL;
+}
+/*---------------------------------------------------------------------------*/
+static int
+value_of(const struct sensor *s, uint32_t seq)
+{
+  return reading_value_coap(config->node->name, s->name, seq, config->node->seed);
+}
+/*---------------------------------------------------------------------------*/
+/* main.py new_reading: reading seq + 1, its "reading" event */
+static void
+new_reading(struct sensor *s)
+{
+  struct event e;
+
+  s->seq++;
+  s->t_ms = events_now_ms();
+  event_begin(&e, "reading");
+  event_uint(&e, "seq", s->seq);
+  event_string(&e, "sensor", s->name);
+  event_tenths(&e, "value", value_of(s, s->seq));
+  event_ms(&e, "t", s->t_ms);
+  event_emit(&e);
+}
+/*---------------------------------------------------------------------------*/
+/* main.py check_done: observe mode only, once */
+static void
+check_done(void)
+{
+  uint8_t i;
+
+  if(done || config->observe == RES_SENSORS_GET) {
+    return;
+  }
+  for(i = 0; i < sensor_count; i++) {
+    if(sensors[i].seq < config->node->readings) {
+      return;
+    }
+  }
+  done = 1;
+  events_simple("done");
+}
+/*---------------------------------------------------------------------------*/
+/* main.py "observe" event: a registration (RFC 7641 §3.1), before the engine adds it */
+static void
+registered(struct sensor *s, const coap_message_t *request)
+{
+  const coap_endpoint_t *peer = coap_get_src_endpoint(request);
+  char address[UIPLIB_IPV6_MAX_STR_LEN];
+  char token[2 * COAP_TOKEN_LEN + 1];
+  struct event e;
+  int i;
+
+  if(peer == NULL) {
+    return;
+  }
+  uiplib_ipaddr_snprint(address, sizeof(address), &peer->ipaddr);
+  for(i = 0; i < request->token_len; i++) {
+    snprintf(token + 2 * i, 3, "%02x", request->token[i]);
+  }
+  token[2 * request->token_len] = '\0';
+  event_begin(&e, "observe");
+  event_string(&e, "peer", address);
+  event_uint(&e, "port", UIP_HTONS(peer->port));
+  event_string(&e, "token", token);
+  event_uint(&e, "handed_over", 0); /* the engine keeps no unacknowledged notifications */
+  event_emit(&e);
+  if(!s->observed) {
+    s->observed = 1;
+    process_post(owner, res_sensors_registered, (void *)(uintptr_t)(s - sensors));
+  }
+}
+/*---------------------------------------------------------------------------*/
+static void
+sensor_get(coap_message_t *request, coap_message_t *response,
+           uint8_t *buffer, uint16_t preferred_size, int32_t *offset)
+{
+  struct sensor *s = sensor_of(request);
+  unsigned content_format = config->content_format;
+  unsigned accept;
+  uint32_t observe;
+  uint32_t seq;
+  uint64_t t_ms;
+  uint8_t digest[SHA_256_DIGEST_LENGTH];
+  int len;
+
+  if(s == NULL) {
+    coap_set_status_code(response, NOT_FOUND_4_04);
+    return;
+  }
+  if(!notifying && coap_get_header_accept(request, &accept)) {
+    if(accept != RES_SENSORS_TEXT_PLAIN && accept != RES_SENSORS_SENML_CBOR) {
+      coap_set_status_code(response, NOT_ACCEPTABLE_4_06);
+      return;
+    }
+    content_format = accept;
+  }
+
+  if(notifying) {
+    /* RFC 7641 §4.2: the last reading, to every observer (the engine keeps no per-observer
+     * Accept: notifications use the configured format) */
+    response->type = config->observe == RES_SENSORS_CON ? COAP_TYPE_CON : COAP_TYPE_NON;
+    seq = s->seq;
+    t_ms = s->t_ms;
+  } else if(config->observe != RES_SENSORS_GET) {
+    /* the current state, not a new reading (main.py respond) */
+    if(coap_get_header_observe(request, &observe) && observe == 0) {
+      registered(s, request);
+    }
+    seq = s->seq;
+    t_ms = events_now_ms();
+  } else {
+    new_reading(s);
+    seq = s->seq;
+    t_ms = s->t_ms;
+  }
+
+  if(content_format == RES_SENSORS_SENML_CBOR) {
+    len = reading_senml_cbor(buffer, preferred_size, config->node->name, s->name, seq, t_ms,
+                             value_of(s, seq));
+  } else {
+    len = reading_text((char *)buffer, preferred_size, seq, t_ms, value_of(s, seq));
+  }
+  if(len < 0) {
+    events_error("representation larger than COAP_MAX_CHUNK_SIZE");
+    coap_set_status_code(response, INTERNAL_SERVER_ERROR_5_00);
+    return;
+  }
+  sha_256_hash(buffer, len, digest);
+  coap_set_header_etag(response, digest, ETAG_LEN);
+  coap_set_header_content_format(response, content_format);
+  coap_set_header_max_age(response, config->max_age);
+  coap_set_payload(response, buffer, len);
+  if(!notifying) {
+    check_done();
+  }
+}
+/*---------------------------------------------------------------------------*/
+/* RFC 6690 §5 link format, as main.py link_format; sliced for Block2 (RFC 7959) when the
+ * client asks for blocks or the list is longer than one block */
+static void
+well_known_get(coap_message_t *request, coap_message_t *response,
+               uint8_t *buffer, uint16_t preferred_size, int32_t *offset)
+{
+  unsigned accept;
+  size_t total = strlen(links);
+  size_t start = *offset > 0 ? (size_t)*offset : 0;
+  size_t len;
+
+  if(coap_get_header_accept(request, &accept) && accept != RES_SENSORS_LINK_FORMAT) {
+    coap_set_status_code(response, NOT_ACCEPTABLE_4_06);
+    return;
+  }
+  if(start > total) {
+    coap_set_status_code(response, BAD_OPTION_4_02);
+    return;
+  }
+  len = MIN(total - start, preferred_size);
+  memcpy(buffer, links + start, len);
+  coap_set_header_content_format(response, RES_SENSORS_LINK_FORMAT);
+  coap_set_payload(response, buffer, len);
+  *offset = start + len < total ? (int32_t)(start + len) : -1;
+  if(*offset == -1 && start == 0) {
+    *offset = 0; /* all of it in one message: no Block2 */
+  }
+}
+/*---------------------------------------------------------------------------*/
+int
+res_sensors_init(const struct res_sensors_config *c, struct process *p)
+{
+  size_t used = 0;
+  uint8_t i;
+
+  config = c;
+  owner = p;
+  res_sensors_registered = process_alloc_event();
+  sensor_count = c->node->sensor_count;
+  links[0] = '\0';
+  for(i = 0; i < sensor_count; i++) {
+    struct sensor *s = &sensors[i];
+    const char *name = c->node->sensors[i];
+
+    memset(s, 0, sizeof(*s));
+    s->name = name;
+    /* the engine keeps an observer's path in COAP_OBSERVER_URL_LEN bytes */
+    if(strlen(PATH_PREFIX) + strlen(name) + 1 > MIN(sizeof(s->path), COAP_OBSERVER_URL_LEN)) {
+      events_error("sensor name too long for COAP_OBSERVER_URL_LEN");
+      return -1;
+    }
+    snprintf(s->path, sizeof(s->path), PATH_PREFIX "%s", name);
+    if(snprintf(s->attributes, sizeof(s->attributes), "rt=\"%s\";ct=%u%s", name,
+                c->content_format, c->observe != RES_SENSORS_GET ? ";obs" : "")
+       >= (int)sizeof(s->attributes)) {
+      events_error("sensor name too long for its link attributes");
+      return -1;
+    }
+    used += snprintf(links + used, sizeof(links) - used, "%s</%s>;%s", i ? "," : "",
+                     s->path, s->attributes);
+    s->resource.flags = METHOD_GET | (c->observe != RES_SENSORS_GET ? IS_OBSERVABLE : 0);
+    s->resource.attributes = s->attributes;
+    s->resource.get_handler = sensor_get;
+    coap_activate_resource(&s->resource, s->path);
+  }
+  coap_activate_resource(&res_well_known, ".well-known/core");
+  return 0;
+}
+/*---------------------------------------------------------------------------*/
+void
+res_sensors_tick(uint8_t index)
+{
+  struct sensor *s = &sensors[index];
+
+  /* main.py notify: no observer, no reading (none is made only to be thrown away) */
+  if(s->seq >= config->node->readings || !coap_has_observers(s->path)) {
+    return;
+  }
+  new_reading(s);
+  notifying = 1;
+  coap_notify_observers(&s->resource);
+  notifying = 0;
+  check_done();
+}
+/*---------------------------------------------------------------------------*/
+int
+res_sensors_done(void)
+{
+  return done;
+}
+/*---------------------------------------------------------------------------*/

@@ -1,0 +1,245 @@
+"""nodes/contiki/coap-sensor, the C coap-sensor on Contiki-NG's CoAP engine, against the
+Python app's behaviour (nodes/coap-sensor) with real parts only.
+
+The app is built for TARGET=native and runs as a Linux process in a fresh network namespace
+with Contiki's native tun (tests/contiki/_native.py: tun0 is configured with `ip` from the
+test, because tun6-net.c's ifconfig calls are kept from running). libcoap's coap-client is
+the independent oracle: its debug log shows every message as libcoap decodes it (type, code,
+options, payload). Expected values, payloads and link format come from the Python app's own
+functions; SenML CBOR is also decoded with cbor2. The project's CoAP sink
+(testbed/services/coap_sink.py, aiocoap) runs against the node in every mode. The board
+build (cc2538dk, arm-none-eabi-gcc) must compile, link and fit the board.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import time
+from pathlib import Path
+
+import cbor2
+import pytest
+
+from testbed.services.coap_sink import CoapSink
+from testbed.services.deliveries import read_deliveries
+
+from ._native import (APPS, ROOT, CoapMessage, NativeNode, build, coap_client,
+                      load_python_module, received)
+
+COAP_APP = ROOT / "nodes" / "coap-sensor"
+coap_main = load_python_module("coap_sensor_main", COAP_APP / "main.py")
+coap_senml = load_python_module("coap_sensor_senml", COAP_APP / "senml.py")
+
+NAME, SEED, SENSOR = "s7", 5, "temperature"
+BASE = {"NAME": NAME, "SEED": str(SEED), "READINGS": "3", "INTERVAL_MS": "400",
+        "MAX_AGE": "30"}
+PATH = f"/sensors/{SENSOR}"
+
+
+@pytest.fixture(scope="module")
+def binary() -> Path:
+    return build("coap-sensor")
+
+
+def url(node: NativeNode, path: str = PATH) -> str:
+    return f"coap://[{node.address}]{path}"
+
+
+def value(seq: int, sensor: str = SENSOR) -> float:
+    return coap_main.reading_value(NAME, sensor, seq, SEED)
+
+
+def check_options(message: CoapMessage, content_format: str) -> None:
+    """ETag = the first 4 bytes of SHA-256 of the payload (main.py etag), the Content-Format,
+    the configured Max-Age."""
+    assert message.code == "2.05", message
+    assert bytes.fromhex(message.option("ETag")[2:]) == hashlib.sha256(message.payload).digest()[:4]
+    assert message.option("Content-Format") == content_format
+    assert message.option("Max-Age") == BASE["MAX_AGE"]
+
+
+def text_seq_t(payload: bytes) -> tuple[int, float]:
+    fields = dict(part.split("=") for part in payload.decode().split(" "))
+    return int(fields["seq"]), float(fields["t"])
+
+
+@pytest.mark.slow
+def test_well_known_core_is_the_python_apps(binary):
+    config = {**BASE, "SENSORS": "temperature,humidity", "OBSERVE": "non",
+              "FORMAT": "senml-cbor"}
+    python = coap_main.SensorServer({"name": NAME, "sensors": ["temperature", "humidity"],
+                                     "observe": "non", "format": "senml-cbor"}, None)
+    with NativeNode(binary, config) as node:
+        (answer,) = received(coap_client(node, "-m", "get", url(node, "/.well-known/core")))
+        assert answer.code == "2.05" and answer.mtype == "ACK"
+        assert answer.option("Content-Format") == "application/link-format"
+        assert answer.payload == python.link_format()
+        (refused,) = received(coap_client(node, "-m", "get", "-A", "0",
+                                          url(node, "/.well-known/core")))
+        assert refused.code == "4.06"
+        (humidity,) = received(coap_client(node, "-m", "get", url(node, "/sensors/humidity")))
+        assert humidity.code == "2.05"  # the registration-free GET: the state, seq 0
+        assert cbor2.loads(humidity.payload)[0][0] == "humidity"
+        (missing,) = received(coap_client(node, "-m", "get", url(node, "/sensors/pressure")))
+        assert missing.code == "4.04"
+
+
+@pytest.mark.slow
+def test_get_mode_every_get_answered_is_a_reading(binary):
+    """GET mode (observe null): readings 1, 2, 3 are three GETs answered, in text and, asked
+    with Accept 112, SenML CBOR; refused requests are no readings; an Observe option is
+    ignored (the resource is not observable); no "done" (main.py check_done)."""
+    with NativeNode(binary, {**BASE, "OBSERVE": ""}) as node:
+        answers = []
+        answers += received(coap_client(node, "-m", "get", url(node)))
+        answers += received(coap_client(node, "-m", "get", "-s", "1", url(node)))
+        assert received(coap_client(node, "-m", "get", "-A", "50", url(node)))[0].code == "4.06"
+        answers += received(coap_client(node, "-m", "get", "-A", "112", url(node)))
+        readings = node.wait_event("reading", 3)
+        assert [r["seq"] for r in readings] == [1, 2, 3]
+        assert len(node.events("reading")) == 3 and node.events("done") == []
+        for answer, reading in zip(answers, readings, strict=True):
+            assert answer.mtype == "ACK" and answer.option("Observe") is None
+            assert reading == {"event": "reading", "seq": reading["seq"], "sensor": SENSOR,
+                               "value": value(reading["seq"]), "t": reading["t"]}
+            assert abs(reading["t"] - time.time()) < 30
+        for answer, reading in zip(answers[:2], readings[:2]):
+            check_options(answer, "text/plain")
+            assert answer.payload == coap_main.text_payload(reading["seq"], reading["t"],
+                                                            reading["value"])
+        check_options(answers[2], "application/senml+cbor")
+        assert answers[2].payload == coap_senml.encode_reading(NAME, SENSOR, 3, readings[2]["t"],
+                                                               value(3))
+
+
+def observe_and_check(binary, mode: str, content_format: str) -> tuple[list[CoapMessage], NativeNode]:
+    config = {**BASE, "OBSERVE": mode,
+              "FORMAT": "senml-cbor" if content_format.endswith("cbor") else "text"}
+    with NativeNode(binary, config) as node:
+        time.sleep(1.0)  # 2.5 intervals without an observer: readings pause (main.py notify)
+        assert node.events("reading") == []
+        messages = coap_client(node, "-m", "get", "-s", "3", url(node))
+        node.wait_event("done")
+    return messages, node
+
+
+def check_notifications(messages: list[CoapMessage], node: NativeNode, mtype: str,
+                        content_format: str) -> list[CoapMessage]:
+    """The registration's answer is the state before any reading (seq 0, not a reading);
+    then readings 1..3 as notifications of `mtype`, payloads as the Python app makes them
+    from the node's own reading events, Observe numbers increasing; then "done"."""
+    answers = received(messages)
+    registration, notifications = answers[0], answers[1:]
+    assert registration.mtype == "ACK" and registration.option("Observe") is not None
+    check_options(registration, content_format)
+    readings = node.events("reading")
+    assert [r["seq"] for r in readings] == [1, 2, 3]
+    assert [r["value"] for r in readings] == [value(1), value(2), value(3)]
+    assert len(notifications) == 3, answers
+    observe_numbers = [int(n.option("Observe")) for n in notifications]
+    assert observe_numbers == sorted(observe_numbers) > [int(registration.option("Observe"))]
+    for notification, reading in zip(notifications, readings):
+        assert notification.mtype == mtype and notification.token == registration.token
+        check_options(notification, content_format)
+        t, seq = reading["t"], reading["seq"]
+        if content_format == "text/plain":
+            assert notification.payload == coap_main.text_payload(seq, t, value(seq))
+        else:
+            assert notification.payload == coap_senml.encode_reading(NAME, SENSOR, seq, t, value(seq))
+            assert cbor2.loads(notification.payload)[1] == {0: "seq", 2: seq}
+    (observe,) = node.events("observe")
+    assert observe["peer"] == "fd00::1" and observe["token"] == registration.token
+    assert observe["handed_over"] == 0
+    events = [e["event"] for e in node.events()]
+    assert events == ["ready", "observe", "reading", "reading", "reading", "done"]
+    return notifications
+
+
+@pytest.mark.slow
+def test_observe_con_notifications_in_senml_cbor(binary):
+    messages, node = observe_and_check(binary, "con", "application/senml+cbor")
+    registration = received(messages)[0]
+    assert cbor2.loads(registration.payload)[1] == {0: "seq", 2: 0}
+    notifications = check_notifications(messages, node, "CON", "application/senml+cbor")
+    acks = [m for m in messages if m.direction == "sent" and m.mtype == "ACK"]
+    assert [a.mid for a in acks] == [n.mid for n in notifications]  # libcoap took each CON
+
+
+@pytest.mark.slow
+def test_observe_non_notifications_in_text(binary):
+    messages, node = observe_and_check(binary, "non", "text/plain")
+    seq, t = text_seq_t(received(messages)[0].payload)
+    assert seq == 0 and abs(t - time.time()) < 30
+    check_notifications(messages, node, "NON", "text/plain")
+    assert not [m for m in messages if m.direction == "sent" and m.mtype == "ACK"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("mode", "observe"), [("get", ""), ("observe-con", "con"),
+                                                ("observe-non", "non")])
+def test_the_project_coap_sink_gets_every_reading(binary, tmp_path, mode, observe):
+    """The sink the scenario runs (aiocoap) against the C node: every reading 1..3 arrives
+    once, with the value and node time the node's events say."""
+    with NativeNode(binary, {**BASE, "OBSERVE": observe, "FORMAT": "senml-cbor"}) as node:
+        with CoapSink(netns=node.netns, nodes={NAME: node.address}, mode=mode, sensor=SENSOR,
+                      readings=3, interval_s=0.4, deliveries=tmp_path / "deliveries.jsonl",
+                      log=tmp_path / "sink.log", grace_s=5.0) as sink:
+            sink.wait(timeout=40)
+        events = {e["seq"]: e for e in node.events("reading")}
+    deliveries = read_deliveries(tmp_path / "deliveries.jsonl")
+    assert sorted(d.seq for d in deliveries) == [1, 2, 3], (tmp_path / "sink.log").read_text()
+    for delivery in deliveries:
+        assert delivery.node == NAME
+        assert delivery.value == value(delivery.seq)
+        assert delivery.t_node == events[delivery.seq]["t"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("key", "bad", "message"), [
+    ("FORMAT", "xml", "TESTBED_FORMAT: expected text or senml-cbor"),
+    ("OBSERVE", "sometimes", "TESTBED_OBSERVE: expected con, non or null"),
+    ("PORT", "5684", "TESTBED_PORT: this build serves only the CoAP default port 5683"),
+    ("READINGS", "many", "TESTBED_READINGS: expected an integer in 0..1000000, got 'many'"),
+])
+def test_bad_configuration_is_one_error_and_exit_status_2(binary, key, bad, message):
+    node = NativeNode(binary, {**BASE, key: bad})
+    try:
+        node.start()
+        assert node.exit_status() == 2
+        node.reader.join(timeout=5)
+        errors = node.events("error")
+        assert [e["what"] for e in errors] == [message]
+        assert node.events("ready") == []
+    finally:
+        node.stop()
+
+
+def arm_size(elf: Path) -> dict[str, int]:
+    out = subprocess.run(["arm-none-eabi-size", str(elf)], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    text, data, bss = (int(x) for x in out[1].split()[:3])
+    return {"text": text, "data": data, "bss": bss}
+
+
+def test_builds_for_cc2538dk_and_fits_the_board(record_property):
+    """cc2538dk (arm-none-eabi-gcc): it compiles, links and fits 512 KB flash / 32 KB RAM."""
+    try:
+        elf = build("coap-sensor", "cc2538dk")
+    except FileNotFoundError:
+        pytest.skip("no arm-none-eabi toolchain (apt-get install gcc-arm-none-eabi)")
+    size = arm_size(elf)
+    rom, ram = size["text"] + size["data"], size["data"] + size["bss"]
+    record_property("rom_bytes", rom)
+    record_property("ram_bytes", ram)
+    assert 0 < rom <= 512 * 1024 and 0 < ram <= 32 * 1024
+
+
+def test_builds_for_the_medium_platform():
+    platform = APPS / "platform"
+    tracked = subprocess.run(["git", "-C", str(ROOT), "ls-files", "--", "nodes/contiki/platform/medium"],
+                             capture_output=True, text=True).stdout
+    if not tracked.strip():
+        pytest.skip("nodes/contiki/platform/medium is not in git yet")
+    elf = build("coap-sensor", "medium", TARGETDIRS=str(platform))
+    assert elf.exists()
