@@ -126,7 +126,7 @@ class _Reader:
         if not line[0].isspace():
             if not line.startswith(_NOT_SECTIONS):
                 self.named(number, line, is_output=True)
-        elif line.startswith(" ") and not line.startswith("  ") and self.current is not None:
+        elif line.startswith(" ") and not line.startswith("  "):
             body = line[1:]
             if not body.startswith("*") or body.startswith("*fill*"):  # skip *(.text*) etc.
                 self.named(number, body, is_output=False)

@@ -158,6 +158,8 @@ def firmware_memory(elf: str | Path, map_path: str | Path, *, roots: Roots,
             labels.setdefault(label, (module, Columns()))[1].add(section.kind, size)
         if out.unaccounted:
             modules.setdefault(ALIGNMENT, Columns()).add(section.kind, out.unaccounted)
+            labels.setdefault(ALIGNMENT, (ALIGNMENT, Columns()))[1].add(section.kind,
+                                                                        out.unaccounted)
     result: dict[str, Any] = elf_sizes(elf).to_json()
     result["modules"] = {m: c.to_json() for m, c in
                          sorted(modules.items(), key=lambda kv: (-kv[1].text - kv[1].data,

@@ -1,0 +1,128 @@
+"""Contiki firmware builds: Contiki's real make and compilers on a tiny app written here, the
+cache (content hash of the sources, options in the key), and one clear error for a bad build."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from testbed.contiki import build
+from testbed.contiki.build import BuildError, BuildOptions, Target, build_firmware
+from testbed.errors import BadInput
+
+pytestmark = pytest.mark.skipif(
+    not (build.CONTIKI_DIR / "Makefile.include").is_file() or not shutil.which("make")
+    or not shutil.which("gcc"),
+    reason="no Contiki-NG tree or no native toolchain: make contiki (apt-get install make gcc)")
+
+MAKEFILE = """\
+CONTIKI_PROJECT = greeter
+all: $(CONTIKI_PROJECT)
+CONTIKI ?= ../../build/contiki-ng
+include $(CONTIKI)/Makefile.include
+"""
+SOURCE = """\
+#include "contiki.h"
+#include <stdio.h>
+#ifndef GREETER_CONF_N
+#define GREETER_CONF_N 1
+#endif
+#define STR2(x) #x
+#define STR(x) STR2(x)
+static const char greeting[] = "greeter-says-" STR(GREETER_CONF_N);
+PROCESS(greeter_process, "greeter");
+AUTOSTART_PROCESSES(&greeter_process);
+PROCESS_THREAD(greeter_process, ev, data)
+{
+  PROCESS_BEGIN();
+  printf("%s\\n", greeting);
+  PROCESS_END();
+}
+"""
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Path:
+    folder = tmp_path / "greeter"
+    folder.mkdir()
+    (folder / "Makefile").write_text(MAKEFILE)
+    (folder / "greeter.c").write_text(SOURCE)
+    return folder
+
+
+def test_a_native_build_is_cached_until_a_source_changes(app: Path, tmp_path: Path) -> None:
+    out = tmp_path / "firmware"
+    first = build_firmware(app, "native", out=out)
+    assert not first.cached and first.elf.is_file() and first.map.is_file()
+    assert first.elf.name == "greeter.native" and out in first.elf.parents
+    assert b"greeter-says-1" in first.elf.read_bytes()
+    assert list(first.objects.glob("*.su"))  # -fstack-usage reached the compiler
+    assert "Linker script and memory map" in first.map.read_text()
+
+    again = build_firmware(app, "native", out=out)
+    assert again.cached and again.elf == first.elf and again.seconds < first.seconds
+
+    (app / "greeter.c").write_text(SOURCE.replace("greeter-says-", "greeter-now-says-"))
+    changed = build_firmware(app, "native", out=out)
+    assert not changed.cached and changed.elf == first.elf
+    assert b"greeter-now-says-1" in changed.elf.read_bytes()
+    assert changed.sources_hash != first.sources_hash
+
+
+def test_options_are_compile_time_parameters_and_part_of_the_key(app: Path,
+                                                                 tmp_path: Path) -> None:
+    out = tmp_path / "firmware"
+    plain = build_firmware(app, Target.NATIVE, out=out)
+    seven = build_firmware(app, Target.NATIVE, BuildOptions(defines={"GREETER_CONF_N": "7"}),
+                           out=out)
+    assert not seven.cached and seven.build_dir != plain.build_dir
+    assert b"greeter-says-7" in seven.elf.read_bytes()
+    assert b"greeter-says-1" in plain.elf.read_bytes()  # the other one is left as it was
+    assert build_firmware(app, Target.NATIVE, BuildOptions(defines={"GREETER_CONF_N": "7"}),
+                          out=out).cached
+
+
+def test_a_compile_error_is_one_line_with_the_compilers_first_error(app: Path, tmp_path: Path,
+                                                                    capsys) -> None:
+    (app / "greeter.c").write_text(SOURCE.replace("PROCESS_BEGIN();", "PROCESS_BEGIN()\n  oops;"))
+    with pytest.raises(BuildError, match=r"^greeter: native build failed: .*greeter\.c:\d+:\d+: "
+                                         r"error: .*; full log: .*build\.log$") as caught:
+        build_firmware(app, "native", out=tmp_path / "firmware")
+    assert "\n" not in str(caught.value)
+    log = Path(str(caught.value).rsplit("full log: ", 1)[1])
+    assert "error:" in log.read_text()
+
+    assert build.main([str(app), "native"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "error:" in err
+
+
+def test_options_that_could_reach_a_shell_or_move_the_build_are_refused() -> None:
+    with pytest.raises(BadInput, match=r"-DX=a b: a macro is a C identifier"):
+        BuildOptions(defines={"X": "a b"})
+    with pytest.raises(BadInput, match=r"X=\$\(shell id\)"):
+        BuildOptions(make={"X": "$(shell id)"})
+    with pytest.raises(BadInput, match=r"BUILD_DIR=/tmp: BUILD_DIR is set by the build itself"):
+        BuildOptions(make={"BUILD_DIR": "/tmp"})
+    with pytest.raises(BadInput, match=r"target 'sky': expected one of medium, native"):
+        build_firmware("hello", "sky")
+
+
+def test_the_argv_keeps_contikis_flags_and_adds_ours_through_the_environment(
+        tmp_path: Path) -> None:
+    options = BuildOptions(defines={"A_CONF_B": "3"}, make={"MAKE_WITH_X": "1"})
+    argv = build.make_argv(tmp_path, Target.CC2538DK, "p", options, tmp_path / "c",
+                           tmp_path / "b")
+    assert argv[:2] == ["make", "-j2"] and argv[-1] == "p"
+    assert "TARGET=cc2538dk" in argv and "MAKE_WITH_X=1" in argv
+    assert not any(a.startswith(("CFLAGS", "LDFLAGS")) for a in argv)  # would replace Contiki's
+    env = build.make_env(options, tmp_path / "p.map")
+    assert env["CFLAGS"] == "-DA_CONF_B=3 -fstack-usage"
+    assert env["LDFLAGS"] == f"-Wl,-Map={tmp_path / 'p.map'}"
+
+
+def test_an_app_of_nodes_contiki_is_found_by_name() -> None:
+    assert build.app_dir("coap-sensor") == (build.nodes_dir() / "contiki" / "coap-sensor").resolve()
+    assert build.app_dir(Path("/x/y")) == Path("/x/y")

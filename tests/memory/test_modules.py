@@ -1,0 +1,102 @@
+"""ROM/RAM by module of real Contiki-NG firmware: Contiki-NG's examples/coap/coap-example-server
+built for cc2538dk (arm-none-eabi-gcc) and native, checked against binutils' `size` of the same
+ELF (an independent reader of the section headers) and against the objects' own sizes."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from testbed.contiki.build import CONTIKI_DIR, Firmware, build_firmware
+from testbed.firmware import nodes_dir
+from testbed.memory.elf import function_symbols
+from testbed.memory.modules import NOT_IN_MAP, OTHER, Roots, firmware_memory
+
+EXAMPLE = CONTIKI_DIR / "examples" / "coap" / "coap-example-server"
+
+
+def built(target: str, tool: str) -> Firmware:
+    if not (EXAMPLE / "Makefile").is_file():
+        pytest.skip("no Contiki-NG tree: make contiki")
+    if not shutil.which(tool):
+        pytest.skip(f"no {tool}: apt-get install gcc-arm-none-eabi binutils-arm-none-eabi gcc")
+    return build_firmware(EXAMPLE, target)  # the shared cache under build/firmware/
+
+
+@pytest.fixture(scope="module")
+def cc2538dk() -> Firmware:
+    return built("cc2538dk", "arm-none-eabi-gcc")
+
+
+@pytest.fixture(scope="module")
+def native() -> Firmware:
+    return built("native", "gcc")
+
+
+def roots() -> Roots:
+    return Roots(app=EXAMPLE.resolve(), contiki=CONTIKI_DIR.resolve(),
+                 nodes=(nodes_dir() / "contiki").resolve())
+
+
+def berkeley(size_tool: str, path: Path) -> tuple[int, int, int]:
+    out = subprocess.run([size_tool, "-B", str(path)], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    text, data, bss = (int(v) for v in out[1].split()[:3])
+    return text, data, bss
+
+
+@pytest.mark.parametrize("firmware, size_tool", [("cc2538dk", "arm-none-eabi-size"),
+                                                 ("native", "size")])
+def test_modules_add_up_to_what_size_says(firmware: str, size_tool: str,
+                                          request: pytest.FixtureRequest) -> None:
+    image: Firmware = request.getfixturevalue(firmware)
+    memory = firmware_memory(image.elf, image.map, objects=image.objects, roots=roots())
+    text, data, bss = berkeley(size_tool, image.elf)
+    assert (memory["text"], memory["data"], memory["bss"]) == (text, data, bss)
+    assert (memory["rom"], memory["ram"]) == (text + data, data + bss)
+    for column in ("text", "data", "bss", "rom", "ram"):
+        assert sum(m[column] for m in memory["modules"].values()) == memory[column], column
+        assert sum(o[column] for o in memory["objects"].values()) == memory[column], column
+    assert NOT_IN_MAP not in memory["modules"]
+    assert OTHER not in memory["modules"]
+    for module in ("os/net/app-layer/coap", "os/net/ipv6", "os/net/routing/rpl-lite", "app"):
+        assert memory["modules"][module]["rom"] > 0, module
+
+
+def test_the_arm_image_by_module_and_object(cc2538dk: Firmware) -> None:
+    memory = firmware_memory(cc2538dk.elf, cc2538dk.map, objects=cc2538dk.objects,
+                             roots=roots())
+    modules = memory["modules"]
+    assert {"arch/cpu/cc2538", "arch/platform/cc2538dk", "os/net/mac/csma", "toolchain/libc",
+            "toolchain/libgcc"} <= set(modules)  # native has no CSMA (its tun is its link)
+    assert memory["rom"] < 128 * 1024  # the seed's line, for CoAP on Contiki-NG
+    objects = memory["objects"]
+    engine = objects["os/net/app-layer/coap/coap-engine.c"]
+    assert engine["module"] == "os/net/app-layer/coap"
+    # an object cannot put more into the image than the .o holds (--gc-sections only drops)
+    own = berkeley("arm-none-eabi-size", cc2538dk.objects / "coap-engine.o")
+    assert 0 < engine["text"] <= own[0] and engine["data"] <= own[1] and engine["bss"] <= own[2]
+    assert objects["app/coap-example-server.c"]["module"] == "app"
+    assert any(label.startswith("app/resources/") for label in objects)
+
+
+def test_stack_frames_are_the_firmwares_functions(cc2538dk: Firmware) -> None:
+    memory = firmware_memory(cc2538dk.elf, cc2538dk.map, objects=cc2538dk.objects,
+                             roots=roots())
+    stack = memory["stack"]
+    assert stack is not None and "recursion" in stack["note"]
+    frames = stack["frames"]
+    assert len(frames) == 10
+    assert [f["bytes"] for f in frames] == sorted((f["bytes"] for f in frames), reverse=True)
+    functions = function_symbols(cc2538dk.elf)
+    assert all(f["function"] in functions for f in frames)
+    assert frames[0]["bytes"] >= 64 and frames[0]["module"] != OTHER
+
+
+def test_without_the_object_folder_the_totals_still_hold(cc2538dk: Firmware) -> None:
+    memory = firmware_memory(cc2538dk.elf, cc2538dk.map, roots=roots())
+    assert sum(m["rom"] for m in memory["modules"].values()) == memory["rom"]
+    assert memory["stack"] is None
