@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -111,6 +112,43 @@ def test_get_mode_every_get_answered_is_a_reading(binary):
         check_options(answers[2], "application/senml+cbor")
         assert answers[2].payload == coap_senml.encode_reading(NAME, SENSOR, 3, readings[2]["t"],
                                                                value(3))
+
+
+# RFC 7252 §3: CON GET, token 0x5a, Message ID from argv, Uri-Path "sensors" (option 11,
+# length 7: 0xb7) and "temperature" (delta 0, length 11: 0x0b): 4 + 1 + 8 + 12 = 25 bytes
+SEND_TWICE = """
+import socket, sys
+get = bytes([0x41, 0x01]) + int(sys.argv[2]).to_bytes(2, "big") + bytes([0x5a])
+get += bytes([0xb7]) + b"sensors" + bytes([0x0b]) + b"temperature"
+assert len(get) == 25
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.settimeout(5)
+for _ in range(2):
+    s.sendto(get, (sys.argv[1], 5683))
+    print(s.recv(1500).hex())
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("observe", ["", "con"])
+def test_a_duplicate_request_gets_the_same_answer_and_is_no_new_reading(binary, observe):
+    """RFC 7252 §4.5 (main.py's `recent`): the same CON sent twice (same endpoint and
+    Message ID, as after a lost ACK) is answered twice with the same datagram; in GET mode it
+    is one reading, not two; a new Message ID is the next reading."""
+    with NativeNode(binary, {**BASE, "OBSERVE": observe}) as node:
+        first = node.run([sys.executable, "-c", SEND_TWICE, str(node.address), "4660"])
+        assert first.returncode == 0, first.stderr
+        answers = first.stdout.decode().split()
+        assert len(answers) == 2 and answers[0] == answers[1]
+        assert bytes.fromhex(answers[0])[:4] == bytes([0x61, 0x45, 0x12, 0x34])  # ACK 2.05 mid
+        second = node.run([sys.executable, "-c", SEND_TWICE, str(node.address), "4661"])
+        assert second.returncode == 0, second.stderr
+        payloads = [bytes.fromhex(a).split(b"\xff", 1)[1] for a in second.stdout.decode().split()]
+        expected_seqs = [1, 2] if observe == "" else [0, 0]
+        seqs = [text_seq_t(bytes.fromhex(answers[0]).split(b"\xff", 1)[1])[0],
+                text_seq_t(payloads[0])[0]]
+        assert seqs == expected_seqs and payloads[0] == payloads[1]
+        assert len(node.events("reading")) == (2 if observe == "" else 0)
 
 
 def observe_and_check(binary, mode: str, content_format: str) -> tuple[list[CoapMessage], NativeNode]:

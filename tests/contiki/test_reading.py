@@ -226,6 +226,15 @@ def test_event_time_is_unix_time_in_ms(driver):
     assert int(before * 1000) <= now_ms <= int(after * 1000) + 1
 
 
+@pytest.mark.parametrize(("line", "handled"), [
+    ("time 1764836439123", 1), ("time 0", 1), ("time ", 0), ("time 12x", 0),
+    ("time -5", 0), ("times 5", 0), ("help", 0), ("", 0),
+])
+def test_console_time_command(driver, line, handled):
+    """A board's clock is set with the console line "time <unix ms>"; other lines are not it."""
+    assert int(driver.ask("console", hexed(line))) == handled
+
+
 # --- configuration -------------------------------------------------------------------------
 
 def _config(driver_binary: Path, **env: str) -> dict[str, str]:

@@ -6,10 +6,12 @@
  * One process: it reads the configuration (node-config: TESTBED_<KEY>), activates the
  * resources (res-sensors.c), says "ready", and runs each sensor's notification clock from
  * its first Observe registration on (every interval, drift-free like main.py's next_tick).
+ * On boards a console line "time <unix ms>" sets the clock the events and readings carry.
  * The engine's own process answers requests.
  */
 #include "contiki.h"
 #include "coap-engine.h"
+#include "dev/serial-line.h"
 #include "events.h"
 #include "node-config.h"
 #include "res-sensors.h"
@@ -101,6 +103,8 @@ PROCESS_THREAD(coap_sensor_process, ev, data)
     if(ev == res_sensors_registered) {
       i = (uint8_t)(uintptr_t)data;
       etimer_set(&ticks[i], (clock_time_t)((uint64_t)node.interval_ms * CLOCK_SECOND / 1000));
+    } else if(ev == serial_line_event_message) {
+      events_console_command(data); /* "time <unix ms>" on boards */
     } else if(ev == PROCESS_EVENT_TIMER) {
       for(i = 0; i < node.sensor_count; i++) {
         if(data == &ticks[i]) {

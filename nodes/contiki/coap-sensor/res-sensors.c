@@ -45,6 +45,23 @@ static char links[NODE_CONFIG_MAX_SENSORS * (2 * PATH_SIZE + 24)];
 
 process_event_t res_sensors_registered;
 
+/* RFC 7252 §4.5: a duplicate request (same endpoint and Message ID: a retransmitted CON
+ * whose answer was lost) gets the same reading again, never a new one, and is no new
+ * registration. The engine keeps no duplicates ("TODO duplicates suppression" in
+ * coap-engine.c), so the last RECENT_SIZE answers are kept here; a client does not reuse a
+ * Message ID that soon (main.py keeps them for EXCHANGE_LIFETIME instead). */
+#define RECENT_SIZE 8
+struct recent {
+  coap_endpoint_t peer;
+  uint64_t t_ms;
+  uint32_t seq;
+  uint16_t mid;
+  uint8_t sensor;
+  uint8_t used;
+};
+static struct recent recent[RECENT_SIZE];
+static uint8_t recent_next;
+
 static void sensor_get(coap_message_t *request, coap_message_t *response,
                        uint8_t *buffer, uint16_t preferred_size, int32_t *offset);
 static void well_known_get(coap_message_t *request, coap_message_t *response,
@@ -66,6 +83,39 @@ sensor_of(const coap_message_t *request)
     }
   }
   return NULL;
+}
+/*---------------------------------------------------------------------------*/
+static struct recent *
+recent_find(const coap_message_t *request, const struct sensor *s)
+{
+  const coap_endpoint_t *peer = coap_get_src_endpoint(request);
+  uint8_t i;
+
+  for(i = 0; peer != NULL && i < RECENT_SIZE; i++) {
+    if(recent[i].used && recent[i].mid == request->mid && recent[i].sensor == s - sensors
+       && coap_endpoint_cmp(&recent[i].peer, peer)) {
+      return &recent[i];
+    }
+  }
+  return NULL;
+}
+/*---------------------------------------------------------------------------*/
+static void
+recent_add(const coap_message_t *request, const struct sensor *s, uint32_t seq, uint64_t t_ms)
+{
+  const coap_endpoint_t *peer = coap_get_src_endpoint(request);
+  struct recent *r = &recent[recent_next];
+
+  if(peer == NULL) {
+    return;
+  }
+  coap_endpoint_copy(&r->peer, peer);
+  r->mid = request->mid;
+  r->sensor = (uint8_t)(s - sensors);
+  r->seq = seq;
+  r->t_ms = t_ms;
+  r->used = 1;
+  recent_next = (recent_next + 1) % RECENT_SIZE;
 }
 /*---------------------------------------------------------------------------*/
 static int
@@ -143,6 +193,7 @@ sensor_get(coap_message_t *request, coap_message_t *response,
            uint8_t *buffer, uint16_t preferred_size, int32_t *offset)
 {
   struct sensor *s = sensor_of(request);
+  struct recent *duplicate = NULL;
   unsigned content_format = config->content_format;
   unsigned accept;
   uint32_t observe;
@@ -169,6 +220,9 @@ sensor_get(coap_message_t *request, coap_message_t *response,
     response->type = config->observe == RES_SENSORS_CON ? COAP_TYPE_CON : COAP_TYPE_NON;
     seq = s->seq;
     t_ms = s->t_ms;
+  } else if((duplicate = recent_find(request, s)) != NULL) {
+    seq = duplicate->seq;
+    t_ms = duplicate->t_ms;
   } else if(config->observe != RES_SENSORS_GET) {
     /* the current state, not a new reading (main.py respond) */
     if(coap_get_header_observe(request, &observe) && observe == 0) {
@@ -180,6 +234,9 @@ sensor_get(coap_message_t *request, coap_message_t *response,
     new_reading(s);
     seq = s->seq;
     t_ms = s->t_ms;
+  }
+  if(!notifying && duplicate == NULL) {
+    recent_add(request, s, seq, t_ms);
   }
 
   if(content_format == RES_SENSORS_SENML_CBOR) {

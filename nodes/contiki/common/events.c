@@ -49,6 +49,25 @@ events_set_now_ms(uint64_t unix_ms)
 #endif
 }
 /*---------------------------------------------------------------------------*/
+int
+events_console_command(const char *line)
+{
+  uint64_t ms = 0;
+  const char *p;
+
+  if(line == NULL || strncmp(line, "time ", 5) != 0) {
+    return 0;
+  }
+  for(p = line + 5; *p >= '0' && *p <= '9'; p++) {
+    ms = ms * 10 + (uint64_t)(*p - '0');
+  }
+  if(p == line + 5 || *p != '\0') {
+    return 0;
+  }
+  events_set_now_ms(ms);
+  return 1;
+}
+/*---------------------------------------------------------------------------*/
 static int
 put_text(char *buf, size_t size, size_t *len, const char *text)
 {

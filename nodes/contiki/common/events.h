@@ -17,7 +17,8 @@
  * Time base (events_now_ms): Unix time in ms. Linux-hosted targets (native, medium):
  * gettimeofday(). Boards: milliseconds since boot (clock_time()) plus an epoch offset, from
  * NODE_CONF_EPOCH_MS (project-conf.h, default 0) until events_set_now_ms() sets the time
- * (e.g. the orchestrator over the serial shell). Resolution: 1 ms (Python's "t" has more).
+ * (the orchestrator's console line "time <unix ms>", events_console_command()).
+ * Resolution: 1 ms (Python's "t" has more).
  */
 #ifndef EVENTS_H_
 #define EVENTS_H_
@@ -49,6 +50,10 @@ struct event {
 uint64_t events_now_ms(void);
 /* Boards: set the current Unix time; Linux-hosted targets ignore it (their clock is right). */
 void events_set_now_ms(uint64_t unix_ms);
+
+/* A console line "time <unix ms>" (the orchestrator over the serial port) sets the clock
+ * with events_set_now_ms(); 1 if the line was that command, 0 for any other line. */
+int events_console_command(const char *line);
 
 void event_begin(struct event *e, const char *name);
 void event_string(struct event *e, const char *key, const char *value);

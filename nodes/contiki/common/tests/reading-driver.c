@@ -8,6 +8,7 @@
  *   reading SEQ SENSOR TENTHS T_MS   -> the "reading" event line
  *   observe PEER PORT TOKEN HANDED T_MS -> the "observe" event line
  *   error WHAT T_MS                  -> the "error" event line
+ *   console LINE                     -> 1 if LINE is the "time <unix ms>" command, else 0
  *   config                           -> the common configuration and its error, one line
  * Built without Contiki (no -DCONTIKI): the Linux-hosted branches are used.
  */
@@ -102,6 +103,11 @@ main(void)
       event_ms(&e, "t", u2);
       event_emit(&e);
       free(what);
+    } else if(!strcmp(cmd, "console")) {
+      sscanf(line, "%*s %2047s", a);
+      char *text = unhex(strcmp(a, "-") ? a : "");
+      printf("%d\n", events_console_command(text));
+      free(text);
     } else if(!strcmp(cmd, "now")) {
       printf("%llu\n", (unsigned long long)events_now_ms());
     } else if(!strcmp(cmd, "config")) {
