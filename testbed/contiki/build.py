@@ -65,6 +65,7 @@ RESERVED = frozenset({"TARGET", "BUILD_DIR", "CONTIKI", "TARGETDIRS", "CFLAGS", 
 _MACRO = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _VARIABLE = re.compile(r"[A-Z][A-Z0-9_]*\Z")
 _VALUE = re.compile(r"[A-Za-z0-9_.+/-]*\Z")
+_MAKE_VALUE = re.compile(r"[A-Za-z0-9_.+/ -]*\Z")  # a list: XMPP_MODULES="plain message"
 
 
 @dataclass(frozen=True)
@@ -85,9 +86,9 @@ class BuildOptions:
                 raise BadInput(f"option -D{name}={value}: a macro is a C identifier and its "
                                "value letters, digits and _.+/- only")
         for name, value in self.make.items():
-            if not _VARIABLE.match(name) or not _VALUE.match(str(value)):
+            if not _VARIABLE.match(name) or not _MAKE_VALUE.match(str(value)):
                 raise BadInput(f"option {name}={value}: a make variable is upper-case and its "
-                               "value letters, digits and _.+/- only")
+                               "value letters, digits, spaces and _.+/- only")
             if name in RESERVED:
                 raise BadInput(f"option {name}={value}: {name} is set by the build itself")
 

@@ -80,7 +80,7 @@ def module_of_source(source: Path, roots: Roots) -> tuple[str, str]:
         if label == APP:
             return APP, f"{APP}/{rel}"
         if label is not None:  # nodes/contiki/<common|lib/<x>|platform/<x>>
-            depth = 3 if parts[0] in ("lib", "platform") and len(parts) > 2 else 1
+            depth = 2 if parts[0] in ("lib", "platform") and len(parts) > 2 else 1
             return "/".join((label, *parts[:depth])), f"{label}/{rel}"
         return _contiki_module(parts), str(rel)
     return OTHER, str(source)

@@ -13,7 +13,7 @@ import pytest
 from testbed.contiki.build import CONTIKI_DIR, Firmware, build_firmware
 from testbed.firmware import nodes_dir
 from testbed.memory.elf import function_symbols
-from testbed.memory.modules import NOT_IN_MAP, OTHER, Roots, firmware_memory
+from testbed.memory.modules import NOT_IN_MAP, OTHER, Roots, firmware_memory, module_of_source
 
 EXAMPLE = CONTIKI_DIR / "examples" / "coap" / "coap-example-server"
 
@@ -100,3 +100,55 @@ def test_without_the_object_folder_the_totals_still_hold(cc2538dk: Firmware) -> 
     memory = firmware_memory(cc2538dk.elf, cc2538dk.map, roots=roots())
     assert sum(m["rom"] for m in memory["modules"].values()) == memory["rom"]
     assert memory["stack"] is None
+
+
+@pytest.mark.parametrize("source, module, label", [
+    ("/c/os/net/app-layer/coap/coap-engine.c", "os/net/app-layer/coap",
+     "os/net/app-layer/coap/coap-engine.c"),
+    ("/c/os/net/ipv6/sicslowpan.c", "os/net/ipv6", "os/net/ipv6/sicslowpan.c"),
+    ("/c/os/net/mac/csma/csma-output.c", "os/net/mac/csma", "os/net/mac/csma/csma-output.c"),
+    ("/c/os/net/mac/mac.c", "os/net/mac", "os/net/mac/mac.c"),
+    ("/c/os/net/routing/rpl-lite/rpl-icmp6.c", "os/net/routing/rpl-lite",
+     "os/net/routing/rpl-lite/rpl-icmp6.c"),
+    ("/c/os/net/netstack.c", "os/net", "os/net/netstack.c"),
+    ("/c/os/services/shell/shell.c", "os/services/shell", "os/services/shell/shell.c"),
+    ("/c/os/sys/process.c", "os/sys", "os/sys/process.c"),
+    ("/c/os/contiki-main.c", "os", "os/contiki-main.c"),
+    ("/c/arch/cpu/cc2538/dev/uart.c", "arch/cpu/cc2538", "arch/cpu/cc2538/dev/uart.c"),
+    ("/c/arch/platform/zoul/remote-revb/board.c", "arch/platform/zoul",
+     "arch/platform/zoul/remote-revb/board.c"),
+    ("/n/lib/xmpp/xmpp-sasl-plain.c", "nodes/contiki/lib/xmpp",
+     "nodes/contiki/lib/xmpp/xmpp-sasl-plain.c"),
+    ("/n/platform/medium/medium-radio.c", "nodes/contiki/platform/medium",
+     "nodes/contiki/platform/medium/medium-radio.c"),
+    ("/n/common/reading.c", "nodes/contiki/common", "nodes/contiki/common/reading.c"),
+    ("/n/coap-sensor/res-sensors.c", "app", "app/res-sensors.c"),
+    ("./res-sensors.c", "app", "app/res-sensors.c"),  # as make wrote it, from the app's folder
+    ("../common/reading.c", "nodes/contiki/common", "nodes/contiki/common/reading.c"),
+    ("/elsewhere/x.c", OTHER, "/elsewhere/x.c"),
+])
+def test_a_source_is_named_by_its_module(source: str, module: str, label: str) -> None:
+    where = Roots(app=Path("/n/coap-sensor"), contiki=Path("/c"), nodes=Path("/n"))
+    assert module_of_source(Path(source), where) == (module, label)
+
+
+@pytest.mark.parametrize("app, module", [("coap-sensor", "os/net/app-layer/coap"),
+                                         ("xmpp-sensor", "nodes/contiki/lib/xmpp")])
+def test_the_node_apps_for_cc2538dk(app: str, module: str) -> None:
+    """The project's own apps (nodes/contiki/<app>), as results.json will carry them."""
+    folder = nodes_dir() / "contiki" / app
+    if not (folder / "Makefile").is_file():
+        pytest.skip(f"{folder} is not there yet")
+    built("cc2538dk", "arm-none-eabi-gcc")  # the same skips
+    image = build_firmware(app, "cc2538dk")
+    memory = firmware_memory(image.elf, image.map, objects=image.objects,
+                             roots=Roots(app=folder.resolve(), contiki=CONTIKI_DIR.resolve(),
+                                         nodes=(nodes_dir() / "contiki").resolve()))
+    text, data, bss = berkeley("arm-none-eabi-size", image.elf)
+    assert (memory["rom"], memory["ram"]) == (text + data, data + bss)
+    assert sum(m["rom"] for m in memory["modules"].values()) == memory["rom"]
+    assert memory["modules"][module]["rom"] > 0 and memory["modules"]["app"]["rom"] > 0
+    assert memory["modules"]["nodes/contiki/common"]["rom"] > 0
+    other = {"coap-sensor": "nodes/contiki/lib/xmpp", "xmpp-sensor": "os/net/app-layer/coap"}
+    assert other[app] not in memory["modules"]  # what an app does not use costs it nothing
+    assert OTHER not in memory["modules"]
