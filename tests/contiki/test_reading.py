@@ -275,6 +275,36 @@ def test_interval_seconds_to_ms(driver_binary, whole, ms, decimals):
     assert _config(driver_binary, INTERVAL_S=text)["interval_ms"] == str(expected)
 
 
+BOARD_MAIN = r"""
+#include <stdio.h>
+#include "node-config.h"
+int main(void) {
+  struct node_config c;
+  int rc = node_config_load(&c);
+  printf("%d %s %ld %lu %lu %s %d %s\n", rc, c.name, (long)c.seed, (unsigned long)c.readings,
+         (unsigned long)c.interval_ms, c.sensors[c.sensor_count - 1],
+         node_config_bool("STARTTLS", 1), node_config_string("OBSERVE", "con"));
+  return 0;
+}
+"""
+
+
+def test_board_config_comes_from_project_conf_macros(tmp_path):
+    """Boards (no CONTIKI_TARGET_NATIVE/MEDIUM): TESTBED_<KEY> string macros, not the
+    environment; keys without a macro keep the manifest's defaults."""
+    main = tmp_path / "main.c"
+    main.write_text(BOARD_MAIN)
+    binary = tmp_path / "board-config"
+    macros = ['-DTESTBED_NAME="b1"', '-DTESTBED_SEED="-7"', '-DTESTBED_INTERVAL_S="2.5"',
+              '-DTESTBED_SENSORS="temperature,pressure"', '-DTESTBED_STARTTLS="false"',
+              '-DTESTBED_OBSERVE="non"']
+    subprocess.run(["gcc", "-std=gnu99", "-Wall", "-Wextra", "-Werror", *macros, "-I", str(COMMON),
+                    str(main), str(COMMON / "node-config.c"), "-o", str(binary)], check=True)
+    out = subprocess.run([str(binary)], capture_output=True, text=True, check=True,
+                         env={**_clean_env(), "TESTBED_NAME": "from-env", "TESTBED_READINGS": "3"})
+    assert out.stdout.split() == ["0", "b1", "-7", "10", "2500", "pressure", "0", "non"]
+
+
 def test_interval_ms_wins_over_seconds(driver_binary):
     assert _config(driver_binary, INTERVAL_MS="40", INTERVAL_S="3")["interval_ms"] == "40"
 
