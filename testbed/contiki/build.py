@@ -74,7 +74,8 @@ class BuildOptions:
 
     defines: project-conf macros (`-DNAME=value`; a project-conf.h gives its defaults under
     `#ifndef NAME`). make: make variables on make's command line (MAKE_WITH_..., BOARD=...).
-    stack_usage: -fstack-usage (.su files beside the objects); it does not change the code."""
+    stack_usage: -fstack-usage and -fcallgraph-info=su (.su and .ci files beside the objects,
+    for testbed/memory/stack.py); they do not change the code."""
 
     defines: Mapping[str, str] = field(default_factory=dict)
     make: Mapping[str, str] = field(default_factory=dict)
@@ -100,8 +101,8 @@ class BuildOptions:
 
 @dataclass(frozen=True, slots=True)
 class Firmware:
-    """A built image. `objects`: the folder of its .o files (and .su with stack_usage; .deps/
-    names each object's source). `cached`: no make ran for this call."""
+    """A built image. `objects`: the folder of its .o files (and .su/.ci with stack_usage;
+    .deps/ names each object's source). `cached`: no make ran for this call."""
 
     app: str
     target: Target
@@ -158,7 +159,7 @@ def options_hash(app: Path, target: Target, project: str, options: BuildOptions,
     stamp = contiki / TREE_STAMP
     tree = stamp.read_text() if stamp.is_file() else f"unstamped tree {contiki}"
     lines = [f"v{CACHE_VERSION}", str(app), str(target), project, tree, RELSTR,
-             *options.key_lines()]
+             *options.key_lines(), "CFLAGS=" + " ".join(compile_flags(options))]
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
@@ -220,14 +221,19 @@ def make_argv(source: Path, target: Target, project: str, options: BuildOptions,
     return argv + [project]
 
 
+def compile_flags(options: BuildOptions) -> list[str]:
+    flags = [f"-D{k}={v}" for k, v in sorted(options.defines.items())]
+    if options.stack_usage:
+        flags += ["-fstack-usage", "-fcallgraph-info=su"]
+    return flags
+
+
 def make_env(options: BuildOptions, map_path: Path) -> dict[str, str]:
     """CFLAGS/LDFLAGS through the environment: Contiki's makefiles append to them (`+=`),
     where the same on make's command line would replace Contiki's own flags."""
-    cflags = [f"-D{k}={v}" for k, v in sorted(options.defines.items())]
-    if options.stack_usage:
-        cflags.append("-fstack-usage")
     env = {k: v for k, v in os.environ.items() if k not in ("CFLAGS", "LDFLAGS", "MAKEFLAGS")}
-    env.update(CFLAGS=" ".join(cflags), LDFLAGS=f"-Wl,-Map={map_path}", LC_ALL="C")
+    env.update(CFLAGS=" ".join(compile_flags(options)), LDFLAGS=f"-Wl,-Map={map_path}",
+               LC_ALL="C")
     return env
 
 

@@ -5,7 +5,8 @@ that put it there (linkmap.py), each object to its source (Contiki's obj/.deps/<
 each source to a module of the field: os/net/app-layer/coap, os/net/ipv6, os/net/mac/csma,
 os/net/routing/rpl-lite, arch/cpu/cc2538, the app's own files ("app"), nodes/contiki/lib/xmpp,
 toolchain/libc ... The modules add up to the ELF's text, data and bss exactly: alignment bytes
-are a module of their own ("(alignment)"). With .su files, the largest stack frames (stack.py).
+are a module of their own ("(alignment)"). With .su/.ci files, the largest stack frames and call chains
+(stack.py).
 What it is not: a per-symbol profile (arm-none-eabi-nm --size-sort is that).
 """
 
@@ -18,7 +19,8 @@ from typing import Any
 
 from testbed.memory.elf import allocated_sections, elf_sizes, function_symbols
 from testbed.memory.linkmap import InputSection, read_map
-from testbed.memory.stack import STACK_LIMITS, stack_frames
+from testbed.memory.stack import (STACK_LIMITS, Chain, call_chains, read_callgraph,
+                                   stack_frames)
 
 ALIGNMENT = "(alignment)"
 LINKER = "(linker)"
@@ -135,7 +137,10 @@ def firmware_memory(elf: str | Path, map_path: str | Path, *, roots: Roots,
         {rom, ram, text, data, bss,
          modules: {module: {rom, ram, text, data, bss}},   # largest ROM first
          objects: {label: {module, rom, ram, text, data, bss}},
-         stack: {frames: [{function, bytes, qualifier, module, source}], note} | null}
+         stack: {frames: [{function, bytes, qualifier, module, source}],   # own frames
+                 chains: [{function, bytes, path, through_pointer, recursive, unknown,
+                           module, source}],                              # direct calls
+                 main: {...} | null, note} | null}
 
     `objects`: the folder of the .o files (its .deps name their sources; its .su files give
     the stack frames); without it, objects are named by file and modules are "(other)"."""
@@ -171,13 +176,33 @@ def firmware_memory(elf: str | Path, map_path: str | Path, *, roots: Roots,
 
 
 def _stack(elf: Path, objects: Path, roots: Roots, count: int) -> dict[str, Any] | None:
-    frames = stack_frames(objects, functions=function_symbols(elf))
+    functions = function_symbols(elf)
+    frames = stack_frames(objects, functions=functions)
     if not frames:
         return None
+    sources = {f.function: f for f in frames}
+
+    def where(function: str) -> dict[str, str]:
+        frame = sources.get(function)
+        if frame is None:
+            return {"module": OTHER, "source": ""}
+        module, label = module_of_source(Path(frame.source), roots)
+        return {"module": module, "source": f"{label}:{frame.line}"}
+
+    chains = [c for c in call_chains(read_callgraph(objects)).values()
+              if c.function in functions]
+    chains.sort(key=lambda c: (-c.bytes, c.function))
+    main = next((c for c in chains if c.function == "main"), None)
     return {
         "frames": [{"function": f.function, "bytes": f.bytes, "qualifier": f.qualifier,
-                    "module": module_of_source(Path(f.source), roots)[0],
-                    "source": f"{module_of_source(Path(f.source), roots)[1]}:{f.line}"}
-                   for f in frames[:count]],
+                    **where(f.function)} for f in frames[:count]],
+        "chains": [_chain(c, where) for c in chains[:count]],
+        "main": _chain(main, where) if main else None,
         "note": STACK_LIMITS,
     }
+
+
+def _chain(chain: Chain, where) -> dict[str, Any]:
+    return {"function": chain.function, "bytes": chain.bytes, "path": list(chain.path),
+            "through_pointer": chain.through_pointer, "recursive": chain.recursive,
+            "unknown": list(chain.unknown), **where(chain.function)}

@@ -59,6 +59,7 @@ def test_a_native_build_is_cached_until_a_source_changes(app: Path, tmp_path: Pa
     assert first.elf.name == "greeter.native" and out in first.elf.parents
     assert b"greeter-says-1" in first.elf.read_bytes()
     assert list(first.objects.glob("*.su"))  # -fstack-usage reached the compiler
+    assert list(first.objects.glob("*.ci"))  # and so did -fcallgraph-info
     assert "Linker script and memory map" in first.map.read_text()
 
     again = build_firmware(app, "native", out=out)
@@ -119,7 +120,7 @@ def test_the_argv_keeps_contikis_flags_and_adds_ours_through_the_environment(
     assert "TARGET=cc2538dk" in argv and "MAKE_WITH_X=1" in argv
     assert not any(a.startswith(("CFLAGS", "LDFLAGS")) for a in argv)  # would replace Contiki's
     env = build.make_env(options, tmp_path / "p.map")
-    assert env["CFLAGS"] == "-DA_CONF_B=3 -fstack-usage"
+    assert env["CFLAGS"] == "-DA_CONF_B=3 -fstack-usage -fcallgraph-info=su"
     assert env["LDFLAGS"] == f"-Wl,-Map={tmp_path / 'p.map'}"
 
 

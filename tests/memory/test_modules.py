@@ -94,6 +94,12 @@ def test_stack_frames_are_the_firmwares_functions(cc2538dk: Firmware) -> None:
     functions = function_symbols(cc2538dk.elf)
     assert all(f["function"] in functions for f in frames)
     assert frames[0]["bytes"] >= 64 and frames[0]["module"] != OTHER
+    chains = stack["chains"]
+    assert chains[0]["bytes"] >= frames[0]["bytes"]  # a chain holds at least its own frame
+    assert all(c["function"] in functions for c in chains)
+    assert all(c["path"][0] == c["function"] for c in chains)
+    # Contiki reaches every process thread through a pointer: main's chain says so
+    assert stack["main"]["function"] == "main" and stack["main"]["through_pointer"]
 
 
 def test_without_the_object_folder_the_totals_still_hold(cc2538dk: Firmware) -> None:
