@@ -6,6 +6,7 @@
 
 #include "coap-engine.h"
 #include "coap-observe.h"
+#include "coap-transactions.h"
 #include "events.h"
 #include "lib/sha-256.h"
 #include "net/ipv6/uiplib.h"
@@ -83,6 +84,51 @@ sensor_of(const coap_message_t *request)
     }
   }
   return NULL;
+}
+/* RFC 7641 §4.5: the engine drops an observer whose CON notification went unacknowledged
+ * COAP_MAX_RETRANSMIT times (coap_remove_observer_by_client) and then calls the
+ * transaction's callback with no answer; main.py says so in an "error" event, and so does
+ * this callback. One slot per open transaction holds the observer's endpoint. */
+struct pending {
+  coap_endpoint_t peer;
+  uint8_t used;
+};
+static struct pending pending[COAP_MAX_OPEN_TRANSACTIONS];
+/*---------------------------------------------------------------------------*/
+static void
+notification_answered(void *data, coap_message_t *answer)
+{
+  struct pending *p = data;
+  char address[UIPLIB_IPV6_MAX_STR_LEN];
+  char what[96];
+
+  if(answer == NULL) {
+    uiplib_ipaddr_snprint(address, sizeof(address), &p->peer.ipaddr);
+    snprintf(what, sizeof(what), "observer [%s]:%u gave up after %u retransmissions",
+             address, UIP_HTONS(p->peer.port), COAP_MAX_RETRANSMIT);
+    events_error(what);
+  }
+  p->used = 0;
+}
+/*---------------------------------------------------------------------------*/
+/* A CON notification is being built: have its transaction report how it ends. (The engine
+ * does not reset a reused transaction's callback; every CON transaction of this app is a
+ * notification and gets one here.) */
+static void
+watch_notification(const coap_message_t *notification)
+{
+  coap_transaction_t *t = coap_get_transaction_by_mid(notification->mid);
+  uint8_t i;
+
+  for(i = 0; t != NULL && i < COAP_MAX_OPEN_TRANSACTIONS; i++) {
+    if(!pending[i].used) {
+      pending[i].used = 1;
+      coap_endpoint_copy(&pending[i].peer, &t->endpoint);
+      t->callback = notification_answered;
+      t->callback_data = &pending[i];
+      return;
+    }
+  }
 }
 /*---------------------------------------------------------------------------*/
 static struct recent *
@@ -218,6 +264,9 @@ sensor_get(coap_message_t *request, coap_message_t *response,
     /* RFC 7641 §4.2: the last reading, to every observer (the engine keeps no per-observer
      * Accept: notifications use the configured format) */
     response->type = config->observe == RES_SENSORS_CON ? COAP_TYPE_CON : COAP_TYPE_NON;
+    if(response->type == COAP_TYPE_CON) {
+      watch_notification(response);
+    }
     seq = s->seq;
     t_ms = s->t_ms;
   } else if((duplicate = recent_find(request, s)) != NULL) {
