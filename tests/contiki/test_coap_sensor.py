@@ -298,6 +298,7 @@ def arm_size(elf: Path) -> dict[str, int]:
     return {"text": text, "data": data, "bss": bss}
 
 
+@pytest.mark.slow
 def test_builds_for_cc2538dk_and_fits_the_board(record_property):
     """cc2538dk (arm-none-eabi-gcc): it compiles, links and fits 512 KB flash / 32 KB RAM."""
     try:
@@ -311,6 +312,7 @@ def test_builds_for_cc2538dk_and_fits_the_board(record_property):
     assert 0 < rom <= 512 * 1024 and 0 < ram <= 32 * 1024
 
 
+@pytest.mark.slow
 def test_builds_for_the_medium_platform():
     platform = APPS / "platform"
     tracked = subprocess.run(["git", "-C", str(ROOT), "ls-files", "--", "nodes/contiki/platform/medium"],
