@@ -204,11 +204,18 @@ def build_firmware(app: str | Path, target: Target | str, options: BuildOptions 
         _make(source, target, project, options, contiki, build, map_path, folder / "build.log")
         elf = _find_elf(build, project, target)
         if elf is None or not map_path.is_file():
+            log = folder / "build.log"
             raise BuildError(f"{name}: {target} build made no {project}.{target} "
-                             f"({_skipped(folder / 'build.log')}); full log: {folder / 'build.log'}")
+                             f"({_skipped(log)}); full log: {log}")
         stamp.write_text(hashed)
         return Firmware(name, target, elf, map_path, elf.parent / "obj", build, hashed,
                         cached=False, seconds=time.monotonic() - started)
+
+
+def medium_firmware(app: str) -> Path:
+    """The ELF of `app` for the emulated air (the `medium` platform), built now or cached:
+    what the emulated backend runs as a Contiki node (EmulatedNetwork.up(firmware_for=...))."""
+    return build_firmware(app, Target.MEDIUM).elf
 
 
 def make_argv(source: Path, target: Target, project: str, options: BuildOptions, contiki: Path,

@@ -58,7 +58,7 @@ class Pin:
     prefix: str
     into: str
     paths: tuple[str, ...] | None = None
-    partial: bool = False  # fetch without blobs first (CMSIS_5 is hundreds of MB; we take 30 headers)
+    partial: bool = False  # fetch blobs only as needed (CMSIS_5 is large; we take 30 headers)
 
     def stamp_line(self) -> str:
         return f"{self.name} {self.commit} sha256:{self.sha256}"
@@ -184,7 +184,7 @@ def differences(archive: Path, pin: Pin, tree: Path, limit: int = 3) -> list[str
                 if path.is_symlink() or not path.is_file():
                     found.append(f"{member.name}: missing")
                 elif path.stat().st_size != member.size or \
-                        path.read_bytes() != tar.extractfile(member).read():  # type: ignore[union-attr]
+                        path.read_bytes() != _read(tar, member):
                     found.append(f"{member.name}: content differs")
                 elif bool(path.stat().st_mode & 0o100) != bool(member.mode & 0o100):
                     found.append(f"{member.name}: executable bit differs")
@@ -198,6 +198,11 @@ def differences(archive: Path, pin: Pin, tree: Path, limit: int = 3) -> list[str
         if len(found) >= limit:
             break
     return found
+
+
+def _read(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    extracted = tar.extractfile(member)
+    return extracted.read() if extracted else b""
 
 
 # --- the swap ---------------------------------------------------------------------------------
@@ -266,8 +271,9 @@ def ensure_tree(dest: str | Path, *, vendor: str | Path | None, pins: tuple[Pin,
         with tempfile.TemporaryDirectory(prefix=f".{dest.name}.new-", dir=dest.parent) as tmp:
             work = Path(tmp)
             tarballs = {pin.name: vendored_tarball(pin, vendor) for pin in pins}
-            if have is None and dest.is_dir() and all(tarballs.values()):
-                if not any(differences(tarballs[p.name], p, dest) for p in pins):  # type: ignore[arg-type]
+            vendored = [(pin, tarballs[pin.name]) for pin in pins]
+            if have is None and dest.is_dir() and all(path for _, path in vendored):
+                if not any(differences(path, pin, dest) for pin, path in vendored if path):
                     stamp.write_text(want)
                     return "adopted"
             for pin in pins:
@@ -299,6 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     except TestbedError as exc:
         print(f"contiki: {exc}", file=sys.stderr)
         return exc.exit_status
+    except tarfile.TarError as exc:
+        print(f"contiki: {args.dest}: an archive does not unpack: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(f"contiki: {args.dest}: {exc}", file=sys.stderr)
         return 1

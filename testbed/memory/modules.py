@@ -5,8 +5,8 @@ that put it there (linkmap.py), each object to its source (Contiki's obj/.deps/<
 each source to a module of the field: os/net/app-layer/coap, os/net/ipv6, os/net/mac/csma,
 os/net/routing/rpl-lite, arch/cpu/cc2538, the app's own files ("app"), nodes/contiki/lib/xmpp,
 toolchain/libc ... The modules add up to the ELF's text, data and bss exactly: alignment bytes
-are a module of their own ("(alignment)"). With .su/.ci files, the largest stack frames and call chains
-(stack.py).
+are a module of their own ("(alignment)"). With .su/.ci files, the largest stack frames and
+call chains (stack.py).
 What it is not: a per-symbol profile (arm-none-eabi-nm --size-sort is that).
 """
 

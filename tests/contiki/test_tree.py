@@ -165,7 +165,8 @@ def test_a_commit_upstream_does_not_have_is_one_clear_error(tmp_path: Path) -> N
     git("add", "-A", cwd=repo)
     git("commit", "-q", "-m", "x", cwd=repo)
     dest = tmp_path / "out" / "contiki-ng"
-    with pytest.raises(TreeError, match=r"^contiki-ng: git fetch .*9f80681d3d2f.* failed \(\d+\): "):
+    with pytest.raises(TreeError,
+                       match=r"^contiki-ng: git fetch .*9f80681d3d2f.* failed \(\d+\): "):
         ensure_tree(dest, vendor=None, pins=(CONTIKI_NG,), urls={"contiki-ng": f"file://{repo}"},
                     say=quiet)
     assert not dest.exists()
