@@ -260,8 +260,8 @@ def ensure_tree(dest: str | Path, *, vendor: str | Path | None, pins: tuple[Pin,
     unpacked by hand, identical to the vendored tarballs), "unpacked" or "replaced".
 
     `urls` overrides a pin's upstream by name (tests use a file:// repository)."""
-    dest = Path(dest).absolute()
-    vendor = Path(vendor).absolute() if vendor is not None else None
+    dest = Path(os.path.abspath(dest))
+    vendor = Path(os.path.abspath(vendor)) if vendor is not None else None
     want = stamp_text(pins)
     with locked(dest):
         stamp = dest / STAMP
