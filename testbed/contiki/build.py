@@ -106,6 +106,8 @@ class Firmware:
 
     app: str
     target: Target
+    source: Path  # the app's folder
+    contiki: Path  # the tree it was built with
     elf: Path
     map: Path
     objects: Path
@@ -196,8 +198,8 @@ def build_firmware(app: str | Path, target: Target | str, options: BuildOptions 
         stamp = folder / ".sources"
         elf = _find_elf(build, project, target)
         if elf and map_path.is_file() and stamp.is_file() and stamp.read_text() == hashed:
-            return Firmware(name, target, elf, map_path, elf.parent / "obj", build, hashed,
-                            cached=True, seconds=time.monotonic() - started)
+            return Firmware(name, target, source, contiki, elf, map_path, elf.parent / "obj",
+                            build, hashed, cached=True, seconds=time.monotonic() - started)
         stamp.unlink(missing_ok=True)
         if elf:
             elf.unlink()  # relink always: make does not see a module taken out
@@ -208,8 +210,8 @@ def build_firmware(app: str | Path, target: Target | str, options: BuildOptions 
             raise BuildError(f"{name}: {target} build made no {project}.{target} "
                              f"({_skipped(log)}); full log: {log}")
         stamp.write_text(hashed)
-        return Firmware(name, target, elf, map_path, elf.parent / "obj", build, hashed,
-                        cached=False, seconds=time.monotonic() - started)
+        return Firmware(name, target, source, contiki, elf, map_path, elf.parent / "obj", build,
+                        hashed, cached=False, seconds=time.monotonic() - started)
 
 
 def medium_firmware(app: str) -> Path:

@@ -15,7 +15,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+from testbed.firmware import nodes_dir
 
 from testbed.memory.elf import allocated_sections, elf_sizes, function_symbols
 from testbed.memory.linkmap import InputSection, read_map
@@ -53,6 +55,24 @@ class Roots:
     app: Path
     contiki: Path
     nodes: Path
+
+
+class Built(Protocol):
+    """A firmware build (testbed.contiki.build.Firmware): where its parts are."""
+
+    elf: Path
+    map: Path
+    objects: Path
+    source: Path
+    contiki: Path
+
+
+def memory_of(firmware: Built, *, largest: int = 10) -> dict[str, Any]:
+    """`firmware_memory` of a build: its ELF, map and objects, its app and tree as roots."""
+    roots = Roots(app=firmware.source, contiki=firmware.contiki,
+                  nodes=(nodes_dir() / "contiki").resolve())
+    return firmware_memory(firmware.elf, firmware.map, roots=roots, objects=firmware.objects,
+                           largest_frames=largest)
 
 
 def object_sources(objects: Path) -> dict[str, Path]:

@@ -13,7 +13,8 @@ import pytest
 from testbed.contiki.build import CONTIKI_DIR, Firmware, build_firmware
 from testbed.firmware import nodes_dir
 from testbed.memory.elf import function_symbols
-from testbed.memory.modules import NOT_IN_MAP, OTHER, Roots, firmware_memory, module_of_source
+from testbed.memory.modules import (NOT_IN_MAP, OTHER, Roots, firmware_memory, memory_of,
+                                     module_of_source)
 
 EXAMPLE = CONTIKI_DIR / "examples" / "coap" / "coap-example-server"
 
@@ -147,9 +148,7 @@ def test_the_node_apps_for_cc2538dk(app: str, module: str) -> None:
         pytest.skip(f"{folder} is not there yet")
     built("cc2538dk", "arm-none-eabi-gcc")  # the same skips
     image = build_firmware(app, "cc2538dk")
-    memory = firmware_memory(image.elf, image.map, objects=image.objects,
-                             roots=Roots(app=folder.resolve(), contiki=CONTIKI_DIR.resolve(),
-                                         nodes=(nodes_dir() / "contiki").resolve()))
+    memory = memory_of(image)  # the roots come with the build
     text, data, bss = berkeley("arm-none-eabi-size", image.elf)
     assert (memory["rom"], memory["ram"]) == (text + data, data + bss)
     assert sum(m["rom"] for m in memory["modules"].values()) == memory["rom"]
