@@ -28,9 +28,11 @@
 #define EVENTS_CONF_EVENT_FIRST 0
 #define EVENTS_CONF_LINE_SIZE 320
 
-/* The JSON event lines are the console's job; keep Contiki's own log to warnings. */
+/* The JSON event lines are the console's job; keep Contiki's own log to warnings, and the
+ * IPv6 module's to errors: uip6.c's "tcp: got reset" warning has no newline, and the event
+ * line after it would not start a line of its own. */
 #define LOG_CONF_LEVEL_MAIN LOG_LEVEL_WARN
-#define LOG_CONF_LEVEL_IPV6 LOG_LEVEL_WARN
+#define LOG_CONF_LEVEL_IPV6 LOG_LEVEL_ERR
 #define LOG_CONF_LEVEL_TCPIP LOG_LEVEL_WARN
 #define LOG_CONF_LEVEL_APP LOG_LEVEL_WARN
 #define LOG_CONF_LEVEL_XMPP LOG_LEVEL_WARN

@@ -111,6 +111,7 @@ queue_pop(struct queue *q)
 {
   memmove(&q->items[0], &q->items[1], --q->len * sizeof(q->items[0]));
 }
+#if XMPP_CONF_WITH_PUBSUB
 static int
 queue_remove(struct queue *q, uint32_t seq)
 {
@@ -124,6 +125,7 @@ queue_remove(struct queue *q, uint32_t seq)
   }
   return 0;
 }
+#endif
 /*---------------------------------------------------------------------------*/
 /* events */
 static void

@@ -1,0 +1,262 @@
+"""The C xmpp-sensor (nodes/contiki/xmpp-sensor) end to end, and its modules' cost in ROM.
+
+End to end: the app built for TARGET=native runs in a fresh network namespace with Contiki's
+native tun (tests/contiki/_xmpp_native.py says how tun0 is made with `ip`, since Debian has no
+ifconfig), against a real prosody (testbed.services.prosody) and the project's slixmpp sink
+(testbed.services.xmpp_sink), both in that namespace on fd00::1. The sink must receive every
+reading the node reports, with the values of the Python sensor's stanzas.reading_value and
+the node's timestamps; dumpcap on tun0 records the TCP stream so the C client's stanzas are
+compared byte for byte with the Python sensor's stanzas.py. Nothing is mocked.
+
+ROM: the app built for cc2538dk (arm-none-eabi-gcc) with every XMPP module and with only
+PLAIN + message; the modules left out leave no symbol in the ELF and the image shrinks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from testbed.services.prosody import Prosody
+from testbed.services.xmpp_sink import XmppSink
+from tests.contiki import _xmpp_native as native
+
+PYTHON_SENSOR = native.ROOT / "nodes" / "xmpp-sensor"
+
+
+def load(name: str) -> ModuleType:
+    """A module of the Python sensor, under a unique name (its own imports are bare names)."""
+    if str(PYTHON_SENSOR) not in sys.path:
+        sys.path.insert(0, str(PYTHON_SENSOR))
+    spec = importlib.util.spec_from_file_location(f"xmpp_sensor_{name}",
+                                                  PYTHON_SENSOR / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+stanzas = load("stanzas")
+backoff = load("backoff")
+
+
+@pytest.fixture(scope="module")
+def binary() -> Path:
+    return native.build("native")
+
+
+def client_stream(pcap: Path) -> str:
+    """The bytes the node sent to port 5222 over its TCP connections, in order."""
+    out = subprocess.run(
+        ["tshark", "-n", "-r", str(pcap), "-Y", "tcp.dstport == 5222 && tcp.len > 0",
+         "-T", "fields", "-e", "tcp.stream", "-e", "tcp.seq_raw", "-e", "tcp.payload"],
+        capture_output=True, text=True, check=True, timeout=120).stdout
+    seen: set[tuple[str, str]] = set()
+    data = b""
+    for line in out.splitlines():
+        stream, seq, payload = line.split("\t")
+        if (stream, seq) not in seen:  # a retransmission carries the same bytes again
+            seen.add((stream, seq))
+            data += bytes.fromhex(payload.replace(":", ""))
+    return data.decode()
+
+
+def run(binary: Path, tmp: Path, *, mode: str, readings: int = 4, interval_s: float = 0.5,
+        sasl: str = "PLAIN") -> tuple[list[dict[str, Any]], list[dict[str, Any]], str | None, str]:
+    """prosody + sink + the C node until the node is done and the sink has every reading:
+    (the node's events, the deliveries, the client's TCP stream or None, the node's output)."""
+    with native.xmpp_run(binary, tmp, mode=mode, readings=readings, interval_s=interval_s,
+                         sasl=sasl, pcap=tmp / "tun0.pcapng") as (node, sink, passwords, pcap):
+        node.wait_event("ready", timeout_s=30)
+        if mode == "iq":
+            sink.wait_done(30 + readings * interval_s)
+        node.wait_event("done", timeout_s=30 + readings * interval_s)
+        deadline = time.monotonic() + 10
+        while len(sink.read_deliveries()) < readings and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert node.stop() == 0
+        output = node.output()
+        deliveries = sink.read_deliveries()
+        events = node.events()
+        assert passwords["n1"] not in output  # the password never in the node's log
+    stream = None
+    if pcap is not None:
+        stream = client_stream(pcap)
+        pcap.unlink()  # it holds the PLAIN password (base64): not kept with the test's files
+    return events, deliveries, stream, output
+
+
+def assert_every_reading_arrived(events: list[dict[str, Any]], deliveries: list[dict[str, Any]],
+                                 readings: int) -> None:
+    sent = {(e["seq"], e["sensor"]): e for e in events if e["event"] == "reading"}
+    assert sorted(seq for seq, _ in sent) == list(range(1, readings + 1))
+    for (seq, sensor), event in sent.items():
+        assert event["value"] == stanzas.reading_value("n1", sensor, seq, 1)
+    got = {(d["seq"], d["sensor"]): d for d in deliveries}
+    assert got.keys() == sent.keys(), (deliveries, events)
+    for key, d in got.items():
+        assert d["node"] == "n1"
+        assert d["value"] == sent[key]["value"]
+        assert abs(d["t_node"] - sent[key]["t"]) < 0.002  # millisecond timestamp on the wire
+        assert d["t_sink"] >= d["t_node"] - 0.002
+    assert len(deliveries) == readings  # no duplicates over TCP
+
+
+def expected_payload(event: dict[str, Any]) -> str:
+    """The Python sensor's <fields/> for the reading the C node reported. The event's t has
+    milliseconds; 0.4 ms more keeps stanzas.iso8601's int(fraction * 1000) on that ms."""
+    return stanzas.fields("n1", event["seq"], event["t"] + 0.0004,
+                          [(event["sensor"], event["value"])])
+
+
+def assert_python_stanzas(stream: str | None, events: list[dict[str, Any]], mode: str) -> None:
+    if stream is None:
+        pytest.skip("no dumpcap: the stanza bytes were not captured")
+    header = stanzas.stream_header("iot.testbed")
+    assert stream.startswith(header) and stream.count(header) == 2  # open, then restart
+    assert stanzas.bind("sensor") in stream and stanzas.presence() in stream
+    for event in (e for e in events if e["event"] == "reading"):
+        payload = expected_payload(event)
+        if mode == "message":
+            assert stanzas.message("sink@iot.testbed", payload) in stream
+        elif mode == "pubsub":
+            assert stanzas.publish("pubsub.iot.testbed", "sensors/n1", str(event["seq"]),
+                                   payload, f"p{event['seq']}") in stream
+        else:
+            assert f">{payload}</iq>" in stream
+    if mode == "iq":
+        assert stanzas.presence("sink@iot.testbed") in stream
+    assert stream.endswith(stanzas.STREAM_CLOSE)  # SIGTERM: the session is closed cleanly
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["message", "pubsub", "iq"])
+def test_every_reading_arrives_in_the_python_sensors_stanzas(binary: Path, tmp_path: Path,
+                                                             mode: str) -> None:
+    events, deliveries, stream, _ = run(binary, tmp_path, mode=mode)
+    assert_every_reading_arrived(events, deliveries, 4)
+    assert_python_stanzas(stream, events, mode)
+    setup = next(e for e in events if e["event"] == "phase")
+    assert setup["name"] == "setup" and setup["end"] >= setup["start"]
+    assert setup["tls"] is False
+    if stream is not None:  # what the set-up wrote, up to the first reading's stanza
+        first = stream.index("<message" if mode == "message" else
+                             "<iq type='set' to=" if mode == "pubsub" else "<iq type='result'")
+        assert setup["sent_bytes"] == len(stream[:first].encode())
+    assert next(e for e in events if e["event"] == "ready")["jid"] == "n1@iot.testbed/sensor"
+    assert [e["event"] for e in events][-1] == "stopped"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["message", "pubsub"])
+def test_scram_sha1_login(binary: Path, tmp_path: Path, mode: str) -> None:
+    """SCRAM-SHA-1 against prosody: the server accepts the proof and the node accepts the
+    server's signature (a wrong one would end the session with an error event)."""
+    events, deliveries, stream, _ = run(binary, tmp_path, mode=mode, readings=3,
+                                        sasl="SCRAM-SHA-1")
+    assert_every_reading_arrived(events, deliveries, 3)
+    assert not [e for e in events if e["event"] in ("error", "reconnect")]
+    if stream is not None:
+        assert "mechanism='SCRAM-SHA-1'" in stream and "mechanism='PLAIN'" not in stream
+
+
+@pytest.mark.slow
+def test_sensor_waits_for_the_server_with_the_python_backoff(binary: Path,
+                                                             tmp_path: Path) -> None:
+    """No server at first: each refused connect is a "reconnect" whose delay is backoff.py's
+    (same seed, same draws, to the millisecond); once prosody and the sink are up the session
+    opens and every reading arrives (the reading clock starts with the first session)."""
+    passwords = {"n1": "pw-" + tmp_path.name[-8:], "sink": "sink-" + tmp_path.name[-8:]}
+    settings = {
+        "NAME": "n1", "READINGS": "3", "INTERVAL_S": "0.5", "SEED": "7", "SERVER": native.SERVER,
+        "USER": "n1", "PASSWORD": passwords["n1"], "MODE": "message",
+        "BACKOFF_BASE_S": "0.5", "BACKOFF_FACTOR": "2.0", "BACKOFF_CAP_S": "2.0",
+    }
+    with contextlib.ExitStack() as stack:
+        netns = stack.enter_context(native.namespace())
+        node = native.Node(binary, netns, settings)
+        stack.callback(node.stop)
+        reconnects = node.wait_event("reconnect", count=3, timeout_s=20)
+        python = backoff.Backoff("n1", 7, 0.5, 2.0, 2.0)
+        for event in reconnects[:3]:
+            delay = round(python.next_delay(), 3)
+            assert event["attempt"] == python.attempt
+            assert abs(event["delay_s"] - delay) <= 0.001, (event, delay)
+            assert event["queued"] == 0 and event["why"] == "connection refused"
+        assert not node.events("reading") and not node.events("queued")
+        stack.enter_context(Prosody(netns=netns, address=native.SERVER, domain=native.DOMAIN,
+                                    accounts=passwords, directory=tmp_path / "prosody"))
+        sink = stack.enter_context(XmppSink(
+            netns=netns, server=native.SERVER, domain=native.DOMAIN, password=passwords["sink"],
+            mode="message", nodes={"n1": f"n1@{native.DOMAIN}/sensor"}, readings=3,
+            interval_s=0.5, deliveries=tmp_path / "deliveries.jsonl", log=tmp_path / "sink.log"))
+        node.wait_event("done", timeout_s=30)
+        deadline = time.monotonic() + 10
+        while len(sink.read_deliveries()) < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert sorted(d["seq"] for d in sink.read_deliveries()) == [1, 2, 3]
+        for d in sink.read_deliveries():
+            assert d["value"] == stanzas.reading_value("n1", "temperature", d["seq"], 7)
+        assert passwords["n1"] not in node.output()
+
+
+def test_starttls_is_refused_with_one_error_event(binary: Path) -> None:
+    """The C client has no TLS: a config asking for STARTTLS is one clear error, exit 2."""
+    with native.namespace() as netns:
+        node = native.Node(binary, netns, {"NAME": "n1", "STARTTLS": "true",
+                                           "PASSWORD": "not-shown-anywhere"})
+        try:
+            status = node.process.wait(timeout=20)
+            node.reader.join(timeout=5)
+        finally:
+            node.stop()
+    events = node.events()
+    assert status == 2
+    assert [e["event"] for e in events] == ["error"]
+    assert "starttls" in events[0]["what"] and "not supported" in events[0]["what"]
+    assert "not-shown-anywhere" not in node.output()
+
+
+# --- ROM: a module left out costs nothing ---------------------------------------------------
+
+MODULE_SYMBOLS = {  # functions only a module defines
+    "scram": ["xmpp_scram_auth", "xmpp_scram_final", "xmpp_sha1_update", "xmpp_pbkdf2_sha1"],
+    "presence": ["xmpp_presence_send"],
+    "pubsub": ["xmpp_pubsub_publish", "xmpp_pubsub_input"],
+    "iq": ["xmpp_iq_input", "xmpp_iq_answer"],
+}
+
+
+def arm_symbols_and_size(elf: Path) -> tuple[set[str], int]:
+    names = subprocess.run(["arm-none-eabi-nm", str(elf)], capture_output=True, text=True,
+                           check=True).stdout
+    size = subprocess.run(["arm-none-eabi-size", "-A", str(elf)], capture_output=True,
+                          text=True, check=True).stdout
+    text = sum(int(line.split()[1]) for line in size.splitlines()
+               if line.startswith((".text", ".rodata", ".data")))
+    return {line.split()[-1] for line in names.splitlines()}, text
+
+
+@pytest.mark.slow
+def test_a_module_left_out_costs_no_rom() -> None:
+    if shutil.which("arm-none-eabi-gcc") is None:
+        pytest.skip("no arm-none-eabi-gcc")
+    full, full_rom = arm_symbols_and_size(native.build("cc2538dk"))
+    small, small_rom = arm_symbols_and_size(native.build("cc2538dk", modules="plain message"))
+    for module, symbols in MODULE_SYMBOLS.items():
+        for symbol in symbols:
+            assert symbol in full, (module, symbol)
+            assert symbol not in small, (module, symbol)
+    assert "xmpp_message_send" in small and "xmpp_message_send" in full
+    assert small_rom < full_rom
+    print(json.dumps({"rom_all_modules": full_rom, "rom_plain_message": small_rom}))
