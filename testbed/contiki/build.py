@@ -155,13 +155,29 @@ def sources_hash(app: Path) -> str:
     return digest.hexdigest()
 
 
+#: the compiler Contiki's makefiles use for a target
+COMPILERS = {Target.CC2538DK: "arm-none-eabi-gcc", Target.ZOUL: "arm-none-eabi-gcc",
+             Target.NATIVE: "gcc", Target.MEDIUM: "gcc"}
+
+
+def compiler_version(target: Target) -> str:
+    """`<compiler> --version`'s first line: a new compiler is a new build (and new figures)."""
+    try:
+        done = subprocess.run([COMPILERS[target], "--version"], capture_output=True, text=True,
+                              timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return f"{COMPILERS[target]}: not found"  # make will say so in its own words
+    return (done.stdout.splitlines() or [""])[0]
+
+
 def options_hash(app: Path, target: Target, project: str, options: BuildOptions,
                  contiki: Path) -> str:
     """What selects the BUILD_DIR: everything that changes the compile but not a file."""
     stamp = contiki / TREE_STAMP
     tree = stamp.read_text() if stamp.is_file() else f"unstamped tree {contiki}"
     lines = [f"v{CACHE_VERSION}", str(app), str(target), project, tree, RELSTR,
-             *options.key_lines(), "CFLAGS=" + " ".join(compile_flags(options))]
+             compiler_version(target), *options.key_lines(),
+             "CFLAGS=" + " ".join(compile_flags(options))]
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
