@@ -34,7 +34,6 @@ unhex(const char *hex)
   s[n] = '\0';
   return s;
 }
-
 int
 main(void)
 {
