@@ -8,5 +8,6 @@ spec.py      the medium's SPEC.json model
 tap.py       attach to a persistent TAP in another network namespace
 ethernet.py  which TAP frames go on the air; Ethernet <-> 802.15.4 addresses
 lateness.py  how late the live loop runs events
-medium.py    the live process: TAPs + lowpan Adapter + core, in real time
+frameport.py the frame port's wire format and server (nodes with their own MAC: Contiki-NG)
+medium.py    the live process: TAPs + lowpan Adapter + core, frame ports, in real time
 """

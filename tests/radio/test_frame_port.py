@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from testbed.lowpan.addresses import BROADCAST_SHORT, eui64
 from testbed.radio import frameport
 from testbed.radio.activity import read_activity
 from testbed.radio.frameport import MessageType, TxStatus
+from tests.radio.test_medium import namespaces  # noqa: F401  (a fixture)
 
 TIMEOUT = 10.0
 PAN = 0xABCD
@@ -225,3 +227,89 @@ def test_wire_format_round_trip_and_errors() -> None:
         frameport.decode(frameport.encode_tx(bytes(126)))
     with pytest.raises(frameport.ProtocolError, match="HELLO message truncated"):
         frameport.decode(b"\x01\x01\x02")
+
+
+def echo_reply(request: bytes) -> bytes:
+    """The ICMPv6 echo reply (RFC 4443 §4.2) to an echo request, checksum included."""
+    src, dst = request[8:24], request[24:40]
+    body = bytearray(request[40:])
+    body[0], body[2:4] = 129, b"\x00\x00"
+    pseudo = dst + src + len(body).to_bytes(4, "big") + b"\x00\x00\x00\x3a"
+    data = pseudo + bytes(body) + (b"\x00" if len(body) % 2 else b"")
+    total = sum(int.from_bytes(data[i:i + 2], "big") for i in range(0, len(data), 2))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    body[2:4] = (~total & 0xFFFF).to_bytes(2, "big")
+    return request[:7] + b"\x40" + dst + src + bytes(body)
+
+
+@pytest.mark.needs_root
+def test_tap_and_frame_nodes_reach_each_other(namespaces: dict[int, str],
+                                              tmp_path: Path) -> None:
+    """A Linux node (TAP) pings a frame-port node played here with the project's 6LoWPAN
+    adapter: the echo request reaches the frame port as a frame, the reply goes back
+    through the TAP to the kernel's ping."""
+    from ipaddress import IPv6Network
+
+    from testbed.lowpan.adapter import Adapter
+    from testbed.lowpan.addresses import link_local, mac48_text
+    from testbed.lowpan.fcs import fcs_bytes
+
+    from tests.radio.test_medium import wait_link_local, wait_ready
+
+    sock = tmp_path / "frames.sock"
+    (tmp_path / "spec.json").write_text(json.dumps({
+        "run_id": "mixed", "frame_socket": str(sock), "seed": 2,
+        "nodes": [{"name": "a", "short": 1, "netns": namespaces[1]},
+                  {"name": "b", "short": 2, "port": "frame"}],
+        "links": [{"a": "a", "b": "b"}],
+        "capture": str(tmp_path / "c.pcap"), "activity": str(tmp_path / "r.csv"),
+        "stats": str(tmp_path / "m.json"),
+    }))
+    # no neighbour discovery from the played node: a static entry, as the backend installs
+    subprocess.run(["ip", "-n", namespaces[1], "neigh", "replace", str(link_local(2)),
+                    "lladdr", mac48_text(2), "dev", "wpan0", "nud", "permanent"],
+                   check=True, capture_output=True, timeout=TIMEOUT)
+    medium = subprocess.Popen([sys.executable, "-m", "testbed.radio.medium",
+                               str(tmp_path / "spec.json")],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_ready(medium, TIMEOUT)
+        wait_link_local(namespaces[1], 1)
+        b = Client(sock, 2)
+        assert b.recv().type is MessageType.WELCOME
+        ping = subprocess.Popen(["ip", "netns", "exec", namespaces[1], "ping", "-6", "-n", "-c",
+                                 "2", "-i", "0.3", "-W", "3", f"{link_local(2)}%wpan0"],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        adapter = Adapter(PAN, "short", IPv6Network("fd00::/64"))
+        answered = 0
+        while answered < 2:
+            rx = b.recv_type(MessageType.RX)
+            packet = adapter.deliver(rx.psdu + fcs_bytes(rx.psdu), time.monotonic())
+            if packet is None or packet[6] != 58 or packet[40] != 128:
+                continue  # not (yet) an echo request: a fragment, or the kernel's RS
+            for frame in adapter.to_frames(echo_reply(packet), 2, 1, seq=b.seq + 1,
+                                           tag=answered):
+                b.seq = frame[2]
+                # the medium ACKs the request on b's behalf right after it: a TX at once
+                # finds b's radio busy (COLLISION), and b backs off as a CSMA would
+                for _ in range(5):
+                    b.send(frame[:-2])
+                    status = b.recv_type(MessageType.TX_DONE).status
+                    if status is not TxStatus.COLLISION:
+                        break
+                    time.sleep(0.002)
+                assert status is TxStatus.OK
+            answered += 1
+        output = ping.communicate(timeout=TIMEOUT)[0]
+        assert ping.returncode == 0 and " 0% packet loss" in output, output
+        b.close()
+        medium.send_signal(signal.SIGTERM)
+        assert medium.wait(TIMEOUT) == 0, medium.stderr.read()
+    finally:
+        if medium.poll() is None:
+            medium.kill()
+            medium.wait(TIMEOUT)
+    rows = read_activity(tmp_path / "r.csv")
+    sent = {(r.node, r.frame) for r in rows if r.kind == "tx" and r.status == "ok"}
+    assert {("a", "data"), ("b", "data"), ("a", "ack"), ("b", "ack")} <= sent
