@@ -153,7 +153,7 @@ class _Node:
         self.seq = 0
         self.port = False  # a frame-port node: its own MAC, `RadioCore.transmit`
         self.radio_on = True
-        self.last_tx = b""  # a frame-port node's previous PSDU (a repeat is a retry)
+        self.last_tx = b""  # a frame-port node's last PSDU on the air (a repeat is a retry)
 
 
 def _default_ack(seq: int) -> bytes:
@@ -368,9 +368,6 @@ class RadioCore:
         if node.active or node.tx_end > self.now or self.closing:
             self._tx_done(src, TxStatus.COLLISION)  # still sending (an ACK on its behalf)
             return
-        if psdu == node.last_tx:
-            self.stats.retries += 1  # its MAC sends the same frame (same DSN) again
-        node.last_tx = psdu
         node.active = True
         tx = _Transmission(node, psdu, dst, ack_request and dst != BROADCAST_SHORT, False)
         if cca:
@@ -408,6 +405,10 @@ class RadioCore:
             self.stats.ack_frames += 1
         else:
             self.stats.data_frames += 1
+            if sender.port:
+                if tx.psdu == sender.last_tx:
+                    self.stats.retries += 1  # its MAC sent the same frame (same DSN) again
+                sender.last_tx = tx.psdu
         self._on_air(now, tx.psdu)
         for receiver, _ in sender.neighbours:
             arriving = receiver.arriving
