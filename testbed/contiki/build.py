@@ -126,9 +126,14 @@ def app_dir(app: str | Path) -> Path:
     return (nodes_dir() / "contiki" / str(app)).resolve()
 
 
-def platform_dir() -> Path:
+def shared_dir() -> Path:
+    """nodes/contiki/: what the apps share (common/, lib/) and the platforms (platform/)."""
+    return nodes_dir().resolve() / "contiki"
+
+
+def platform_dir(shared: Path | None = None) -> Path:
     """TARGETDIRS for the out-of-tree platforms (nodes/contiki/platform/<target>/)."""
-    return nodes_dir().resolve() / "contiki" / "platform"
+    return (shared or shared_dir()) / "platform"
 
 
 def _source_files(root: Path) -> Iterator[Path]:
@@ -142,11 +147,11 @@ def _source_files(root: Path) -> Iterator[Path]:
             yield path
 
 
-def sources_hash(app: Path) -> str:
+def sources_hash(app: Path, shared: Path | None = None) -> str:
     """sha256 over the path and bytes of every file of the app and of nodes/contiki/'s
     common, lib and platform folders."""
     digest = hashlib.sha256()
-    shared = nodes_dir().resolve() / "contiki"
+    shared = shared or shared_dir()
     roots = [("app", app)] + [(name, shared / name) for name in ("common", "lib", "platform")]
     for label, root in roots:
         for path in _source_files(root):
@@ -185,10 +190,12 @@ def options_hash(app: Path, target: Target, project: str, options: BuildOptions,
 
 def build_firmware(app: str | Path, target: Target | str, options: BuildOptions | None = None,
                    *, project: str | None = None, contiki: Path | None = None,
-                   out: Path | None = None) -> Firmware:
+                   out: Path | None = None, shared: Path | None = None) -> Firmware:
     """The firmware of `app` for `target`, built now or taken from the cache.
 
-    project: the Makefile's CONTIKI_PROJECT to build (default: the app folder's name)."""
+    project: the Makefile's CONTIKI_PROJECT to build (default: the app folder's name).
+    contiki, out, shared: the tree, the firmware folder and nodes/contiki/ when not the
+    checkout's (tests build apps of their own)."""
     started = time.monotonic()
     options = options or BuildOptions()
     try:
@@ -210,7 +217,7 @@ def build_firmware(app: str | Path, target: Target | str, options: BuildOptions 
     map_path = folder / f"{project}.map"
     folder.mkdir(parents=True, exist_ok=True)
     with _locked(folder / ".lock"):
-        hashed = sources_hash(source)
+        hashed = sources_hash(source, shared)
         stamp = folder / ".sources"
         elf = _find_elf(build, project, target)
         if elf and map_path.is_file() and stamp.is_file() and stamp.read_text() == hashed:
@@ -219,7 +226,8 @@ def build_firmware(app: str | Path, target: Target | str, options: BuildOptions 
         stamp.unlink(missing_ok=True)
         if elf:
             elf.unlink()  # relink always: make does not see a module taken out
-        _make(source, target, project, options, contiki, build, map_path, folder / "build.log")
+        _make(make_argv(source, target, project, options, contiki, build, shared), source,
+              target, options, map_path, folder / "build.log")
         elf = _find_elf(build, project, target)
         if elf is None or not map_path.is_file():
             log = folder / "build.log"
@@ -237,11 +245,11 @@ def medium_firmware(app: str) -> Path:
 
 
 def make_argv(source: Path, target: Target, project: str, options: BuildOptions, contiki: Path,
-              build: Path) -> list[str]:
+              build: Path, shared: Path | None = None) -> list[str]:
     argv = ["make", f"-j{MAKE_JOBS}", "--no-print-directory", "-C", str(source),
             f"TARGET={target}", f"BUILD_DIR={build}", f"CONTIKI={contiki}", f"RELSTR={RELSTR}"]
-    if platform_dir().is_dir():
-        argv.append(f"TARGETDIRS={platform_dir()}")
+    if platform_dir(shared).is_dir():
+        argv.append(f"TARGETDIRS={platform_dir(shared)}")
     argv += [f"{k}={v}" for k, v in sorted(options.make.items())]
     return argv + [project]
 
@@ -262,9 +270,8 @@ def make_env(options: BuildOptions, map_path: Path) -> dict[str, str]:
     return env
 
 
-def _make(source: Path, target: Target, project: str, options: BuildOptions, contiki: Path,
-          build: Path, map_path: Path, log: Path) -> None:
-    argv = make_argv(source, target, project, options, contiki, build)
+def _make(argv: list[str], source: Path, target: Target, options: BuildOptions, map_path: Path,
+          log: Path) -> None:
     with log.open("w") as out:
         out.write(" ".join(argv) + "\n")
         out.flush()

@@ -52,9 +52,20 @@ def app(tmp_path: Path) -> Path:
     return folder
 
 
-def test_a_native_build_is_cached_until_a_source_changes(app: Path, tmp_path: Path) -> None:
+@pytest.fixture
+def shared(tmp_path: Path) -> Path:
+    """A nodes/contiki/ of the test's own: the checkout's changes while others work on it, and
+    a change there would rebuild (the cache tests would see it)."""
+    folder = tmp_path / "nodes-contiki"
+    (folder / "common").mkdir(parents=True)
+    (folder / "common" / "shared.h").write_text("/* v1 */\n")
+    return folder
+
+
+def test_a_native_build_is_cached_until_a_source_changes(app: Path, shared: Path,
+                                                        tmp_path: Path) -> None:
     out = tmp_path / "firmware"
-    first = build_firmware(app, "native", out=out)
+    first = build_firmware(app, "native", out=out, shared=shared)
     assert not first.cached and first.elf.is_file() and first.map.is_file()
     assert first.elf.name == "greeter.native" and out in first.elf.parents
     assert b"greeter-says-1" in first.elf.read_bytes()
@@ -62,35 +73,40 @@ def test_a_native_build_is_cached_until_a_source_changes(app: Path, tmp_path: Pa
     assert list(first.objects.glob("*.ci"))  # and so did -fcallgraph-info
     assert "Linker script and memory map" in first.map.read_text()
 
-    again = build_firmware(app, "native", out=out)
+    again = build_firmware(app, "native", out=out, shared=shared)
     assert again.cached and again.elf == first.elf and again.seconds < first.seconds
 
     (app / "greeter.c").write_text(SOURCE.replace("greeter-says-", "greeter-now-says-"))
-    changed = build_firmware(app, "native", out=out)
+    changed = build_firmware(app, "native", out=out, shared=shared)
     assert not changed.cached and changed.elf == first.elf
     assert b"greeter-now-says-1" in changed.elf.read_bytes()
     assert changed.sources_hash != first.sources_hash
 
+    (shared / "common" / "shared.h").write_text("/* v2 */\n")  # nodes/contiki/common changed
+    assert not build_firmware(app, "native", out=out, shared=shared).cached
+    assert build_firmware(app, "native", out=out, shared=shared).cached
 
-def test_options_are_compile_time_parameters_and_part_of_the_key(app: Path,
+
+def test_options_are_compile_time_parameters_and_part_of_the_key(app: Path, shared: Path,
                                                                  tmp_path: Path) -> None:
     out = tmp_path / "firmware"
-    plain = build_firmware(app, Target.NATIVE, out=out)
+    plain = build_firmware(app, Target.NATIVE, out=out, shared=shared)
     seven = build_firmware(app, Target.NATIVE, BuildOptions(defines={"GREETER_CONF_N": "7"}),
-                           out=out)
+                           out=out, shared=shared)
     assert not seven.cached and seven.build_dir != plain.build_dir
     assert b"greeter-says-7" in seven.elf.read_bytes()
     assert b"greeter-says-1" in plain.elf.read_bytes()  # the other one is left as it was
     assert build_firmware(app, Target.NATIVE, BuildOptions(defines={"GREETER_CONF_N": "7"}),
-                          out=out).cached
+                          out=out, shared=shared).cached
 
 
-def test_a_compile_error_is_one_line_with_the_compilers_first_error(app: Path, tmp_path: Path,
+def test_a_compile_error_is_one_line_with_the_compilers_first_error(app: Path, shared: Path,
+                                                                    tmp_path: Path,
                                                                     capsys) -> None:
     (app / "greeter.c").write_text(SOURCE.replace("PROCESS_BEGIN();", "PROCESS_BEGIN()\n  oops;"))
     with pytest.raises(BuildError, match=r"^greeter: native build failed: .*greeter\.c:\d+:\d+: "
                                          r"error: .*; full log: .*build\.log$") as caught:
-        build_firmware(app, "native", out=tmp_path / "firmware")
+        build_firmware(app, "native", out=tmp_path / "firmware", shared=shared)
     assert "\n" not in str(caught.value)
     log = Path(str(caught.value).rsplit("full log: ", 1)[1])
     assert "error:" in log.read_text()
