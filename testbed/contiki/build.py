@@ -108,6 +108,7 @@ class Firmware:
     target: Target
     source: Path  # the app's folder
     contiki: Path  # the tree it was built with
+    shared: Path  # the nodes/contiki/ it was built with
     elf: Path
     map: Path
     objects: Path
@@ -211,6 +212,7 @@ def build_firmware(app: str | Path, target: Target | str, options: BuildOptions 
     contiki = (contiki or CONTIKI_DIR).resolve()
     if not (contiki / "Makefile.include").is_file():
         raise BadInput(f"{contiki}: no Contiki-NG tree (make contiki)")
+    shared = (shared or shared_dir()).resolve()
     key = options_hash(source, target, project, options, contiki)
     folder = (out or FIRMWARE_DIR) / name / target.value / key[:16]
     build = folder / "build"
@@ -221,8 +223,9 @@ def build_firmware(app: str | Path, target: Target | str, options: BuildOptions 
         stamp = folder / ".sources"
         elf = _find_elf(build, project, target)
         if elf and map_path.is_file() and stamp.is_file() and stamp.read_text() == hashed:
-            return Firmware(name, target, source, contiki, elf, map_path, elf.parent / "obj",
-                            build, hashed, cached=True, seconds=time.monotonic() - started)
+            return Firmware(name, target, source, contiki, shared, elf, map_path,
+                            elf.parent / "obj", build, hashed, cached=True,
+                            seconds=time.monotonic() - started)
         stamp.unlink(missing_ok=True)
         if elf:
             elf.unlink()  # relink always: make does not see a module taken out
@@ -234,8 +237,8 @@ def build_firmware(app: str | Path, target: Target | str, options: BuildOptions 
             raise BuildError(f"{name}: {target} build made no {project}.{target} "
                              f"({_skipped(log)}); full log: {log}")
         stamp.write_text(hashed)
-        return Firmware(name, target, source, contiki, elf, map_path, elf.parent / "obj", build,
-                        hashed, cached=False, seconds=time.monotonic() - started)
+        return Firmware(name, target, source, contiki, shared, elf, map_path, elf.parent / "obj",
+                        build, hashed, cached=False, seconds=time.monotonic() - started)
 
 
 def medium_firmware(app: str) -> Path:

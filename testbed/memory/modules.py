@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from testbed.firmware import nodes_dir
 
 from testbed.memory.elf import allocated_sections, elf_sizes, function_symbols
 from testbed.memory.linkmap import InputSection, read_map
@@ -65,12 +64,12 @@ class Built(Protocol):
     objects: Path
     source: Path
     contiki: Path
+    shared: Path
 
 
 def memory_of(firmware: Built, *, largest: int = 10) -> dict[str, Any]:
     """`firmware_memory` of a build: its ELF, map and objects, its app and tree as roots."""
-    roots = Roots(app=firmware.source, contiki=firmware.contiki,
-                  nodes=(nodes_dir() / "contiki").resolve())
+    roots = Roots(app=firmware.source, contiki=firmware.contiki, nodes=firmware.shared)
     return firmware_memory(firmware.elf, firmware.map, roots=roots, objects=firmware.objects,
                            largest_frames=largest)
 
