@@ -144,6 +144,12 @@ def lossy_line(firmware: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
             if not line.first_reply_s and "Received response" in line.log("cli"):
                 line.first_reply_s = time.monotonic() - line.started
             time.sleep(0.25)
+        # the console's input: Contiki's shell on the serial line
+        line.nodes["srv"].stdin.write(b"rpl-status\n")
+        line.nodes["srv"].stdin.flush()
+        shell_deadline = time.monotonic() + 5.0
+        while time.monotonic() < shell_deadline and "-- DAG root" not in line.log("srv"):
+            time.sleep(0.1)
     finally:
         line.statuses = stop_line(line)
     yield line
@@ -157,6 +163,12 @@ def test_the_client_two_hops_away_gets_replies(lossy_line: Line) -> None:
     assert "Link-layer address: 0200.00ff.fe00.0003" in cli and "Node ID: 3" in cli
     print(f"bring-up: the client's first reply {lossy_line.first_reply_s:.1f} s after the "
           "medium was READY")
+
+
+@pytest.mark.slow
+def test_the_console_runs_contikis_shell(lossy_line: Line) -> None:
+    srv = lossy_line.log("srv")
+    assert "RPL status:" in srv and "-- DAG root" in srv and "-- State: Reachable" in srv
 
 
 @pytest.mark.slow

@@ -97,6 +97,13 @@ static uint8_t rx_head;
 static uint8_t rx_count;
 static uint32_t rx_dropped;
 
+/*
+ * TXs sent whose TX-DONE has not come: the medium answers every TX exactly once and
+ * in order, so a TX-DONE that comes after transmit() gave up waiting is known as
+ * stale and never taken for the answer to a later TX.
+ */
+static unsigned tx_outstanding;
+
 static uint8_t in_exchange;
 static uint8_t ack_pending;
 static uint8_t ack_dsn;
@@ -180,6 +187,12 @@ handle_message(const uint8_t *msg, int len)
     }
     return -1;
   case MEDIUM_MSG_TX_DONE:
+    if(tx_outstanding > 0) {
+      tx_outstanding--;
+    }
+    if(tx_outstanding > 0) {
+      return -1; /* the late answer to a TX transmit() gave up on */
+    }
     return len >= 3 ? msg[2] : MEDIUM_TX_ERROR;
   case MEDIUM_MSG_REFUSED:
     snprintf(reason, sizeof(reason), "the medium refused: %.*s", len - 2,
@@ -223,7 +236,7 @@ sock_handle_fd(fd_set *rset, fd_set *wset)
     return;
   }
   while((len = recv(sock, msg, sizeof(msg), MSG_DONTWAIT)) >= 0) {
-    handle_message(msg, len); /* a TX-DONE here answers no TX: ignored */
+    handle_message(msg, len); /* a TX-DONE here is a late one: ignored */
   }
   if(errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
     fail("the frame port failed");
@@ -312,6 +325,7 @@ transmit(unsigned short transmit_len)
   }
   ENERGEST_ON(ENERGEST_TYPE_TRANSMIT);
   if(send(sock, msg, 3 + tx_len, 0) == 3 + tx_len) {
+    tx_outstanding++;
     clock_gettime(CLOCK_MONOTONIC, &start);
     waited = 0;
     while(status < 0 && waited < TX_TIMEOUT) {
