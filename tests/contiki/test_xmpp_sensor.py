@@ -17,6 +17,8 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
+import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -260,3 +262,80 @@ def test_a_module_left_out_costs_no_rom() -> None:
     assert "xmpp_message_send" in small and "xmpp_message_send" in full
     assert small_rom < full_rom
     print(json.dumps({"rom_all_modules": full_rom, "rom_plain_message": small_rom}))
+
+
+@pytest.mark.slow
+def test_readings_wait_in_the_outbox_while_the_server_is_gone(binary: Path,
+                                                             tmp_path: Path) -> None:
+    """Prosody goes away mid-run and comes back: readings due meanwhile are "queued" in an
+    outbox of QUEUE_LIMIT 2, the oldest pushed out are "dropped" (outbox.py's rule), the node
+    reconnects, logs in again and sends the queued ones: every seq is sent or dropped, once."""
+    passwords = {"n1": secrets.token_urlsafe(12)}
+    readings = 10
+    settings = {
+        "NAME": "n1", "READINGS": str(readings), "INTERVAL_S": "0.5", "SERVER": native.SERVER,
+        "USER": "n1", "PASSWORD": passwords["n1"], "MODE": "message", "QUEUE_LIMIT": "2",
+        "BACKOFF_BASE_S": "0.5", "BACKOFF_CAP_S": "1.0", "SERVER_TIMEOUT_S": "5",
+    }
+
+    def server() -> Prosody:
+        return Prosody(netns=netns, address=native.SERVER, domain=native.DOMAIN,
+                       accounts=passwords, directory=tmp_path / "prosody")
+
+    with contextlib.ExitStack() as stack:
+        netns = stack.enter_context(native.namespace())
+        with server():
+            node = native.Node(binary, netns, settings)
+            stack.callback(node.stop)
+            node.wait_event("reading", timeout_s=30)
+        node.wait_event("reconnect", timeout_s=30)
+        node.wait_event("dropped", timeout_s=30)  # the outbox overflowed while offline
+        with server():
+            node.wait_event("done", timeout_s=60)
+            assert node.stop() == 0
+    events = node.events()
+    sent = [e["seq"] for e in events if e["event"] == "reading"]
+    dropped = [e["seq"] for e in events if e["event"] == "dropped"]
+    queued = [e for e in events if e["event"] == "queued"]
+    assert len([e for e in events if e["event"] == "phase"]) == 2  # one set-up per session
+    assert sorted(sent + dropped) == list(range(1, readings + 1))  # each seq once, none lost
+    assert sent == sorted(sent)  # the outbox is sent oldest first
+    assert dropped == sorted(dropped) and all("outbox full (2 readings)" == e["why"]
+                                              for e in events if e["event"] == "dropped")
+    assert queued and max(e["queued"] for e in queued) == 2
+    attempts = [e["attempt"] for e in events if e["event"] == "reconnect"]
+    assert attempts == list(range(1, len(attempts) + 1))  # backoff counts up until it is back
+    for e in events:
+        if e["event"] == "reading":
+            assert e["value"] == stanzas.reading_value("n1", "temperature", e["seq"], 1)
+
+
+@pytest.mark.slow
+def test_node_answers_ping_unknown_iq_and_readout(binary: Path, tmp_path: Path) -> None:
+    """The core answers XEP-0199 ping with a result and an IQ it does not serve with
+    service-unavailable (RFC 6120 8.4); the iq module answers a readout. The client asking is
+    tests/services' slixmpp probe, as for the Python sensor."""
+    from tests.services.test_xmpp_sink import PROBE
+
+    passwords = {"n1": secrets.token_urlsafe(12), "probe": secrets.token_urlsafe(12)}
+    settings = {"NAME": "n1", "READINGS": "1", "SERVER": native.SERVER, "USER": "n1",
+                "PASSWORD": passwords["n1"], "MODE": "iq", "SINK": f"probe@{native.DOMAIN}"}
+    with contextlib.ExitStack() as stack:
+        netns = stack.enter_context(native.namespace())
+        stack.enter_context(Prosody(netns=netns, address=native.SERVER, domain=native.DOMAIN,
+                                    accounts=passwords, directory=tmp_path / "prosody"))
+        node = native.Node(binary, netns, settings)
+        stack.callback(node.stop)
+        node.wait_event("ready", timeout_s=30)
+        probe = subprocess.run(
+            ["ip", "netns", "exec", netns, sys.executable, "-c", PROBE, native.SERVER,
+             f"n1@{native.DOMAIN}/sensor"],
+            input=passwords["probe"] + "\n", capture_output=True, text=True, timeout=120,
+            env={**os.environ, "PYTHONPATH": str(native.ROOT)})
+        node.wait_event("done", timeout_s=30)
+    assert probe.returncode == 0, probe.stderr[-2000:]
+    answers = json.loads(probe.stdout.strip().splitlines()[-1])
+    assert answers["ping_s"] > 0
+    assert answers["disco"] == ["cancel", "service-unavailable"]
+    assert answers["fields"] is True
+    assert [e["seq"] for e in node.events("reading")] == [1]

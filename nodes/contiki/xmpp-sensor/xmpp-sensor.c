@@ -85,11 +85,13 @@ static struct {
   uint32_t backoff_state;
   uint16_t attempt;
   char why[72];
+  char jid[XMPP_JID_MAX];
+  uint8_t ready_pending;
+  uint8_t closed_pending;
   char pubsub_node[48];
 } s;
 
 static struct etimer tick_timer, retry_timer, flush_timer;
-static process_event_t ev_ready, ev_closed;
 
 PROCESS(xmpp_sensor_process, "xmpp-sensor");
 AUTOSTART_PROCESSES(&xmpp_sensor_process);
@@ -358,13 +360,15 @@ tick(void)
   }
 }
 /*---------------------------------------------------------------------------*/
-/* the client's callbacks (tcp-socket's process): hand over to this process */
+/* the client's callbacks (tcp-socket's process): hand over to this process with a poll,
+   which unlike a posted event cannot be lost to a full event queue */
 static void
 on_ready(const char *jid)
 {
-  strncpy(s.why, jid, sizeof(s.why) - 1);
-  s.why[sizeof(s.why) - 1] = '\0';
-  process_post(&xmpp_sensor_process, ev_ready, NULL);
+  strncpy(s.jid, jid, sizeof(s.jid) - 1);
+  s.jid[sizeof(s.jid) - 1] = '\0';
+  s.ready_pending = 1;
+  process_poll(&xmpp_sensor_process);
 }
 static void
 on_closed(const char *why, uint8_t refused)
@@ -373,7 +377,8 @@ on_closed(const char *why, uint8_t refused)
   s.why[sizeof(s.why) - 1] = '\0';
   s.refused = refused;
   s.online = 0;
-  process_post(&xmpp_sensor_process, ev_closed, NULL);
+  s.closed_pending = 1;
+  process_poll(&xmpp_sensor_process);
 }
 #if XMPP_CONF_WITH_PUBSUB
 static void
@@ -440,8 +445,8 @@ session_up(void)
   event_uint(&e, "sent_bytes", xmpp_sent_bytes());
   event_emit(&e);
   event_begin(&e, "ready");
-  if(s.why[0]) {
-    event_string(&e, "jid", s.why);
+  if(s.jid[0]) {
+    event_string(&e, "jid", s.jid);
   } else {
     event_null(&e, "jid");
   }
@@ -593,8 +598,6 @@ PROCESS_THREAD(xmpp_sensor_process, ev, data)
 
   PROCESS_BEGIN();
 
-  ev_ready = process_alloc_event();
-  ev_closed = process_alloc_event();
   error = load_config();
   if(error != NULL) {
     events_error(error);
@@ -620,11 +623,15 @@ PROCESS_THREAD(xmpp_sensor_process, ev, data)
     if(s.stopping) {
       break;
     }
-    if(ev == ev_ready) {
+    if(s.ready_pending) {  /* a session that came up and went down: both, in that order */
+      s.ready_pending = 0;
       session_up();
-    } else if(ev == ev_closed) {
+    }
+    if(s.closed_pending) {
+      s.closed_pending = 0;
       session_down();
-    } else if(ev == PROCESS_EVENT_TIMER && data == &retry_timer) {
+    }
+    if(ev == PROCESS_EVENT_TIMER && data == &retry_timer) {
       connect();
     } else if(ev == PROCESS_EVENT_TIMER && data == &tick_timer) {
       tick();

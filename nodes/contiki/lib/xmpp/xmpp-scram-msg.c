@@ -42,7 +42,8 @@ attribute(const char *text, size_t len, char name, size_t *value_len)
 {
   size_t i = 0, j;
   while(i < len) {
-    for(j = i; j < len && text[j] != ','; j++);
+    for(j = i; j < len && text[j] != ','; j++) {
+    }
     if(j - i >= 2 && text[i] == name && text[i + 1] == '=') {
       *value_len = j - i - 2;
       return text + i + 2;

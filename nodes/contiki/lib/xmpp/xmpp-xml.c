@@ -108,7 +108,8 @@ put_entity(struct xmpp_xml *x)
       out[n++] = 0x80 | (code & 0x3F);
     }
   } else {
-    for(i = 0; i < 5 && strcmp(x->ent, names[i]) != 0; i++);
+    for(i = 0; i < 5 && strcmp(x->ent, names[i]) != 0; i++) {
+    }
     if(i == 5) {
       return -1;
     }

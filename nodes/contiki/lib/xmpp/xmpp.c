@@ -27,6 +27,8 @@
 
 PROCESS_NAME(tcp_socket_process);
 
+#define XMPP_STAGE 128
+
 enum {
   IDLE, CONNECTING, FEATURES, AUTH, FEATURES2, BIND, SESSION, ONLINE
 };
@@ -42,6 +44,8 @@ static struct {
   uint32_t sent_bytes;
   uint16_t out_len;
   uint8_t counting;
+  uint8_t stage_len;
+  uint8_t stage[XMPP_STAGE];
   uint8_t state;
   uint8_t connected;
   uint8_t depth;
@@ -75,14 +79,30 @@ copy(char *to, const char *from, size_t size)
   to[size - 1] = '\0';
 }
 /*---------------------------------------------------------------------------*/
-/* writers */
+/* writers: pieces are gathered in `stage` and handed to tcp-socket a stage at a time, since
+   every tcp_socket_send() posts a poll event to the TCP/IP process (its event queue holds
+   PROCESS_CONF_NUMEVENTS, 32; a piece a call would fill it with one stanza) */
+static void
+flush_stage(void)
+{
+  if(x.stage_len) {
+    tcp_socket_send(&x.socket, x.stage, x.stage_len);
+    x.stage_len = 0;
+  }
+}
 static void
 out(const char *text, uint16_t len)
 {
-  if(!x.counting) {
-    tcp_socket_send(&x.socket, (const uint8_t *)text, len);
-  }
   x.out_len += len;
+  if(x.counting) {
+    return;
+  }
+  while(len--) {
+    if(x.stage_len == sizeof(x.stage)) {
+      flush_stage();
+    }
+    x.stage[x.stage_len++] = *text++;
+  }
 }
 void
 xmpp_put(const char *text)
@@ -92,14 +112,15 @@ xmpp_put(const char *text)
 void
 xmpp_put_escaped(const char *text)
 {
+  static const char specials[] = "&<>'\"";
+  static const char *const entities[] = { "&amp;", "&lt;", "&gt;", "&apos;", "&quot;" };
+  const char *special;
   for(; *text; text++) {
-    switch(*text) {
-    case '&': xmpp_put("&amp;"); break;
-    case '<': xmpp_put("&lt;"); break;
-    case '>': xmpp_put("&gt;"); break;
-    case '\'': xmpp_put("&apos;"); break;
-    case '"': xmpp_put("&quot;"); break;
-    default: out(text, 1);
+    special = strchr(specials, *text);
+    if(special != NULL) {
+      xmpp_put(entities[special - specials]);
+    } else {
+      out(text, 1);
     }
   }
 }
@@ -165,7 +186,9 @@ xmpp_send(xmpp_writer_t writer, const void *arg)
   }
   x.counting = 0;
   b64.n = 0;
+  x.stage_len = 0;
   writer(arg);
+  flush_stage();
   x.sent_bytes += len;
   x.last_sent = clock_time();
   if(x.state != ONLINE) {
