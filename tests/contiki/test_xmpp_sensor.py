@@ -157,6 +157,10 @@ def test_every_reading_arrives_in_the_python_sensors_stanzas(binary: Path, tmp_p
         assert setup["sent_bytes"] == len(stream[:first].encode())
     assert next(e for e in events if e["event"] == "ready")["jid"] == "n1@iot.testbed/sensor"
     assert [e["event"] for e in events][-1] == "stopped"
+    # the keys in the order main.py's emit() writes them (fields, "event", then "t")
+    assert list(setup) == ["name", "start", "end", "tls", "sent_bytes", "event", "t"]
+    reading = next(e for e in events if e["event"] == "reading")
+    assert list(reading) == ["seq", "sensor", "value", "t", "event"]
 
 
 @pytest.mark.slow

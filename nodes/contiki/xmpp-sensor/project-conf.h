@@ -24,9 +24,8 @@
 #define XMPP_SENSOR_CONF_QUEUE_MAX 32
 #endif
 
-/* xmpp-sensor's events put "event" after the fields, as its Python emit() does */
-#define EVENTS_CONF_EVENT_FIRST 0
-#define EVENTS_CONF_LINE_SIZE 320
+/* EVENTS_CONF_EVENT_FIRST and EVENTS_CONF_LINE_SIZE are set in the Makefile: events.c
+ * includes events.h before contiki.h, so it would not see them here. */
 
 /* The JSON event lines are the console's job; keep Contiki's own log to warnings, and the
  * IPv6 module's to errors: uip6.c's "tcp: got reset" warning has no newline, and the event
