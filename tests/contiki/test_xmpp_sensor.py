@@ -343,3 +343,41 @@ def test_node_answers_ping_unknown_iq_and_readout(binary: Path, tmp_path: Path) 
     assert answers["disco"] == ["cancel", "service-unavailable"]
     assert answers["fields"] is True
     assert [e["seq"] for e in node.events("reading")] == [1]
+
+
+SILENT_SERVER = r"""
+import socket, sys, time
+s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 5222))
+s.listen(8)
+print("LISTENING", flush=True)
+held = []
+while True:
+    held.append(s.accept()[0])  # accepted, read from never, answered never
+"""
+
+
+@pytest.mark.slow
+def test_a_silent_server_ends_the_set_up_after_server_timeout(binary: Path) -> None:
+    """A server that accepts TCP and never answers the stream header: after SERVER_TIMEOUT_S
+    the attempt ends with a "reconnect" saying so, and the next attempt follows the backoff."""
+    with contextlib.ExitStack() as stack:
+        netns = stack.enter_context(native.namespace())
+        server = subprocess.Popen(["ip", "netns", "exec", netns, sys.executable, "-c",
+                                   SILENT_SERVER, native.SERVER], stdout=subprocess.PIPE,
+                                  text=True)
+        stack.callback(server.wait, 10)
+        stack.callback(server.kill)
+        assert server.stdout is not None and server.stdout.readline().strip() == "LISTENING"
+        node = native.Node(binary, netns, {"NAME": "n1", "SERVER": native.SERVER,
+                                           "PASSWORD": "pw", "SERVER_TIMEOUT_S": "2",
+                                           "BACKOFF_BASE_S": "0.2", "BACKOFF_CAP_S": "0.2"})
+        stack.callback(node.stop)
+        started = time.monotonic()
+        first, second = node.wait_event("reconnect", count=2, timeout_s=20)[:2]
+        took = time.monotonic() - started
+    assert first["why"] == second["why"] == "no answer from the server within 2 s"
+    assert 2 * 2.0 <= took < 2 * 2.0 + 5  # two attempts of 2 s each, short backoffs between
+    assert second["t"] - first["t"] >= 2.0
+    assert not node.events("ready") and not node.events("error")  # silence is not a refusal
