@@ -118,14 +118,16 @@ xmpp_sha1(const void *data, size_t len, uint8_t out[XMPP_SHA1_LEN])
   xmpp_sha1_final(&s, out);
 }
 /*---------------------------------------------------------------------------*/
+/* A fresh hash of the padded key block (K XOR ipad or K XOR opad). */
 static void
-pad_key(struct xmpp_hmac *m, uint8_t with)
+pad_key(const uint8_t *key, struct xmpp_sha1 *s, uint8_t with)
 {
   uint8_t i, pad[XMPP_SHA1_BLOCK];
   for(i = 0; i < XMPP_SHA1_BLOCK; i++) {
-    pad[i] = m->key[i] ^ with;
+    pad[i] = key[i] ^ with;
   }
-  xmpp_sha1_update(&m->inner, pad, XMPP_SHA1_BLOCK);
+  xmpp_sha1_init(s);
+  xmpp_sha1_update(s, pad, XMPP_SHA1_BLOCK);
 }
 /*---------------------------------------------------------------------------*/
 void
@@ -137,8 +139,7 @@ xmpp_hmac_init(struct xmpp_hmac *m, const uint8_t *key, size_t key_len)
   } else {
     memcpy(m->key, key, key_len);
   }
-  xmpp_sha1_init(&m->inner);
-  pad_key(m, 0x36);
+  pad_key(m->key, &m->inner, 0x36);
 }
 /*---------------------------------------------------------------------------*/
 void
@@ -152,8 +153,7 @@ xmpp_hmac_final(struct xmpp_hmac *m, uint8_t out[XMPP_SHA1_LEN])
 {
   uint8_t digest[XMPP_SHA1_LEN];
   xmpp_sha1_final(&m->inner, digest);
-  xmpp_sha1_init(&m->inner);
-  pad_key(m, 0x5C);
+  pad_key(m->key, &m->inner, 0x5C);
   xmpp_sha1_update(&m->inner, digest, XMPP_SHA1_LEN);
   xmpp_sha1_final(&m->inner, out);
 }
@@ -175,18 +175,24 @@ xmpp_pbkdf2_sha1(const uint8_t *password, size_t password_len,
 {
   static const uint8_t one[4] = { 0, 0, 0, 1 };
   struct xmpp_hmac m;
+  struct xmpp_sha1 inner, outer;
   uint8_t u[XMPP_SHA1_LEN];
   uint8_t i;
 
   xmpp_hmac_init(&m, password, password_len);
+  inner = m.inner;  /* the key's padded blocks hashed once: two compressions an iteration */
+  pad_key(m.key, &outer, 0x5C);
   xmpp_hmac_update(&m, salt, salt_len);
   xmpp_hmac_update(&m, one, sizeof(one));
   xmpp_hmac_final(&m, u);
   memcpy(out, u, XMPP_SHA1_LEN);
   while(iterations-- > 1) {
-    xmpp_hmac_init(&m, password, password_len);
-    xmpp_hmac_update(&m, u, XMPP_SHA1_LEN);
-    xmpp_hmac_final(&m, u);
+    m.inner = inner;
+    xmpp_sha1_update(&m.inner, u, XMPP_SHA1_LEN);
+    xmpp_sha1_final(&m.inner, u);
+    m.inner = outer;
+    xmpp_sha1_update(&m.inner, u, XMPP_SHA1_LEN);
+    xmpp_sha1_final(&m.inner, u);
     for(i = 0; i < XMPP_SHA1_LEN; i++) {
       out[i] ^= u[i];
     }
