@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "nodes" / "contiki" / "xmpp-sensor"
 CONTIKI = ROOT / "build" / "contiki-ng"
 BUILD = ROOT / "build" / "tests" / "contiki" / "xmpp-sensor"
+PLATFORMS = ROOT / "nodes" / "contiki" / "platform"
 SERVER = "fd00::1"
 DOMAIN = "iot.testbed"
 NODE_PATH = "/usr/bin:/bin"  # no /usr/sbin: tun6-net's ifconfig calls find nothing
@@ -54,6 +55,8 @@ def build(target: str = "native", modules: str | None = None) -> Path:
     build_dir.mkdir(parents=True, exist_ok=True)
     argv = ["make", "-C", str(APP), f"TARGET={target}", f"BUILD_DIR={build_dir}",
             f"CONTIKI={CONTIKI}", "-j2"]
+    if (PLATFORMS / target).is_dir():  # an out-of-tree platform (medium)
+        argv.append(f"TARGETDIRS={PLATFORMS}")
     if modules is not None:
         argv.append(f"XMPP_MODULES={modules}")
     with open(build_dir / ".lock", "w") as lock:

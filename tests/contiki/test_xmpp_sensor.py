@@ -235,6 +235,15 @@ def test_starttls_is_refused_with_one_error_event(binary: Path) -> None:
 
 # --- ROM: a module left out costs nothing ---------------------------------------------------
 
+@pytest.mark.slow
+def test_builds_for_the_medium_platform() -> None:
+    """The same sources for the emulated radio medium's platform (nodes/contiki/platform)."""
+    if not (native.PLATFORMS / "medium").is_dir():
+        pytest.skip("no nodes/contiki/platform/medium")
+    elf = native.build("medium")
+    assert elf.is_file() and elf.stat().st_size > 0
+
+
 MODULE_SYMBOLS = {  # functions only a module defines
     "scram": ["xmpp_scram_auth", "xmpp_scram_final", "xmpp_sha1_update", "xmpp_pbkdf2_sha1"],
     "presence": ["xmpp_presence_send"],
