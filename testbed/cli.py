@@ -31,6 +31,7 @@ from testbed.backends import netns as ns
 from testbed.backends import userns
 from testbed.backends.emulated import CLOUD, EmulatedNetwork
 from testbed.config.topology import Topology, load_topology
+from testbed.contiki.build import medium_firmware
 from testbed.config.yamlmarks import did_you_mean
 from testbed.errors import BadInput, TestbedError
 from testbed.experiment.run import Run, find_run, list_runs, registry_dir, remove_dead_run
@@ -149,7 +150,9 @@ def up(
     progress = _bring_up_progress()
     progress.start()
     try:
-        with EmulatedNetwork.up(topo, run=run, seed=seed, progress=progress) as net:
+        with EmulatedNetwork.up(topo, run=run, seed=seed, progress=progress,
+                                firmware_for=medium_firmware) as net:
+            net.start_idle_nodes()  # a Contiki PAN's sensors: in the DODAG, no app
             try:  # from here on a signal means "tear down and exit 0"
                 progress.stop()
                 out.print(_table(net))
@@ -233,7 +236,9 @@ def pingall(
     run = Run.create(topology_name=topo.name, topology_source=topology, seed=seed, out=out_dir)
     progress = _bring_up_progress(transient=True, disable=as_json)
     with progress:
-        with EmulatedNetwork.up(topo, run=run, seed=seed, progress=progress) as net:
+        with EmulatedNetwork.up(topo, run=run, seed=seed, progress=progress,
+                                firmware_for=medium_firmware) as net:
+            net.start_idle_nodes()  # a Contiki PAN's sensors: in the DODAG, no app
             task = progress.add_task(f"every node pings {net.cloud_address}", total=None)
             results = ping_all(net, count=count)
             progress.update(task, total=1, completed=1)

@@ -17,6 +17,12 @@ Leaving it (normally, on an exception, on SIGINT or SIGTERM) stops the medium, k
 process in our namespaces, deletes them and removes the registry entry: only what the
 registry says this run created. `remove_created` is the same tear-down for `testbed clean`.
 
+A `platform: contiki` topology differs in steps 1-5 (backends/contiki.py): only the border
+router and the cloud get namespaces; the border router's holds a TUN `pan0` instead of a TAP;
+the medium takes the nodes on its frame port; Contiki-NG firmware processes are the nodes
+(border router and routers at bring-up, sensors when the experiment starts their app) and RPL
+makes the routes. Tear-down stops them before the medium.
+
 Not here: the topology model (config/), the medium itself (radio/), the CLI.
 """
 
@@ -39,6 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from testbed.backends import netns as ns
+from testbed.backends.contiki import ContikiPan, ContikiProcess, FirmwareFor
 from testbed.backends.processes import ProcessRecord, dies_with_parent, stop_process
 from testbed.errors import NetworkError
 from testbed.lowpan import addresses
@@ -175,9 +182,11 @@ class EmulatedNetwork:
 
     def __init__(
         self, topology: Topology, *, run: Run, seed: int = 1, directory: Path | None = None,
-        sensniff: bool = False,
+        sensniff: bool = False, firmware_for: FirmwareFor | None = None,
     ) -> None:
         self.topology = topology
+        #: builds (or finds cached) the Contiki firmware of an app for the medium platform
+        self.firmware_for = firmware_for
         #: the medium also publishes its tap as a sensniff stream on a pty (`sensniff_path`)
         self.sensniff = sensniff
         self.run = run
@@ -191,6 +200,12 @@ class EmulatedNetwork:
         self._medium: subprocess.Popen[bytes] | None = None
         self._medium_record: ProcessRecord | None = None
         self._medium_log: Path = self.logs / "medium.log"
+        self.contiki: ContikiPan | None = None
+
+    @property
+    def is_contiki(self) -> bool:
+        """Whether the PAN is Contiki-NG firmware (else Linux namespaces)."""
+        return str(self.topology.pan_platform) == "contiki"
 
     # names and addresses -----------------------------------------------------------------
 
@@ -202,7 +217,16 @@ class EmulatedNetwork:
         """The namespace of `node` (`cloud` for the cloud host)."""
         if node != CLOUD and node not in self.topology.nodes:
             raise NetworkError(f"no node {node!r} in topology {self.topology.name!r}")
+        if self.is_contiki and node not in (CLOUD, self.topology.border_router):
+            raise NetworkError(f"{node} is a Contiki node: its IP stack lives in its firmware "
+                               f"process, there is no namespace (console: {self.logs}/{node}.console)")
         return netns_name(self.run_id, node)
+
+    @property
+    def namespaced(self) -> tuple[str, ...]:
+        """The nodes that have a namespace: all of a Linux PAN; the border router's host side
+        in a Contiki PAN."""
+        return (self.topology.border_router,) if self.is_contiki else self.nodes
 
     def short_address(self, node: str) -> int:
         return self.topology.short_address(node)
@@ -278,12 +302,14 @@ class EmulatedNetwork:
         progress: ProgressLike | None = None,
         directory: Path | None = None,
         sensniff: bool = False,
+        firmware_for: FirmwareFor | None = None,
     ) -> Iterator[EmulatedNetwork]:
         """Bring `topology` up for `run`; tear it all down on exit, exception or signal.
 
         `directory` (default: the run directory) receives capture, activity log, stats, logs/.
         """
-        net = cls(topology, run=run, seed=seed, directory=directory, sensniff=sensniff)
+        net = cls(topology, run=run, seed=seed, directory=directory, sensniff=sensniff,
+                  firmware_for=firmware_for)
         raising = {
             signal.SIGINT: _raise_interrupt,
             signal.SIGTERM: _raise_exit,
@@ -320,6 +346,9 @@ class EmulatedNetwork:
         from testbed.config.routes import route_tree  # config/ is below us
 
         self._tree = route_tree(self.topology)
+        if self.is_contiki:
+            self._bring_up_contiki(progress)
+            return
         everything = [*self.nodes, CLOUD]
         names = {node: self.netns(node) for node in everything}
         self.run.record_nodes(names)
@@ -345,6 +374,59 @@ class EmulatedNetwork:
         step = self._steps(progress, "addresses and routes", len(self.nodes))
         self._per_node(self._route_commands, step)
         ns.ip_batch(self._cloud_route_commands(), netns=names[CLOUD])
+
+    def _bring_up_contiki(self, progress: ProgressLike | None) -> None:
+        """Namespaces for the border router's host side and the cloud, the TUN, the medium
+        with frame ports, then the border router and routers (backends/contiki.py)."""
+        if self.firmware_for is None:
+            raise NetworkError("a Contiki PAN needs its firmware: EmulatedNetwork.up("
+                               "firmware_for=...), e.g. testbed.contiki.build for the medium")
+        br = self.topology.border_router
+        names = {br: self.netns(br), CLOUD: self.netns(CLOUD)}
+        self.run.record_nodes(names)
+        step = self._steps(progress, "namespaces", 1)
+        self.run.record_netns(names.values())
+        ns.add_netns(list(names.values()))
+        for node in names:
+            ns.write_sysctls(names[node], CLOUD_SYSCTLS if node == CLOUD else NODE_SYSCTLS)
+        step()
+        self.contiki = ContikiPan(
+            self.topology, self.run, self.logs, ContikiPan.socket_path(self.run.private_dir),
+            self.firmware_for, names[br])
+        step = self._steps(progress, "firmware", 1)
+        for app in ("border-router", "router"):
+            self.firmware_for(app)
+        step()
+        ns.ip_batch(["link set dev lo up", *self.contiki.interface_commands(),
+                     f"link add {BR_CLOUD_IF} type veth peer name {CLOUD_BR_IF} "
+                     f"netns {names[CLOUD]}", f"link set dev {BR_CLOUD_IF} up",
+                     f"address add {self.border_router_cloud_address}/"
+                     f"{self.topology.cloud.prefix.prefixlen} dev {BR_CLOUD_IF} nodad",
+                     f"route replace default via {self.cloud_address} dev {BR_CLOUD_IF}",
+                     *self.contiki.route_commands()], netns=names[br])
+        ns.ip_batch(self._cloud_link_commands(), netns=names[CLOUD])
+        ns.ip_batch(self._cloud_route_commands(), netns=names[CLOUD])
+        step = self._steps(progress, "radio medium", 1)
+        self._start_medium()
+        step()
+        step = self._steps(progress, "Contiki border router and routers", 1)
+        self.contiki.start_infrastructure()
+        self.contiki.wait_joined()
+        step()
+
+    def start_idle_nodes(self) -> None:
+        """A Contiki PAN: every node not running firmware yet runs the router's, and this
+        waits until all are in the DODAG. A Linux PAN: nothing to do (its nodes exist)."""
+        if self.contiki is not None:
+            self.contiki.start_idle()
+            self.contiki.wait_joined()
+
+    def start_firmware(self, node: str, app: str, env: dict[str, str]) -> ContikiProcess:
+        """Start Contiki node `node` running `app` (a sensor's, at the experiment's time)."""
+        if self.contiki is None:
+            raise NetworkError(f"{node}: not a Contiki PAN")
+        assert self.firmware_for is not None
+        return self.contiki.start_firmware(node, self.firmware_for(app), env)
 
     def _per_node(self, commands: Callable[[str], list[str]], step: Callable[..., None]) -> None:
         """One `ip -n NS -batch -` per node, a few at once (each is its own process)."""
@@ -427,14 +509,17 @@ class EmulatedNetwork:
             "seed": self.seed,
             "queue": radio.queue,
             "nodes": [
-                {"name": n, "short": self.short_address(n), "netns": self.netns(n), "tap": TAP}
+                {"name": n, "short": self.short_address(n), "port": "frame"} if self.is_contiki
+                else {"name": n, "short": self.short_address(n), "netns": self.netns(n), "tap": TAP}
                 for n in self.nodes
             ],
+            **({"frame_socket": str(self.contiki.frame_socket)} if self.contiki else {}),
             "links": [{"a": l.a, "b": l.b, "prr": l.prr} for l in self.topology.radio_links()],
             "capture": str(self.capture_path),
             "activity": str(self.activity_path),
             "stats": str(self.stats_path),
-            "border_router": self.topology.border_router,
+            # a Contiki border router sends its own RAs and DIOs; the medium announces for Linux
+            "border_router": None if self.is_contiki else self.topology.border_router,
             **({"sensniff_pty": str(self.sensniff_path)} if self.sensniff else {}),
         }
 
@@ -500,6 +585,8 @@ class EmulatedNetwork:
     def _tear_down(self, progress: ProgressLike | None) -> None:
         step = self._steps(progress, "tear-down", 1)
         try:
+            if self.contiki is not None:
+                self.contiki.stop()  # before the medium: nodes see it go, not the reverse
             self._stop_medium()
             entry = self.run.entry
             removed = remove_created(entry.netns, entry.pids)

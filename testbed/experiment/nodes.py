@@ -105,7 +105,14 @@ class NodeApp:
 
         CONFIG.json (it may hold a password) goes to a 0700 directory under `private_root`
         (the run's private directory, which `testbed clean` removes) and is deleted when the
-        node stops."""
+        node stops. On a Contiki PAN the app's C firmware (nodes/contiki/<app>/) runs instead,
+        with the same configuration as TESTBED_<KEY> variables (`firmware_env`)."""
+        if net.is_contiki:
+            process = net.start_firmware(node, self.name, firmware_env(self.config(config)))
+            assert process.workdir is not None
+            return RunningNode(node=node, app=self, process=process.process,
+                               events_path=process.events, err_path=process.err,
+                               private_dir=process.workdir, record=process.record)
         private = Path(tempfile.mkdtemp(prefix=f"node-{node}-", dir=private_root))
         config_path = private / "CONFIG.json"
         fd = os.open(config_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -124,6 +131,24 @@ class NodeApp:
         record = net.run.record_pid(proc.pid, f"node {node}")
         return RunningNode(node=node, app=self, process=proc, events_path=events_path,
                            err_path=err_path, private_dir=private, record=record)
+
+
+def firmware_env(config: Mapping[str, Any]) -> dict[str, str]:
+    """CONFIG.json as a C app reads it (nodes/contiki/common/node-config.h): TESTBED_<KEY>,
+    lists comma-separated, booleans 1/0, None left out. The environment of a process is
+    readable by its owner only (/proc/<pid>/environ is 0400), so a password may go there."""
+    env = {}
+    for key, value in config.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            text = "1" if value else "0"
+        elif isinstance(value, list | tuple):
+            text = ",".join(str(v) for v in value)
+        else:
+            text = str(value)
+        env[f"TESTBED_{key.upper()}"] = text
+    return env
 
 
 @dataclass(slots=True)

@@ -49,14 +49,18 @@ def ping_all(net: EmulatedNetwork, *, count: int = 3, interval_s: float = 0.2) -
 
     One node at a time, as Mininet's pingall does: with explicit links, nodes that share a
     parent but no link are hidden terminals, and synchronised pings from all of them would
-    measure collisions rather than each path.
+    measure collisions rather than each path. A Contiki node has no shell to run ping in: the
+    cloud host pings it (uIP answers echo requests), the same path the other way round.
     """
-    target = str(net.cloud_address)
-    argv = ["ping", "-6", "-n", "-q", "-c", str(count), "-i", str(interval_s), "-W", "5", target]
+    argv = ["ping", "-6", "-n", "-q", "-c", str(count), "-i", str(interval_s), "-W", "5"]
     results = []
     for node in net.nodes:
-        done = net.exec(node, argv, capture_output=True, text=True,
-                        timeout=30 + count * (interval_s + 5))
+        if net.is_contiki:
+            done = net.exec("cloud", [*argv, str(net.address(node))], capture_output=True,
+                            text=True, timeout=30 + count * (interval_s + 5))
+        else:
+            done = net.exec(node, [*argv, str(net.cloud_address)], capture_output=True,
+                            text=True, timeout=30 + count * (interval_s + 5))
         results.append(parse_ping(node, net.route_tree.hops[node] + 1, done.stdout))
     return results
 

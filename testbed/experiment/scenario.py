@@ -38,6 +38,7 @@ from testbed.backends import netns as ns
 from testbed.backends.emulated import CLOUD, EmulatedNetwork
 from testbed.analysis.account import analyze_capture
 from testbed.config.topology import Role, Topology
+from testbed.contiki.build import medium_firmware
 from testbed.errors import BadInput, TestbedError
 from testbed.experiment.nodes import Event, NodeApp, RunningNode
 from testbed.experiment.results import (
@@ -306,7 +307,8 @@ def run_variant(variant: Variant, *, topology: Topology, run: Run, readings: int
         with contextlib.ExitStack() as stack:
             observer.phase(variant, "bring-up")
             net = stack.enter_context(
-                EmulatedNetwork.up(topology, run=run, seed=seed, directory=directory)
+                EmulatedNetwork.up(topology, run=run, seed=seed, directory=directory,
+                                   firmware_for=medium_firmware)
             )
             _run_services_and_nodes(vr, net, stack, readings=readings, interval_s=interval_s,
                                     seed=seed, observer=observer)

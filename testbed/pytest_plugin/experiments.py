@@ -20,6 +20,7 @@ import pytest
 from testbed.backends.emulated import EmulatedNetwork
 from testbed.capture.pcapfile import CapturedFrame, read_frames
 from testbed.config.topology import Topology
+from testbed.contiki.build import medium_firmware
 from testbed.experiment.nodes import Event, read_events
 from testbed.experiment.results import Results, VariantResult, read_results
 from testbed.experiment.run import Run
@@ -123,7 +124,8 @@ def enter_network(stack: contextlib.ExitStack, topology: Topology, *, seed: int,
     closes. The session's live networks and the `bring_up` fixture both make them so."""
     run = Run.create(topology_name=topology.name, topology_source=topology.source, seed=seed,
                      out=out)
-    return stack.enter_context(EmulatedNetwork.up(topology, run=run, seed=seed))
+    return stack.enter_context(EmulatedNetwork.up(topology, run=run, seed=seed,
+                                                   firmware_for=medium_firmware))
 
 
 def topology_key(topology: Topology) -> str:
