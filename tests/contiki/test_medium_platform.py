@@ -232,6 +232,17 @@ def test_retransmissions_on_the_lossy_link_are_in_the_activity_log(lossy_line: L
 
 
 @pytest.mark.slow
+def test_each_node_draws_its_own_random_numbers(lossy_line: Line) -> None:
+    """Contiki's random_rand() is libc's rand() here: unseeded, every node would start at the
+    same DSN and back off in lockstep with its neighbours (found on a 25-node grid)."""
+    first: dict[str, int] = {}
+    for row in sorted(read_activity(lossy_line.activity), key=lambda r: r.start_s):
+        if row.kind == "tx" and row.frame == "data":
+            first.setdefault(row.node, row.seq)
+    assert len(first) == 3 and len(set(first.values())) > 1, first
+
+
+@pytest.mark.slow
 def test_energest_lines_on_the_console_count_radio_time(lossy_line: Line) -> None:
     report = parse_energest(lossy_line.log("cli"), ticks_per_second=1_000_000)
     assert report.periods and not report.skipped

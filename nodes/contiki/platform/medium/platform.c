@@ -39,7 +39,8 @@
  *         address; no global address or default route is set by hand (RPL gives
  *         them, as on a board); the main loop tells Energest when it waits (LPM),
  *         sleeps until the next etimer rather than up to a second, and stops
- *         watching stdin at its end instead of spinning on it.
+ *         watching stdin at its end instead of spinning on it, and seeds
+ *         random_rand() per node.
  */
 
 #include <stdio.h>
@@ -60,6 +61,7 @@
 #include "dev/gpio-hal.h"
 #include "dev/leds.h"
 #include "lib/csprng.h"
+#include "lib/random.h"
 #include "lib/random.h"
 #include "sys/energest.h"
 #include "sys/platform.h"
@@ -91,6 +93,8 @@ static int (*input_handler)(unsigned char c);
 
 static const char *socket_path;
 static const char *short_text;
+static const char *seed_text;
+static uint16_t node_short;
 /*---------------------------------------------------------------------------*/
 uint64_t
 medium_energest_now(void)
@@ -119,6 +123,38 @@ short_callback(const char *optarg)
 CONTIKI_OPTION(MEDIUM_OPTION_PRIO + 1, { "short", required_argument, NULL, 0 },
                short_callback,
                "the node's 16-bit short address, 1..0xfffd (default: $TESTBED_NODE_SHORT)\n");
+static int
+seed_callback(const char *optarg)
+{
+  seed_text = optarg;
+  return 0;
+}
+CONTIKI_OPTION(MEDIUM_OPTION_PRIO + 2, { "seed", required_argument, NULL, 0 },
+               seed_callback,
+               "seed of random_rand(), mixed with the short address"
+               " (default: $TESTBED_NODE_SEED, else random)\n");
+/*---------------------------------------------------------------------------*/
+/*
+ * random_rand() is libc's rand() on this CPU, and native never seeds it: every node
+ * would draw the same CSMA backoffs, the same initial DSN and the same trickle
+ * intervals, and neighbours would collide in lockstep forever. Seeded per node: from
+ * --seed/TESTBED_NODE_SEED and the short address (a run repeats), else at random.
+ */
+static void
+seed_random(const struct csprng_seed *fresh)
+{
+  unsigned long seed;
+
+  if(seed_text == NULL) {
+    seed_text = getenv("TESTBED_NODE_SEED");
+  }
+  if(seed_text != NULL && *seed_text != '\0') {
+    seed = strtoul(seed_text, NULL, 0);
+    random_init((unsigned short)((seed * 40503UL) ^ node_short));
+  } else {
+    random_init((unsigned short)(fresh->u8[0] | (fresh->u8[1] << 8)));
+  }
+}
 /*---------------------------------------------------------------------------*/
 /* The node's identity; a bad one is bad input: one line on stderr, exit status 2. */
 static void
@@ -148,7 +184,8 @@ read_identity(void)
             short_text);
     exit(2);
   }
-  medium_radio_configure(socket_path, (uint16_t)value);
+  node_short = (uint16_t)value;
+  medium_radio_configure(socket_path, node_short);
 }
 /*---------------------------------------------------------------------------*/
 int
@@ -232,10 +269,12 @@ platform_init_stage_one(void)
   gpio_hal_init();
   button_hal_init();
   leds_init();
+  memset(&seed, 0, sizeof(seed));
   if(getrandom(seed.u8, CSPRNG_SEED_LEN, 0) == CSPRNG_SEED_LEN) {
     csprng_feed(&seed);
   }
   read_identity();
+  seed_random(&seed);
   /*
    * random_rand() (CSMA's backoffs, RPL's trickle timers) starts from one fixed state unless
    * the platform seeds it, as a board does from radio noise: unseeded, nodes started
