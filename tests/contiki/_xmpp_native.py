@@ -79,9 +79,12 @@ class Node:
     def __init__(self, binary: Path, netns: str, config: dict[str, str]) -> None:
         self.netns = netns
         env = {"PATH": NODE_PATH, **{f"TESTBED_{k}": v for k, v in config.items()}}
+        # stdin: a pipe kept open and never written. Contiki's native main loop selects on
+        # stdin; at EOF (/dev/null) select() returns at once forever and the node spins at
+        # 100 % CPU.
         self.process = subprocess.Popen(
             dies_with_parent(["ip", "netns", "exec", netns, str(binary)]),
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             env=env, start_new_session=True)
         self.lines: list[str] = []
         self.changed = threading.Condition()
@@ -130,6 +133,8 @@ class Node:
             except ProcessLookupError:
                 pass
         self.reader.join(timeout=5)
+        if self.process.stdin is not None:
+            self.process.stdin.close()
         return self.process.returncode
 
 

@@ -287,6 +287,13 @@ def test_tokenizer_refuses_what_the_python_tokenizer_refuses(driver: Driver,
     assert driver.ask(f"xml 7 {document.encode().hex()}")[-1] == "ERR"
 
 
+def test_tokenizer_text_of_exactly_one_chunk(driver: Driver) -> None:
+    """Text that fills the tokenizer's 16-byte chunk exactly, after a shorter run: one text
+    event each (the full chunk was once taken for the end of its run; hypothesis found it)."""
+    data = "<a a=''>0<a></a>00\x80\x80\x80\U00010000\U00010000</a>".encode()
+    assert driver.ask(f"xml 1 {data.hex()}") == python_events(data, 1) + ["OK"]
+
+
 def test_tokenizer_reads_a_prosody_stream_opening(driver: Driver) -> None:
     """The bytes prosody sends first (stream header and features), in 5-byte pieces."""
     data = (b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' version='1.0' "

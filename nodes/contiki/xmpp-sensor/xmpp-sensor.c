@@ -100,13 +100,13 @@ AUTOSTART_PROCESSES(&xmpp_sensor_process);
 static int
 queue_put(struct queue *q, const struct reading *r, uint8_t limit, struct reading *pushed)
 {
-  q->items[q->len++] = *r;
-  if(q->len > limit) {
+  int out = q->len >= limit;
+  if(out) {  /* the oldest makes room (before the new one: the array holds `limit`) */
     *pushed = q->items[0];
     memmove(&q->items[0], &q->items[1], --q->len * sizeof(q->items[0]));
-    return 1;
   }
-  return 0;
+  q->items[q->len++] = *r;
+  return out;
 }
 static void
 queue_pop(struct queue *q)
@@ -466,21 +466,23 @@ session_down(void)
   struct event e;
   struct reading pushed;
   uint32_t delay_ms;
-  int8_t i;
+  uint8_t i, excess;
   s.online = 0;
   if(s.refused) {
     events_error(s.why);
   }
-  /* pubsub items the server did not confirm go back in front of the outbox */
-  for(i = s.unacked.len - 1; i >= 0; i--) {
-    if(s.outbox.len >= cfg.queue_limit) {
-      emit_dropped(s.unacked.items[i].seq); /* the oldest are pushed out, as requeue() */
-      continue;
-    }
-    memmove(&s.outbox.items[1], &s.outbox.items[0], s.outbox.len * sizeof(pushed));
-    s.outbox.items[0] = s.unacked.items[i];
-    s.outbox.len++;
+  /* pubsub items the server did not confirm go back in front of the outbox; what exceeds
+     its limit is pushed out oldest first (outbox.py's requeue) */
+  excess = s.outbox.len + s.unacked.len > cfg.queue_limit
+    ? s.outbox.len + s.unacked.len - cfg.queue_limit : 0;
+  for(i = 0; i < excess; i++) {
+    emit_dropped(s.unacked.items[i].seq);
   }
+  memmove(&s.outbox.items[s.unacked.len - excess], &s.outbox.items[0],
+          s.outbox.len * sizeof(pushed));
+  memcpy(&s.outbox.items[0], &s.unacked.items[excess],
+         (s.unacked.len - excess) * sizeof(pushed));
+  s.outbox.len += s.unacked.len - excess;
   s.unacked.len = 0;
   delay_ms = backoff_next_ms();
   event_begin(&e, "reconnect");

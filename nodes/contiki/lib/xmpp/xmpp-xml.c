@@ -36,6 +36,7 @@ put_text(struct xmpp_xml *x, char c)
   x->dashes = 1;
   x->text[x->text_len++] = c;
   if(x->text_len == XMPP_XML_TEXT_CHUNK) {
+    x->text_last = 0;
     x->callback(x, XMPP_XML_TEXT, x->text, NULL, x->text_len);
     x->text_len = 0;
   }
