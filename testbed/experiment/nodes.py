@@ -135,13 +135,14 @@ class NodeApp:
 
 def firmware_env(config: Mapping[str, Any]) -> dict[str, str]:
     """CONFIG.json as a C app reads it (nodes/contiki/common/node-config.h): TESTBED_<KEY>,
-    lists comma-separated, booleans 1/0, None left out. The environment of a process is
-    readable by its owner only (/proc/<pid>/environ is 0400), so a password may go there."""
+    lists comma-separated, booleans 1/0, null as an empty value (set, so the app's default
+    does not apply: observe null is GET mode). The environment of a process is readable by
+    its owner only (/proc/<pid>/environ is 0400), so a password may go there."""
     env = {}
     for key, value in config.items():
         if value is None:
-            continue
-        if isinstance(value, bool):
+            text = ""
+        elif isinstance(value, bool):
             text = "1" if value else "0"
         elif isinstance(value, list | tuple):
             text = ",".join(str(v) for v in value)

@@ -60,6 +60,9 @@ GRACE_S = 15.0  # beyond readings x interval: retransmissions (RFC 7252 §4.2 ba
 STALL_S = 60.0
 EXTRA_S = 300.0
 NODE_READY_TIMEOUT_S = 10.0
+#: A Contiki node is ready once RPL made it reachable: DIS after 5 s, a DIO within the
+#: trickle's Imin (4 s), a DAO and its ACK (Contiki-NG 5.0 RPL-lite defaults).
+CONTIKI_READY_TIMEOUT_S = 60.0
 POLL_S = 0.1
 
 
@@ -405,7 +408,7 @@ def _run_services_and_nodes(vr: _VariantRun, net: EmulatedNetwork, stack: contex
 
         observer.phase(variant, "nodes")
         _start_nodes(vr, app, net, stack, configs)
-        _wait_nodes_ready(vr, NODE_READY_TIMEOUT_S)
+        _wait_nodes_ready(vr, CONTIKI_READY_TIMEOUT_S if net.is_contiki else NODE_READY_TIMEOUT_S)
         observer.phase(variant, "sink")
         sink = stack.enter_context(CoapSink(
             netns=cloud, nodes={n: net.address(n) for n in vr.sensors}, mode=variant.sink_mode,

@@ -15,6 +15,7 @@
 #include "events.h"
 #include "node-config.h"
 #include "res-sensors.h"
+#include "net/routing/routing.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,8 @@
 #include "sys/log.h"
 #define LOG_MODULE "coap-sensor"
 #define LOG_LEVEL LOG_LEVEL_APP
+
+#define JOIN_CHECK_INTERVAL (CLOCK_SECOND / 4)
 
 PROCESS(coap_sensor_process, "coap-sensor");
 AUTOSTART_PROCESSES(&coap_sensor_process);
@@ -96,6 +99,16 @@ PROCESS_THREAD(coap_sensor_process, ev, data)
   if(configure() < 0 || res_sensors_init(&config, &coap_sensor_process) < 0) {
     PROCESS_EXIT();
   }
+#if !CONTIKI_TARGET_NATIVE
+  /* "ready" means a client can reach the server: in a PAN, once the node is in the DODAG
+   * (the Python app's namespace has its routes before it starts). Native's tun has no DODAG. */
+  etimer_set(&ticks[0], JOIN_CHECK_INTERVAL);
+  while(!NETSTACK_ROUTING.node_is_reachable()) {
+    PROCESS_WAIT_EVENT_UNTIL(etimer_expired(&ticks[0]));
+    etimer_reset(&ticks[0]);
+  }
+  etimer_stop(&ticks[0]);
+#endif
   events_simple("ready");
 
   while(1) {
