@@ -51,7 +51,7 @@ Deliver = Callable[[int, int, bytes, float], None]  # (receiver, sender, psdu, t
 DUPLICATE_WINDOW_S = 1.0
 OnAir = Callable[[float, bytes], None]  # (start time, psdu)
 OnActivity = Callable[[RadioActivity], None]
-OnTxDone = Callable[[int, TxStatus], None]  # (frame-port sender, outcome)
+OnTxDone = Callable[[int, TxStatus, int], None]  # (frame-port sender, outcome, its TX's tag)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +132,7 @@ class _Node:
 
     __slots__ = ("short", "name", "neighbours", "queue", "active", "nb", "be", "retries",
                  "cca_start", "tx_start", "tx_end", "arriving", "last_arrival_end",
-                 "awaiting", "last_frame", "seq", "port", "radio_on", "last_tx")
+                 "awaiting", "last_frame", "seq", "port", "radio_on", "last_tx", "tag")
 
     def __init__(self, short: int, name: str) -> None:
         self.short = short
@@ -154,6 +154,7 @@ class _Node:
         self.port = False  # a frame-port node: its own MAC, `RadioCore.transmit`
         self.radio_on = True
         self.last_tx = b""  # a frame-port node's last PSDU on the air (a repeat is a retry)
+        self.tag = 0  # the caller's tag of the frame-port node's TX under way
 
 
 def _default_ack(seq: int) -> bytes:
@@ -215,7 +216,7 @@ class RadioCore:
         self._on_air = on_air or (lambda t, p: None)
         self._log = on_activity or (lambda a: None)
         self._lateness = lateness
-        self._tx_done = on_tx_done or (lambda s, status: None)
+        self._tx_done = on_tx_done or (lambda s, status, tag: None)
         self._events: list[tuple[float, int, Callable[[object], None], object]] = []
         self._order = itertools.count()
         self.stats = RadioStats()
@@ -352,12 +353,13 @@ class RadioCore:
         self.nodes[short].radio_on = on
 
     def transmit(self, src: int, psdu: bytes, *, dst: int, ack_request: bool,
-                 cca: bool) -> None:
+                 cca: bool, tag: int = 0) -> None:
         """Frame-port node `src` sends one PSDU (FCS included) to `dst` (from its header).
 
         The outcome comes through `on_tx_done` at the modelled end of the exchange:
         COLLISION at the end of a busy CCA (or at once if the radio is still busy), OK
-        after the frame (broadcast) or its ACK, NOACK after macAckWaitDuration.
+        after the frame (broadcast) or its ACK, NOACK after macAckWaitDuration; `tag`
+        comes back with it.
         """
         if self._clock is not None:
             self.now = max(self.now, self._clock())
@@ -366,9 +368,10 @@ class RadioCore:
         node = self.nodes[src]
         self.stats.port_frames += 1
         if node.active or node.tx_end > self.now or self.closing:
-            self._tx_done(src, TxStatus.COLLISION)  # still sending (an ACK on its behalf)
+            self._tx_done(src, TxStatus.COLLISION, tag)  # still sending (an ACK on its behalf)
             return
         node.active = True
+        node.tag = tag
         tx = _Transmission(node, psdu, dst, ack_request and dst != BROADCAST_SHORT, False)
         if cca:
             node.cca_start = self.now
@@ -389,7 +392,7 @@ class RadioCore:
 
     def _port_done(self, node: _Node, status: TxStatus) -> None:
         node.active = False
-        self._tx_done(node.short, status)
+        self._tx_done(node.short, status, node.tag)
 
     # -- the channel --------------------------------------------------------------
 

@@ -8,7 +8,8 @@ from Python with `encode_*` / `decode`. What it is not: the channel (core.py dec
 what happens to a frame) nor a MAC (the node's own CSMA backs off and retries).
 
 Every message starts with the version byte and a type byte; integers are
-little-endian, as in the 802.15.4 header. PSDUs travel WITHOUT their FCS: the radio's
+little-endian, as in the 802.15.4 header. A TX carries a token that its TX-DONE
+echoes, so a node that gave up waiting never takes a late answer for a later TX's. PSDUs travel WITHOUT their FCS: the radio's
 hardware appends and checks it, so the medium does (the capture holds the FCS).
 """
 
@@ -42,9 +43,9 @@ class MessageType(IntEnum):
     """Type byte (offset 1); node->medium below 0x80, medium->node from 0x80."""
 
     HELLO = 0x01  # node -> medium: u16 short address
-    TX = 0x02  # node -> medium: u8 flags (TX_CCA), PSDU without FCS
+    TX = 0x02  # node -> medium: u8 flags (TX_CCA), u8 token, PSDU without FCS
     WELCOME = 0x81  # medium -> node: u8 channel, u16 PAN ID
-    TX_DONE = 0x82  # medium -> node: u8 TxStatus
+    TX_DONE = 0x82  # medium -> node: u8 TxStatus, u8 token (the TX's)
     RX = 0x83  # medium -> node: i8 RSSI (dBm), u8 LQI, PSDU without FCS
     REFUSED = 0x84  # medium -> node: UTF-8 reason; the medium closes the connection
 
@@ -64,9 +65,9 @@ TX_CCA = 0x01
 _HEADER = struct.Struct("<BB")
 _HELLO = struct.Struct("<BBH")
 _WELCOME = struct.Struct("<BBBH")
-_TX_DONE = struct.Struct("<BBB")
+_TX_DONE = struct.Struct("<BBBB")
 _RX = struct.Struct("<BBbB")
-_TX = struct.Struct("<BBB")
+_TX = struct.Struct("<BBBB")
 
 
 class ProtocolError(ValueError):
@@ -80,6 +81,7 @@ class Message:
     type: MessageType
     short: int = 0
     flags: int = 0
+    token: int = 0
     status: TxStatus = TxStatus.OK
     channel: int = 0
     pan_id: int = 0
@@ -93,16 +95,16 @@ def encode_hello(short: int) -> bytes:
     return _HELLO.pack(VERSION, MessageType.HELLO, short)
 
 
-def encode_tx(psdu: bytes, *, cca: bool = True) -> bytes:
-    return _TX.pack(VERSION, MessageType.TX, TX_CCA if cca else 0) + psdu
+def encode_tx(psdu: bytes, *, cca: bool = True, token: int = 0) -> bytes:
+    return _TX.pack(VERSION, MessageType.TX, TX_CCA if cca else 0, token) + psdu
 
 
 def encode_welcome(channel: int, pan_id: int) -> bytes:
     return _WELCOME.pack(VERSION, MessageType.WELCOME, channel, pan_id)
 
 
-def encode_tx_done(status: TxStatus) -> bytes:
-    return _TX_DONE.pack(VERSION, MessageType.TX_DONE, status)
+def encode_tx_done(status: TxStatus, token: int = 0) -> bytes:
+    return _TX_DONE.pack(VERSION, MessageType.TX_DONE, status, token)
 
 
 def encode_rx(psdu: bytes, *, rssi: int = RX_RSSI_DBM, lqi: int = RX_LQI) -> bytes:
@@ -127,19 +129,18 @@ def decode(data: bytes) -> Message:
         if kind is MessageType.HELLO:
             return Message(kind, short=_HELLO.unpack(data)[2])
         if kind is MessageType.TX:
-            if len(data) < _TX.size:
-                raise struct.error
-            flags = data[2]
-            psdu = data[3:]
+            _, _, flags, token = _TX.unpack_from(data)
+            psdu = data[_TX.size:]
             if not 3 <= len(psdu) <= MAX_FRAME:
-                raise ProtocolError(f"offset 3: PSDU of {len(psdu)} bytes (without FCS), "
-                                    f"expected 3..{MAX_FRAME}")
-            return Message(kind, flags=flags, psdu=psdu)
+                raise ProtocolError(f"offset {_TX.size}: PSDU of {len(psdu)} bytes (without "
+                                    f"FCS), expected 3..{MAX_FRAME}")
+            return Message(kind, flags=flags, token=token, psdu=psdu)
         if kind is MessageType.WELCOME:
             _, _, channel, pan_id = _WELCOME.unpack(data)
             return Message(kind, channel=channel, pan_id=pan_id)
         if kind is MessageType.TX_DONE:
-            return Message(kind, status=TxStatus(_TX_DONE.unpack(data)[2]))
+            _, _, status, token = _TX_DONE.unpack(data)
+            return Message(kind, status=TxStatus(status), token=token)
         if kind is MessageType.RX:
             _, _, rssi, lqi = _RX.unpack_from(data)
             return Message(kind, rssi=rssi, lqi=lqi, psdu=data[_RX.size:])
@@ -153,7 +154,7 @@ def decode(data: bytes) -> Message:
 
 # -- the medium's side ---------------------------------------------------------------
 
-Transmit = Callable[[int, int, bytes], None]  # (short, flags, psdu without FCS)
+Transmit = Callable[[int, int, int, bytes], None]  # (short, flags, token, PSDU without FCS)
 OnRadio = Callable[[int, bool], None]  # (short, connected): the node's radio on or off
 
 
@@ -272,7 +273,7 @@ class FramePortServer:
         if message.type is not MessageType.TX:
             return self._refuse(fd, f"{message.type.name} is a medium->node message")
         self.counts["tx"] += 1
-        self._transmit(short, message.flags, message.psdu)
+        self._transmit(short, message.flags, message.token, message.psdu)
         return True
 
     def _refuse(self, fd: int, reason: str) -> bool:
@@ -290,11 +291,11 @@ class FramePortServer:
             self._on_radio(short, False)
         conn.close()
 
-    def tx_done(self, short: int, status: TxStatus) -> None:
+    def tx_done(self, short: int, status: TxStatus, token: int) -> None:
         self.counts["tx_done"][status.name.lower()] += 1
         fd = self._fd_of.get(short)
         if fd is not None:
-            self._send(fd, encode_tx_done(status))
+            self._send(fd, encode_tx_done(status, token))
 
     def rx(self, short: int, psdu: bytes) -> None:
         """Hand a received frame (the PSDU with its FCS) to the node, if connected."""

@@ -257,7 +257,7 @@ class Medium:
         if not self.ports.readable(fd):
             selector.unregister(fd)
 
-    def _from_port(self, src: int, flags: int, frame: bytes) -> None:
+    def _from_port(self, src: int, flags: int, token: int, frame: bytes) -> None:
         """A frame-port node's TX: the radio appends the FCS; the destination and the
         ACK request come from its MAC header, as the receivers' radios read them."""
         psdu = frame + fcs_bytes(frame)
@@ -266,18 +266,18 @@ class Medium:
         except FrameError as error:
             self._drop("port-undecodable")
             print(f"medium: node {src:#06x}: frame port: {error}", file=sys.stderr)
-            self.ports.tx_done(src, TxStatus.ERROR)
+            self.ports.tx_done(src, TxStatus.ERROR, token)
             return
         dst = short_of_destination(header.dst_mode, header.dst)
         if dst is None:
             dst = NO_NODE
         ack_request = header.ack_request and header.frame_type != mac.FrameType.ACK
         self.core.transmit(src, psdu, dst=dst, ack_request=ack_request,
-                           cca=bool(flags & TX_CCA))
+                           cca=bool(flags & TX_CCA), tag=token)
 
-    def _tx_done(self, src: int, status: TxStatus) -> None:
+    def _tx_done(self, src: int, status: TxStatus, token: int) -> None:
         if not self._stopping:
-            self.ports.tx_done(src, status)
+            self.ports.tx_done(src, status, token)
 
     def announce(self) -> None:
         """The border router's RA with the PAN prefix and its 6CO (radio/announce.py); a

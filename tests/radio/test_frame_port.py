@@ -49,6 +49,7 @@ class Client:
         self.sock.connect(str(path))
         self.sock.send(frameport.encode_hello(short))
         self.seq = 0x40 + short
+        self.token = 0
 
     def recv(self) -> frameport.Message:
         return frameport.decode(self.sock.recv(frameport.MAX_MESSAGE))
@@ -57,6 +58,8 @@ class Client:
         while True:
             message = self.recv()
             if message.type is kind:
+                if kind is MessageType.TX_DONE:
+                    assert message.token == self.token  # the answer to the last TX
                 return message
 
     def frame(self, dst: int, payload: bytes = lowpan(4), *, extended: bool = False) -> bytes:
@@ -75,7 +78,8 @@ class Client:
         return psdu[:-2]
 
     def send(self, frame: bytes, *, cca: bool = True) -> None:
-        self.sock.send(frameport.encode_tx(frame, cca=cca))
+        self.token = (self.token + 1) & 0xFF
+        self.sock.send(frameport.encode_tx(frame, cca=cca, token=self.token))
 
     def close(self) -> None:
         self.sock.close()
@@ -229,10 +233,11 @@ def test_wire_format_round_trip_and_errors() -> None:
     assert frameport.decode(frameport.encode_tx(frame, cca=True)).psdu == frame
     assert frameport.decode(frameport.encode_rx(frame)).rssi == frameport.RX_RSSI_DBM
     assert frameport.encode_hello(0x0102) == b"\x01\x01\x02\x01"
-    assert frameport.encode_tx_done(TxStatus.NOACK) == b"\x01\x82\x01"
+    assert frameport.encode_tx_done(TxStatus.NOACK, 7) == b"\x01\x82\x01\x07"
+    assert frameport.decode(frameport.encode_tx(frame, token=9)).token == 9
     with pytest.raises(frameport.ProtocolError, match="offset 1: unknown message type 0x7f"):
         frameport.decode(b"\x01\x7f")
-    with pytest.raises(frameport.ProtocolError, match="offset 3: PSDU of 126 bytes"):
+    with pytest.raises(frameport.ProtocolError, match="offset 4: PSDU of 126 bytes"):
         frameport.decode(frameport.encode_tx(bytes(126)))
     with pytest.raises(frameport.ProtocolError, match="HELLO message truncated"):
         frameport.decode(b"\x01\x01\x02")

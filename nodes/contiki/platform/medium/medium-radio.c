@@ -15,9 +15,10 @@
  *         - idle: received frames wait in a small queue (rx_queue) until the
  *           process hands them to NETSTACK_MAC.input(); pending_packet() says
  *           whether one waits, as a radio's RX FIFO does;
- *         - transmitting: transmit() sends TX and blocks until TX-DONE, which the
- *           medium sends at the modelled end of the exchange (after the ACK or
- *           macAckWaitDuration); frames that arrive meanwhile are queued;
+ *         - transmitting: transmit() sends TX and blocks until the TX-DONE with
+ *           the same token, which the medium sends at the modelled end of the
+ *           exchange (after the ACK or macAckWaitDuration), or TX_TIMEOUT;
+ *           frames that arrive meanwhile are queued;
  *         - after a transmission (in_exchange, until the next prepare() or the
  *           process runs): pending_packet() and read() show only the ACK.
  *           TX-DONE OK of a frame that asked for an ACK leaves a 3-byte ACK with
@@ -98,11 +99,10 @@ static uint8_t rx_count;
 static uint32_t rx_dropped;
 
 /*
- * TXs sent whose TX-DONE has not come: the medium answers every TX exactly once and
- * in order, so a TX-DONE that comes after transmit() gave up waiting is known as
- * stale and never taken for the answer to a later TX.
+ * The token of the TX under way: its TX-DONE echoes it, so a TX-DONE that comes
+ * after transmit() gave up waiting is never taken for a later TX's answer.
  */
-static unsigned tx_outstanding;
+static uint8_t tx_token;
 
 static uint8_t in_exchange;
 static uint8_t ack_pending;
@@ -187,13 +187,10 @@ handle_message(const uint8_t *msg, int len)
     }
     return -1;
   case MEDIUM_MSG_TX_DONE:
-    if(tx_outstanding > 0) {
-      tx_outstanding--;
-    }
-    if(tx_outstanding > 0) {
+    if(len < 4 || msg[3] != tx_token) {
       return -1; /* the late answer to a TX transmit() gave up on */
     }
-    return len >= 3 ? msg[2] : MEDIUM_TX_ERROR;
+    return msg[2];
   case MEDIUM_MSG_REFUSED:
     snprintf(reason, sizeof(reason), "the medium refused: %.*s", len - 2,
              (const char *)msg + 2);
@@ -318,14 +315,14 @@ transmit(unsigned short transmit_len)
   msg[0] = MEDIUM_PORT_VERSION;
   msg[1] = MEDIUM_MSG_TX;
   msg[2] = (tx_mode & RADIO_TX_MODE_SEND_ON_CCA) ? MEDIUM_TX_FLAG_CCA : 0;
-  memcpy(msg + 3, tx_buf, tx_len);
+  msg[3] = ++tx_token;
+  memcpy(msg + 4, tx_buf, tx_len);
 
   if(radio_on) {
     ENERGEST_OFF(ENERGEST_TYPE_LISTEN);
   }
   ENERGEST_ON(ENERGEST_TYPE_TRANSMIT);
-  if(send(sock, msg, 3 + tx_len, 0) == 3 + tx_len) {
-    tx_outstanding++;
+  if(send(sock, msg, 4 + tx_len, 0) == 4 + tx_len) {
     clock_gettime(CLOCK_MONOTONIC, &start);
     waited = 0;
     while(status < 0 && waited < TX_TIMEOUT) {

@@ -9,7 +9,10 @@
 #include "contiki.h"
 #include "dev/radio.h"
 
-/* Wire format version and message types (testbed/radio/frameport.py) */
+/*
+ * Wire format version and message types (testbed/radio/frameport.py):
+ * TX = version, type, flags, token, PSDU; TX-DONE = version, type, status, token.
+ */
 #define MEDIUM_PORT_VERSION     1
 #define MEDIUM_MSG_HELLO        0x01
 #define MEDIUM_MSG_TX           0x02
