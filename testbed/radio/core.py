@@ -571,6 +571,7 @@ class RadioCore:
         """Stop taking frames: let what is on the air (and its ACK wait) finish in model
         time, start no new frame, so every frame in the capture gets its log rows."""
         self.closing = True
+        self._lateness = None  # the settle runs ahead of the clock: not lateness
         self.run_until(self.now + settle_s)
 
     def _next(self, node: _Node) -> None:
