@@ -12,7 +12,8 @@ and the log, and reach each other both ways. What it is not: the creator of
 namespaces or TAPs (the emulated backend makes them persistent, with their sysctls,
 before starting this process).
 
-Protocol with the parent: "READY" on stdout once every TAP is attached; SIGTERM or
+Protocol with the parent: "READY" on stdout once every TAP is attached and the frame
+socket (if any) listens; frame-port nodes may connect from then on; SIGTERM or
 SIGINT stops it, flushes capture, activity log and stats, exit status 0. A spec
 error exits 2, an attach error 1, with one line on stderr.
 """
