@@ -57,10 +57,10 @@ _shape_cache: dict[int, tuple[int, bool]] = {}
 
 
 # RFC 6282 §3.1.1
-def iphc_shape(b0: int, b1: int) -> tuple[int, bool]:
+def iphc_shape(b0: int, b1: int, at: int = 0) -> tuple[int, bool]:
     """(IPHC length without any NHC, counting the CID byte; NH compressed?) from its 2 bytes.
 
-    FrameError for a reserved address mode.
+    FrameError for a reserved address mode (`at`: where the IPHC starts, for the message).
     """
     key = (b0 << 8) | b1
     shape = _shape_cache.get(key)
@@ -74,7 +74,7 @@ def iphc_shape(b0: int, b1: int) -> tuple[int, bool]:
         else:
             dst = -1 if (b1 & 4 and not b1 & 3) else _UNICAST_LENGTH[b1 & 7]
         if dst < 0:
-            raise FrameError(f"offset 1: IPHC reserved destination mode {b1 & 7:#x}")
+            raise FrameError(f"offset {at + 1}: IPHC reserved destination mode {b1 & 7:#x}")
         shape = _shape_cache[key] = (length + dst, nh)
     return shape
 
@@ -88,9 +88,13 @@ def nhc_udp_length(nhc: int) -> int:
 
 
 def lowpan_header_lengths(lowpan: bytes) -> tuple[int, int, int]:
-    """(fragment header, IPHC or 0x41+IPv6 header, UDP NHC) byte counts at the start of a payload.
+    """(fragment header, IPv6 headers, UDP NHC) byte counts at the start of a 6LoWPAN payload.
 
-    A FRAGN has no IPHC (0, 0 after its 5 bytes). FrameError for what is not 6LoWPAN.
+    The IPv6 headers are the IPHC (or 0x41 + inline IPv6 header) and every RFC 6282 §4.2 NHC
+    behind it: compressed extension headers (RPL's hop-by-hop option and source routing
+    header) and an encapsulated IPv6 header (EID 7, its own IPHC), all layer `lowpan`. The UDP
+    NHC (§4.3) ends the chain and is transport. A FRAGN has no IPHC (0, 0 after its 5 bytes).
+    FrameError for what is not 6LoWPAN.
     """
     if not lowpan:
         raise FrameError("offset 0: empty 6LoWPAN payload")
@@ -106,13 +110,27 @@ def lowpan_header_lengths(lowpan: bytes) -> tuple[int, int, int]:
     if b0 & 0xE0 != 0x60:
         raise FrameError(f"offset {frag}: 6LoWPAN dispatch {b0:#04x} not supported")
     length, nh = iphc_shape(b0, lowpan[frag + 1])
-    nhc = 0
-    if nh:
-        at = frag + length
-        if at >= len(lowpan):
-            raise FrameError(f"offset {at}: UDP NHC missing")
+    at = frag + length
+    n = len(lowpan)
+    while nh:  # RFC 6282 §4.1: NHC headers until one says the next header is inline (or UDP)
+        if at >= n:
+            raise FrameError(f"offset {at}: NHC missing")
+        nhc = lowpan[at]
+        if nhc & 0xF0 == 0xE0:  # §4.2 extension header
+            if nhc & 0x0E == 0x0E:  # EID 7: an encapsulated IPv6 header, as IPHC
+                if at + 3 > n or lowpan[at + 1] & 0xE0 != 0x60:
+                    raise FrameError(f"offset {at + 1}: IPHC of an encapsulated IPv6 missing")
+                length, nh = iphc_shape(lowpan[at + 1], lowpan[at + 2], at + 1)
+                at += 1 + length
+                continue
+            nh = nhc & 1
+            at += 1 if nh else 2  # the NHC byte, and the Next Header when inline
+            if at >= n:
+                raise FrameError(f"offset {at}: NHC extension header Length missing")
+            at += 1 + lowpan[at]
+            continue
         try:
-            nhc = nhc_udp_length(lowpan[at])
+            return frag, at - frag, nhc_udp_length(nhc)
         except FrameError as exc:
             raise FrameError(f"offset {at}: {str(exc).split(': ', 1)[1]}") from None
-    return frag, length, nhc
+    return frag, at - frag, 0

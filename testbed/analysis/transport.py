@@ -37,9 +37,15 @@ from testbed.analysis.layers import ICMPV6, IPV6_HEADER_LENGTH, TCP, UDP, UDP_HE
 SETUP = "setup"
 OVERHEAD = "overhead"
 MDNS_PORT = 5353
-_EXTENSION_HEADERS = {0, 43, 60}  # hop-by-hop, routing, destination options (RFC 8200 §4)
+#: hop-by-hop, routing, fragment, destination options (RFC 8200 §4), mobility (RFC 6275 §6.1)
+_EXTENSION_HEADERS = {0, 43, 44, 60, 135}
+_FRAGMENT = 44  # RFC 8200 §4.5: always 8 bytes, its second byte is reserved, not a length
+_IPV6 = 41  # IPv6-in-IPv6 (RFC 2473)
+_ROUTING = 43
+_SOURCE_ROUTE = 3  # RFC 6554 §3: RPL's source routing header, routing type 3
 _ICMPV6_PURPOSE = {128: "icmpv6-echo", 129: "icmpv6-echo", 133: "icmpv6-rs", 134: "icmpv6-ra",
-                   135: "icmpv6-nd", 136: "icmpv6-nd", 137: "icmpv6-redirect"}
+                   135: "icmpv6-nd", 136: "icmpv6-nd", 137: "icmpv6-redirect",
+                   155: "icmpv6-rpl"}  # RFC 6550 §6: RPL control messages (DIO, DAO, ...)
 _TCP = struct.Struct(">HHIIBB")
 
 Bucket = tuple  # ("reading", sensor address, seq) | ("setup",) | ("overhead",)
@@ -164,11 +170,23 @@ class Transport:
         src, dst = p[8:24], p[24:40]
         o = IPV6_HEADER_LENGTH
         regions: list[Region] = []
-        while nh in _EXTENSION_HEADERS and o + 2 <= len(p):
-            length = (p[o + 1] + 1) * 8
-            regions.append(Region(o, o + length, Layer.LOWPAN))
-            nh = p[o]
-            o += length
+        # RPL's headers (RFC 6553 hop-by-hop option, RFC 6554 source routing header, the
+        # root's IPv6-in-IPv6 of RFC 9008) are IPv6's, so layer lowpan like the IPv6 header
+        while o + 2 <= len(p):
+            if nh in _EXTENSION_HEADERS:
+                length = 8 if nh == _FRAGMENT else (p[o + 1] + 1) * 8
+                regions.append(Region(o, o + length, Layer.LOWPAN))
+                if nh == _ROUTING:  # the hop's dst is the next hop, not whom the data is for
+                    dst = final_destination(p[o:o + length], dst)
+                nh = p[o]
+                o += length
+            elif nh == _IPV6 and o + IPV6_HEADER_LENGTH <= len(p):  # the packet tunnelled
+                regions.append(Region(o, o + IPV6_HEADER_LENGTH, Layer.LOWPAN))
+                nh = p[o + 6]
+                src, dst = p[o + 8:o + 24], p[o + 24:o + 40]
+                o += IPV6_HEADER_LENGTH
+            else:
+                break
         hop = (datagram.src_ll, datagram.dst_ll)
         if nh == TCP and len(p) >= o + 20:
             fed = self._tcp(p, o, src, dst, hop, datagram.time, regions)
@@ -367,6 +385,22 @@ class Transport:
                 stream.tags.append(tag)
                 if e.id and e.seqnr is not None:
                     conn.ids[e.id] = tag
+
+
+# RFC 6554 §3 (RPL source routing header), RFC 8200 §4.4
+def final_destination(routing: bytes, dst: bytes) -> bytes:
+    """Whom a packet carrying this routing header is for: with segments left, the last
+    address of an RFC 6554 source route (its first CmprE bytes elided, taken from `dst`),
+    else `dst` itself. Other routing types, or a header too short for its own fields: `dst`.
+    """
+    if len(routing) < 8 or routing[2] != _SOURCE_ROUTE or routing[3] == 0:
+        return dst
+    cmpr_i, cmpr_e, pad = routing[4] >> 4, routing[4] & 0xF, routing[5] >> 4
+    end = len(routing) - pad  # after Addresses[n]
+    last = 16 - cmpr_e
+    if end - 8 < last or (end - 8 - last) % (16 - cmpr_i):
+        return dst
+    return dst[:cmpr_e] + routing[end - last:end]
 
 
 def attribute_by_time(stream: _Stream, readings: Sequence[tuple[float, int]]) -> dict[int, int]:

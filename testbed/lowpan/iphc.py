@@ -192,21 +192,21 @@ def _context(contexts: Mapping[int, bytes], cid: int, offset: int) -> bytes:
         raise FrameError(f"offset {offset}: IPHC uses unknown context {cid}") from None
 
 
-# RFC 6282 §3.1, §3.2, §4.3
+# RFC 6282 §3.1.1, §3.2.2
 def _unicast(data: bytes, pos: int, ac: int, am: int, ci: int, contexts: Mapping[int, bytes],
-             ll: bytes) -> bytes:
+             iid: bytes, start: int) -> bytes:
     """A unicast address, source or destination alike (RFC 6282 §3.1.1 SAM/DAM): stateful
-    (AC=1: context prefix) or stateless (link-local), its IID elided (mode 3, derived from
-    the link-layer address), 16 bits (mode 2), 64 bits (mode 1) or inline (mode 0)."""
+    (AC=1: context prefix) or stateless (link-local), its IID elided (mode 3: `iid`, derived
+    from the encapsulating header), 16 bits (mode 2), 64 bits (mode 1) or inline (mode 0)."""
     if ac:
-        prefix = _context(contexts, ci, 2)
+        prefix = _context(contexts, ci, start + 2)
         if am == 3:
-            return prefix + link_layer_iid(ll)
+            return prefix + iid
         if am == 2:
             return prefix + _SHORT_IID_HEAD + data[pos:pos + 2]
         return prefix + data[pos:pos + 8]
     if am == 3:
-        return _LINK_LOCAL_PREFIX + link_layer_iid(ll)
+        return _LINK_LOCAL_PREFIX + iid
     if am == 2:
         return _LINK_LOCAL_PREFIX + _SHORT_IID_HEAD + data[pos:pos + 2]
     if am == 1:
@@ -218,11 +218,12 @@ def decompress(
     data: bytes, *, src_ll: bytes, dst_ll: bytes, contexts: Mapping[int, bytes],
     datagram_size: int | None = None,
 ) -> tuple[bytes, int]:
-    """Rebuild the IPv6 header (and UDP header) from an IPHC header at the start of `data`.
+    """Rebuild the IPv6 header and the headers compressed behind it (RFC 6282 §4: extension
+    headers, an encapsulated IPv6 header, UDP) from an IPHC header at the start of `data`.
 
-    Returns (40- or 48-byte header, number of bytes of `data` consumed). The IPv6
-    payload length (and UDP length) come from `datagram_size` when the datagram was
-    fragmented (RFC 4944 §5.3), else from what follows the header in `data`.
+    Returns (uncompressed headers, number of bytes of `data` consumed). The IPv6 payload
+    length (and UDP length, and an inner IPv6 payload length) come from `datagram_size` when
+    the datagram was fragmented (RFC 4944 §5.3), else from what follows the headers in `data`.
     Raises FrameError naming the offset (within `data`) of what is wrong.
     """
     n = len(data)
@@ -230,16 +231,51 @@ def decompress(
         raise FrameError(
             f"offset 0: not an IPHC header (dispatch {data[:1].hex() or 'missing'}, {n} bytes)"
         )
-    b0 = data[0]
-    b1 = data[1]
-    pos = 2
+    header = bytearray()
+    lengths: list[tuple[int, int]] = []  # (where in `header`, IPV6 or UDP): fields to fill
+    pos = _decompress_iphc(data, 0, link_layer_iid(src_ll), link_layer_iid(dst_ll), contexts,
+                           header, lengths)
+    total = len(header) + n - pos if datagram_size is None else datagram_size
+    if total < len(header):
+        raise FrameError(
+            f"offset 0: datagram_size {datagram_size} is smaller than the "
+            f"{len(header)}-byte header it carries"
+        )
+    for at, kind in lengths:
+        if kind == UDP:
+            header[at + 4:at + 6] = (total - at).to_bytes(2, "big")
+        else:
+            length = total - at - IPV6_HEADER_LENGTH
+            if length > 0xFFFF:
+                raise FrameError(f"offset 0: IPv6 payload length {length} exceeds 65535")
+            header[at + 4:at + 6] = length.to_bytes(2, "big")
+    return bytes(header), pos
+
+
+# RFC 6282 §3.1, §3.2
+def _decompress_iphc(
+    data: bytes, start: int, src_iid: bytes, dst_iid: bytes, contexts: Mapping[int, bytes],
+    header: bytearray, lengths: list[tuple[int, int]], depth: int = 0,
+) -> int:
+    """Append the IPv6 header of the IPHC at `start` (and every NHC behind it) to `header`;
+    return the position after them. Elided IIDs come from `src_iid`/`dst_iid`: the link
+    layer's for the outer header, the outer IPv6 addresses' for an encapsulated one."""
+    n = len(data)
+    if start + 2 > n or data[start] & DISPATCH_MASK != DISPATCH_IPHC:
+        raise FrameError(
+            f"offset {start}: not an IPHC header "
+            f"(dispatch {data[start:start + 1].hex() or 'missing'})"
+        )
+    b0 = data[start]
+    b1 = data[start + 1]
+    pos = start + 2
     sci = dci = 0
     if b1 & 0x80:
-        if n < 3:
-            raise FrameError("offset 2: IPHC truncated: context identifier extension missing")
-        sci = data[2] >> 4
-        dci = data[2] & 0xF
-        pos = 3
+        if n < pos + 1:
+            raise FrameError(f"offset {pos}: IPHC truncated: context identifier extension missing")
+        sci = data[pos] >> 4
+        dci = data[pos] & 0xF
+        pos += 1
     tf = (b0 >> 3) & 3
     nh_compressed = b0 & 4
     hlim = b0 & 3
@@ -252,10 +288,11 @@ def decompress(
     if m:
         dst_length = _MULTICAST_LENGTH[dac << 2 | dam]
         if dst_length < 0:
-            raise FrameError(f"offset 1: reserved multicast DAC=1 DAM={dam}")
+            raise FrameError(f"offset {start + 1}: reserved multicast DAC=1 DAM={dam}")
     else:
         if dac and not dam:
-            raise FrameError("offset 1: reserved DAC=1 DAM=00 for a unicast destination")
+            raise FrameError(
+                f"offset {start + 1}: reserved DAC=1 DAM=00 for a unicast destination")
         dst_length = _UNICAST_LENGTH[dac << 2 | dam]
     need = pos + _TF_LENGTH[tf] + (0 if nh_compressed else 1) + (0 if hlim else 1)
     need += src_length + dst_length
@@ -281,7 +318,7 @@ def decompress(
     else:
         tc = fl = 0
     if nh_compressed:
-        next_header = UDP  # checked against the NHC dispatch below
+        next_header = -1  # the NHC behind the addresses tells
     else:
         next_header = data[pos]
         pos += 1
@@ -294,12 +331,12 @@ def decompress(
     if sac and sam == 0:
         src = _UNSPECIFIED
     else:
-        src = _unicast(data, pos, sac, sam, sci, contexts, src_ll)
+        src = _unicast(data, pos, sac, sam, sci, contexts, src_iid, start)
     pos += src_length
     # Destination address.
     if m:
         if dac:
-            prefix = _context(contexts, dci, 2)
+            prefix = _context(contexts, dci, start + 2)
             dst = b"\xff" + data[pos:pos + 2] + b"\x40" + prefix + data[pos + 2:pos + 6]
         elif dam == 3:
             dst = b"\xff\x02" + _ZERO[:13] + data[pos:pos + 1]
@@ -310,39 +347,107 @@ def decompress(
         else:
             dst = data[pos:pos + 16]
     else:
-        dst = _unicast(data, pos, dac, dam, dci, contexts, dst_ll)
+        dst = _unicast(data, pos, dac, dam, dci, contexts, dst_iid, start)
     pos += dst_length
-    udp = None
+    at = len(header)
+    lengths.append((at, IPV6))
+    header += _IPV6_HEADER.pack(0x60000000 | (tc << 20) | fl, 0, max(next_header, 0),
+                                hop_limit)
+    header += src
+    header += dst
     if nh_compressed:
-        udp, pos = _decompress_udp(data, pos)
-    if datagram_size is None:
-        payload_length = n - pos + (UDP_HEADER_LENGTH if udp else 0)
-    else:
-        payload_length = datagram_size - IPV6_HEADER_LENGTH
-        if payload_length < (UDP_HEADER_LENGTH if udp else 0):
+        header[at + 6], pos = _decompress_nhc(data, pos, src, dst, contexts, header, lengths,
+                                              depth)
+    return pos
+
+
+#: RFC 6282 §4.2 EID -> IPv6 Next Header value (IANA protocol numbers); 5 and 6 are reserved.
+EXTENSION_HEADERS = {0: 0, 1: 43, 2: 44, 3: 60, 4: 135, 7: 41}
+EID = {proto: eid for eid, proto in EXTENSION_HEADERS.items()}
+IPV6 = 41
+FRAGMENT = 44
+_PADDED = (0, 60)  # hop-by-hop and destination options: options, so Pad1/PadN may fill them
+#: NHC dispatches, RFC 6282 §4.1: 1110xxxx extension header, 11110xxx UDP.
+DISPATCH_NHC_EXT = 0xE0
+DISPATCH_NHC_UDP = 0xF0
+_MAX_NESTING = 4  # IPv6-in-IPv6 inside IPv6-in-IPv6 ...: more is an attack, not a packet
+
+
+# RFC 6282 §4.1, §4.2, §4.3
+def _decompress_nhc(
+    data: bytes, pos: int, src: bytes, dst: bytes, contexts: Mapping[int, bytes],
+    header: bytearray, lengths: list[tuple[int, int]], depth: int,
+) -> tuple[int, int]:
+    """Append the headers of the NHC chain at `pos` to `header`: (the Next Header value of
+    the first, the position after the chain)."""
+    n = len(data)
+    if pos >= n:
+        raise FrameError(f"offset {pos}: IPHC says NH=1 but the NHC header is missing")
+    nhc = data[pos]
+    if nhc & 0xF0 == DISPATCH_NHC_EXT:
+        eid = (nhc >> 1) & 7
+        proto = EXTENSION_HEADERS.get(eid)
+        if proto is None:
+            raise FrameError(f"offset {pos}: NHC {nhc:#04x}: reserved extension header EID {eid}")
+        if eid == 7:  # §4.2: the encapsulated IPv6 header follows as an IPHC; NH must be 0
+            if nhc & 1:
+                raise FrameError(f"offset {pos}: NHC {nhc:#04x}: IPv6 (EID 7) with NH=1")
+            if depth >= _MAX_NESTING:
+                raise FrameError(f"offset {pos}: IPv6-in-IPv6 nested deeper than {_MAX_NESTING}")
+            return IPV6, _decompress_iphc(data, pos + 1, src[8:], dst[8:], contexts, header,
+                                          lengths, depth + 1)
+        p = pos + 1
+        if not nhc & 1:
+            if p >= n:
+                raise FrameError(f"offset {n}: NHC extension header truncated: Next Header")
+            next_header = data[p]
+            p += 1
+        if p >= n:
+            raise FrameError(f"offset {n}: NHC extension header truncated: Length")
+        length = data[p]
+        p += 1
+        if p + length > n:
             raise FrameError(
-                f"offset 0: datagram_size {datagram_size} is smaller than the "
-                f"{IPV6_HEADER_LENGTH + (UDP_HEADER_LENGTH if udp else 0)}-byte header it carries"
-            )
-    header = _IPV6_HEADER.pack(
-        0x60000000 | (tc << 20) | fl, payload_length, next_header, hop_limit
-    ) + src + dst
-    if udp is not None:
-        header += _PORTS.pack(*udp[0]) + payload_length.to_bytes(2, "big") + udp[1]
-    return header, pos
+                f"offset {n}: NHC extension header truncated: Length {length} at {p - 1}")
+        body = data[p:p + length]
+        p += length
+        at = len(header)
+        if proto == FRAGMENT:
+            if length != 6:  # §4.2: Length counts the octets after it; a fragment header has 6
+                raise FrameError(f"offset {p - length - 1}: fragment header Length {length} "
+                                 "(RFC 6282 §4.2: 6)")
+            header += b"\0\0" + body  # the Reserved byte that Length took the place of is 0
+        else:
+            size = 2 + length
+            padding = -size % 8
+            if padding and proto not in _PADDED:
+                raise FrameError(
+                    f"offset {p - length - 1}: extension header Length {length}: "
+                    f"{size} bytes is not a multiple of 8 and only options may be padded")
+            header += bytes((0, (size + padding) // 8 - 1)) + body
+            if padding == 1:
+                header.append(0)  # Pad1, RFC 8200 §4.2
+            elif padding:
+                header += bytes((1, padding - 2)) + bytes(padding - 2)  # PadN
+        if nhc & 1:
+            next_header, p = _decompress_nhc(data, p, src, dst, contexts, header, lengths,
+                                             depth)
+        header[at] = next_header
+        return proto, p
+    if nhc & 0xF8 != DISPATCH_NHC_UDP:
+        raise FrameError(
+            f"offset {pos}: NHC {nhc:#04x} not supported (only extension headers 1110xxxx "
+            "and UDP 11110xxx, RFC 6282 §4)")
+    (ports, checksum), p = _decompress_udp(data, pos)
+    lengths.append((len(header), UDP))
+    header += _PORTS.pack(*ports) + b"\0\0" + checksum
+    return UDP, p
 
 
 # RFC 6282 §4.3
 def _decompress_udp(data: bytes, pos: int) -> tuple[tuple[tuple[int, int], bytes], int]:
     """Ports and checksum from a UDP NHC at `pos`: ((src, dst), checksum), new position."""
-    if pos >= len(data):
-        raise FrameError(f"offset {pos}: IPHC says NH=1 but the NHC header is missing")
     nhc = data[pos]
-    if nhc & 0xF8 != 0xF0:
-        raise FrameError(
-            f"offset {pos}: NHC {nhc:#04x} not supported (only UDP 11110CPP; "
-            "extension headers must be carried inline)"
-        )
     if nhc & 4:
         raise FrameError(f"offset {pos}: UDP NHC with elided checksum (C=1) not supported")
     ports = nhc & 3

@@ -140,8 +140,11 @@ def test_unknown_context_and_unsupported_nhc() -> None:
     with pytest.raises(FrameError, match=r"offset 2: IPHC uses unknown context 5"):
         iphc.decompress(bytes((0x7A, 0xF3, 0x50, 59)), src_ll=SHORT_1, dst_ll=SHORT_2,
                         contexts=CONTEXTS)
-    with pytest.raises(FrameError, match=r"offset 2: NHC 0xe0 not supported"):
-        iphc.decompress(bytes((0x7E, 0x33, 0xE0, 0)), src_ll=SHORT_1, dst_ll=SHORT_2,
+    with pytest.raises(FrameError, match=r"offset 2: NHC 0xd0 not supported"):
+        iphc.decompress(bytes((0x7E, 0x33, 0xD0, 0)), src_ll=SHORT_1, dst_ll=SHORT_2,
+                        contexts=CONTEXTS)
+    with pytest.raises(FrameError, match=r"offset 2: NHC 0xea: reserved extension header EID 5"):
+        iphc.decompress(bytes((0x7E, 0x33, 0xEA, 0)), src_ll=SHORT_1, dst_ll=SHORT_2,
                         contexts=CONTEXTS)
     with pytest.raises(FrameError, match=r"offset 0: not an IPHC header"):
         iphc.decompress(b"\x41\x60", src_ll=SHORT_1, dst_ll=SHORT_2, contexts=CONTEXTS)
