@@ -6,8 +6,9 @@ IPHC length by its two bytes, RFC 6282 §3.1) cached, fragments (RFC 4944 §5.3)
 (addresses, size, tag) only as far as needed to know where a datagram completes. The figures
 are those a dissector shows frame by frame (tshark's frame.len, tcp.len, udp.length - 8): an
 unfragmented datagram counts each time a frame carries it (MAC retries too), a fragmented one
-once, at the fragment that completes it. What it is not: the attribution (account.py), and
-it trusts the FCS (no CRC check) and assumes no IPv6 extension headers.
+once, at the fragment that completes it. RFC 6282 §4.2 NHC extension headers (Contiki-NG's
+RPL headers) take the codec's slow path. What it is not: the attribution (account.py); it
+trusts the FCS (no CRC check) and counts no payload behind extension headers carried inline.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from testbed.analysis.layers import _TF_LENGTH, TCP, UDP, iphc_shape, nhc_udp_length
 from testbed.capture.pcapfile import GLOBAL_HEADER, MAGICS, RECORD_HEADER, iter_frames
 from testbed.errors import BadInput, FrameError
+from testbed.lowpan import iphc
 
 _ADDR = (0, 0, 2, 8)
 
@@ -39,6 +41,30 @@ def _mhr_length(fcf: int) -> int:
     if src and not (fcf & 0x40 and dst):
         length += 2
     return length
+
+
+_ANY_LL = b"\0\0"  # addresses do not change a header's length
+_ANY_CONTEXTS = {cid: bytes(8) for cid in range(16)}
+
+
+# RFC 6282 §4.2, RFC 8200 §4
+def _behind_extensions(lowpan: bytes) -> tuple[int, int, int]:
+    """(upper-layer protocol, uncompressed header bytes (with a UDP header if compressed),
+    offset of the first inline byte) of an IPHC payload whose NHC chain has extension
+    headers: decompressed by the codec, then walked like RFC 8200 §4 chains them."""
+    header, consumed = iphc.decompress(lowpan, src_ll=_ANY_LL, dst_ll=_ANY_LL,
+                                       contexts=_ANY_CONTEXTS)
+    nh, o = header[6], 40
+    while o < len(header):
+        if nh in (0, 43, 60, 135):
+            nh, o = header[o], o + (header[o + 1] + 1) * 8
+        elif nh == 44:
+            nh, o = header[o], o + 8
+        elif nh == 41:
+            nh, o = header[o + 6], o + 40
+        else:
+            break
+    return nh, len(header), consumed
 
 
 def capture_totals(path: str | Path) -> Totals:
@@ -122,6 +148,21 @@ def capture_totals(path: str | Path) -> Totals:
             if nh < 0:
                 nh = data[q + nh_at]
             h = q + length  # the transport header (or the UDP NHC)
+            if nh == UDP and data[h] & 0xF0 == 0xE0:  # NHC extension headers (RFC 6282 §4.2)
+                nh, headers, h = _behind_extensions(data[q:stop])
+                h += q
+                if frag:
+                    size = ((d & 7) << 8) | data[p + 1]
+                    payload = size - headers - (
+                        ((data[h + 12] >> 4) << 2) if nh == TCP else 0) if nh in (TCP, UDP) else 0
+                    key = data[start + 3:p] + data[p:p + 4]
+                    key = key[:-4] + bytes((0xE0 | (d & 7),)) + key[-3:]
+                    buffers[key] = [size, headers + stop - h, nh, {0}, payload]
+                elif nh == TCP:
+                    tcp += stop - h - ((data[h + 12] >> 4) << 2)
+                elif nh == UDP:
+                    udp += stop - h
+                continue
             if frag:
                 size = ((d & 7) << 8) | data[p + 1]
                 if nh == TCP:
