@@ -310,6 +310,10 @@ def compare(
     chosen = parse_variants(variants)
     topo = load_topology(topology)
     platforms = _parse_platforms(platform)
+    from testbed.experiment.variants import for_platform
+
+    for name in platforms or [str(topo.pan_platform)]:  # refuse before any run starts
+        for_platform(chosen, name, explicit=variants is not None)
     from testbed.energy.report import EnergySettings  # issue 04: checked before the run
 
     energy_settings = EnergySettings.of(profile=profile, mode=rdc, wakeup_ms=wakeup_ms,
@@ -318,7 +322,8 @@ def compare(
     if len(platforms) < 2:
         on = topo.on_platform(platforms[0]) if platforms else topo
         status = _compare_on(on, chosen, readings=readings, interval=interval, seed=seed,
-                             out_dir=out_dir, energy_settings=energy_settings, as_json=as_json)
+                             out_dir=out_dir, energy_settings=energy_settings, as_json=as_json,
+                             explicit=variants is not None)
         if status:
             raise typer.Exit(status)
         return
@@ -328,7 +333,7 @@ def compare(
         statuses.append(_compare_on(topo.on_platform(name), chosen, readings=readings,
                                     interval=interval, seed=seed, out_dir=out_dir,
                                     energy_settings=energy_settings, as_json=as_json,
-                                    runs=runs))
+                                    explicit=variants is not None, runs=runs))
         if statuses[-1] == 130:
             raise typer.Exit(130)
     from testbed.report import compare_runs, delta_table, write_delta_report
@@ -362,11 +367,16 @@ def _parse_platforms(text: str | None) -> list[str]:
 
 
 def _compare_on(topo: Topology, chosen: Any, *, readings: int, interval: float, seed: int,
-                out_dir: Path, energy_settings: Any, as_json: bool,
+                out_dir: Path, energy_settings: Any, as_json: bool, explicit: bool,
                 runs: list[Path] | None = None) -> int:
     """One comparison run on `topo`: the verdict, the files; the exit status it deserves."""
     from testbed.energy.report import EnergySettings
     from testbed.experiment.scenario import run_comparison, sensors_of
+    from testbed.experiment.variants import for_platform
+
+    chosen, skipped = for_platform(chosen, str(topo.pan_platform), explicit=explicit)
+    for line in skipped:
+        err.print(f"testbed: {line}", highlight=False, markup=False)
 
     progress = Progress(
         SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),

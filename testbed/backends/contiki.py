@@ -42,9 +42,11 @@ if TYPE_CHECKING:
 PAN_TUN = "pan0"
 BORDER_ROUTER_APP = "border-router"
 ROUTER_APP = "router"
-#: Environment of a node process: where the medium listens, and who the node is.
+#: Environment of a node process: where the medium listens, who the node is, and the seed of
+#: its random_rand() (the platform mixes in the short address), so a run's seed repeats it.
 MEDIUM_SOCKET_ENV = "TESTBED_MEDIUM_SOCKET"
 NODE_SHORT_ENV = "TESTBED_NODE_SHORT"
+NODE_SEED_ENV = "TESTBED_NODE_SEED"
 STOP_TIMEOUT_S = 2.0
 JOIN_TIMEOUT_S = 60.0
 #: What a router prints once in the DODAG (nodes/contiki/router/router.c). The border router
@@ -94,6 +96,7 @@ class ContikiPan:
     frame_socket: Path
     firmware_for: FirmwareFor
     border_router_netns: str
+    seed: int = 1
     processes: dict[str, ContikiProcess] = field(default_factory=dict)
     hub: ConsoleHub = field(default_factory=ConsoleHub)
     _tun: int | None = None
@@ -157,6 +160,7 @@ class ContikiPan:
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             MEDIUM_SOCKET_ENV: str(self.frame_socket),
             NODE_SHORT_ENV: str(self.topology.short_address(node)),
+            NODE_SEED_ENV: str(self.seed),
             **env,
         }
         try:

@@ -392,7 +392,7 @@ class EmulatedNetwork:
         step()
         self.contiki = ContikiPan(
             self.topology, self.run, self.logs, ContikiPan.socket_path(self.run.private_dir),
-            self.firmware_for, names[br])
+            self.firmware_for, names[br], seed=self.seed)
         step = self._steps(progress, "firmware", 1)
         for app in ("border-router", "router"):
             self.firmware_for(app)

@@ -9,7 +9,7 @@ scenario runner (experiment/scenario.py) does.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -51,6 +51,13 @@ class Variant(StrEnum):
     @property
     def tls(self) -> bool:
         return self.spec.tls
+
+    def unsupported_on(self, platform: str) -> str | None:
+        """Why the variant's app cannot run on `platform`'s nodes, or None when it can."""
+        if platform == "contiki" and self.tls:
+            return ("the Contiki-NG xmpp-sensor has no STARTTLS (Contiki-NG 5.0 ships no TLS "
+                    "library; nodes/contiki/lib/xmpp/README.md)")
+        return None
 
     @property
     def reliable(self) -> bool:
@@ -124,3 +131,19 @@ def parse_variants(text: str | Iterable[str] | None) -> tuple[Variant, ...]:
         if Variant(name) not in chosen:
             chosen.append(Variant(name))
     return tuple(chosen)
+
+
+def for_platform(chosen: Sequence[Variant], platform: str, *, explicit: bool
+                 ) -> tuple[tuple[Variant, ...], list[str]]:
+    """The variants that run on `platform`, and one line for each left out. A variant the user
+    named that cannot run there is bad input (exit 2), not a silent skip."""
+    kept, skipped = [], []
+    for variant in chosen:
+        reason = variant.unsupported_on(platform)
+        if reason is None:
+            kept.append(variant)
+        elif explicit:
+            raise BadInput(f"--variants: {variant} cannot run on {platform} nodes: {reason}")
+        else:
+            skipped.append(f"{variant} skipped on {platform}: {reason}")
+    return tuple(kept), skipped

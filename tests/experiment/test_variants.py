@@ -64,3 +64,16 @@ def test_a_name_like_nothing_lists_the_known_ones() -> None:
 def test_every_variants_app_exists_in_nodes() -> None:
     for variant in Variant:
         assert (NODES_DIR / variant.app / "manifest.toml").is_file()
+
+
+def test_a_tls_variant_is_skipped_on_contiki_with_a_reason_or_refused_when_named() -> None:
+    from testbed.errors import BadInput
+    from testbed.experiment.variants import for_platform
+
+    kept, skipped = for_platform(tuple(Variant), "contiki", explicit=False)
+    assert Variant.XMPP_MESSAGE_TLS not in kept and len(kept) == len(Variant) - 1
+    assert skipped == [f"xmpp-message-tls skipped on contiki: "
+                       f"{Variant.XMPP_MESSAGE_TLS.unsupported_on('contiki')}"]
+    assert for_platform(tuple(Variant), "emulated", explicit=True) == (tuple(Variant), [])
+    with pytest.raises(BadInput, match="xmpp-message-tls cannot run on contiki nodes: .*STARTTLS"):
+        for_platform((Variant.XMPP_MESSAGE_TLS,), "contiki", explicit=True)

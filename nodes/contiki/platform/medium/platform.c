@@ -62,7 +62,6 @@
 #include "dev/leds.h"
 #include "lib/csprng.h"
 #include "lib/random.h"
-#include "lib/random.h"
 #include "sys/energest.h"
 #include "sys/platform.h"
 #include "sys/etimer.h"
@@ -249,18 +248,6 @@ static const struct select_callback stdin_fd = {
   stdin_set_fd, stdin_handle_fd
 };
 /*---------------------------------------------------------------------------*/
-/* A board seeds random_rand() from its radio's noise; a process from the kernel's. */
-static unsigned short
-medium_random_seed(void)
-{
-  unsigned short seed;
-
-  if(getrandom(&seed, sizeof(seed), 0) != sizeof(seed)) {
-    seed = (unsigned short)getpid();
-  }
-  return seed;
-}
-/*---------------------------------------------------------------------------*/
 void
 platform_init_stage_one(void)
 {
@@ -275,12 +262,6 @@ platform_init_stage_one(void)
   }
   read_identity();
   seed_random(&seed);
-  /*
-   * random_rand() (CSMA's backoffs, RPL's trickle timers) starts from one fixed state unless
-   * the platform seeds it, as a board does from radio noise: unseeded, nodes started
-   * together back off in lock-step and their retransmissions collide every time.
-   */
-  random_init(medium_random_seed());
 }
 /*---------------------------------------------------------------------------*/
 void
