@@ -1,10 +1,11 @@
-"""6LoWPAN IPv6 header compression: RFC 6282 LOWPAN_IPHC (§3) and UDP LOWPAN_NHC (§4.3).
+"""6LoWPAN IPv6 header compression: RFC 6282 LOWPAN_IPHC (§3) and LOWPAN_NHC (§4).
 
-What it is: `compress()` turns the IPv6 header (and a UDP header right behind it)
-into an IPHC header; `decompress()` turns it back, recomputing the IPv6 payload
-length and the UDP length from the datagram size. What it is not: fragmentation
-(`frag.py`), MAC framing (`mac.py`), nor NHC for IPv6 extension headers (those are
-carried inline, NH=0, as is every next header other than UDP).
+What it is: `compress()` turns the IPv6 header (and a UDP header right behind it, and on
+request the extension headers and an encapsulated IPv6 header, §4.2) into an IPHC header;
+`decompress()` turns any of them back, recomputing the IPv6 payload lengths and the UDP
+length from the datagram size. Contiki-NG sends RPL's RFC 6553 hop-by-hop option and
+RFC 6554 source routing header this way. What it is not: fragmentation (`frag.py`), MAC
+framing (`mac.py`), nor a parser of the options inside extension headers.
 
 Link-layer addresses are given as bytes in the order they are written (2 bytes for
 a short address, 8 for an EUI-64): the IID that RFC 6282 §3.2.2 derives from them
@@ -23,6 +24,17 @@ from testbed.errors import FrameError
 IPV6_HEADER_LENGTH = 40
 UDP_HEADER_LENGTH = 8
 UDP = 17
+
+#: RFC 6282 §4.2 EID -> IPv6 Next Header value (IANA protocol numbers); 5 and 6 are reserved.
+EXTENSION_HEADERS = {0: 0, 1: 43, 2: 44, 3: 60, 4: 135, 7: 41}
+EID = {proto: eid for eid, proto in EXTENSION_HEADERS.items()}
+IPV6 = 41
+FRAGMENT = 44
+_PADDED = (0, 60)  # hop-by-hop and destination options: options, so Pad1/PadN may fill them
+#: NHC dispatches, RFC 6282 §4.1: 1110xxxx extension header, 11110xxx UDP.
+DISPATCH_NHC_EXT = 0xE0
+DISPATCH_NHC_UDP = 0xF0
+_MAX_NESTING = 4  # IPv6-in-IPv6 inside IPv6-in-IPv6 ...: more is an attack, not a packet
 
 #: The first three bits of an IPHC dispatch, RFC 6282 §3.1: 011.
 DISPATCH_IPHC = 0x60
@@ -67,7 +79,7 @@ def link_layer_iid(ll: bytes) -> bytes:
 
 
 def _compress_unicast(
-    addr: bytes, ll: bytes, contexts: Mapping[int, bytes]
+    addr: bytes, derived: bytes, contexts: Mapping[int, bytes]
 ) -> tuple[int, int, int, bytes]:
     """(AC, AM, context id, inline bytes) for a unicast address, RFC 6282 §3.1.1 SAM/DAM."""
     prefix = addr[:8]
@@ -81,7 +93,7 @@ def _compress_unicast(
         else:
             return 0, 0, 0, addr
     iid = addr[8:]
-    if iid == link_layer_iid(ll):
+    if iid == derived:  # the IID the encapsulating header gives (RFC 6282 §3.2.2)
         return ac, 3, cid, b""
     if iid[:6] == _SHORT_IID_HEAD:
         return ac, 2, cid, iid[6:]
@@ -106,26 +118,41 @@ def _compress_multicast(
     return 0, 0, 0, addr
 
 
-# RFC 6282 §3.1, §4.3
+# RFC 6282 §3.1, §4.2, §4.3
 def compress(
-    packet: bytes, *, src_ll: bytes, dst_ll: bytes, contexts: Mapping[int, bytes]
+    packet: bytes, *, src_ll: bytes, dst_ll: bytes, contexts: Mapping[int, bytes],
+    extension_nhc: bool = False,
 ) -> tuple[bytes, int]:
-    """Compress the IPv6 header of `packet` (and a UDP header behind it), RFC 6282 §3.1 + §4.3.
+    """Compress the IPv6 header of `packet` and the headers behind it, RFC 6282 §3.1 + §4.
 
-    Returns (IPHC header incl. UDP NHC, number of bytes of `packet` it replaces: 40,
-    or 48 with UDP). The UDP checksum is always carried (C=0, RFC 6282 §4.3.2).
+    Returns (IPHC header incl. its NHCs, number of bytes of `packet` it replaces: 40, 48 with
+    UDP, more with extension headers). A UDP header right behind is always compressed, its
+    checksum carried (C=0, §4.3.2). With `extension_nhc`, extension headers (hop-by-hop,
+    routing, fragment, destination options, mobility) and an encapsulated IPv6 header are
+    compressed too (§4.2), as Contiki-NG's sicslowpan does (it never elides trailing padding,
+    nor does this); without, they stay inline behind NH=0, as the Linux kernel sends them.
     """
-    if len(packet) < IPV6_HEADER_LENGTH or packet[0] >> 4 != 6:
+    return _compress_at(packet, 0, link_layer_iid(src_ll), link_layer_iid(dst_ll), contexts,
+                        extension_nhc, 0)
+
+
+def _compress_at(
+    packet: bytes, o: int, src_iid: bytes, dst_iid: bytes, contexts: Mapping[int, bytes],
+    extension_nhc: bool, depth: int,
+) -> tuple[bytes, int]:
+    """The IPHC of the IPv6 header at `o` and its NHC chain; (bytes, end of what they replace)."""
+    if len(packet) < o + IPV6_HEADER_LENGTH or packet[o] >> 4 != 6:
         raise FrameError(
-            f"offset 0: not an IPv6 packet ({len(packet)} bytes, version {packet[:1].hex()})"
+            f"offset {o}: not an IPv6 packet ({len(packet) - o} bytes, "
+            f"version {packet[o:o + 1].hex()})"
         )
-    word = int.from_bytes(packet[:4], "big")
+    word = int.from_bytes(packet[o:o + 4], "big")
     tc = (word >> 20) & 0xFF
     fl = word & 0xFFFFF
-    next_header = packet[6]
-    hop_limit = packet[7]
-    src = packet[8:24]
-    dst = packet[24:40]
+    next_header = packet[o + 6]
+    hop_limit = packet[o + 7]
+    src = packet[o + 8:o + 24]
+    dst = packet[o + 24:o + 40]
     # Traffic class and flow label, RFC 6282 §3.1.1 TF; ECN is written before DSCP.
     ecn_dscp = ((tc & 3) << 6) | (tc >> 2)
     if fl == 0:
@@ -137,52 +164,101 @@ def compress(
         tf, inline_tf = 1, ((tc & 3) << 22 | fl).to_bytes(3, "big")
     else:
         tf, inline_tf = 0, (ecn_dscp << 24 | fl).to_bytes(4, "big")
-    udp = next_header == UDP and len(packet) >= IPV6_HEADER_LENGTH + UDP_HEADER_LENGTH
+    end = o + IPV6_HEADER_LENGTH
+    nh = _compressible(packet, end, next_header, extension_nhc, depth)
     hlim = _HLIM_CODE.get(hop_limit, 0)
     # Source address, SAC/SAM.
     if src == _UNSPECIFIED:
         sac, sam, sci, inline_src = 1, 0, 0, b""
     else:
-        sac, sam, sci, inline_src = _compress_unicast(src, src_ll, contexts)
+        sac, sam, sci, inline_src = _compress_unicast(src, src_iid, contexts)
     # Destination address, M/DAC/DAM.
     if dst[0] == 0xFF:
         m = 1
         dac, dam, dci, inline_dst = _compress_multicast(dst, contexts)
     else:
         m = 0
-        dac, dam, dci, inline_dst = _compress_unicast(dst, dst_ll, contexts)
+        dac, dam, dci, inline_dst = _compress_unicast(dst, dst_iid, contexts)
     cid = 1 if (sci or dci) else 0
     head = bytearray((
-        DISPATCH_IPHC | (tf << 3) | (4 if udp else 0) | hlim,
+        DISPATCH_IPHC | (tf << 3) | (4 if nh else 0) | hlim,
         (cid << 7) | (sac << 6) | (sam << 4) | (m << 3) | (dac << 2) | dam,
     ))
     if cid:
         head.append((sci << 4) | dci)
     head += inline_tf
-    if not udp:
+    if not nh:
         head.append(next_header)
     if not hlim:
         head.append(hop_limit)
     head += inline_src
     head += inline_dst
-    if not udp:
-        return bytes(head), IPV6_HEADER_LENGTH
-    head += _compress_udp(packet)
-    return bytes(head), IPV6_HEADER_LENGTH + UDP_HEADER_LENGTH
+    if not nh:
+        return bytes(head), end
+    tail, end = _compress_next(packet, end, next_header, src, dst, contexts, extension_nhc,
+                               depth)
+    return bytes(head + tail), end
+
+
+def _compressible(packet: bytes, o: int, next_header: int, extension_nhc: bool,
+                  depth: int) -> bool:
+    """Whether the header at `o` can be an NHC: UDP always; with `extension_nhc` an extension
+    header whose Length fits a byte (§4.2) and a fragment header with its Reserved byte 0
+    (Length takes its place), and an IPv6 header nested no deeper than a decoder follows."""
+    n = len(packet)
+    if next_header == UDP:
+        return n >= o + UDP_HEADER_LENGTH
+    if not extension_nhc:
+        return False
+    if next_header == IPV6:
+        return depth < _MAX_NESTING and n >= o + IPV6_HEADER_LENGTH and packet[o] >> 4 == 6
+    if next_header not in EID or n < o + 2:
+        return False
+    if next_header == FRAGMENT:
+        return n >= o + 8 and packet[o + 1] == 0
+    size = (packet[o + 1] + 1) * 8
+    return n >= o + size and size - 2 <= 0xFF
+
+
+# RFC 6282 §4.2, §4.3
+def _compress_next(
+    packet: bytes, o: int, next_header: int, src: bytes, dst: bytes,
+    contexts: Mapping[int, bytes], extension_nhc: bool, depth: int,
+) -> tuple[bytes, int]:
+    """The NHC of the (compressible) header at `o` and of those behind it; (bytes, end)."""
+    if next_header == UDP:
+        return _compress_udp(packet, o), o + UDP_HEADER_LENGTH
+    if next_header == IPV6:  # EID 7, NH=0, then the inner header's own IPHC
+        inner, end = _compress_at(packet, o, src[8:], dst[8:], contexts, extension_nhc,
+                                  depth + 1)
+        return bytes((DISPATCH_NHC_EXT | 7 << 1,)) + inner, end
+    size = 8 if next_header == FRAGMENT else (packet[o + 1] + 1) * 8
+    follow = packet[o]
+    nh = _compressible(packet, o + size, follow, extension_nhc, depth)
+    out = bytearray((DISPATCH_NHC_EXT | EID[next_header] << 1 | nh,))
+    if not nh:
+        out.append(follow)
+    out.append(size - 2)  # §4.2: octets after the Length field (a fragment header: 6)
+    out += packet[o + 2:o + size]
+    if not nh:
+        return bytes(out), o + size
+    tail, end = _compress_next(packet, o + size, follow, src, dst, contexts, extension_nhc,
+                               depth)
+    return bytes(out + tail), end
 
 
 # RFC 6282 §4.3.3
-def _compress_udp(packet: bytes) -> bytes:
+def _compress_udp(packet: bytes, o: int) -> bytes:
     """UDP NHC: 11110CPP, ports as short as RFC 6282 §4.3.3 allows, checksum inline."""
-    src_port, dst_port = _PORTS.unpack_from(packet, 40)
-    checksum = packet[46:48]
+    src_port, dst_port = _PORTS.unpack_from(packet, o)
+    checksum = packet[o + 6:o + 8]
     if src_port & 0xFFF0 == 0xF0B0 and dst_port & 0xFFF0 == 0xF0B0:
         return bytes((0xF3, ((src_port & 0xF) << 4) | (dst_port & 0xF))) + checksum
     if dst_port & 0xFF00 == 0xF000:
-        return b"\xf1" + packet[40:42] + packet[43:44] + checksum
+        return b"\xf1" + packet[o:o + 2] + packet[o + 3:o + 4] + checksum
     if src_port & 0xFF00 == 0xF000:
-        return b"\xf2" + packet[41:42] + packet[42:44] + checksum
-    return b"\xf0" + packet[40:44] + checksum
+        return b"\xf2" + packet[o + 1:o + 2] + packet[o + 2:o + 4] + checksum
+    return b"\xf0" + packet[o:o + 4] + checksum
 
 
 def _context(contexts: Mapping[int, bytes], cid: int, offset: int) -> bytes:
@@ -359,18 +435,6 @@ def _decompress_iphc(
         header[at + 6], pos = _decompress_nhc(data, pos, src, dst, contexts, header, lengths,
                                               depth)
     return pos
-
-
-#: RFC 6282 §4.2 EID -> IPv6 Next Header value (IANA protocol numbers); 5 and 6 are reserved.
-EXTENSION_HEADERS = {0: 0, 1: 43, 2: 44, 3: 60, 4: 135, 7: 41}
-EID = {proto: eid for eid, proto in EXTENSION_HEADERS.items()}
-IPV6 = 41
-FRAGMENT = 44
-_PADDED = (0, 60)  # hop-by-hop and destination options: options, so Pad1/PadN may fill them
-#: NHC dispatches, RFC 6282 §4.1: 1110xxxx extension header, 11110xxx UDP.
-DISPATCH_NHC_EXT = 0xE0
-DISPATCH_NHC_UDP = 0xF0
-_MAX_NESTING = 4  # IPv6-in-IPv6 inside IPv6-in-IPv6 ...: more is an attack, not a packet
 
 
 # RFC 6282 §4.1, §4.2, §4.3
