@@ -11,6 +11,7 @@ import pytest
 from testbed.backends import netns
 from testbed.backends.emulated import EmulatedNetwork
 from testbed.config.topology import Topology, load_topology
+from testbed.contiki.build import medium_firmware
 from testbed.experiment.run import Run
 
 TOPOLOGIES = Path(__file__).resolve().parents[2] / "topologies"
@@ -29,7 +30,7 @@ def network(tmp_path: Path):
         run = Run.create(
             topology_name=topology.name, topology_source=topology.source, seed=seed, out=tmp_path
         )
-        with EmulatedNetwork.up(topology, run=run, seed=seed) as net:
+        with EmulatedNetwork.up(topology, run=run, seed=seed, firmware_for=medium_firmware) as net:
             yield net
 
     return _up
