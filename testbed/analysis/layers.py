@@ -3,14 +3,22 @@
 What it is: the layer names of the accounting (`Layer`), the PHY constants (IEEE 802.15.4-2006
 §6.3: SHR 5 bytes + PHR 1 byte before every PSDU, 32 µs a byte at 2.4 GHz O-QPSK), and the
 lengths of 6LoWPAN headers read from their first bytes (RFC 4944 §5.3 FRAG1/FRAGN, RFC 6282
-§3.1 IPHC, §4.3 UDP NHC) without rebuilding the IPv6 header. What it is not: a decoder of
-those headers (testbed.lowpan is).
+§3.1 IPHC, §4.2 extension header NHC, §4.3 UDP NHC) without rebuilding the IPv6 header. What
+it is not: a decoder of those headers (testbed.lowpan is).
 
 Layers: phy (SHR+PHR of every frame), mac (MHR + FCS of non-ACK frames), ack (the whole PSDU
-of link-layer ACK frames), lowpan (FRAG headers, IPHC, and an IPv6 header or extension
-headers carried inline), transport (the TCP header with its options, the UDP header as
-carried: the UDP NHC when compressed), icmpv6 (ICMPv6 messages, their own layer: they are
-neither transport nor application), app (TCP and UDP payload).
+of link-layer ACK frames), lowpan (FRAG headers, IPHC, and IPv6 extension headers and
+encapsulated IPv6 headers, NHC-compressed or inline), transport (the TCP header with its
+options, the UDP header as carried: the UDP NHC when compressed), icmpv6 (ICMPv6 messages,
+their own layer: they are neither transport nor application), app (TCP and UDP payload).
+
+RPL's bytes (RFC 6550) are routing overhead and land where their protocol sits: DIO, DAO and
+DAO-ACK are ICMPv6 messages (layer icmpv6, purpose icmpv6-rpl, bucket overhead); the RFC 6553
+hop-by-hop option, the RFC 6554 source routing header and the root's IPv6-in-IPv6 (RFC 9008)
+are IPv6 headers, so layer lowpan, that of the IPv6 header they extend. They get no layer of
+their own: a router adds them to a datagram it does not otherwise change, and they are paid
+once a frame like the IPHC. They count for what their datagram serves (a reading's request
+or response) as its IPv6 header does.
 """
 
 from __future__ import annotations
