@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from testbed.energy.energest import EnergestPeriod
+from testbed.energy.energest_medium import compare_energest
 from testbed.energy.profiles import DEFAULT_PROFILE, Profile, get_profile
 from testbed.energy.radio_model import (
     CHECK_S,
@@ -207,6 +208,7 @@ def measure_energy(directory: str | Path, *, sensors: Iterable[str], interval_s:
     try:
         medium = json.loads((directory / "medium.json").read_text())
         span_s = float(medium["duration_s"])
+        t0_unix = float(medium.get("t0_unix") or 0.0)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise BadInput(f"{directory / 'medium.json'}: no run span ({exc})") from exc
     activities = read_activity(directory / "radio.csv")
@@ -241,6 +243,10 @@ def measure_energy(directory: str | Path, *, sensors: Iterable[str], interval_s:
                                                    "lifetime_days")}
                         for m, f in figures.items() if m is not settings.mode},
     }
+    # issue 07: Contiki nodes' own Energest beside the medium's times (energest_medium.py)
+    energest = compare_energest(directory, activities, t0_unix=t0_unix, span_s=span_s)
+    if energest is not None:
+        energy["energest"] = energest
     return nodes, energy
 
 
