@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from testbed.backends import netns as ns
-from testbed.backends.contiki import ContikiPan, ContikiProcess, FirmwareFor
+from testbed.backends.contiki import JOIN_TIMEOUT_S, ContikiPan, ContikiProcess, FirmwareFor
 from testbed.backends.processes import ProcessRecord, dies_with_parent, stop_process
 from testbed.errors import NetworkError
 from testbed.lowpan import addresses
@@ -411,15 +411,21 @@ class EmulatedNetwork:
         step()
         step = self._steps(progress, "Contiki border router and routers", 1)
         self.contiki.start_infrastructure()
-        self.contiki.wait_joined()
+        self.contiki.wait_joined(self.join_timeout_s)
         step()
+
+    @property
+    def join_timeout_s(self) -> float:
+        """How long RPL may take to reach every node: a minute, and 10 s more per hop (each
+        hop waits for its parent's DIO trickle, then the DAO goes up to the root)."""
+        return JOIN_TIMEOUT_S + 10.0 * max(self.route_tree.hops.values(), default=0)
 
     def start_idle_nodes(self) -> None:
         """A Contiki PAN: every node not running firmware yet runs the router's, and this
         waits until all are in the DODAG. A Linux PAN: nothing to do (its nodes exist)."""
         if self.contiki is not None:
             self.contiki.start_idle()
-            self.contiki.wait_joined()
+            self.contiki.wait_joined(self.join_timeout_s)
 
     def start_firmware(self, node: str, app: str, env: dict[str, str]) -> ContikiProcess:
         """Start Contiki node `node` running `app` (a sensor's, at the experiment's time)."""
