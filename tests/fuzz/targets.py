@@ -30,6 +30,9 @@ from typing import Any
 import cbor2
 from hypothesis import strategies as st
 
+from testbed.analysis.account import analyze
+from testbed.analysis.layers import lowpan_header_lengths
+from testbed.analysis.totals import capture_totals
 from testbed.capture import pcapfile, pcapng, sensniff
 from testbed.capture.pcapwriter import PcapWriter
 from testbed.config.lab import parse_lab
@@ -209,9 +212,47 @@ def psdu_sequences() -> tuple[tuple[bytes, ...], ...]:
     return tuple(out)
 
 
+#: a real Contiki-NG 5.0 capture: EUI-64 addresses, IPHC with CID, RFC 6282 §4.2 NHC for RPL's
+#: hop-by-hop option (RFC 6553) and source routing header (RFC 6554), RPL control messages
+CONTIKI_CAPTURE = ROOT / "tests" / "analysis" / "data" / "contiki-coap-get.pcap"
+
+
+@cache
+def contiki_psdus() -> tuple[bytes, ...]:
+    """Every frame of the Contiki capture (data and ACK), in capture order."""
+    return tuple(f.psdu for f in pcapfile.iter_frames(CONTIKI_CAPTURE))
+
+
+@cache
+def ipv6_extension_seeds() -> tuple[bytes, ...]:
+    """IPHC payloads with every NHC form the codec writes: extension headers of each EID,
+    an inner IPv6 header (EID 7), elided option padding, all behind one IPHC."""
+    head = PREFIX.network_address.packed[:8] + bytes((0, 0, 0, 0xFF, 0xFE, 0))
+    src, dst = head + b"\x00\x02", head + b"\x00\x01"
+    rpl = bytes((17, 0, 0x63, 4, 0, 0, 1, 0x57))  # RFC 6553 option, then UDP
+    route = bytes((0, 1, 3, 1, 0xFF, 0x70, 0, 0, 5)) + bytes(7)  # RFC 6554, then hop-by-hop
+    frag = bytes((43, 0, 0, 9, 0, 0, 0, 1))  # fragment header, then routing
+    udp = struct.pack(">HHHH", 5683, 61616, 12, 0x1234) + b"seq="
+    inner = struct.pack(">IHBB", 6 << 28, 0, 44, 63) + src + dst + frag + route + rpl + udp
+    outer = struct.pack(">IHBB", 6 << 28, len(inner), 41, 64) + dst + src + inner
+    packets = (outer, struct.pack(">IHBB", 6 << 28, 8 + len(udp), 0, 64) + src + dst + rpl + udp)
+    out = []
+    for packet in packets:
+        header, used = iphc.compress(packet, src_ll=b"\x00\x02", dst_ll=bytes(range(8)),
+                                     contexts=CONTEXTS, extension_nhc=True)
+        out.append(header + packet[used:])
+    # a hop-by-hop option with its trailing PadN elided, and a destination options header
+    # with its Pad1 elided (RFC 6282 §4.2), ahead of an inline next header
+    out.append(bytes((0x7E, 0x33, 0xE0, 59, 4, 0x63, 2, 0xAB, 0xCD)))
+    out.append(bytes((0x7E, 0x33, 0xE6, 58, 5, 5, 2, 0, 0, 7, 0x80, 0, 0, 0)))
+    return tuple(out)
+
+
 @cache
 def iphc_seeds() -> tuple[bytes, ...]:
-    return tuple(mac.decode(f).payload for f in psdu_seeds() if f[0] & 7 == 1)
+    frames = [mac.decode(f).payload for f in psdu_seeds() if f[0] & 7 == 1]
+    frames += [mac.decode(f).payload for f in contiki_psdus() if f[0] & 7 == 1]
+    return (*frames, *ipv6_extension_seeds())
 
 
 @cache
@@ -507,6 +548,49 @@ def decompress_iphc(data: bytes) -> object:
     return header + data[consumed:]
 
 
+def lowpan_lengths(data: bytes) -> object:
+    """The analysis's header lengths, then the codec over the same bytes (the analysis decodes
+    what the lengths say it may): the two must agree on where the compressed headers end."""
+    frag, head, nhc = lowpan_header_lengths(data)
+    if frag or data[0] == 0x41:
+        return frag, head, nhc
+    header, consumed = iphc.decompress(data, src_ll=b"\x00\x02", dst_ll=bytes(range(8)),
+                                       contexts=CONTEXTS)
+    if consumed != head + nhc:
+        raise AssertionError(f"lengths {head}+{nhc} but the codec consumed {consumed}")
+    return header
+
+
+@st.composite
+def capture_frames(draw: st.DrawFn) -> list[bytes]:
+    """A stretch of the Contiki capture, some frames mutated, dropped or repeated."""
+    frames = list(contiki_psdus())
+    start = draw(st.integers(0, len(frames) - 1))
+    frames = frames[start:start + draw(st.integers(1, 40))]
+    frames = [draw(mutated_bytes((f,))) if draw(st.integers(0, 3)) == 0 else f for f in frames]
+    return frames + frames[:draw(st.integers(0, 3))]
+
+
+def analyze_frames(frames: list[bytes]) -> object:
+    """The whole air analysis (MAC, 6LoWPAN, IPv6 chain, CoAP, attribution) on frames: it
+    counts what it cannot read as undecodable, it never raises."""
+    return analyze(((i * 0.01, psdu) for i, psdu in enumerate(frames))).to_json()
+
+
+def totals_of(data: bytes) -> object:
+    """The bulk-path totals of a capture file (RFC 6282 §4.2 chains take the codec)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "fuzz.pcap"
+        path.write_bytes(data)
+        return capture_totals(path)
+
+
+@cache
+def contiki_pcap_seeds() -> tuple[bytes, ...]:
+    whole = CONTIKI_CAPTURE.read_bytes()
+    return (whole, whole[:24 + 16 * 12 + sum(len(f) for f in contiki_psdus()[:12])])
+
+
 def coap_server_receive(data: bytes) -> object:
     """The coap-sensor's request path: decode, answer (or RST), as on its socket."""
     sent: list[tuple[bytes, object]] = []
@@ -545,8 +629,13 @@ TARGETS: tuple[Target, ...] = (
            any_bytes(pcap_seeds())),
     Target("pcapng", lambda data: list(pcapng.iter_packets(data, "fuzz.pcapng")), (BadInput,),
            any_bytes(pcapng_seeds())),
-    Target("802.15.4 MAC", decode_mac, (FrameError,), any_bytes(psdu_seeds(), 140)),
+    Target("802.15.4 MAC", decode_mac, (FrameError,),
+           any_bytes(psdu_seeds() + contiki_psdus(), 140)),
     Target("IPHC", decompress_iphc, (FrameError,), any_bytes(iphc_seeds(), 140)),
+    Target("6LoWPAN header lengths", lowpan_lengths, (FrameError,),
+           any_bytes(iphc_seeds(), 140)),
+    Target("air analysis", analyze_frames, (), capture_frames(), rejects=False),
+    Target("capture totals", totals_of, (BadInput,), any_bytes(contiki_pcap_seeds(), 8192)),
     Target("6LoWPAN receive", deliver_frames, (),
            st.one_of(frame_sequences(), st.lists(st.binary(max_size=130), max_size=4)),
            rejects=False),
