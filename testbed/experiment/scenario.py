@@ -457,11 +457,40 @@ def _interrupt_on_signals() -> Iterator[None]:
 def _measure_memory(run: Run) -> dict[str, Any]:
     """The results.json `memory` section: bytecode per app, heap on QEMU's micro:bit when
     installed (else each app's heap.error says what to install). QEMU's pid goes into the
-    run's registry entry while it runs."""
+    run's registry entry while it runs. Under `contiki`: the C apps built for cc2538dk, in
+    every run whatever its platform: the question they answer (does the client fit a
+    128 KB-ROM node?) is about the protocol's code, and a Linux run's report then shows
+    both implementations side by side; the builds are cached, so a run re-uses them."""
     from testbed.backends.qemu import QemuMicrobit
+    from testbed.memory.contiki import SECTION
     from testbed.memory.summary import memory_section
 
-    return memory_section(QemuMicrobit(on_start=lambda pid: run.record_pid(pid, "qemu")))
+    section = memory_section(QemuMicrobit(on_start=lambda pid: run.record_pid(pid, "qemu")))
+    section[SECTION] = _board_memory()
+    return section
+
+
+def _board_memory() -> dict[str, Any]:
+    """testbed.memory.contiki's section of the C apps built (or cached) for the board; an app
+    that does not build keeps its reason, and the run goes on."""
+    from testbed.contiki.build import RELSTR, Target, build_firmware, compiler_version
+    from testbed.contiki.tree import STAMP
+    from testbed.memory.contiki import APPS, BOARD_TARGET, contiki_memory
+
+    target = Target(BOARD_TARGET)
+    images: dict[str, Any] = {}
+    pins: list[str] | None = None
+    for app in APPS:
+        try:
+            image = build_firmware(app, target)
+        except (TestbedError, OSError) as exc:
+            images[app] = f"memory: {exc}"
+            continue
+        images[app] = image
+        stamp = image.contiki / STAMP
+        pins = pins or (stamp.read_text().splitlines() if stamp.is_file() else None)
+    return contiki_memory(images, target=str(target), compiler=compiler_version(target),
+                          release=RELSTR, pins=pins)
 
 
 def run_comparison(
