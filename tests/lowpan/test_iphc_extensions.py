@@ -10,10 +10,11 @@ Length byte), so IPv6-in-IPv6 is checked by round trips and hand-built vectors o
 
 from __future__ import annotations
 
+import ipaddress
 import struct
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import Phase, assume, given, settings
 from hypothesis import strategies as st
 from scapy.layers.sixlowpan import (
     LoWPAN_IPHC, LoWPAN_NHC, LoWPAN_NHC_IPv6Ext, LoWPAN_NHC_UDP,
@@ -21,8 +22,9 @@ from scapy.layers.sixlowpan import (
 from scapy.packet import Raw
 
 from testbed.errors import FrameError
-from testbed.lowpan import iphc
+from testbed.lowpan import iphc, mac
 from tests.lowpan.lowpan_strategies import CONTEXTS, LINK_LOCAL, derived_iid, link_layer, unicast
+from tests.lowpan.tshark_oracle import needs_tshark, tshark_fields
 
 EUI_1 = bytes.fromhex("020000fffe000001")  # Contiki's MAC address of node 1 (the root)
 EUI_2 = bytes.fromhex("020000fffe000002")
@@ -285,3 +287,74 @@ def test_ours_decodes_scapys_extension_nhc(chain, udp, payload, src_ll, dst_ll) 
     expected = (struct.pack(">IHBB", 0x60000000, len(upper), protos[0], 64) +
                 LINK_LOCAL + derived_iid(src_ll) + LINK_LOCAL + derived_iid(dst_ll) + upper)
     assert decompress(lowpan, src_ll=src_ll, dst_ll=dst_ll) == expected
+
+
+# -- tshark: the dissector the project's captures are checked with --------------------------
+
+
+@st.composite
+def well_formed(draw: st.DrawFn, proto: int, follow: int) -> bytes:
+    """Extension headers whose contents tshark dissects without complaint: an RFC 6553 RPL
+    option padded with PadN, an RFC 6554 source route, an atomic fragment (offset 0, M=0)."""
+    if proto == FRAGMENT:
+        return bytes((follow, 0, 0, 0)) + draw(st.binary(min_size=4, max_size=4))
+    if proto == ROUTING:
+        n = draw(st.integers(1, 3))  # addresses of 2 bytes each (CmprI = CmprE = 14)
+        body = bytes((3, n, 0xEE, 0, 0, 0)) + draw(st.binary(min_size=2 * n, max_size=2 * n))
+    else:
+        body = bytes((0x63, 4, 0, 0)) + draw(st.binary(min_size=2, max_size=2))
+    pad = -(2 + len(body)) % 8
+    if proto == ROUTING:
+        body = body[:3] + bytes((pad << 4,)) + body[4:]
+    body += (b"\x00" if pad == 1 else bytes((1, pad - 2)) + bytes(pad - 2)) if pad else b""
+    return bytes((follow, (2 + len(body)) // 8 - 1)) + body
+
+
+@st.composite
+def tshark_cases(draw: st.DrawFn) -> tuple[bytes, bytes, bytes]:
+    src_ll, dst_ll = draw(link_layer), draw(link_layer)
+    chain = draw(st.lists(st.sampled_from([HOP_BY_HOP, ROUTING, FRAGMENT, DEST_OPTS]),
+                          min_size=1, max_size=3))
+    protos = [*chain, draw(st.sampled_from([UDP, 58]))]
+    packet = _ipv6(draw(unicast(src_ll)), draw(unicast(dst_ll)), protos[0])
+    for proto, follow in zip(protos, protos[1:]):
+        packet += draw(well_formed(proto, follow))
+    payload = draw(st.binary(min_size=4, max_size=30))
+    if protos[-1] == UDP:
+        payload = struct.pack(">HHHH", 61616, 5683, 8 + len(payload), 0xBEEF) + payload
+    packet += payload
+    packet[4:6] = (len(packet) - 40).to_bytes(2, "big")
+    return bytes(packet), src_ll, dst_ll
+
+
+@needs_tshark
+@settings(max_examples=3, deadline=None, phases=[Phase.explicit, Phase.generate])
+@given(st.lists(tshark_cases(), min_size=30, max_size=30))
+def test_tshark_dissects_our_extension_nhc(tmp_path_factory, cases) -> None:
+    """Every extension header compressed (RFC 6282 §4.2) and tshark rebuilds the same
+    datagram: lengths, addresses, the first protocol of the chain, and what follows the chain
+    byte for byte (tshark walks it by the headers it rebuilt, so their lengths must agree).
+    Mobility headers are left out (tshark reads their content as MIPv6 messages)."""
+    sent = []
+    for seq, (packet, src_ll, dst_ll) in enumerate(cases):
+        header, used = iphc.compress(packet, src_ll=src_ll, dst_ll=dst_ll, contexts=CONTEXTS,
+                                     extension_nhc=True)
+        dst_mode, src_mode = (2 if len(dst_ll) == 2 else 3), (2 if len(src_ll) == 2 else 3)
+        payload = header + packet[used:]
+        if len(payload) <= mac.MAX_PSDU - mac.header_length(dst_mode, src_mode):
+            sent.append((packet, mac.encode_data(
+                seq=seq, pan_id=0xABCD, dst=int.from_bytes(dst_ll, "big"), dst_mode=dst_mode,
+                src=int.from_bytes(src_ll, "big"), src_mode=src_mode, payload=payload,
+                ack_request=False)))
+    fields = ("ipv6.src", "ipv6.dst", "ipv6.plen", "ipv6.nxt", "data.data", "_ws.malformed")
+    rows = tshark_fields([psdu for _, psdu in sent], fields, tmp_path_factory.mktemp("tshark"))
+    assert len(rows) == len(sent) > 10
+    for (packet, _), row in zip(sent, rows):
+        assert not row["_ws.malformed"], row
+        assert ipaddress.IPv6Address(row["ipv6.src"]).packed == packet[8:24]
+        assert ipaddress.IPv6Address(row["ipv6.dst"]).packed == packet[24:40]
+        assert (int(row["ipv6.plen"]), int(row["ipv6.nxt"])) == (len(packet) - 40, packet[6])
+        o, nh = 40, packet[6]
+        while nh in EID:
+            nh, o = packet[o], o + (8 if nh == FRAGMENT else (packet[o + 1] + 1) * 8)
+        assert row["data.data"] == packet[o:].hex()
