@@ -72,7 +72,7 @@ class AirReport:
     fragmentation: dict[str, float | int] = field(default_factory=dict)
     retransmissions: dict[str, int] = field(default_factory=dict)
     payload: dict[str, int] = field(default_factory=dict)  # tcp / udp payload totals (oracle)
-    undecodable: int = 0
+    undecodable: int = 0  # frames filed under purpose "undecodable": MAC, 6LoWPAN or above
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -207,6 +207,8 @@ def _analyze(frames: Iterable[tuple[float, bytes]], prefix: ipaddress.IPv6Networ
             shares = _data_shares(frame, fed, layers, incomplete, undecodable)
             if frame.retry_of is not None:
                 shares = shares_of[frame.retry_of.index] or shares
+            if shares[0][0] is undecodable:  # its 6LoWPAN, IPv6 or transport unreadable
+                report.undecodable += 1
         shares_of[frame.index] = shares
         on_air = length + SHR_PHR_BYTES
         if len(shares) == 1:  # the whole frame to one tag (_split of one weight)

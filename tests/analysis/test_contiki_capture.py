@@ -19,11 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from testbed.analysis.account import DEFAULT_PREFIX, _Contexts, analyze_capture
+from testbed.analysis.account import DEFAULT_PREFIX, _Contexts, analyze, analyze_capture
 from testbed.analysis.datagrams import decode_frames
 from testbed.analysis.layers import SHR_PHR_BYTES
 from testbed.analysis.totals import capture_totals
 from testbed.capture.pcapfile import iter_frames
+from testbed.lowpan.fcs import fcs16
 from tests.lowpan.tshark_oracle import needs_tshark
 
 CAPTURE = Path(__file__).parent / "data" / "contiki-coap-get.pcap"
@@ -141,3 +142,18 @@ def test_per_reading_figures_equal_tshark_grouping() -> None:
     assert figures["frames"] == pytest.approx(sum(frames_of.values()) / len(token_of))
     assert (figures["bytes_min"], figures["bytes_max"]) == (
         min(bytes_of.values()), max(bytes_of.values()))
+
+
+def test_a_frame_the_codec_cannot_read_counts_as_undecodable() -> None:
+    """A Contiki frame whose NHC says a reserved EID (5) is filed under undecodable and
+    counted in `undecodable`, like a frame with a bad FCS; the others stay readable."""
+    frames = [(f.time, f.psdu) for f in iter_frames(CAPTURE)]
+    psdu = bytearray(frames[62][1])  # frame 63: IPHC ... e1 (hop-by-hop, NH=1) at byte 40
+    assert psdu[40] == 0xE1
+    psdu[40] = 0xEB
+    frames[62] = (frames[62][0], bytes(psdu[:-2]) + fcs16(bytes(psdu[:-2])).to_bytes(2, "little"))
+    report = analyze(frames)
+    assert report.undecodable == 1
+    assert report.by_purpose["undecodable"]["frames"] == 1
+    # that frame was the only one carrying s1's seq=1: the other 8 readings are still found
+    assert report.per_reading["readings"] == 8
