@@ -13,6 +13,8 @@ from testbed.errors import FrameError
 from testbed.lowpan import iphc
 from testbed.lowpan.frag import fragment
 
+from tests.lowpan.lowpan_strategies import UDP, chained
+
 from .frames import ADAPTER, PREFIX, address, ipv6, udp
 
 LL1, LL2 = b"\x00\x01", b"\x00\x02"
@@ -88,3 +90,36 @@ def test_header_lengths_equal_what_the_codec_consumes(src: bytes, dst: bytes, ho
                                   contexts={0: PREFIX.network_address.packed[:8]})
     frag, head, nhc = lowpan_header_lengths(header + b"rest")
     assert frag == 0 and head + nhc == consumed == len(header)
+
+
+def test_contiki_rpl_headers_are_lowpan_and_the_udp_nhc_transport() -> None:
+    # frame 63 of data/contiki-coap-get.pcap: IPHC 7e f0 00 + 16-byte destination (19),
+    # NHC e1 06 + RPL option (8), UDP NHC f0 + ports + checksum (7)
+    lowpan = bytes.fromhex("7ef000fd010000000000000000000000000001e106630400000157"
+                           "f01633c370702d") + b"coap"
+    assert lowpan_header_lengths(lowpan) == (0, 19 + 8, 7)
+
+
+@given(chained())
+def test_lengths_of_every_nhc_chain_are_what_the_codec_consumes(case) -> None:
+    """RFC 6282 §4.2 chains of any extension headers and IPv6-in-IPv6: the lengths read
+    from the first bytes end where decompression ends; UDP's NHC alone is transport."""
+    packet, src_ll, dst_ll, protos = case
+    header, used = iphc.compress(packet, src_ll=src_ll, dst_ll=dst_ll,
+                                 contexts={0: PREFIX.network_address.packed[:8]},
+                                 extension_nhc=True)
+    frag, head, nhc = lowpan_header_lengths(header + packet[used:])
+    assert frag == 0 and head + nhc == len(header)
+    assert nhc == (_udp_nhc_length(packet, protos) if protos[-1] == UDP else 0)
+
+
+def _udp_nhc_length(packet: bytes, protos: list[int]) -> int:
+    """RFC 6282 §4.3.3 by the ports: 1 + 4, 3 or 1 port bytes + 2 checksum bytes."""
+    o = 40
+    for proto in protos[:-1]:  # RFC 8200 §4 chain: IPv6 40, fragment 8, others by length
+        o += 40 if proto == 41 else 8 if proto == 44 else (packet[o + 1] + 1) * 8
+    sport, dport = int.from_bytes(packet[o:o + 2], "big"), int.from_bytes(packet[o + 2:o + 4],
+                                                                          "big")
+    if sport >> 4 == 0xF0B and dport >> 4 == 0xF0B:
+        return 4
+    return 6 if dport >> 8 == 0xF0 or sport >> 8 == 0xF0 else 7

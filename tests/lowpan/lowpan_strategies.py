@@ -101,3 +101,62 @@ def datagrams(
     next_header, upper = draw(upper_layer())
     header = struct.pack(">IHBB", 0x60000000 | tc << 20 | fl, len(upper), next_header, hop_limit)
     return header + src + dst + upper, src_ll, dst_ll
+
+
+# -- RFC 8200 §4 extension header chains, for RFC 6282 §4.2 NHC ------------------------------
+
+# IANA protocol numbers, written out apart from the code under test
+HOP_BY_HOP, ROUTING, FRAGMENT, DEST_OPTS, MOBILITY, IPV6, UDP = 0, 43, 44, 60, 135, 41, 17
+
+
+@st.composite
+def extension_header(draw: st.DrawFn, proto: int, follow: int) -> bytes:
+    """One extension header (RFC 8200 §4) with Next Header `follow`; option and routing
+    contents are random: the codec carries them, it does not read them."""
+    if proto == FRAGMENT:
+        return bytes((follow, 0)) + draw(st.binary(min_size=6, max_size=6))
+    units = draw(st.integers(1, 4))
+    return bytes((follow, units - 1)) + draw(st.binary(min_size=8 * units - 2,
+                                                       max_size=8 * units - 2))
+
+
+def ipv6_header(src: bytes, dst: bytes, next_header: int, hop_limit: int = 64) -> bytearray:
+    return bytearray(struct.pack(">IHBB", 0x60000000, 0, next_header, hop_limit) + src + dst)
+
+
+@st.composite
+def chained(draw: st.DrawFn, *, tunnels: bool = True, stateless: bool = False
+            ) -> tuple[bytes, bytes, bytes, list[int]]:
+    """(IPv6 packet, src_ll, dst_ll, protocols in the chain): 0-4 extension headers (and, with
+    `tunnels`, encapsulated IPv6 headers) before UDP, ICMPv6 or no next header."""
+    src_ll, dst_ll = draw(link_layer), draw(link_layer)
+    kinds = [HOP_BY_HOP, ROUTING, FRAGMENT, DEST_OPTS, MOBILITY] + ([IPV6] if tunnels else [])
+    chain = draw(st.lists(st.sampled_from(kinds), max_size=4))
+    upper = draw(st.sampled_from([UDP, 58, 59]))
+    protos = [*chain, upper]
+    src = draw(unicast(src_ll, stateless_only=stateless))
+    dst = draw(unicast(dst_ll, stateless_only=stateless))
+    packet = ipv6_header(src, dst, protos[0], draw(st.sampled_from([64, 63, 255])))
+    lengths = [(0, IPV6)]
+    for proto, follow in zip(protos, protos[1:]):
+        if proto == IPV6:  # inner addresses: often those an elided IID gives (outer IIDs)
+            inner_src = draw(st.one_of(st.just(src), unicast(src_ll, stateless_only=stateless),
+                                       st.just(LINK_LOCAL + src[8:])))
+            inner_dst = draw(st.one_of(st.just(dst), st.just(PAN_PREFIX + dst[8:])))
+            lengths.append((len(packet), IPV6))
+            src, dst = inner_src, inner_dst
+            packet += ipv6_header(src, dst, follow)
+        else:
+            packet += draw(extension_header(proto, follow))
+    payload = draw(st.binary(max_size=40))
+    if upper == UDP:
+        lengths.append((len(packet), UDP))
+        packet += struct.pack(">HHHH", draw(st.integers(0, 0xFFFF)), 5683, 0,
+                              draw(st.integers(0, 0xFFFF)))
+    packet += payload
+    for at, kind in lengths:  # lengths as RFC 8200 §3 and RFC 768 define them
+        value = len(packet) - at - (40 if kind == IPV6 else 0)
+        packet[at + 4:at + 6] = value.to_bytes(2, "big")
+    return bytes(packet), src_ll, dst_ll, protos
+
+

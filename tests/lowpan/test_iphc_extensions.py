@@ -23,7 +23,9 @@ from scapy.packet import Raw
 
 from testbed.errors import FrameError
 from testbed.lowpan import iphc, mac
-from tests.lowpan.lowpan_strategies import CONTEXTS, LINK_LOCAL, derived_iid, link_layer, unicast
+from tests.lowpan.lowpan_strategies import (
+    CONTEXTS, LINK_LOCAL, chained, derived_iid, ipv6_header, link_layer, unicast,
+)
 from tests.lowpan.tshark_oracle import needs_tshark, tshark_fields
 
 EUI_1 = bytes.fromhex("020000fffe000001")  # Contiki's MAC address of node 1 (the root)
@@ -119,57 +121,6 @@ def test_ipv6_in_ipv6_inner_iids_come_from_the_outer_addresses() -> None:
 
 
 # -- properties: any chain, compressed by us, rebuilt by us and read by scapy ----------------
-
-
-@st.composite
-def extension_header(draw: st.DrawFn, proto: int, follow: int) -> bytes:
-    """One extension header (RFC 8200 §4) with Next Header `follow`; option and routing
-    contents are random: the codec carries them, it does not read them."""
-    if proto == FRAGMENT:
-        return bytes((follow, 0)) + draw(st.binary(min_size=6, max_size=6))
-    units = draw(st.integers(1, 4))
-    return bytes((follow, units - 1)) + draw(st.binary(min_size=8 * units - 2,
-                                                       max_size=8 * units - 2))
-
-
-def _ipv6(src: bytes, dst: bytes, next_header: int, hop_limit: int = 64) -> bytearray:
-    return bytearray(struct.pack(">IHBB", 0x60000000, 0, next_header, hop_limit) + src + dst)
-
-
-@st.composite
-def chained(draw: st.DrawFn, *, tunnels: bool = True, stateless: bool = False
-            ) -> tuple[bytes, bytes, bytes, list[int]]:
-    """(IPv6 packet, src_ll, dst_ll, protocols in the chain): 0-4 extension headers (and, with
-    `tunnels`, encapsulated IPv6 headers) before UDP, ICMPv6 or no next header."""
-    src_ll, dst_ll = draw(link_layer), draw(link_layer)
-    kinds = [HOP_BY_HOP, ROUTING, FRAGMENT, DEST_OPTS, MOBILITY] + ([IPV6] if tunnels else [])
-    chain = draw(st.lists(st.sampled_from(kinds), max_size=4))
-    upper = draw(st.sampled_from([UDP, 58, 59]))
-    protos = [*chain, upper]
-    src = draw(unicast(src_ll, stateless_only=stateless))
-    dst = draw(unicast(dst_ll, stateless_only=stateless))
-    packet = _ipv6(src, dst, protos[0], draw(st.sampled_from([64, 63, 255])))
-    lengths = [(0, IPV6)]
-    for proto, follow in zip(protos, protos[1:]):
-        if proto == IPV6:  # inner addresses: often those an elided IID gives (outer IIDs)
-            inner_src = draw(st.one_of(st.just(src), unicast(src_ll, stateless_only=stateless),
-                                       st.just(LINK_LOCAL + src[8:])))
-            inner_dst = draw(st.one_of(st.just(dst), st.just(PAN + dst[8:])))
-            lengths.append((len(packet), IPV6))
-            src, dst = inner_src, inner_dst
-            packet += _ipv6(src, dst, follow)
-        else:
-            packet += draw(extension_header(proto, follow))
-    payload = draw(st.binary(max_size=40))
-    if upper == UDP:
-        lengths.append((len(packet), UDP))
-        packet += struct.pack(">HHHH", draw(st.integers(0, 0xFFFF)), 5683, 0,
-                              draw(st.integers(0, 0xFFFF)))
-    packet += payload
-    for at, kind in lengths:  # lengths as RFC 8200 §3 and RFC 768 define them
-        value = len(packet) - at - (40 if kind == IPV6 else 0)
-        packet[at + 4:at + 6] = value.to_bytes(2, "big")
-    return bytes(packet), src_ll, dst_ll, protos
 
 
 def _header_bytes(packet: bytes, protos: list[int]) -> int:
@@ -316,7 +267,7 @@ def tshark_cases(draw: st.DrawFn) -> tuple[bytes, bytes, bytes]:
     chain = draw(st.lists(st.sampled_from([HOP_BY_HOP, ROUTING, FRAGMENT, DEST_OPTS]),
                           min_size=1, max_size=3))
     protos = [*chain, draw(st.sampled_from([UDP, 58]))]
-    packet = _ipv6(draw(unicast(src_ll)), draw(unicast(dst_ll)), protos[0])
+    packet = ipv6_header(draw(unicast(src_ll)), draw(unicast(dst_ll)), protos[0])
     for proto, follow in zip(protos, protos[1:]):
         packet += draw(well_formed(proto, follow))
     payload = draw(st.binary(min_size=4, max_size=30))
