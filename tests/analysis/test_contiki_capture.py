@@ -157,3 +157,10 @@ def test_a_frame_the_codec_cannot_read_counts_as_undecodable() -> None:
     assert report.by_purpose["undecodable"]["frames"] == 1
     # that frame was the only one carrying s1's seq=1: the other 8 readings are still found
     assert report.per_reading["readings"] == 8
+
+
+def test_the_memoised_header_path_equals_the_plain_one_on_nhc_chains() -> None:
+    """HeaderMemo keys an IPHC by its bytes up to the UDP checksum: with extension headers in
+    between (RPL's rank changes per hop) it must still give the plain path's answer."""
+    frames = [(f.time, f.psdu) for f in iter_frames(CAPTURE)]
+    assert analyze(frames, fast=True) == analyze(frames, fast=False)
