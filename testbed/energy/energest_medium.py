@@ -25,7 +25,7 @@ TX over the bounds' ends shows how much the placement matters.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -168,8 +168,3 @@ def compare_energest(directory: Path, rows: Sequence[RadioActivity], *, t0_unix:
         return None
     return {"ticks_per_second": MEDIUM_TICKS_PER_SECOND, "what": WHAT, "nodes": nodes}
 
-
-def energest_rows(energest: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
-    """(node, entry) of the nodes that have figures, in name order (for the report)."""
-    return [(n, e) for n, e in sorted((energest.get("nodes") or {}).items())
-            if isinstance(e, Mapping) and "energest" in e]

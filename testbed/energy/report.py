@@ -23,6 +23,9 @@ the idle baseline (negative on always-on radios whose TX draws less than RX, e.g
 CC2420: sending is cheaper than listening); `network` adds the relays' and border router's
 traffic and baseline; a node's `run_mj_per_reading` is its energy over the whole run / its readings.
 
+Contiki nodes (logs/<node>.console with simple-energest summaries) add `energest`: each
+node's own Energest times next to the medium's for the same window (energest_medium.py).
+
 Battery lifetime (days) of a node at that rate: I = I0 + (Q_run - I0 x span) / readings /
 interval_s; lifetime = capacity_mAh / I / 24. Set-up (XMPP session, CoAP registration) is
 inside Q_run: a short run charges it to few readings; a longer run amortises it further.

@@ -24,7 +24,8 @@ from testbed import __version__
 from testbed.config.topology import Radio
 from testbed.report.columns import COLUMNS, figure_text, row_digits, size_text
 from testbed.report.model import (
-    memory_lines, outcome_counts, run_line, table_caption, variant_figures,
+    ENERGEST_WHAT, energest_rows, firmware_caption, firmware_tables, memory_lines, ms, ms_range,
+    outcome_counts, pct, run_line, table_caption, variant_figures,
 )
 from testbed.report.palette import variant_colours
 from testbed.report.plot import Plot
@@ -91,6 +92,9 @@ def render_report_html(run: RunFiles, plots: Sequence[Plot], topology: Plot | No
         argv=shlex.join(manifest.argv) if manifest and manifest.argv else "",
         directory_name=run.directory.name, tests=run.tests,
         test_counts=outcome_counts(run), notes=run.notes,
+        firmware=firmware_tables(results.memory), firmware_caption=firmware_caption(
+            results.memory), energest=energest_rows(results), energest_what=ENERGEST_WHAT,
+        ms=ms, ms_range=ms_range, pct=pct,
     )
 
 

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 from testbed.report.columns import COLUMNS, figure_text, row_digits, size_text
 from testbed.report.model import (
-    memory_lines, outcome_counts, run_line, table_caption, variant_figures,
+    ENERGEST_WHAT, energest_rows, firmware_caption, firmware_tables, memory_lines, ms, ms_range,
+    outcome_counts, pct, run_line, table_caption, variant_figures,
 )
 from testbed.report.rundir import RunFiles, read_run
 from testbed.report.verdict import verdict_lines
@@ -49,6 +50,8 @@ def markdown_of(run: RunFiles) -> str:
     lines += table_markdown(run)
     lines += ["", f"<sub>{md(table_caption(results))}</sub>", ""]
     lines += [f"- {md(line)}" for line in memory_lines(results.memory)]
+    lines += firmware_markdown(results.memory)
+    lines += energest_markdown(run)
     if run.manifest and run.manifest.reproduce and code(run.manifest.reproduce):
         lines += ["", f"Run it again: {code(run.manifest.reproduce)}"]
     if run.captures:
@@ -61,6 +64,50 @@ def markdown_of(run: RunFiles) -> str:
     for note in run.notes:
         lines += ["", f"> {md(note)}"]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def firmware_markdown(memory) -> list[str]:
+    """A table per C app built for a board: its modules' ROM, RAM and share of the ROM."""
+    tables = firmware_tables(memory)
+    if not tables:
+        return []
+    lines = ["", f"**Memory of the C apps on a board.** {md(firmware_caption(memory))}"]
+    for t in tables:
+        lines += ["", f"*{md(t.line)}*"]
+        if t.error:
+            continue
+        lines += ["", "| module | ROM B | RAM B | share of ROM |", "|---|---:|---:|---:|"]
+        lines += [f"| {md(r.module)} | {r.rom:,} | {r.ram:,} | {r.share:.1f} % |"
+                  for r in t.modules]
+        lines += [f"| total | {t.rom:,} | {t.ram:,} | {100 * t.rom / t.rom_class:.1f} % of "
+                  f"{t.rom_class // 1024} KB |"]
+        if t.xmpp_modules:
+            lines += ["", "| XMPP client module | ROM B | RAM B | share of ROM |",
+                      "|---|---:|---:|---:|"]
+            lines += [f"| {md(r.module)} | {r.rom:,} | {r.ram:,} | {r.share:.1f} % |"
+                      for r in t.xmpp_modules]
+        lines += ["", md(t.stack)]
+    return lines
+
+
+def energest_markdown(run: RunFiles) -> list[str]:
+    """Each Contiki node's Energest TX and radio-on next to the medium's, with the difference."""
+    rows = energest_rows(run.results)
+    if not rows:
+        return []
+    lines = ["", f"**Energest next to the medium.** {md(ENERGEST_WHAT)}", "",
+             "| variant | node | window s | TX Energest ms | TX medium ms | TX Δ ms | TX Δ % "
+             "| TX medium, boot bounds ms | radio on Energest s | radio on medium s | on Δ % |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for e in rows:
+        if e.error:
+            lines.append(f"| {md(e.variant)} | {md(e.node)} | {md(e.error)} |||||||||")
+            continue
+        lines.append(f"| {md(e.variant)} | {md(e.node)} | {e.window_s:.1f} "
+                     f"| {ms(e.energest_tx_s)} | {ms(e.medium_tx_s)} | {ms(e.tx_diff_s)} "
+                     f"| {pct(e.tx_diff_pct)} | {ms_range(e.medium_tx_range_s)} "
+                     f"| {e.energest_on_s:.3f} | {e.medium_on_s:.3f} | {pct(e.on_diff_pct)} |")
+    return lines
 
 
 def table_markdown(run: RunFiles) -> list[str]:

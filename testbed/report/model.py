@@ -300,13 +300,22 @@ def _size(value: object) -> str:
     return "-" if value is None else str(value)
 
 
+#: results.json memory key of the C apps built for a board (testbed/memory/contiki.py); the
+#: section's other keys are MicroPython apps
+CONTIKI_MEMORY = "contiki"
+
+
+def app_memory(memory: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """The MicroPython apps' entries of the memory section (not the board firmware's)."""
+    return {a: m for a, m in memory.items() if a != CONTIKI_MEMORY and isinstance(m, Mapping)}
+
+
 def memory_lines(memory: Mapping[str, Any]) -> list[str]:
     """One line per app: bytecode and source, the heap on a real MicroPython, the ELF's ROM
-    and RAM; numbers with thousands separators, like the verdict table's."""
+    and RAM; then one per C firmware built for a board; numbers with thousands separators,
+    like the verdict table's."""
     lines = []
-    for app, m in memory.items():
-        if not isinstance(m, Mapping):
-            continue
+    for app, m in app_memory(memory).items():
         heap = m.get("heap") if isinstance(m.get("heap"), Mapping) else {}
         if heap.get("fits") is None:
             where = str(heap.get("error") or "heap not measured")
@@ -325,7 +334,188 @@ def memory_lines(memory: Mapping[str, Any]) -> list[str]:
         rom = (f"; ELF ROM {_size(elf.get('rom'))} B RAM {_size(elf.get('ram'))} B"
                if isinstance(elf, Mapping) else "")
         lines.append(f"memory {app}: {code}; {where}{rom}")
-    return lines
+    return lines + [t.line for t in firmware_tables(memory)]
+
+
+# --- the C apps built for a board (results.memory.contiki) ---------------------------------
+
+@dataclass(frozen=True, slots=True)
+class ModuleRow:
+    """One module of a firmware: its ROM and RAM and its share of the image's ROM (%)."""
+
+    module: str
+    rom: int
+    ram: int
+    share: float
+
+
+@dataclass(frozen=True, slots=True)
+class FirmwareTable:
+    """A C app's image for a board, by module (largest ROM first; the rest in one row)."""
+
+    app: str
+    target: str
+    rom: int | None
+    ram: int | None
+    fits: bool | None
+    rom_class: int
+    modules: tuple[ModuleRow, ...]
+    xmpp_modules: tuple[ModuleRow, ...]
+    stack: str
+    error: str | None
+
+    @property
+    def line(self) -> str:
+        if self.error:
+            return f"firmware {self.app} ({self.target}): not measured ({self.error})"
+        verdict = "fits" if self.fits else "does NOT fit"
+        return (f"firmware {self.app} ({self.target}): ROM {_size(self.rom)} B, RAM "
+                f"{_size(self.ram)} B; {verdict} a {self.rom_class // 1024} KB-ROM class node")
+
+
+def _rows(modules: Mapping[str, Any], rom: int, largest: int | None) -> tuple[ModuleRow, ...]:
+    items = [(m, f) for m, f in modules.items() if isinstance(f, Mapping)]
+    items.sort(key=lambda kv: (-int(kv[1].get("rom", 0)), kv[0]))
+    shown = items if largest is None else items[:largest]
+    rows = [ModuleRow(m, int(f.get("rom", 0)), int(f.get("ram", 0)),
+                      100 * int(f.get("rom", 0)) / rom if rom else 0.0) for m, f in shown]
+    rest = items[len(shown):]
+    if rest:
+        r_rom = sum(int(f.get("rom", 0)) for _, f in rest)
+        rows.append(ModuleRow(f"{len(rest)} other modules", r_rom,
+                              sum(int(f.get("ram", 0)) for _, f in rest),
+                              100 * r_rom / rom if rom else 0.0))
+    return tuple(rows)
+
+
+def _stack_text(stack: Any) -> str:
+    peak = stack.get("peak") if isinstance(stack, Mapping) else None
+    if not isinstance(peak, Mapping):
+        return "peak stack: not measured"
+    unseen = []
+    if peak.get("through_pointer"):
+        unseen.append("calls through pointers")
+    if peak.get("recursive"):
+        unseen.append("recursion")
+    if peak.get("unknown"):
+        unseen.append(f"{len(peak['unknown'])} functions without stack figures")
+    path = " → ".join(str(f) for f in peak.get("path") or ())
+    return (f"deepest direct call chain {_size(peak.get('bytes'))} B from {peak.get('function')}"
+            f" ({path}); not seen: " + (", ".join(unseen) if unseen else "none here")
+            + "; nor interrupts")
+
+
+def firmware_tables(memory: Mapping[str, Any], *, largest: int = 8) -> list[FirmwareTable]:
+    """One table per C app of results.memory.contiki, in the section's order."""
+    section = memory.get(CONTIKI_MEMORY)
+    if not isinstance(section, Mapping):
+        return []
+    target = str(section.get("target", "?"))
+    rom_class = int(section.get("rom_class_bytes") or 128 * 1024)
+    tables = []
+    for app, f in (section.get("firmware") or {}).items():
+        if not isinstance(f, Mapping):
+            continue
+        rom = f.get("rom")
+        tables.append(FirmwareTable(
+            app=app, target=target, rom=rom, ram=f.get("ram"), fits=f.get("fits_rom_class"),
+            rom_class=rom_class,
+            modules=_rows(f.get("modules") or {}, rom or 0, largest),
+            xmpp_modules=_rows(f.get("xmpp_modules") or {}, rom or 0, None),
+            stack=_stack_text(f.get("stack")), error=f.get("error")))
+    return tables
+
+
+def firmware_caption(memory: Mapping[str, Any]) -> str:
+    """What built the images and what the figures are."""
+    section = memory.get(CONTIKI_MEMORY)
+    if not isinstance(section, Mapping):
+        return ""
+    board = section.get("board") or {}
+    size = (f" ({_size(board.get('flash_bytes'))} B flash, {_size(board.get('ram_bytes'))} B "
+            "RAM)") if board else ""
+    contiki = section.get("contiki") or {}
+    pins = ", ".join(f"{w[0]} {w[1][:7]}" for p in contiki.get("pins") or ()
+                     if len(w := str(p).split()) >= 2)
+    return (f"The node apps in C built for {section.get('target')}{size} with "
+            f"{section.get('compiler') or 'an unknown compiler'}, Contiki-NG "
+            f"{contiki.get('release') or '?'}" + (f" ({pins})" if pins else "") +
+            ". ROM = text + data, RAM = data + bss (arm-none-eabi-size's columns), shared out "
+            "by module with the GNU ld map; share = the module's part of the image's ROM. "
+            f"The seed's constrained node has {int(section.get('rom_class_bytes') or 0) // 1024}"
+            " KB of ROM. Stack: sums of -fstack-usage frames along direct calls.")
+
+
+# --- Energest beside the medium (variant.energy.energest) -----------------------------------
+
+ENERGEST_WHAT = (
+    "Energest is the Contiki node's own count, from its radio driver, in the host's wall time: "
+    "its TX is how long the driver waited on the medium's modelled exchange (CCA, turnaround, "
+    "airtime, ACK or its timeout, plus the medium's lateness); the medium's TX is the modelled "
+    "airtime of the frames the node sent (radio.csv), so Energest TX is the larger by those "
+    "waits. Both cover the node's complete Energest periods only: the last, partial period "
+    "is never printed before the tear-down, so it is not counted, and the medium's log is cut "
+    "to the same window.")
+
+
+@dataclass(frozen=True, slots=True)
+class EnergestRow:
+    variant: str
+    node: str
+    window_s: float | None
+    boot: str
+    energest_tx_s: float | None
+    medium_tx_s: float | None
+    tx_diff_s: float | None
+    tx_diff_pct: float | None
+    energest_on_s: float | None
+    medium_on_s: float | None
+    on_diff_pct: float | None
+    medium_tx_range_s: tuple[float, float] | None
+    cpu_s: float | None
+    lpm_s: float | None
+    error: str | None = None
+
+
+def energest_rows(results: Results) -> list[EnergestRow]:
+    """Every Contiki node of every variant that has Energest figures, in run order."""
+    rows = []
+    for name, v in results.variants.items():
+        nodes = (v.energy.get("energest") or {}).get("nodes") or {}
+        for node, e in sorted(nodes.items()):
+            if not isinstance(e, Mapping):
+                continue
+            own, med = e.get("energest") or {}, e.get("medium") or {}
+            diff, boot = e.get("difference") or {}, e.get("boot_s") or {}
+            half = ((boot.get("latest", 0) - boot.get("earliest", 0)) / 2
+                    if boot.get("aligned") else None)
+            rows.append(EnergestRow(
+                variant=name, node=node, window_s=e.get("window_s"),
+                boot=(f"{boot['estimate']:.1f} ± {half:.1f} s" if half is not None
+                      and boot.get("estimate") is not None else "not aligned"),
+                energest_tx_s=own.get("tx_s"), medium_tx_s=med.get("tx_s"),
+                tx_diff_s=diff.get("tx_s"), tx_diff_pct=diff.get("tx_pct"),
+                energest_on_s=own.get("radio_on_s"), medium_on_s=med.get("radio_on_s"),
+                on_diff_pct=diff.get("radio_on_pct"),
+                medium_tx_range_s=tuple(e["medium_tx_s_range"]) if len(
+                    e.get("medium_tx_s_range") or ()) == 2 else None,
+                cpu_s=own.get("cpu_s"),
+                lpm_s=own.get("lpm_s"), error=e.get("error")))
+    return rows
+
+
+def ms(value: float | None) -> str:
+    """Seconds as milliseconds with one decimal (the radio times are tens of ms)."""
+    return "-" if value is None else f"{value * 1000:,.1f}"
+
+
+def ms_range(span: tuple[float, float] | None) -> str:
+    """The medium's TX over the boot bounds' two ends: how much the window's place matters."""
+    return "-" if span is None else f"{ms(span[0])}–{ms(span[1])}"
+
+
+def pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.1f} %"
 
 
 @dataclass(frozen=True, slots=True)

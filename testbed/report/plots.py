@@ -17,13 +17,15 @@ from typing import Any
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 from matplotlib.transforms import ScaledTranslation
 
 from testbed.analysis.layers import SHR_PHR_BYTES
 from testbed.experiment.results import Results
 from testbed.report.columns import figure_text
-from testbed.report.model import VariantFigures, energy_mode, energy_settings, profile_of
+from testbed.report.model import (
+    CONTIKI_MEMORY, VariantFigures, energy_mode, energy_settings, firmware_tables, profile_of,
+)
 from testbed.report.palette import (
     FAILED, LAYER_COLOURS, LAYER_LABELS, LAYERS, KNOWN, lighter,
 )
@@ -312,6 +314,68 @@ def memory_bars(memory: Mapping[str, Any], heaps: Mapping[str, Any]) -> Plot | N
         "modules). Right: the app imported and run on a real MicroPython heap" + where +
         " (gc.mem_alloc() over the raw REPL): the grey bar is the whole heap, the coloured bar "
         "the most the app used, the red mark the allocation that raised MemoryError.", svg)
+
+
+def firmware_bars(memory: Mapping[str, Any], *, largest: int = 6) -> Plot | None:
+    """(f) ROM and RAM of each C app built for a board, by module, with the seed's 128 KB-ROM
+    line and the board's RAM: does the XMPP client fit a 128 KB-ROM class node?"""
+    tables = [t for t in firmware_tables(memory, largest=largest) if t.rom is not None]
+    if not tables:
+        return None
+    section = memory[CONTIKI_MEMORY]
+    rom_class = tables[0].rom_class
+    board_ram = (section.get("board") or {}).get("ram_bytes")
+    names = [t.app for t in tables]
+    with plot_style("plot-firmware"):
+        fig = new_figure(10.5, 0.7 * len(tables) + 2.3)
+        rom_ax, ram_ax = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [3, 2]})
+        ram_label = f"{(board_ram or 0) // 1024} KB RAM ({section.get('target')})"
+        for ax, key, limit, label in ((rom_ax, "rom", rom_class,
+                                       f"{rom_class // 1024} KB ROM class (seed)"),
+                                      (ram_ax, "ram", board_ram, ram_label)):
+            top = 0.0
+            for i, t in enumerate(tables):
+                shades = _shades(_app_colour(t.app), len(t.modules))
+                left = 0.0
+                # the last row may be "N other modules": not labelled as a module
+                rest = bool(t.modules) and t.modules[-1].module.endswith(" modules")
+                named = len(t.modules) - rest
+                for n, (row, shade) in enumerate(zip(t.modules, shades, strict=True)):
+                    width = float(getattr(row, key))
+                    ax.barh(i, width, left=left, height=0.6, color=shade, edgecolor="white",
+                            linewidth=0.8)
+                    if key == "rom" and n < named and width > 0.06 * rom_class:
+                        ax.text(left + width / 2, i, plain(row.module.split("/")[-1]),
+                                ha="center", va="center", fontsize=7.5, color="#1b1b1b")
+                    left += width
+                _bar_label(ax, left, i, f"{int(left):,} B")
+                top = max(top, left)
+            if limit:
+                ax.axvline(limit, color=FAILED, linewidth=1.4, linestyle="--")
+                ax.annotate(plain(label), (limit, -0.5), xytext=(-3, 3),
+                            textcoords="offset points", ha="right", va="bottom", fontsize=8,
+                            color=FAILED)
+                top = max(top, limit)
+            _headroom(ax, top, 0.18)
+            ax.xaxis.set_major_locator(MaxNLocator(5))
+            ax.xaxis.set_major_formatter(THOUSANDS)
+            ax.grid(axis="y", visible=False)
+            ax.tick_params(axis="y", length=0)
+        rom_ax.set_yticks(range(len(names)), [plain(n) for n in names])
+        rom_ax.set_ylim(len(names) - 0.5, -0.75)
+        rom_ax.set_xlabel("ROM = text + data (B), largest modules first")
+        rom_ax.set_title("ROM", loc="left")
+        ram_ax.set_xlabel("RAM = data + bss (B), same modules")
+        ram_ax.set_title("RAM", loc="left")
+        svg = to_svg(fig, element_id="plot-firmware")
+    fits = ", ".join(f"{t.app} {'fits' if t.fits else 'does NOT fit'}" for t in tables)
+    return Plot(
+        "plot-firmware", f"Memory of the C apps on {section.get('target')}: the 128 KB-ROM line",
+        f"Each bar is one app built with Contiki-NG for {section.get('target')} (results.json "
+        f"memory.contiki.firmware.<app>.modules), split by module, the {largest} largest "
+        f"darkest first, the rest in the lightest shade; the dashed line is the seed's "
+        f"{rom_class // 1024} KB-ROM class node (left) and the board's RAM (right): {fits}.",
+        svg)
 
 
 def _heap_panel(ax: Axes, apps: Sequence[str], heaps: Mapping[str, Any],

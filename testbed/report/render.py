@@ -17,7 +17,7 @@ from pathlib import Path
 from testbed.errors import TestbedError
 from testbed.report.html import render_report_html
 from testbed.report.markdown import markdown_of
-from testbed.report.model import heap_figures, variant_figures
+from testbed.report.model import app_memory, heap_figures, variant_figures
 from testbed.report.palette import variant_colours
 from testbed.report.plot import Plot
 from testbed.report.rundir import RunFiles, read_run
@@ -39,13 +39,15 @@ def run_plots(run: RunFiles) -> list[Plot]:
     results = run.results
     figures = variant_figures(results)
     colours = variant_colours(results.variants)
-    heaps = {app: heap_figures(m.get("heap")) for app, m in results.memory.items()}
+    apps = app_memory(results.memory)
+    heaps = {app: heap_figures(m.get("heap")) for app, m in apps.items()}
     drawn = [
         plots.layer_bytes(results, figures, colours),
         plots.frames_and_fragments(results, figures, colours),
         plots.energy_by_state(results, figures, colours),
         plots.latency_cdf(run.latencies_ms, colours),
-        plots.memory_bars(results.memory, heaps),
+        plots.memory_bars(apps, heaps),
+        plots.firmware_bars(results.memory),
     ]
     return [p for p in drawn if p is not None]
 

@@ -87,3 +87,23 @@ def test_nearest_rank_percentile_is_one_of_the_values_and_ordered(values: list[f
 def test_percentile_of_nothing_is_none() -> None:
     assert percentile([], 50) is None
     assert percentile([3.0, 1.0, 2.0], 50) == 2.0
+
+
+def test_a_contiki_runs_sections_read_back(tmp_path: Path) -> None:
+    """memory.contiki (testbed/memory/contiki.py) and energy.energest (testbed/energy/
+    energest_medium.py) are plain JSON inside sections read_results keeps as they are."""
+    energest = {"ticks_per_second": 1_000_000, "nodes": {"s1": {
+        "periods": 2, "window_s": 20.0, "energest": {"tx_s": 0.027},
+        "medium": {"tx_s": 0.021}, "difference": {"tx_s": 0.006, "tx_pct": 28.57}}}}
+    memory = {"contiki": {"target": "cc2538dk", "rom_class_bytes": 131072, "firmware": {
+        "xmpp-sensor": {"rom": 69256, "ram": 17260, "modules": {"app": {"rom": 4493}}},
+        "router": {"error": "memory: router: cc2538dk build failed"}}}}
+    base = sample()
+    results = Results(**{**{f: getattr(base, f) for f in base.__slots__}, "platform": "contiki",
+                         "memory": memory,
+                         "variants": {"coap-get": VariantResult(energy={"energest": energest})}})
+    write_results(results, tmp_path)
+    back = read_results(tmp_path)
+    assert back == results and back.platform == "contiki"
+    assert back.memory["contiki"]["firmware"]["xmpp-sensor"]["rom"] == 69256
+    assert back.variants["coap-get"].energy["energest"]["nodes"]["s1"]["window_s"] == 20.0
