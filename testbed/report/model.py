@@ -248,6 +248,9 @@ def table_caption(results: Results) -> str:
     caption += ("; bytecode B: mpy-cross output of the variant's app; heap: "
                 + (f"its import and encode on {', '.join(platforms)}" if platforms
                    else "on a real MicroPython (not measured in this run)"))
+    if results.platform == "contiki":
+        caption += (" (the MicroPython version of the app: this run's nodes ran the C apps, "
+                    "whose ROM and RAM on a board are under the C apps' memory)")
     if results.interrupted:
         caption = f"interrupted during {results.interrupted}; " + caption
     return caption

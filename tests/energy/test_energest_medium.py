@@ -17,7 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from testbed.energy.energest import parse_energest
-from testbed.energy.energest_medium import (MEDIUM_TICKS_PER_SECOND, compare_energest,
+from testbed.energy.energest_medium import (MEDIUM_TICKS_PER_SECOND, boot_bounds,
+                                            compare_energest,
                                             console_anchors, medium_in_window)
 from testbed.radio.activity import RadioActivity, read_activity
 
@@ -150,3 +151,37 @@ def test_the_parser_sums_every_period_the_console_prints(periods, noise) -> None
     assert totals["total_s"] == pytest.approx(sum(t for t, _ in periods) / us)
     assert totals["tx_s"] == pytest.approx(sum(v["Radio Tx"] for _, v in periods) / us)
     assert totals["rx_s"] == pytest.approx(sum(v["Radio Rx"] for _, v in periods) / us)
+
+
+@settings(max_examples=80, deadline=None)
+@given(boot=st.floats(min_value=0.0, max_value=30.0),
+       totals=st.lists(st.integers(min_value=9_000_000, max_value=11_000_000), min_size=1,
+                       max_size=5),
+       tail=st.floats(min_value=0.0, max_value=0.95),
+       events=st.lists(st.floats(min_value=0.0, max_value=1.0), max_size=8),
+       first=st.floats(min_value=0.0, max_value=40.0))
+def test_the_boot_bounds_hold_the_true_boot(boot, totals, tail, events, first) -> None:
+    """A console written by a node that booted at `boot` (medium time): summaries at boot +
+    end_k, its events in time order between them, killed `tail` of a period after the last;
+    the bounds must contain `boot`, whatever the events and the node's first frame."""
+    t0 = 1_000_000.0
+    ends, end = [], 0.0
+    for total in totals:
+        end += total / 1e6
+        ends.append(end)
+    life = end + tail * min(totals) / 1e6
+    timed = [("summary", boot + e, k) for k, e in enumerate(ends)]
+    timed += [("event", boot + f * life, 0) for f in events]
+    lines: list[str] = []
+    for kind, t, k in sorted(timed, key=lambda x: (x[1], x[0] == "event")):
+        if kind == "summary":
+            values = {"CPU": 1, "LPM": totals[k] - 1, "Deep LPM": 0, "Radio Tx": 0,
+                      "Radio Rx": totals[k]}
+            lines += medium_block(k, totals[k], values)
+        else:
+            lines.append(json.dumps({"event": "reading", "t": t0 + t}))
+    text = "\n".join(lines)
+    report = parse_energest(text, ticks_per_second=MEDIUM_TICKS_PER_SECOND)
+    lo, hi = boot_bounds(report, console_anchors(text), t0_unix=t0, span_s=boot + life,
+                         first_activity_s=boot + first)
+    assert lo - 1e-6 <= boot <= hi + 1e-6

@@ -18,7 +18,7 @@ import pytest
 
 from testbed.experiment.results import read_results
 from testbed.report import plots, render_report
-from testbed.report.model import memory_lines
+from testbed.report.model import memory_lines, table_caption
 from tests.report.runs import write_run
 
 DATA = Path(__file__).parent / "data" / "contiki-run"
@@ -143,8 +143,13 @@ def test_memory_lines_name_the_firmware_not_a_contiki_app(data: dict) -> None:
         "firmware coap-sensor (cc2538dk)", "firmware xmpp-sensor (cc2538dk)"]
 
 
+def test_the_caption_says_the_bytecode_column_is_not_what_the_nodes_ran(run: Path) -> None:
+    assert "this run's nodes ran the C apps" in table_caption(read_results(run))
+
+
 def test_a_linux_run_without_them_has_neither_section(tmp_path: Path) -> None:
     run = write_run(tmp_path / "run")
     html = render_report(run).html.read_text()
     assert 'id="firmware-memory"' not in html and 'id="energest"' not in html
+    assert "ran the C apps" not in table_caption(read_results(run))
     assert plots.firmware_bars(read_results(run).memory) is None
