@@ -420,12 +420,13 @@ class EmulatedNetwork:
         hop waits for its parent's DIO trickle, then the DAO goes up to the root)."""
         return JOIN_TIMEOUT_S + 10.0 * max(self.route_tree.hops.values(), default=0)
 
-    def start_idle_nodes(self) -> None:
+    def start_idle_nodes(self, timeout_s: float | None = None) -> None:
         """A Contiki PAN: every node not running firmware yet runs the router's, and this
-        waits until all are in the DODAG. A Linux PAN: nothing to do (its nodes exist)."""
+        waits (default `join_timeout_s`) until all are in the DODAG. A Linux PAN: nothing to
+        do (its nodes exist)."""
         if self.contiki is not None:
             self.contiki.start_idle()
-            self.contiki.wait_joined(self.join_timeout_s)
+            self.contiki.wait_joined(timeout_s or self.join_timeout_s)
 
     def start_firmware(self, node: str, app: str, env: dict[str, str]) -> ContikiProcess:
         """Start Contiki node `node` running `app` (a sensor's, at the experiment's time)."""

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from testbed.backends import netns
-from testbed.config.topology import load_topology
+from testbed.config.topology import Topology, load_topology
 from testbed.experiment.nodes import firmware_env, read_events
 from testbed.experiment.results import Results, read_results
 from testbed.experiment.scenario import run_comparison
@@ -31,9 +31,26 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not netns.has_net_admin(), reason="needs CAP_NET_ADMIN (root)")]
 
 
+def default_without_loss() -> Topology:
+    """topologies/default.yaml on Contiki, with its one lossy link (br-s2, prr 0.9) made clean.
+
+    Why not the file as it is: s2 and r1 both reach br but not each other (hidden terminals),
+    and Contiki-NG's CSMA retries of the two can collide on all 8 attempts; when the one that
+    gets through then loses its ACK to the 10 % loss, s2's link statistics toward br (its only
+    neighbour) go bad, RPL-lite drops br as parent and will not take it back from later DIOs
+    for minutes: the sensor is cut off and its TCP segment never retried. That is Contiki's
+    own behaviour, measured and reported (benchmarks/README.md "Contiki-NG nodes"), about one
+    run in six; a test of the testbed must not depend on it.
+    """
+    topology = load_topology(TOPOLOGIES / "default.yaml").on_platform("contiki")
+    data = topology.model_dump()
+    data["links"] = [{**link, "prr": 1.0} for link in data["links"]]
+    return Topology.model_validate(data)
+
+
 @pytest.fixture(scope="module")
 def contiki_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Results]:
-    topology = load_topology(TOPOLOGIES / "default.yaml").on_platform("contiki")
+    topology = default_without_loss()
     run_dir = run_comparison(topology, variants=VARIANTS, readings=READINGS, interval_s=0.5,
                              out=tmp_path_factory.mktemp("contiki"))
     return run_dir, read_results(run_dir)
@@ -84,8 +101,7 @@ def test_the_contiki_sensors_tcp_is_uips(contiki_run) -> None:
 def test_libcoap_gets_answers_and_notifications_from_a_contiki_sensor_two_hops_away(
     network, tmp_path: Path
 ) -> None:
-    topology = load_topology(TOPOLOGIES / "default.yaml").on_platform("contiki")
-    with network(topology) as net:
+    with network(default_without_loss()) as net:
         assert net.route_tree.hops["s3"] == 2
         config = {"name": "s3", "readings": 100, "interval_s": 0.5, "sensors": ["temperature"],
                   "seed": 1, "observe": "con", "format": "text"}
