@@ -23,6 +23,7 @@ import fcntl
 import hashlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -227,8 +228,10 @@ def build_firmware(app: str | Path, target: Target | str, options: BuildOptions 
                             elf.parent / "obj", build, hashed, cached=True,
                             seconds=time.monotonic() - started)
         stamp.unlink(missing_ok=True)
-        if elf:
-            elf.unlink()  # relink always: make does not see a module taken out
+        # From scratch: make tracks headers, not Makefiles or the -D flags that modules add
+        # (BUILD_WITH_SHELL...): a module taken out of a Makefile left contiki-main.o calling
+        # serial_shell_init, which no longer linked. A full build takes seconds.
+        shutil.rmtree(build, ignore_errors=True)
         _make(make_argv(source, target, project, options, contiki, build, shared), source,
               target, options, map_path, folder / "build.log")
         elf = _find_elf(build, project, target)
