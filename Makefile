@@ -31,7 +31,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 help:
 	@echo "make compare   install what is missing, run the XMPP-vs-CoAP comparison on the emulated testbed"
 	@echo "make test      install what is missing, run the test suite (slow end-to-end runs included)"
-	@echo "make bench     run the benchmarks (codec vs scapy, analysis vs tshark, bring-up of 50/100-node grids)"
+	@echo "make bench     run the benchmarks (codec vs scapy, analysis vs tshark, bring-up of 50/100-node grids, a 100-node Contiki grid)"
 	@echo "make clean     remove namespaces, TAPs and processes a killed run left behind"
 
 deps: python-env
@@ -93,10 +93,11 @@ test: deps contiki
 test-fast: deps contiki
 	$(SUDO) $(PY) -m pytest $(TEST_LAB) -m "not slow"; status=$$?; $(OWN_BACK); exit $$status
 
-bench: deps
+bench: deps contiki
 	$(SUDO) $(PY) benchmarks/bench_codec.py
 	$(SUDO) $(PY) benchmarks/bench_analysis.py
 	$(SUDO) $(PY) benchmarks/bench_bringup.py
+	$(SUDO) $(PY) benchmarks/bench_contiki_grid.py
 	nice -n 10 $(PY) benchmarks/fuzz_parsers.py
 
 clean: python-env
