@@ -154,39 +154,6 @@ def test_a_duplicate_request_gets_the_same_answer_and_is_no_new_reading(binary, 
 # RFC 7641 §3.1 registration that never acknowledges: CON GET, Observe 0 (option 6, empty:
 # 0x60), Uri-Path "sensors" (delta 5: 0x57) and "temperature" (0x0b); prints its port, then
 # every datagram until the notification was sent 5 times (once + COAP_MAX_RETRANSMIT)
-NEVER_ACK = """
-import socket, sys
-get = bytes([0x41, 0x01, 0x22, 0x22, 0x7e, 0x60, 0x57]) + b"sensors" + bytes([0x0b])
-get += b"temperature"
-s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-s.bind(("::", 0))
-print(s.getsockname()[1], flush=True)
-s.settimeout(90)
-s.sendto(get, (sys.argv[1], 5683))
-copies = 0
-while copies < 5:
-    data = s.recv(1500)
-    print(data.hex(), flush=True)
-    copies += data[0] >> 4 & 3 == 0  # a CON: the notification, not the registration's ACK
-"""
-
-
-@pytest.mark.slow
-def test_an_observer_that_never_acknowledges_is_dropped_with_an_error(binary):
-    """RFC 7641 §4.5 with the engine's numbers: the CON notification is sent once and
-    retransmitted COAP_MAX_RETRANSMIT (4) times with the same Message ID, then the observer
-    is dropped and the node says so as main.py does. Slow: COAP_RESPONSE_TIMEOUT is 3 s,
-    the engine's compile-time constant, so this takes 93 to 140 s."""
-    with NativeNode(binary, {**BASE, "OBSERVE": "con", "READINGS": "1",
-                             "INTERVAL_MS": "200"}) as node:
-        client = node.run([sys.executable, "-c", NEVER_ACK, str(node.address)], timeout_s=200)
-        assert client.returncode == 0, client.stderr
-        port, *datagrams = client.stdout.decode().split()
-        notifications = [b for b in map(bytes.fromhex, datagrams) if b[0] >> 4 & 3 == 0]  # CON
-        assert len(notifications) == 5 and len({n[2:4] for n in notifications}) == 1
-        (error,) = node.wait_event("error", timeout_s=100)
-        assert error["what"] == f"observer [fd00::1]:{port} gave up after 4 retransmissions"
-        assert [r["seq"] for r in node.events("reading")] == [1]
 
 
 def observe_and_check(binary, mode: str, content_format: str) -> tuple[list[CoapMessage], NativeNode]:
@@ -321,3 +288,26 @@ def test_builds_for_the_medium_platform():
         pytest.skip("nodes/contiki/platform/medium is not in git yet")
     elf = build("coap-sensor", "medium", TARGETDIRS=str(platform))
     assert elf.exists()
+
+
+# Runs last of tests/contiki (conftest.py): its observer has waited since they began.
+@pytest.mark.slow
+def test_an_observer_that_never_acknowledges_is_dropped_with_an_error(unacknowledged_observer):
+    """RFC 7641 §4.5 with the engine's numbers: the CON notification is sent once and
+    retransmitted COAP_MAX_RETRANSMIT (4) times with the same Message ID, then the observer
+    is dropped and the node says so as main.py does."""
+    node, waiter, outcome = unacknowledged_observer
+    try:
+        waiter.join(timeout=210)
+        if "error" in outcome:
+            raise outcome["error"]
+        client = outcome["client"]
+        assert client.returncode == 0, client.stderr
+        port, *datagrams = client.stdout.decode().split()
+        notifications = [b for b in map(bytes.fromhex, datagrams) if b[0] >> 4 & 3 == 0]  # CON
+        assert len(notifications) == 5 and len({n[2:4] for n in notifications}) == 1
+        (error,) = node.wait_event("error", timeout_s=100)
+        assert error["what"] == f"observer [fd00::1]:{port} gave up after 4 retransmissions"
+        assert [r["seq"] for r in node.events("reading")] == [1]
+    finally:
+        node.stop()

@@ -17,11 +17,12 @@ from pathlib import Path
 import pytest
 
 from testbed.backends import netns
-from testbed.config.topology import load_topology, parse_topology
+from testbed.config.topology import parse_topology
 from testbed.experiment.results import Results, read_results
 from testbed.experiment.scenario import run_comparison
 from testbed.experiment.variants import Variant
 
+from ..conftest import DEFAULT_READINGS
 from .conftest import TOPOLOGIES
 from .tshark import check_capture, fields
 
@@ -44,12 +45,9 @@ links:
 
 
 @pytest.fixture(scope="module")
-def default_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Results]:
-    if not netns.has_net_admin():
-        pytest.skip("needs CAP_NET_ADMIN (root)")
-    run_dir = run_comparison(load_topology(TOPOLOGIES / "default.yaml"), variants=tuple(Variant),
-                             readings=3, interval_s=0.5, out=tmp_path_factory.mktemp("compare"))
-    return run_dir, read_results(run_dir)
+def default_run(default_comparison: tuple[Path, Results]) -> tuple[Path, Results]:
+    """Every variant on topologies/default.yaml, 3 readings per sensor (tests/conftest.py)."""
+    return default_comparison
 
 
 @pytest.mark.slow
@@ -60,7 +58,7 @@ def test_every_con_and_xmpp_variant_delivers_every_reading(
     run_dir, results = default_run
     result = results.variants[str(variant)]
     assert result.error is None, result.error
-    assert result.readings.sent == 3 * 3  # three sensors in topologies/default.yaml
+    assert result.readings.sent == DEFAULT_READINGS * 3  # three sensors in default.yaml
     assert result.readings.delivered == result.readings.sent, json.dumps(
         results.to_json()["variants"][str(variant)])
     if variant.protocol == "xmpp":
