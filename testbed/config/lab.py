@@ -16,6 +16,20 @@ hardware) stands in for some of its nodes. Reaching a board is a backend's job
         flasher: [cc2538-bsl.py, -e, -w, -v, -p, "{port}", "{image}"]
       sniff: {platform: sensniff, port: /dev/ttyUSB1, channel: 26, baudrate: 460800}
 
+Boards on another lab host name it (`host:`); the host is reached over SSH (fabric, key
+auth, strict host keys), its boards' serial ports over RFC 2217 (ser2net there):
+
+    hosts:
+      labpi: {ssh: tester@labpi, known_hosts: known_hosts, identity: ~/.ssh/id_ed25519}
+    boards:
+      mb3: {platform: micropython, host: labpi, port: "rfc2217://labpi:4000",
+            device: /dev/ttyACM0, node: s3}
+
+Emulated boards stand in where there is no hardware: `qemu-microbit` (MicroPython in QEMU),
+`contiki-native` (Contiki-NG firmware for the medium platform behind a pty, with a serial
+bootloader: testbed/backends/native_board.py) and, for a sniffer, `medium` (the emulated
+medium's sensniff tap).
+
 Every mistake is ONE line naming the place, as for topologies (testbed/config/yamlmarks.py):
 
     lab.yaml:6:15: boards.mb1.platform: expected one of micropython, contiki, sensniff ...
@@ -51,6 +65,13 @@ from testbed.errors import LabError, TopologyError
 PLACEHOLDERS = ("image", "port")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _URL = re.compile(r"[a-z][a-z0-9+.-]*://\S+")  # pyserial URLs: rfc2217://, socket://, loop://
+_SSH = re.compile(r"[A-Za-z0-9._-]{1,32}@[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?")
+_MAKE_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,31}")
+_MAKE_VALUE = re.compile(r"[A-Za-z0-9_.+/-]{1,64}")
+#: the Contiki-NG targets a board may be built for (testbed/contiki/build.py builds them)
+CONTIKI_TARGETS = ("zoul", "cc2538dk", "medium")
+#: emulated boards, by the platform they run
+EMULATORS = {"qemu-microbit": "micropython", "contiki-native": "contiki", "medium": "sensniff"}
 
 
 class BoardPlatform(StrEnum):
@@ -132,6 +153,44 @@ def _channel(value: Any) -> Any:
     return value
 
 
+def _ssh(value: Any) -> str:
+    if not isinstance(value, str) or not _SSH.fullmatch(value):
+        raise ValueError("expected user@host or user@host:port, e.g. tester@labpi "
+                         f"(got {_got(value)})")
+    return value
+
+
+def _file(value: Any) -> Any:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or "\0" in value:
+        raise ValueError(f"expected a file path (got {_got(value)})")
+    return value
+
+
+def _device(value: Any) -> Any:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not re.fullmatch(r"/[A-Za-z0-9._/+-]+", value):
+        raise ValueError("expected the board's device path on its host, such as /dev/ttyUSB0 "
+                         f"(got {_got(value)})")
+    return value
+
+
+def _make_variables(value: Any) -> Any:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"expected a mapping of make variables such as {{BOARD: remote-revb}} "
+                         f"(got {_got(value)})")
+    for name, setting in value.items():
+        if not isinstance(name, str) or not _MAKE_NAME.fullmatch(name):
+            raise ValueError(f"expected an upper-case make variable name (got {_got(name)})")
+        if not isinstance(setting, str | int) or not _MAKE_VALUE.fullmatch(str(setting)):
+            raise ValueError(f"{name}: expected letters, digits and _.+/- (got {_got(setting)})")
+    return {name: str(setting) for name, setting in value.items()}
+
+
 def _lab_name(value: Any) -> str:
     if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", value):
         raise ValueError("expected a lab name of 1..64 characters A-Z, a-z, 0-9, '.', '_' and "
@@ -140,6 +199,35 @@ def _lab_name(value: Any) -> str:
 
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
+
+
+class Host(BaseModel):
+    """A lab host other boards hang off: reached over SSH, key auth only, strict host keys."""
+
+    model_config = _FROZEN
+
+    name: Annotated[str, BeforeValidator(_name("host"))]
+    #: user@host[:port]
+    ssh: Annotated[str, BeforeValidator(_ssh)]
+    #: the private key to authenticate with (relative to the lab file); None: ssh-agent and
+    #: the user's default keys
+    identity: Annotated[str | None, BeforeValidator(_file)] = None
+    #: the known_hosts file holding the host's key (relative to the lab file); None: the
+    #: user's ~/.ssh/known_hosts. An unknown or changed key is refused, never accepted.
+    known_hosts: Annotated[str | None, BeforeValidator(_file)] = None
+
+    @property
+    def user(self) -> str:
+        return self.ssh.split("@", 1)[0]
+
+    @property
+    def address(self) -> str:
+        return self.ssh.split("@", 1)[1].rsplit(":", 1)[0]
+
+    @property
+    def ssh_port(self) -> int:
+        rest = self.ssh.split("@", 1)[1]
+        return int(rest.rsplit(":", 1)[1]) if ":" in rest else 22
 
 
 class Board(BaseModel):
@@ -151,8 +239,16 @@ class Board(BaseModel):
     platform: BoardPlatform
     #: /dev/ttyACM0, rfc2217://host:port (a board on another lab host), or None with an emulator
     port: Annotated[str | None, BeforeValidator(_port)] = None
-    #: a real MicroPython firmware in QEMU's micro:bit (no port needed)
-    emulator: Literal["qemu-microbit"] | None = None
+    #: an emulated board (no port needed): qemu-microbit (MicroPython), contiki-native
+    #: (Contiki-NG for the medium platform), medium (the medium's sensniff tap)
+    emulator: Literal["qemu-microbit", "contiki-native", "medium"] | None = None
+    #: the lab host the board is plugged into (a key under hosts:); None: this machine
+    host: Annotated[str | None, BeforeValidator(_name("host"))] = None
+    #: the board's serial device on its host (flashers run there take it as {port})
+    device: Annotated[str | None, BeforeValidator(_device)] = None
+    #: contiki: the Contiki-NG target the testbed builds the node's app for, and make variables
+    target: Literal["zoul", "cc2538dk", "medium"] | None = None
+    make: Annotated[dict[str, str], BeforeValidator(_make_variables)] = {}
     #: the topology node this board plays
     node: Annotated[str | None, BeforeValidator(_name("node"))] = None
     baudrate: Annotated[int, BeforeValidator(_baudrate)] = 115200
@@ -170,6 +266,7 @@ class Lab(BaseModel):
     model_config = _FROZEN
 
     name: Annotated[str, BeforeValidator(_lab_name)]
+    hosts: dict[str, Host] = {}
     boards: dict[str, Board] = {}
     #: the file as it was named (what messages show), None for a lab parsed from text
     source: Path | None = None
@@ -211,6 +308,9 @@ Issue = tuple[tuple[str | int, ...], str, bool]  # (path, what was expected, poi
 
 def _semantic_issues(lab: Lab) -> Iterator[Issue]:
     """Checks across a board's fields and across boards, in file order."""
+    for key, host in lab.hosts.items():
+        if host.name != key:
+            yield ("hosts", key, "name"), f"expected the host's name to equal its key {key!r}", True
     played: dict[str, str] = {}
     for key, board in lab.boards.items():
         at = ("boards", key)
@@ -223,16 +323,40 @@ def _semantic_issues(lab: Lab) -> Iterator[Issue]:
             yield at, f"expected {how}", True
         if board.port is not None and board.emulator is not None:
             yield (*at, "emulator"), "give either port or emulator, not both", True
-        if board.emulator is not None and board.platform is not BoardPlatform.MICROPYTHON:
-            yield (*at, "emulator"), (f"the {board.emulator} emulator runs MicroPython; this "
-                                      f"board's platform is {board.platform}"), True
+        if board.emulator is not None and str(board.platform) != EMULATORS[board.emulator]:
+            yield (*at, "emulator"), (f"the {board.emulator} emulator runs "
+                                      f"{EMULATORS[board.emulator]}; this board's platform is "
+                                      f"{board.platform}"), True
+        if board.host is not None:
+            if board.host not in lab.hosts:
+                known = tuple(lab.hosts)
+                yield (*at, "host"), (f"no such host {board.host!r}"
+                                      f"{did_you_mean(board.host, known)} (hosts: "
+                                      f"{', '.join(known) if known else 'none'})"), False
+            if board.emulator is not None:
+                yield (*at, "host"), ("an emulated board runs on this machine; give its host "
+                                      "a real board"), False
+            if board.port is not None and not _URL.fullmatch(board.port):
+                yield (*at, "port"), (f"board on host {board.host}: expected a pyserial URL "
+                                      "reaching it from here, such as "
+                                      f"rfc2217://{board.host}:4000 (ser2net there)"), False
+        elif board.device is not None:
+            yield (*at, "device"), ("device is the board's serial device on its lab host; "
+                                    "a board on this machine gives it as port"), True
+        if board.emulator == "contiki-native" and board.target not in (None, "medium"):
+            yield (*at, "target"), ("a contiki-native board runs firmware for the medium "
+                                    "platform (target: medium)"), False
         for field, platform in (("flasher", BoardPlatform.CONTIKI),
                                 ("image", BoardPlatform.CONTIKI),
+                                ("target", BoardPlatform.CONTIKI),
                                 ("channel", BoardPlatform.SENSNIFF)):
             if getattr(board, field) is not None and board.platform is not platform:
                 yield (*at, field), (f"{field} is for {platform} boards only (this board's "
                                      f"platform is {board.platform})"), True
-        if board.flasher is not None and board.image is None and any(
+        if board.make and board.platform is not BoardPlatform.CONTIKI:
+            yield (*at, "make"), (f"make is for contiki boards only (this board's platform is "
+                                  f"{board.platform})"), True
+        if board.flasher is not None and board.image is None and board.target is None and any(
                 "{image}" in argument for argument in board.flasher):
             yield (*at, "flasher"), "the flasher uses {image} but the board has no image", True
         if board.node is not None:
@@ -244,8 +368,9 @@ def _semantic_issues(lab: Lab) -> Iterator[Issue]:
 
 # --- from a file ------------------------------------------------------------------------------
 
-_TOP_KEYS = ("name", "boards")
-_KNOWN_KEYS = {"boards": tuple(k for k in Board.model_fields if k != "name")}
+_TOP_KEYS = ("name", "hosts", "boards")
+_KNOWN_KEYS = {"boards": tuple(k for k in Board.model_fields if k != "name"),
+               "hosts": tuple(k for k in Host.model_fields if k != "name")}
 
 
 def load_lab(path: str | Path) -> Lab:
@@ -295,18 +420,19 @@ def _normalise(document: MarkedDocument, raw: dict[Any, Any]) -> dict[str, Any]:
             raise _error(document, (key,), f"unknown key {key!r}{did_you_mean(key, _TOP_KEYS)} "
                                            f"(expected {', '.join(_TOP_KEYS)})", key=True)
     data = {k: v for k, v in raw.items() if v is not None or k == "name"}
-    boards = raw.get("boards")
-    if isinstance(boards, dict):
-        shaped = {}
-        for name, body in boards.items():
-            if isinstance(body, dict):
-                if "name" in body:
-                    raise _error(document, ("boards", name, "name"),
-                                 "unknown key 'name': a board's name is its key under boards:",
-                                 key=True)
-                body = {"name": name, **body}
-            shaped[str(name)] = body
-        data["boards"] = shaped
+    for section, what in (("hosts", "host"), ("boards", "board")):
+        entries = raw.get(section)
+        if isinstance(entries, dict):
+            shaped = {}
+            for name, body in entries.items():
+                if isinstance(body, dict):
+                    if "name" in body:
+                        raise _error(document, (section, name, "name"),
+                                     f"unknown key 'name': a {what}'s name is its key under "
+                                     f"{section}:", key=True)
+                    body = {"name": name, **body}
+                shaped[str(name)] = body
+            data[section] = shaped
     return data
 
 
@@ -342,9 +468,9 @@ def _first_error(document: MarkedDocument, exc: ValidationError) -> LabError:
             path, at_key = tuple(error["loc"]), error["type"] == "extra_forbidden"
             message = _message(error)
         path = tuple(path)
-        if len(path) >= 3 and path[0] == "boards" and path[2] == "name":
-            path, at_key = path[:2], True  # the name is the key under boards:
-        elif len(path) == 2 and path[0] == "boards" and error["type"] == "missing":
+        if len(path) >= 3 and path[0] in ("boards", "hosts") and path[2] == "name":
+            path, at_key = path[:2], True  # the name is the key under boards: or hosts:
+        elif len(path) == 2 and path[0] in ("boards", "hosts") and error["type"] == "missing":
             at_key = True
         position = document.position(path, key=at_key)
         located.append(((position.line, position.column), position, dotted(path), message))

@@ -82,12 +82,12 @@ CASES = [
     ("yaml-syntax", BOARD + "  mb1: {platform: micropython, port: /dev/x\n", 4, 1,
      r"\(yaml syntax\): did not find expected ',' or '}'"),
     ("not-a-mapping", "- mb1\n", 1, 1, r"\(top level\): expected a mapping with keys name, "
-     r"boards \(got a list\)"),
+     r"hosts, boards \(got a list\)"),
     ("empty-file", "# nothing\n", 1, 1,
      r"\(top level\): expected a mapping .*\(got an empty file\)"),
     ("missing-name", "boards: {}\n", 1, 1, r"name: required key 'name' is missing"),
     ("unknown-top-key", "name: x\nbords: {}\n", 2, 1,
-     r"bords: unknown key 'bords'; did you mean 'boards'\? \(expected name, boards\)"),
+     r"bords: unknown key 'bords'; did you mean 'boards'\? \(expected name, hosts, boards\)"),
     ("unknown-board-key", BOARD + "  mb1:\n    platform: micropython\n    prot: /dev/x\n", 5, 5,
      r"boards\.mb1\.prot: unknown key 'prot'; did you mean 'port'\?"),
     ("bad-platform", BOARD + "  mb1:\n    platform: micropyton\n    port: /dev/x\n", 4, 15,
@@ -110,10 +110,27 @@ CASES = [
      "    emulator: qemu-microbit\n", 6, 5,
      r"boards\.mb1\.emulator: give either port or emulator, not both"),
     ("unknown-emulator", BOARD + "  mb1: {platform: micropython, emulator: qemu-nrf52}\n", 3, 42,
-     r"boards\.mb1\.emulator: expected one of qemu-microbit \(got 'qemu-nrf52'\)"),
+     r"boards\.mb1\.emulator: expected one of qemu-microbit, contiki-native, "
+     r"medium \(got 'qemu-nrf52'\)"),
     ("emulated-contiki", BOARD + "  cc: {platform: contiki, emulator: qemu-microbit}\n", 3, 27,
-     r"boards\.cc\.emulator: the qemu-microbit emulator runs MicroPython; this board's "
+     r"boards\.cc\.emulator: the qemu-microbit emulator runs micropython; this board's "
      r"platform is contiki"),
+    ("native-sniffer", BOARD + "  sn: {platform: sensniff, emulator: contiki-native}\n", 3, 28,
+     r"boards\.sn\.emulator: the contiki-native emulator runs contiki; this board's platform "
+     r"is sensniff"),
+    ("unknown-host", BOARD + "  mb1: {platform: micropython, host: labp, port: 'rfc2217://a:1'}\n",
+     3, 38, r"boards\.mb1\.host: no such host 'labp' \(hosts: none\)"),
+    ("bad-ssh", "name: d\nhosts:\n  labpi: {ssh: labpi}\n", 3, 16,
+     r"hosts\.labpi\.ssh: expected user@host or user@host:port"),
+    ("host-name-key", "name: d\nhosts:\n  labpi: {name: x, ssh: a@b}\n", 3, 11,
+     r"hosts\.labpi\.name: unknown key 'name': a host's name is its key under hosts:"),
+    ("remote-device-path", "name: d\nhosts:\n  pi: {ssh: a@pi}\nboards:\n"
+     "  mb1: {platform: micropython, host: pi, port: /dev/ttyACM0}\n", 5, 48,
+     r"boards\.mb1\.port: board on host pi: expected a pyserial URL"),
+    ("device-without-host", BOARD + "  mb1: {platform: micropython, port: /dev/a, device: /dev/b}\n",
+     3, 46, r"boards\.mb1\.device: device is the board's serial device on its lab host"),
+    ("make-not-contiki", BOARD + "  mb1: {platform: micropython, port: /dev/a, make: {X: y}}\n",
+     3, 46, r"boards\.mb1\.make: make is for contiki boards only"),
     ("bad-port", BOARD + "  mb1: {platform: micropython, port: ttyACM0}\n", 3, 38,
      r"boards\.mb1\.port: expected a serial device path such as /dev/ttyACM0 or a pyserial "
      r"URL such as rfc2217://labhost:4000 \(got 'ttyACM0'\)"),
