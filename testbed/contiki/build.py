@@ -67,6 +67,33 @@ _MACRO = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _VARIABLE = re.compile(r"[A-Z][A-Z0-9_]*\Z")
 _VALUE = re.compile(r"[A-Za-z0-9_.+/-]*\Z")
 _MAKE_VALUE = re.compile(r"[A-Za-z0-9_.+/ -]*\Z")  # a list: XMPP_MODULES="plain message"
+_CONFIG_KEY = re.compile(r"[A-Z][A-Z0-9_]{0,39}\Z")
+CONFIG_HEADER = "testbed-node-config.h"
+
+
+def c_string(text: str) -> str:
+    """`text` as a C string literal: every byte outside printable ASCII as an octal escape
+    (three digits, so no following digit can extend it), quotes and backslashes escaped, and
+    `?` escaped against trigraphs."""
+    out = []
+    for byte in text.encode("utf-8"):
+        char = chr(byte)
+        if char in '"\\?':
+            out.append("\\" + char)
+        elif 0x20 <= byte < 0x7F:
+            out.append(char)
+        else:
+            out.append(f"\\{byte:03o}")
+    return '"' + "".join(out) + '"'
+
+
+def config_header_text(config: Mapping[str, str]) -> str:
+    """The header that compiles a node's configuration in (node-config.c reads the macros)."""
+    lines = ["/* Written by testbed/contiki/build.py: this node's configuration. */",
+             "#define NODE_CONFIG_CONF_FROM_ENV 0"]
+    lines += [f"#define TESTBED_{key} {c_string(str(value))}"
+              for key, value in sorted(config.items())]
+    return "\n".join(lines) + "\n"
 
 
 @dataclass(frozen=True)
@@ -81,6 +108,12 @@ class BuildOptions:
     defines: Mapping[str, str] = field(default_factory=dict)
     make: Mapping[str, str] = field(default_factory=dict)
     stack_usage: bool = True
+    #: a node's configuration compiled in, as a board carries it (nodes/contiki/common/
+    #: node-config.h): key -> value, written as `#define TESTBED_<KEY> "value"` into a header
+    #: every file includes (`config_header`). Values may hold anything (a password): they
+    #: never reach make's command line or a shell, only that 0600 header; the cache key has
+    #: their hash.
+    config: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name, value in self.defines.items():
@@ -93,11 +126,21 @@ class BuildOptions:
                                "value letters, digits, spaces and _.+/- only")
             if name in RESERVED:
                 raise BadInput(f"option {name}={value}: {name} is set by the build itself")
+        for key, value in self.config.items():
+            if not _CONFIG_KEY.match(key):
+                raise BadInput(f"config {key}: a configuration key is upper-case letters, "
+                               "digits and _ (the manifest's key in upper case)")
+            if "\0" in str(value):
+                raise BadInput(f"config {key}: a value cannot hold a NUL byte")
 
     def key_lines(self) -> list[str]:
-        return ([f"-D{k}={v}" for k, v in sorted(self.defines.items())]
-                + [f"{k}={v}" for k, v in sorted(self.make.items())]
-                + [f"stack_usage={self.stack_usage}"])
+        lines = ([f"-D{k}={v}" for k, v in sorted(self.defines.items())]
+                 + [f"{k}={v}" for k, v in sorted(self.make.items())]
+                 + [f"stack_usage={self.stack_usage}"])
+        if self.config:
+            lines.append("config=" + hashlib.sha256(config_header_text(self.config).encode())
+                         .hexdigest())
+        return lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +275,7 @@ def build_firmware(app: str | Path, target: Target | str, options: BuildOptions 
         # (BUILD_WITH_SHELL...): a module taken out of a Makefile left contiki-main.o calling
         # serial_shell_init, which no longer linked. A full build takes seconds.
         shutil.rmtree(build, ignore_errors=True)
+        write_config_header(options, folder)
         _make(make_argv(source, target, project, options, contiki, build, shared), source,
               target, options, map_path, folder / "build.log")
         elf = _find_elf(build, project, target)
@@ -260,8 +304,10 @@ def make_argv(source: Path, target: Target, project: str, options: BuildOptions,
     return argv + [project]
 
 
-def compile_flags(options: BuildOptions) -> list[str]:
+def compile_flags(options: BuildOptions, header: Path | None = None) -> list[str]:
     flags = [f"-D{k}={v}" for k, v in sorted(options.defines.items())]
+    if options.config:
+        flags += ["-include", str(header) if header is not None else CONFIG_HEADER]
     if options.stack_usage:
         flags += ["-fstack-usage", "-fcallgraph-info=su"]
     return flags
@@ -271,9 +317,21 @@ def make_env(options: BuildOptions, map_path: Path) -> dict[str, str]:
     """CFLAGS/LDFLAGS through the environment: Contiki's makefiles append to them (`+=`),
     where the same on make's command line would replace Contiki's own flags."""
     env = {k: v for k, v in os.environ.items() if k not in ("CFLAGS", "LDFLAGS", "MAKEFLAGS")}
-    env.update(CFLAGS=" ".join(compile_flags(options)), LDFLAGS=f"-Wl,-Map={map_path}",
-               LC_ALL="C")
+    header = map_path.parent / CONFIG_HEADER
+    env.update(CFLAGS=" ".join(compile_flags(options, header)),
+               LDFLAGS=f"-Wl,-Map={map_path}", LC_ALL="C")
     return env
+
+
+def write_config_header(options: BuildOptions, folder: Path) -> None:
+    """The configuration header beside the map (0600: it may hold a password), or none."""
+    path = folder / CONFIG_HEADER
+    if not options.config:
+        path.unlink(missing_ok=True)
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(config_header_text(options.config))
 
 
 def _make(argv: list[str], source: Path, target: Target, options: BuildOptions, map_path: Path,

@@ -4,9 +4,12 @@ cache (content hash of the sources, options in the key), and one clear error for
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from testbed.contiki import build
 from testbed.contiki.build import BuildError, BuildOptions, Target, build_firmware
@@ -143,3 +146,57 @@ def test_the_argv_keeps_contikis_flags_and_adds_ours_through_the_environment(
 def test_an_app_of_nodes_contiki_is_found_by_name() -> None:
     assert build.app_dir("coap-sensor") == (build.nodes_dir() / "contiki" / "coap-sensor").resolve()
     assert build.app_dir(Path("/x/y")) == Path("/x/y")
+
+
+CONFIG_APP = """\
+#include "contiki.h"
+#include <stdio.h>
+static const char name[] = TESTBED_NAME;
+static const char secret[] = TESTBED_PASSWORD;
+PROCESS(greeter_process, "greeter");
+AUTOSTART_PROCESSES(&greeter_process);
+PROCESS_THREAD(greeter_process, ev, data)
+{
+  PROCESS_BEGIN();
+  printf("%s %s %d\\n", name, secret, NODE_CONFIG_CONF_FROM_ENV);
+  PROCESS_END();
+}
+"""
+
+
+def test_a_configuration_is_compiled_in_as_a_board_carries_it(app: Path, shared: Path,
+                                                                tmp_path: Path) -> None:
+    """BuildOptions.config: what a board (or a lab's native board) is flashed with. The values
+    reach the image byte for byte, never make's command line or its log; another value is
+    another build."""
+    (app / "greeter.c").write_text(CONFIG_APP)
+    out = tmp_path / "firmware"
+    password = 'p"a\\s$(x)?\n\u00e9'
+    first = build_firmware(app, Target.NATIVE, BuildOptions(
+        config={"NAME": "s9", "PASSWORD": password}), out=out, shared=shared)
+    image = first.elf.read_bytes()
+    assert b"\0s9\0" in image and b"\0" + password.encode() + b"\0" in image
+    folder = first.build_dir.parent
+    assert password not in (folder / "build.log").read_text()
+    assert (folder / build.CONFIG_HEADER).stat().st_mode & 0o777 == 0o600
+    other = build_firmware(app, Target.NATIVE, BuildOptions(
+        config={"NAME": "s8", "PASSWORD": password}), out=out, shared=shared)
+    assert other.build_dir != first.build_dir and b"\0s8\0" in other.elf.read_bytes()
+    with pytest.raises(BadInput, match="config name: a configuration key is upper-case"):
+        BuildOptions(config={"name": "s1"})
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.text(max_size=40))
+def test_c_string_is_the_texts_utf8_bytes_to_gcc(tmp_path_factory, text: str) -> None:
+    """gcc is the oracle: the literal c_string writes holds exactly the text's UTF-8 bytes."""
+    if "\0" in text:
+        return  # a C string cannot hold one (BuildOptions refuses it)
+    folder = tmp_path_factory.mktemp("cstring")
+    (folder / "s.c").write_text(
+        "#include <stdio.h>\nstatic const char s[] = " + build.c_string(text) + ";\n"
+        "int main(void) { fwrite(s, 1, sizeof(s) - 1, stdout); return 0; }\n")
+    subprocess.run(["gcc", "-Wall", "-Werror", "-o", str(folder / "s"), str(folder / "s.c")],
+                   check=True, capture_output=True)
+    assert subprocess.run([str(folder / "s")], capture_output=True, check=True).stdout == \
+        text.encode()

@@ -7,13 +7,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if CONTIKI_TARGET_NATIVE || CONTIKI_TARGET_MEDIUM
+/* Linux-hosted targets read the environment, unless the build compiled the configuration in
+ * as a board's is (NODE_CONFIG_CONF_FROM_ENV=0: a native board of a lab, which is flashed
+ * with its configuration like any board). */
+#ifdef NODE_CONFIG_CONF_FROM_ENV
+#define NODE_CONFIG_FROM_ENV NODE_CONFIG_CONF_FROM_ENV
+#elif CONTIKI_TARGET_NATIVE || CONTIKI_TARGET_MEDIUM
 #define NODE_CONFIG_FROM_ENV 1
 #else
 #define NODE_CONFIG_FROM_ENV 0
-#if CONTIKI
-#include "contiki.h"
 #endif
+#if !NODE_CONFIG_FROM_ENV && CONTIKI
+#include "contiki.h"
 #endif
 
 static char error[160];

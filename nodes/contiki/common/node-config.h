@@ -9,6 +9,9 @@
  *     #define TESTBED_NAME "s1"
  *     #define TESTBED_READINGS "10"
  *   (node-config.c lists every key the apps know; a new key needs a line there).
+ *   The testbed writes them into a header it force-includes (BuildOptions.config in
+ *   testbed/contiki/build.py); NODE_CONFIG_CONF_FROM_ENV=0 does the same for a Linux-hosted
+ *   target, the way a lab's native board is configured.
  * Durations: node_config_ms("INTERVAL", 1000) reads TESTBED_INTERVAL_MS (integer ms) or
  * TESTBED_INTERVAL_S (decimal seconds, "1.5", as the manifest writes them).
  *
