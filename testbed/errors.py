@@ -50,3 +50,8 @@ class BoardError(TestbedError):
 
 class ReplError(TestbedError):
     """The board did not speak the raw REPL protocol in time (names the port, last bytes)."""
+
+
+class RemoteError(TestbedError):
+    """A lab host could not be reached over SSH (its host key refused, key authentication
+    failed, no route) or a command or file transfer there failed: names the host and the log."""

@@ -7,6 +7,8 @@ What it is:
 - `CommandFlasher` (Contiki): runs the lab file's argv template (`flasher:`), `{image}` and
   `{port}` replaced inside their own argument; no shell ever; a timeout; its output goes to
   a log whose last lines a failure quotes.
+- `RemoteCommandFlasher` (Contiki on a lab host, `host:`): the same argv run ON that host over
+  SSH (remote.py): the image copied there first, `{port}` the board's `device:` there.
 
 What it is not: a board backend (boards.py boots QEMU or names the port) nor a raw-REPL
 client (raw_repl.py; tests may pass another `open_repl`).
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from testbed.config.lab import PLACEHOLDERS, Board, BoardPlatform, Lab
+from testbed.config.lab import PLACEHOLDERS, Board, BoardPlatform, Host, Lab
 from testbed.backends.processes import dies_with_parent, kill_process_group
 from testbed.backends.raw_repl import RawRepl, text_checksum
 from testbed.errors import BadInput, FlashError, TestbedError
@@ -288,6 +290,72 @@ class CommandFlasher:
                    timeout_s=timeout_s, source=source)
 
 
+@dataclass(frozen=True, kw_only=True)
+class RemoteCommandFlasher(CommandFlasher):
+    """Run a Contiki board's flasher argv ON the lab host it is plugged into (`host:`), over
+    SSH (testbed/backends/remote.py): the image is copied there first and `{image}` names
+    that copy; `{port}` is the board's device there (`device:`), not the rfc2217:// URL that
+    reaches its console from here. Runs in the SSH user's home there; its output comes back
+    into `log` as it is written."""
+
+    host: Host
+    identity: Path | None = None
+    known_hosts: Path | None = None
+    device: str | None = None
+
+    def flash(self, image: Path | Sequence[Path] | None, *, port: str,
+              progress: ProgressCallback | None = None) -> FlashResult:
+        from testbed.backends.remote import LabHost
+        from testbed.errors import RemoteError
+
+        if image is not None and not isinstance(image, (str, Path)):
+            raise BadInput(f"board {self.board.name}: a Contiki board takes one firmware image")
+        image = None if image is None else Path(image)
+        self.check_image(image)
+        if self.device is None and any("{port}" in argument for argument in self.argv):
+            raise BadInput(f"{self.source}: board {self.board.name}: the flasher uses {{port}} "
+                           f"and runs on host {self.host.name}: give the board's serial device "
+                           f"there (`device: /dev/ttyUSB0` under boards.{self.board.name})")
+        size = image.stat().st_size if image is not None else 0
+        name = "(no image)" if image is None else image.name
+        report = progress or (lambda done, total, name: None)
+        report(0, size, name)
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        self.log.write_text("")  # this flashing's log, as CommandFlasher's
+        where = f"board {self.board.name} on host {self.host.name}"
+        started = time.monotonic()
+        options: dict[str, Any] = {} if self.known_hosts is None else {
+            "known_hosts": self.known_hosts}
+        try:
+            with LabHost(self.host, log=self.log, identity=self.identity, **options) as there:
+                copied = "" if image is None else there.put(image)
+                argv = substitute(self.argv, image=copied, port=self.device or "")
+                done = there.run(argv, timeout_s=self.timeout_s, check=False)
+        except RemoteError as exc:
+            raise FlashError(f"{where}: {exc}") from None
+        if done.status != 0:
+            tail = _tail(self.log)
+            raise FlashError(f"{where}: {argv[0]} exited with status {done.status}"
+                             f"{'; last lines: ' + tail if tail else ' (no output)'}; "
+                             f"full log: {self.log}")
+        report(size, size, name)
+        return FlashResult(board=self.board.name, platform=str(self.board.platform), port=port,
+                           files=() if image is None else (image.name,), bytes=size,
+                           seconds=time.monotonic() - started, verified=False, log=self.log)
+
+    @classmethod
+    def for_board(cls, board: Board, lab: Lab, *, log_dir: Path = Path("reports/flash"),
+                  timeout_s: float = 300.0, **_: Any) -> RemoteCommandFlasher:
+        from testbed.backends.remote import LabHost
+
+        local = CommandFlasher.for_board(board, lab, log_dir=log_dir, timeout_s=timeout_s)
+        assert board.host is not None
+        there = LabHost.for_lab(lab, board.host, log=local.log)  # checks its files exist
+        return cls(board=board, argv=local.argv, log=local.log, cwd=None, timeout_s=timeout_s,
+                   source=local.source, host=there.host, identity=there.identity,
+                   known_hosts=there.known_hosts, device=board.device)
+
+
 def _shown(lab: Lab) -> str:
     """The lab as a bad-input message names it: its file, or its name when parsed from text."""
     return str(lab.source) if lab.source is not None else f"lab {lab.name}"
@@ -304,8 +372,11 @@ FLASHERS: dict[BoardPlatform, type[RawReplFlasher] | type[CommandFlasher]] = {
 
 def flasher_for(board: Board, lab: Lab, **options: Any) -> Flasher:
     """The flasher for `board`'s platform, configured from the lab file. Options:
-    open_repl (MicroPython), log_dir and timeout_s (Contiki)."""
+    open_repl (MicroPython), log_dir and timeout_s (Contiki). A Contiki board on a lab host
+    (`host:`) gets a RemoteCommandFlasher: its flasher runs there, over SSH."""
     kind = FLASHERS.get(board.platform)
+    if kind is CommandFlasher and board.host is not None:  # the flasher runs where the board is
+        return RemoteCommandFlasher.for_board(board, lab, **options)
     if kind is None:
         raise BadInput(f"{_shown(lab)}: board {board.name}: {board.platform} boards are not "
                        "flashed by the testbed (flash them with their own tools)")

@@ -6,7 +6,9 @@
   the node's namespace of a live network (brought up once per session) and gives a
   CompletedProcess; a string is MicroPython-compatible code run there with the node
   interpreter (`micropython`, else this Python) and gives its output. On the lab backend the
-  board whose `node:` is this node runs the code over the raw REPL and gives its output.
+  board whose `node:` is this node runs the code over the raw REPL and gives its output; its
+  port may be a device here or a pyserial URL (rfc2217:// to ser2net on a lab host). A board
+  that stops answering (unplugged, its ser2net gone) is a BoardError naming the board.
   Code that raises is a `NodeExecError` with the traceback's last line, on both backends.
 """
 
@@ -18,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from testbed.errors import TestbedError
+from testbed.errors import BoardError, TestbedError
 from testbed.experiment.nodes import Event, interpreter
 from testbed.experiment.variants import Variant
 from testbed.pytest_plugin.experiments import Experiment
@@ -121,6 +123,14 @@ class LabRunner(Runner):
             return repl.exec(what, **kw).replace("\r\n", "\n")
         except ReplExecError as e:
             raise NodeExecError(node, e.traceback.replace("\r\n", "\n")) from None
+        except TestbedError as e:  # the port went away (unplugged, ser2net gone): say which board
+            self._repls.pop(node).close()  # reopened on the next exec; nothing to leave at exit
+            raise BoardError(f"{self._where(node)}: {e}") from None
+
+    def _where(self, node: str) -> str:
+        board = self._lab.board_for_node(node)
+        on = f" on host {board.host}" if board.host else ""
+        return f"board {board.name} (node {node}{on})"  # the error names the port
 
     def _repl(self, node: str) -> Any:
         if node not in self._repls:
@@ -140,5 +150,9 @@ class LabRunner(Runner):
             if reason:
                 pytest.skip(reason)
             port = self._stack.enter_context(open_board(board))
-            self._repls[node] = self._stack.enter_context(RawRepl(port, baudrate=board.baudrate))
+            try:
+                self._repls[node] = self._stack.enter_context(
+                    RawRepl(port, baudrate=board.baudrate))
+            except TestbedError as e:  # ser2net not there, the board not answering
+                raise BoardError(f"{self._where(node)}: {e}") from None
         return self._repls[node]
