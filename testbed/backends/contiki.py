@@ -136,6 +136,10 @@ class ContikiPan:
             if name not in self.processes:
                 self.start_firmware(name, self.firmware_for(ROUTER_APP), {})
 
+    def start_app(self, node: str, app: str, env: Mapping[str, str]) -> ContikiProcess:
+        """Run `app`'s firmware for this PAN as `node` (a sensor's, at the experiment's time)."""
+        return self.start_firmware(node, self.firmware_for(app), env)
+
     def start_firmware(self, node: str, elf: Path, env: Mapping[str, str], *,
                        slip: bool = False) -> ContikiProcess:
         """Run `elf` as node `node`: its console on a pty, `env` on top of the node's identity.

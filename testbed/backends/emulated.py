@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from testbed.backends import netns as ns
 from testbed.backends.contiki import JOIN_TIMEOUT_S, ContikiPan, ContikiProcess, FirmwareFor
+from testbed.backends.lab import LabPan, LabSetup, SnifferCapture
 from testbed.backends.processes import ProcessRecord, dies_with_parent, stop_process
 from testbed.errors import NetworkError
 from testbed.lowpan import addresses
@@ -183,12 +184,16 @@ class EmulatedNetwork:
     def __init__(
         self, topology: Topology, *, run: Run, seed: int = 1, directory: Path | None = None,
         sensniff: bool = False, firmware_for: FirmwareFor | None = None,
+        lab: LabSetup | None = None,
     ) -> None:
         self.topology = topology
+        #: the lab whose boards play the nodes (`testbed compare --lab`), None: processes
+        self.lab = lab
         #: builds (or finds cached) the Contiki firmware of an app for the medium platform
         self.firmware_for = firmware_for
         #: the medium also publishes its tap as a sensniff stream on a pty (`sensniff_path`)
-        self.sensniff = sensniff
+        self.sensniff = sensniff or (lab is not None and lab.sniffer is not None
+                                     and lab.sniffer.emulator == "medium")
         self.run = run
         self.seed = seed
         self.run_id = run.run_id
@@ -201,6 +206,7 @@ class EmulatedNetwork:
         self._medium_record: ProcessRecord | None = None
         self._medium_log: Path = self.logs / "medium.log"
         self.contiki: ContikiPan | None = None
+        self._sniffer: SnifferCapture | None = None
 
     @property
     def is_contiki(self) -> bool:
@@ -252,7 +258,16 @@ class EmulatedNetwork:
 
     @property
     def capture_path(self) -> Path:
+        """The run's capture: the medium's, or on a lab with a sniffer board, the sniffer's."""
         return self.directory / "capture.pcap"
+
+    @property
+    def medium_capture_path(self) -> Path:
+        """Where the medium writes what it put on the air: the capture itself, except when a
+        lab's sniffer board makes the capture (then the medium's is the reference beside it)."""
+        if self.lab is not None and self.lab.sniffer is not None:
+            return self.directory / "medium-capture.pcap"
+        return self.capture_path
 
     @property
     def activity_path(self) -> Path:
@@ -303,13 +318,14 @@ class EmulatedNetwork:
         directory: Path | None = None,
         sensniff: bool = False,
         firmware_for: FirmwareFor | None = None,
+        lab: LabSetup | None = None,
     ) -> Iterator[EmulatedNetwork]:
         """Bring `topology` up for `run`; tear it all down on exit, exception or signal.
 
         `directory` (default: the run directory) receives capture, activity log, stats, logs/.
         """
         net = cls(topology, run=run, seed=seed, directory=directory, sensniff=sensniff,
-                  firmware_for=firmware_for)
+                  firmware_for=firmware_for, lab=lab)
         raising = {
             signal.SIGINT: _raise_interrupt,
             signal.SIGTERM: _raise_exit,
@@ -378,7 +394,7 @@ class EmulatedNetwork:
     def _bring_up_contiki(self, progress: ProgressLike | None) -> None:
         """Namespaces for the border router's host side and the cloud, the TUN, the medium
         with frame ports, then the border router and routers (backends/contiki.py)."""
-        if self.firmware_for is None:
+        if self.firmware_for is None and self.lab is None:
             raise NetworkError("a Contiki PAN needs its firmware: EmulatedNetwork.up("
                                "firmware_for=...), e.g. testbed.contiki.build for the medium")
         br = self.topology.border_router
@@ -390,13 +406,19 @@ class EmulatedNetwork:
         for node in names:
             ns.write_sysctls(names[node], CLOUD_SYSCTLS if node == CLOUD else NODE_SYSCTLS)
         step()
-        self.contiki = ContikiPan(
-            self.topology, self.run, self.logs, ContikiPan.socket_path(self.run.private_dir),
-            self.firmware_for, names[br], seed=self.seed)
-        step = self._steps(progress, "firmware", 1)
-        for app in ("border-router", "router"):
-            self.firmware_for(app)
-        step()
+        socket = ContikiPan.socket_path(self.run.private_dir)
+        if self.lab is not None:
+            self.contiki = LabPan(self.topology, self.run, self.logs, socket, _no_firmware,
+                                  names[br], seed=self.seed, lab=self.lab.lab,
+                                  board_firmware=self.lab.board_firmware)
+        else:
+            assert self.firmware_for is not None
+            self.contiki = ContikiPan(self.topology, self.run, self.logs, socket,
+                                      self.firmware_for, names[br], seed=self.seed)
+            step = self._steps(progress, "firmware", 1)
+            for app in ("border-router", "router"):
+                self.firmware_for(app)
+            step()
         ns.ip_batch(["link set dev lo up", *self.contiki.interface_commands(),
                      f"link add {BR_CLOUD_IF} type veth peer name {CLOUD_BR_IF} "
                      f"netns {names[CLOUD]}", f"link set dev {BR_CLOUD_IF} up",
@@ -407,7 +429,14 @@ class EmulatedNetwork:
         ns.ip_batch(self._cloud_link_commands(), netns=names[CLOUD])
         ns.ip_batch(self._cloud_route_commands(), netns=names[CLOUD])
         step = self._steps(progress, "radio medium", 1)
-        self._start_medium()
+        if self.lab is None or self.lab.emulated_air:
+            self._start_medium()
+        if self.lab is not None and self.lab.sniffer is not None:
+            port = (str(self.sensniff_path) if self.lab.sniffer.emulator == "medium"
+                    else self.lab.sniffer.port)
+            assert port is not None
+            self._sniffer = SnifferCapture(self.lab.sniffer, port, self.capture_path,
+                                           channel=self.topology.radio.channel).start()
         step()
         step = self._steps(progress, "Contiki border router and routers", 1)
         self.contiki.start_infrastructure()
@@ -432,8 +461,7 @@ class EmulatedNetwork:
         """Start Contiki node `node` running `app` (a sensor's, at the experiment's time)."""
         if self.contiki is None:
             raise NetworkError(f"{node}: not a Contiki PAN")
-        assert self.firmware_for is not None
-        return self.contiki.start_firmware(node, self.firmware_for(app), env)
+        return self.contiki.start_app(node, app, env)
 
     def _per_node(self, commands: Callable[[str], list[str]], step: Callable[..., None]) -> None:
         """One `ip -n NS -batch -` per node, a few at once (each is its own process)."""
@@ -522,7 +550,7 @@ class EmulatedNetwork:
             ],
             **({"frame_socket": str(self.contiki.frame_socket)} if self.contiki else {}),
             "links": [{"a": l.a, "b": l.b, "prr": l.prr} for l in self.topology.radio_links()],
-            "capture": str(self.capture_path),
+            "capture": str(self.medium_capture_path),
             "activity": str(self.activity_path),
             "stats": str(self.stats_path),
             # a Contiki border router sends its own RAs and DIOs; the medium announces for Linux
@@ -594,6 +622,8 @@ class EmulatedNetwork:
         try:
             if self.contiki is not None:
                 self.contiki.stop()  # before the medium: nodes see it go, not the reverse
+            if self._sniffer is not None:
+                self._sniffer.stop()  # after the nodes: it hears their last frames
             self._stop_medium()
             entry = self.run.entry
             removed = remove_created(entry.netns, entry.pids)
@@ -603,3 +633,7 @@ class EmulatedNetwork:
         finally:
             self.run.finish()
             step()
+
+
+def _no_firmware(app: str) -> Path:
+    raise NetworkError(f"{app}: a lab board is built for its own target (LabPan.start_app)")

@@ -62,7 +62,7 @@ from testbed.config.yamlmarks import (
 from testbed.errors import LabError, TopologyError
 
 #: what a flasher template may name; anything else in braces is a mistake in the lab file
-PLACEHOLDERS = ("image", "port")
+PLACEHOLDERS = ("image", "port", "python")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _URL = re.compile(r"[a-z][a-z0-9+.-]*://\S+")  # pyserial URLs: rfc2217://, socket://, loop://
 _SSH = re.compile(r"[A-Za-z0-9._-]{1,32}@[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?")
@@ -356,7 +356,8 @@ def _semantic_issues(lab: Lab) -> Iterator[Issue]:
         if board.make and board.platform is not BoardPlatform.CONTIKI:
             yield (*at, "make"), (f"make is for contiki boards only (this board's platform is "
                                   f"{board.platform})"), True
-        if board.flasher is not None and board.image is None and board.target is None and any(
+        builds = board.target is not None or board.emulator == "contiki-native"
+        if board.flasher is not None and board.image is None and not builds and any(
                 "{image}" in argument for argument in board.flasher):
             yield (*at, "flasher"), "the flasher uses {image} but the board has no image", True
         if board.node is not None:

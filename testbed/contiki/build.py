@@ -33,6 +33,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from testbed.backends.processes import dies_with_parent
+from testbed.config.lab import Board
 from testbed.contiki.tree import STAMP as TREE_STAMP
 from testbed.errors import BadInput, TestbedError
 from testbed.firmware import nodes_dir
@@ -292,6 +293,27 @@ def medium_firmware(app: str) -> Path:
     """The ELF of `app` for the emulated air (the `medium` platform), built now or cached:
     what the emulated backend runs as a Contiki node (EmulatedNetwork.up(firmware_for=...))."""
     return build_firmware(app, Target.MEDIUM).elf
+
+
+def board_image(board: Board, elf: Path) -> Path:
+    """What a lab board's flasher writes: the ELF of a native board; the .bin Contiki makes
+    beside it for a real one (zoul, cc2538dk)."""
+    if board.emulator == "contiki-native" or board.target in (None, "medium"):
+        return elf
+    binary = elf.with_suffix(".bin")
+    return binary if binary.is_file() else elf
+
+
+def board_firmware(board: Board, app: str, config: Mapping[str, str]) -> Path:
+    """The image of `app` for a lab board (testbed/backends/lab.py flashes it): built for the
+    board's `target` (a native board's: medium) with its make variables and the node's
+    configuration compiled in, as a board carries it."""
+    target = board.target or ("medium" if board.emulator == "contiki-native" else None)
+    if target is None:
+        raise BadInput(f"board {board.name}: no target to build for (add `target: zoul` or "
+                       "another Contiki-NG target to the board in the lab file)")
+    options = BuildOptions(make=dict(board.make), config=dict(config))
+    return board_image(board, build_firmware(app, target, options).elf)
 
 
 def make_argv(source: Path, target: Target, project: str, options: BuildOptions, contiki: Path,

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -109,10 +109,13 @@ class NodeApp:
         with the same configuration as TESTBED_<KEY> variables (`firmware_env`)."""
         if net.is_contiki:
             process = net.start_firmware(node, self.name, firmware_env(self.config(config)))
-            assert process.workdir is not None
+            private = process.workdir
+            if private is None:  # a lab board: nothing of the node's is on this machine
+                private = Path(tempfile.mkdtemp(prefix=f"node-{node}-", dir=private_root))
             return RunningNode(node=node, app=self, process=process.process,
                                events_path=process.events, err_path=process.err,
-                               private_dir=process.workdir, record=process.record)
+                               private_dir=private, record=process.record,
+                               stopper=None if process.process.pid else process.stop)
         private = Path(tempfile.mkdtemp(prefix=f"node-{node}-", dir=private_root))
         config_path = private / "CONFIG.json"
         fd = os.open(config_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -161,6 +164,8 @@ class RunningNode:
     err_path: Path
     private_dir: Path
     record: Any = None
+    #: how to stop a node that is no process of ours (a lab board's app); None: signal it
+    stopper: Callable[[], int | None] | None = None
 
     def events(self) -> list[Event]:
         return read_events(self.events_path)
@@ -171,6 +176,9 @@ class RunningNode:
     def failure(self) -> str | None:
         """Why the node failed, if it did: an exit we did not cause, or an error event before
         any reading (errors it recovered from stay in its log as findings)."""
+        lost = getattr(getattr(self.process, "console", None), "error", None)
+        if lost:  # a lab board whose console went away (unplugged, ser2net gone)
+            return str(lost)
         events = self.events()
         errors = [e for e in events if e.kind == "error"]
         stopped = (0, -signal.SIGTERM, -signal.SIGKILL, 128 + signal.SIGTERM)
@@ -186,6 +194,8 @@ class RunningNode:
     def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> int | None:
         """SIGTERM the node (its whole process group), SIGKILL after `timeout_s`."""
         try:
+            if self.stopper is not None:
+                return self.stopper()
             if self.process.poll() is None:
                 self._signal(signal.SIGTERM)
                 try:

@@ -38,7 +38,9 @@ from testbed.backends import netns as ns
 from testbed.backends.emulated import CLOUD, EmulatedNetwork
 from testbed.analysis.account import analyze_capture
 from testbed.config.topology import Role, Topology
-from testbed.contiki.build import medium_firmware
+from testbed.backends.lab import LabPan, LabSetup, check_lab_plays
+from testbed.config.lab import Lab
+from testbed.contiki.build import board_firmware, medium_firmware
 from testbed.errors import BadInput, TestbedError
 from testbed.experiment.nodes import Event, NodeApp, RunningNode
 from testbed.experiment.results import (
@@ -300,8 +302,10 @@ def _wait_delivered(vr: _VariantRun, *, readings: int, interval_s: float, sink: 
 
 
 def run_variant(variant: Variant, *, topology: Topology, run: Run, readings: int,
-                interval_s: float, seed: int, observer: Observer) -> VariantResult:
-    """Run one variant on a fresh network; measure it after the tear-down."""
+                interval_s: float, seed: int, observer: Observer,
+                lab: Lab | None = None) -> VariantResult:
+    """Run one variant on a fresh network (or the lab's boards, flashed afresh); measure it
+    after the tear-down."""
     directory = run.directory / str(variant)
     directory.mkdir(parents=True, exist_ok=True)
     vr = _VariantRun(variant=variant, directory=directory, sensors=sensors_of(topology))
@@ -311,7 +315,8 @@ def run_variant(variant: Variant, *, topology: Topology, run: Run, readings: int
             observer.phase(variant, "bring-up")
             net = stack.enter_context(
                 EmulatedNetwork.up(topology, run=run, seed=seed, directory=directory,
-                                   firmware_for=medium_firmware)
+                                   firmware_for=medium_firmware,
+                                   lab=None if lab is None else LabSetup(lab, board_firmware))
             )
             _run_services_and_nodes(vr, net, stack, readings=readings, interval_s=interval_s,
                                     seed=seed, observer=observer)
@@ -418,6 +423,9 @@ def _run_services_and_nodes(vr: _VariantRun, net: EmulatedNetwork, stack: contex
         ))
     observer.phase(variant, "readings")
     _wait_delivered(vr, readings=readings, interval_s=interval_s, sink=sink, observer=observer)
+    lost = net.contiki.lost_boards() if isinstance(net.contiki, LabPan) else []
+    if lost:  # a board unplugged mid-variant (the sensors' own failures name theirs too)
+        raise TestbedError("; ".join(lost))
 
 
 def _keep_prosody_files(private: Path, keep: Path) -> None:
@@ -503,16 +511,28 @@ def run_comparison(
     out: str | Path = "reports",
     observer: Observer | None = None,
     argv: Sequence[str] | None = None,
+    lab: Lab | None = None,
 ) -> Path:
-    """Run every variant on `topology`; return the run directory (with results.json)."""
+    """Run every variant on `topology`; return the run directory (with results.json).
+
+    `lab`: the nodes are that lab's boards (every node played by a contiki board; flashed per
+    variant, consoles over their serial ports, the capture from its sniffer board)."""
     if not sensors_of(topology):
         raise BadInput(f"topology {topology.name!r} has no node with role sensor to run the apps")
+    if lab is not None:
+        topology = topology.on_platform("contiki")
+        check_lab_plays(lab, topology)
     ns.require_net_admin()
     observer = observer or _Silent()
     run = Run.create(topology_name=topology.name, topology_source=topology.source, seed=seed,
                      out=out, argv=argv)
     # emulated: Linux namespaces and the Python apps; contiki: Contiki-NG firmware
-    run.annotate(backend="emulated", platform=str(topology.pan_platform))
+    if lab is None:
+        run.annotate(backend="emulated", platform=str(topology.pan_platform))
+    else:
+        run.annotate(backend="lab", platform=str(topology.pan_platform), lab=lab.name,
+                     boards={name: lab.board_for_node(name).name  # type: ignore[union-attr]
+                             for name in topology.nodes})
     results = Results(run_id=run.run_id, topology=topology.name, seed=seed, readings=readings,
                       interval_s=interval_s, platform=str(topology.pan_platform))
     write_results(results, run.directory)
@@ -522,7 +542,8 @@ def run_comparison(
             for variant in variants:
                 try:
                     result = run_variant(variant, topology=topology, run=run, readings=readings,
-                                         interval_s=interval_s, seed=seed, observer=observer)
+                                         interval_s=interval_s, seed=seed, observer=observer,
+                                         lab=lab)
                 except (KeyboardInterrupt, SystemExit) as exc:  # SystemExit: SIGTERM in `up`
                     results = replace(results, interrupted=str(variant))
                     raise KeyboardInterrupt from exc

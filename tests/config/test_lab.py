@@ -148,7 +148,7 @@ CASES = [
     ("flasher-unknown-placeholder", BOARD + "  cc:\n    platform: contiki\n    port: /dev/x\n"
      "    image: fw.bin\n    flasher: [flash, '{img}']\n", 7, 14,
      r"boards\.cc\.flasher: unknown placeholder \{img\} in '\{img\}'; did you mean 'image'\? "
-     r"\(known: \{image\}, \{port\}\)"),
+     r"\(known: \{image\}, \{port\}, \{python\}\)"),
     ("flasher-empty-argument", BOARD + "  cc: {platform: contiki, port: /dev/x, "
      "flasher: [flash, '']}\n", 3, 50,
      r"boards\.cc\.flasher: expected every argument to be non-empty text"),

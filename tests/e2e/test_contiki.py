@@ -16,44 +16,24 @@ from pathlib import Path
 import pytest
 
 from testbed.backends import netns
-from testbed.config.topology import Topology, load_topology
 from testbed.experiment.nodes import firmware_env, read_events
-from testbed.experiment.results import Results, read_results
-from testbed.experiment.scenario import run_comparison
+from testbed.experiment.results import Results
 from testbed.experiment.variants import Variant
 
-from .conftest import TOPOLOGIES
+from .conftest import CONTIKI_READINGS as READINGS
+from .conftest import CONTIKI_VARIANTS as VARIANTS
+from .conftest import default_without_loss
 from .tshark import check_capture, fields
 
-VARIANTS = (Variant.COAP_OBSERVE_CON, Variant.XMPP_MESSAGE)
-READINGS = 3
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not netns.has_net_admin(), reason="needs CAP_NET_ADMIN (root)")]
 
 
-def default_without_loss() -> Topology:
-    """topologies/default.yaml on Contiki, with its one lossy link (br-s2, prr 0.9) made clean.
-
-    Why not the file as it is: s2 and r1 both reach br but not each other (hidden terminals),
-    and Contiki-NG's CSMA retries of the two can collide on all 8 attempts; when the one that
-    gets through then loses its ACK to the 10 % loss, s2's link statistics toward br (its only
-    neighbour) go bad, RPL-lite drops br as parent and will not take it back from later DIOs
-    for minutes: the sensor is cut off and its TCP segment never retried. That is Contiki's
-    own behaviour, measured and reported (benchmarks/README.md "Contiki-NG nodes"), about one
-    run in six; a test of the testbed must not depend on it.
-    """
-    topology = load_topology(TOPOLOGIES / "default.yaml").on_platform("contiki")
-    data = topology.model_dump()
-    data["links"] = [{**link, "prr": 1.0} for link in data["links"]]
-    return Topology.model_validate(data)
-
-
 @pytest.fixture(scope="module")
-def contiki_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Results]:
-    topology = default_without_loss()
-    run_dir = run_comparison(topology, variants=VARIANTS, readings=READINGS, interval_s=0.5,
-                             out=tmp_path_factory.mktemp("contiki"))
-    return run_dir, read_results(run_dir)
+def contiki_run(contiki_comparison: tuple[Path, Results]) -> tuple[Path, Results]:
+    """VARIANTS on default.yaml without its lossy link (conftest.py), shared with the lab
+    test, which compares the same run on native boards with it."""
+    return contiki_comparison
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=str)

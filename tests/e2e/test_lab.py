@@ -1,0 +1,99 @@
+"""`testbed compare --lab labs/native.yaml`: the comparison on a lab's boards, end to end.
+
+labs/native.yaml's boards are `contiki-native` boards (testbed/backends/native_board.py):
+Contiki-NG firmware behind a pty with a serial bootloader, their radio the medium, the sniffer
+the medium's sensniff tap on a pty. The run goes the way a lab of real boards goes: build per
+node with its configuration compiled in, flash through the flasher argv, consoles over
+pyserial, the capture from the sniffer board. The oracles: the emulated Contiki run of the same
+topology and seed (conftest.py's contiki_comparison, Contiki processes with no boards in
+between), the medium's own capture beside the sniffer's, tshark.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from testbed.backends import netns
+from testbed.config.lab import load_lab
+from testbed.experiment.results import Results, read_results
+from testbed.experiment.scenario import run_comparison
+from testbed.experiment.variants import Variant
+
+from .conftest import CONTIKI_READINGS, default_without_loss
+from .tshark import check_capture, fields
+
+ROOT = Path(__file__).resolve().parents[2]
+LAB = ROOT / "labs" / "native.yaml"
+VARIANT = Variant.COAP_OBSERVE_CON
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not netns.has_net_admin(), reason="needs CAP_NET_ADMIN (root)")]
+
+
+@pytest.fixture(scope="module")
+def lab_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Results]:
+    run_dir = run_comparison(default_without_loss(), variants=(VARIANT,),
+                             readings=CONTIKI_READINGS, interval_s=0.5,
+                             out=tmp_path_factory.mktemp("lab"), lab=load_lab(LAB))
+    return run_dir, read_results(run_dir)
+
+
+def test_the_boards_deliver_every_reading_and_the_run_names_them(lab_run) -> None:
+    run_dir, results = lab_run
+    result = results.variants[str(VARIANT)]
+    assert result.error is None, result.error
+    assert result.readings.sent == result.readings.delivered == CONTIKI_READINGS * 3
+    manifest = json.loads((run_dir / "run.json").read_text())
+    assert manifest["backend"] == "lab" and manifest["lab"] == "native"
+    assert manifest["boards"] == {"br": "nbr", "s1": "ns1", "s2": "ns2", "r1": "nr1",
+                                  "s3": "ns3"}
+    logs = run_dir / str(VARIANT) / "logs"
+    for board in ("ns1", "ns2", "ns3"):  # flashed through the lab's flasher argv
+        assert "board reset" in (logs / "flash" / f"{board}.log").read_text()
+
+
+def test_the_sniffer_board_heard_every_frame_the_medium_sent(lab_run) -> None:
+    """The capture is the sniffer's (sensniff over a pty, as from a board): tshark finds the
+    same frames, byte for byte, as in the medium's own record of the air."""
+    run_dir, _ = lab_run
+    sniffed = run_dir / str(VARIANT) / "capture.pcap"
+    sent = run_dir / str(VARIANT) / "medium-capture.pcap"
+    check_capture(sniffed)
+    assert fields(sniffed, "frame.len", "wpan.seq_no") == fields(sent, "frame.len", "wpan.seq_no")
+
+
+def test_per_reading_cost_agrees_with_the_emulated_contiki_run(lab_run, contiki_comparison
+                                                              ) -> None:
+    """Issue 08's acceptance: the lab path and the emulated backend on the same topology and
+    seed agree on frames and bytes per reading within 5 %."""
+    _, lab = lab_run
+    _, emulated = contiki_comparison
+    on_boards = lab.variants[str(VARIANT)].air.per_reading
+    processes = emulated.variants[str(VARIANT)].air.per_reading
+    for figure in ("frames", "bytes"):
+        assert on_boards[figure] == pytest.approx(processes[figure], rel=0.05), figure
+
+
+def test_energest_comes_from_the_board_consoles(lab_run) -> None:
+    run_dir, results = lab_run
+    energest = results.variants[str(VARIANT)].energy.get("energest") or {}
+    assert set(energest.get("nodes", {})) >= {"s1", "s2", "s3"}, energest
+    console = (run_dir / str(VARIANT) / "logs" / "s1.console").read_text()
+    assert "Energest" in console
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--lab", str(LAB), "--platform", "emulated"],
+     "--lab: a lab's boards run Contiki-NG firmware"),
+    (["--lab", str(ROOT / "labs" / "qemu.yaml")], "no board plays node 'br'"),
+])
+def test_a_lab_that_cannot_play_the_topology_is_refused_before_anything_runs(args, message
+                                                                            ) -> None:
+    done = subprocess.run([sys.executable, "-m", "testbed.cli", "compare", *args],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr and "Traceback" not in done.stderr
