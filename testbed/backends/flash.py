@@ -331,10 +331,10 @@ class RemoteCommandFlasher(CommandFlasher):
                 copied = "" if image is None else there.put(image)
                 argv = substitute(self.argv, image=copied, port=self.device or "")
                 done = there.run(argv, timeout_s=self.timeout_s, check=False)
+                tail = _tail(self.log)  # the flasher's last lines, before the clean-up's
         except RemoteError as exc:
             raise FlashError(f"{where}: {exc}") from None
         if done.status != 0:
-            tail = _tail(self.log)
             raise FlashError(f"{where}: {argv[0]} exited with status {done.status}"
                              f"{'; last lines: ' + tail if tail else ' (no output)'}; "
                              f"full log: {self.log}")

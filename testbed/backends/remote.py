@@ -56,13 +56,13 @@ class RemoteResult:
 
 
 def _refusal(host: Host, known_hosts: Path, key: Any, what: str) -> RemoteError:
-    fingerprint = key.fingerprint if hasattr(key, "fingerprint") else key.get_name()
+    kind = next((k for k in ("ed25519", "ecdsa", "rsa") if k in key.get_name()), "*")
     port = "" if host.ssh_port == 22 else f" -p {host.ssh_port}"
     return RemoteError(
         f"host {host.name} ({host.address}:{host.ssh_port}): {what}: it offered "
-        f"{fingerprint}; connection refused. Check that key on the host itself (ssh-keygen -lf "
-        f"/etc/ssh/ssh_host_{key.get_name().removeprefix('ssh-')}_key.pub), then put its line "
-        f"in {known_hosts} (ssh-keyscan{port} {host.address})")
+        f"{key.get_name()} {key.fingerprint}; connection refused. Compare with the host's own "
+        f"key (ssh-keygen -lf /etc/ssh/ssh_host_{kind}_key.pub on it); if they match, put its "
+        f"line in {known_hosts} (ssh-keyscan{port} {host.address})")
 
 
 def _reject_policy(host: Host, known_hosts: Path) -> Any:
@@ -185,8 +185,11 @@ class LabHost:
                               "public key in the host's authorized_keys?") from None
         except (SSHException, OSError, EOFError) as exc:  # socket.timeout is an OSError
             connection.close()
-            raise RemoteError(f"{where}: cannot connect within {self.connect_timeout_s:g} s: "
-                              f"{exc or type(exc).__name__}") from None
+            errors = getattr(exc, "errors", None)  # NoValidConnectionsError: one per address
+            reason = ("; ".join(sorted({e.strerror or str(e) for e in errors.values()}))
+                      if errors else str(exc) or type(exc).__name__)
+            raise RemoteError(f"{where}: cannot connect (timeout {self.connect_timeout_s:g} s): "
+                              f"{reason}") from None
         self._connection = connection
         self.log.parent.mkdir(parents=True, exist_ok=True)
 
