@@ -575,10 +575,13 @@ class BootloaderClient:
         if self._borrowed:
             return self
         try:
-            self._serial = serial.serial_for_url(self.port, baudrate=BAUDRATE, timeout=0.05,
-                                                 write_timeout=self.timeout_s)
+            self._serial = serial.serial_for_url(self.port, baudrate=BAUDRATE, timeout=0.05)
         except (serial.SerialException, OSError, ValueError) as exc:
             raise FlashError(f"board port {self.port}: cannot open: {exc}") from None
+        try:
+            self._serial.write_timeout = self.timeout_s
+        except NotImplementedError:  # rfc2217:// has none (pyserial 3.5): TCP's own then
+            self._serial.write_timeout = None
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -715,6 +718,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = None
     try:
         args = _arguments().parse_args(argv)
         if args.action == "serve":
@@ -737,6 +741,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except FlashError as exc:
         print(f"native_board: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - a flasher's failure is one line, not a traceback
+        port = getattr(args, "port", None) or getattr(args, "link", "?")
+        action = getattr(args, "action", "?")
+        print(f"native_board: board port {port}: {action}: {type(exc).__name__}: {exc}",
+              file=sys.stderr)
         return 1
 
 

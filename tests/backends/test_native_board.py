@@ -14,7 +14,9 @@ import json
 import os
 import re
 import select
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import itertools
@@ -314,6 +316,43 @@ def test_the_firmware_dies_with_the_board(board: Served, images: dict[str, Path]
     assert not alive(firmware)
     if how == signal.SIGKILL:  # no clean-up ran: the fixture does not expect one
         board.link.unlink()
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.skipif(shutil.which("ser2net") is None, reason="no ser2net (apt install ser2net)")
+def test_the_flasher_reaches_a_board_over_rfc2217(board: Served, images: dict[str, Path],
+                                                   tmp_path: Path) -> None:
+    """ser2net serves the board's pty as a lab host would; a pty has no modem lines, so
+    pyserial is told not to wait for SET_CONTROL answers (?ign_set_control)."""
+    port = free_tcp_port()
+    config = (f"connection: &board#  accepter: telnet(rfc2217),tcp,127.0.0.1,{port}#"
+              f"  connector: serialdev,{board.link},115200n81,local")
+    ser2net = subprocess.Popen(dies_with_parent(["ser2net", "-n", "-u", "-P",
+                                                 str(tmp_path / "ser2net.pid"), "-Y", config]),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        url = f"rfc2217://127.0.0.1:{port}?ign_set_control"
+        result = lab_flasher(tmp_path).flash(images["router"], port=url)
+        assert result.port == url
+        sha = hashlib.sha256(images["router"].read_bytes()).hexdigest()
+        assert (board.state / "firmware.sha256").read_text().strip() == sha  # 0xFF survived
+        with serial.serial_for_url(url, timeout=0.1) as console:
+            seen = read_until(console, b"router started", reset_console(console))
+        assert b"Starting Contiki-NG" in seen
+    finally:
+        ser2net.terminate()
+        ser2net.wait(10)
 
 
 def test_the_flasher_command_line_fails_in_one_line(tmp_path: Path) -> None:
