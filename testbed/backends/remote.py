@@ -147,14 +147,16 @@ class LabHost:
     def open(self) -> None:
         """Connect: the host key checked against `known_hosts`, then key authentication."""
         from fabric import Config, Connection
-        from paramiko import AuthenticationException, BadHostKeyException
+        from paramiko import AuthenticationException, BadHostKeyException, SSHConfig
 
         key_auth: dict[str, Any] = (
             {"key_filename": [str(self.identity)], "allow_agent": False, "look_for_keys": False}
             if self.identity is not None else {"allow_agent": True, "look_for_keys": True})
         connection = Connection(
             self.host.address, user=self.host.user, port=self.host.ssh_port,
-            config=Config(overrides={"load_ssh_configs": False}),  # the lab file decides
+            # the lab file decides: no ~/.ssh/config, no fabric.yaml of the user's
+            config=Config(ssh_config=SSHConfig(), lazy=True,
+                          overrides={"load_ssh_configs": False}),
             forward_agent=False, connect_timeout=max(1, round(self.connect_timeout_s)),
             connect_kwargs={**key_auth, "password": None,
                             "banner_timeout": self.connect_timeout_s,
