@@ -32,7 +32,7 @@ from testbed.backends.processes import dies_with_parent, kill_process_group
 from testbed.backends.qemu import QemuMicrobit
 from testbed.backends.remote import LabHost
 from testbed.config.lab import Host, Lab, load_lab
-from testbed.errors import BoardError, RemoteError
+from testbed.errors import BadInput, BoardError, RemoteError
 from testbed.pytest_plugin.nodes import LabRunner, Node
 
 SSHD = "/usr/sbin/sshd"
@@ -254,6 +254,11 @@ def test_a_contiki_flasher_runs_on_the_host_with_the_copied_image(labpi: LabPi,
                                          r"\[exit status 1\]; full log: "):
         flasher_for(failing.boards["cc1"], failing, log_dir=tmp_path / "flash",
                     timeout_s=20).flash(lab.image_path(lab.boards["cc1"]), port="x")
+    no_device = lab.model_copy(update={"boards": {"cc1": lab.boards["cc1"].model_copy(
+        update={"device": None})}})
+    with pytest.raises(BadInput, match=r"board cc1: the flasher uses \{port\} and runs on host "
+                                       r"labpi: give the board's serial device there"):
+        flasher_for(no_device.boards["cc1"], no_device).flash(image, port="x")
 
 
 def test_an_unknown_host_key_is_refused(labpi: LabPi, tmp_path: Path) -> None:
