@@ -70,7 +70,7 @@ MAX_LINE = 100  # bytes of a command line after the magic
 MAX_IMAGE = 64 * 1024 * 1024
 COMMAND_TIMEOUT_S = 10.0  # a command line or image that stops arriving is dropped
 STOP_GRACE_S = 2.0  # SIGTERM, then SIGKILL
-OUTPUT_CAP = 1024 * 1024  # console bytes kept for a host that does not read; then dropped
+OUTPUT_CAP = 64 * 1024  # console bytes kept for a host that does not read; then dropped
 BAUDRATE = 115200  # what the host asks for; a pty ignores it
 TIMEOUT_S = 10.0  # the flasher's wait for each answer
 IMAGE_NAME = "firmware"
@@ -381,9 +381,11 @@ class NativeBoard:
 
     # -- the host --------------------------------------------------------------------------
 
-    def _send(self, data: bytes) -> None:
+    def _send(self, data: bytes, *, keep: bool = False) -> None:
+        """Queue bytes for the host; console bytes past OUTPUT_CAP are dropped (a UART does
+        not wait for a reader), a bootloader answer (`keep`) never is."""
         room = OUTPUT_CAP - len(self._to_host)
-        if room < len(data):
+        if room < len(data) and not keep:
             self.dropped += len(data) - max(room, 0)
             data = data[:max(room, 0)]
         self._to_host += data
@@ -402,7 +404,7 @@ class NativeBoard:
     def answer(self, ok: bool, text: str = "") -> None:
         word = "OK" if ok else "ERR"
         line = f"{word} {text}".rstrip() if text else word
-        self._send(ANSWER + line.encode("utf-8", "replace") + b"\n")
+        self._send(ANSWER + line.encode("utf-8", "replace") + b"\n", keep=True)
 
     def _read_outer(self) -> None:
         try:

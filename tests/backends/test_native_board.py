@@ -302,6 +302,20 @@ def test_slip_bytes_with_nuls_reach_the_firmware_intact(board: Served, tmp_path:
         assert len([p for p in board.firmware_pids() if alive(p)]) == 1  # not reset
 
 
+def test_a_board_flooding_a_port_nobody_reads_is_still_flashed(
+        board: Served, images: dict[str, Path], tmp_path: Path) -> None:
+    """Console bytes pile up while no host reads (dropped past a cap, as a UART drops them);
+    the flasher's answer still comes, and the new firmware runs."""
+    with BootloaderClient(str(board.link)) as client:
+        client.boot(b"#!/bin/sh\nexec yes flooding\n")
+        client.reset()
+    time.sleep(0.5)  # the port is closed: the board's output has nowhere to go
+    lab_flasher(tmp_path).flash(images["router"], port=str(board.link))
+    with serial.Serial(str(board.link), timeout=0.1) as console:
+        seen = read_until(console, b"router started", reset_console(console))
+    assert b"router started" in seen and b"flooding" not in seen.split(b"Starting")[-1]
+
+
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL])
 def test_the_firmware_dies_with_the_board(board: Served, images: dict[str, Path],
                                           tmp_path: Path, how: signal.Signals) -> None:
