@@ -55,3 +55,19 @@ class ReplError(TestbedError):
 class RemoteError(TestbedError):
     """A lab host could not be reached over SSH (its host key refused, key authentication
     failed, no route) or a command or file transfer there failed: names the host and the log."""
+
+
+class BoardBusy(TestbedError):
+    """Another run holds a board this run needs (names the board, the holder and the expiry).
+
+    Not bad input (the command was right) and not a failure (nothing was tried): a temporary
+    condition, so the CLI exits with EX_TEMPFAIL (75, sysexits.h), which a CI job can retry on
+    (GitLab `retry: exit_codes: [75]`) without also retrying real failures.
+    """
+
+    exit_status = 75
+
+
+class LeaseLost(TestbedError):
+    """A board's lease was taken from a running run (it stalled past the expiry, or an operator
+    released it by force): another run may have used the board meanwhile."""
