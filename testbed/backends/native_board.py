@@ -282,19 +282,23 @@ class NativeBoard:
         self.state = None if state is None else Path(state)
         self._own_state = state is None
         self.firmware: subprocess.Popen[bytes] | None = None
-        self.dropped = 0  # console bytes dropped for a host that did not read
+        self.dropped = 0  # bytes dropped for a host or a firmware that did not read
         self._outer = self._outer_slave = self._inner = -1
         self._to_host = bytearray()
         self._to_firmware = bytearray()
         self._parser = BootloaderParser()
         self._last_input = time.monotonic()
         self._stopping = False
-        self._selector = selectors.DefaultSelector()
+        self._selector: selectors.BaseSelector = selectors.SelectSelector()  # open() makes it
 
     @property
     def image(self) -> Path:
         assert self.state is not None
         return self.state / IMAGE_NAME
+
+    @property
+    def sha_file(self) -> Path:
+        return self.image.with_name(SHA_NAME)
 
     @property
     def slave_path(self) -> str:
@@ -307,6 +311,7 @@ class NativeBoard:
         if self.state is None:
             self.state = Path(tempfile.mkdtemp(prefix="native-board-"))
         self.state.mkdir(parents=True, exist_ok=True)
+        self._selector = selectors.DefaultSelector()
         self._outer, self._outer_slave = _open_pty()  # our slave fd: no EIO while no host
         with contextlib.suppress(FileNotFoundError):
             if self.link.is_symlink():
@@ -418,14 +423,16 @@ class NativeBoard:
     def _handle(self, event: Event) -> None:
         if isinstance(event, Passthrough):
             if self._inner >= 0:  # a board in reset hears nothing
-                self._to_firmware += event.data
+                room = max(OUTPUT_CAP - len(self._to_firmware), 0)  # a stuck app: overrun
+                self.dropped += max(len(event.data) - room, 0)
+                self._to_firmware += event.data[:room]
                 self._flush_firmware()
         elif isinstance(event, Image):
             self._install(event)
         elif event.verb == "BOOT":  # the image follows: stop and erase now
             self.stop_firmware()
             self.image.unlink(missing_ok=True)
-            (self.state / SHA_NAME).unlink(missing_ok=True)  # type: ignore[operator]
+            self.sha_file.unlink(missing_ok=True)
         elif event.verb == "RESET":
             self.stop_firmware()
             if not self.image.is_file():
@@ -448,7 +455,7 @@ class NativeBoard:
         running = self.firmware is not None and self.firmware.poll() is None
         if not self.image.is_file():
             return "empty 0 -"
-        sha = (self.state / SHA_NAME).read_text().strip()  # type: ignore[operator]
+        sha = self.sha_file.read_text().strip()
         return f"{'running' if running else 'held'} {self.image.stat().st_size} {sha}"
 
     def _install(self, image: Image) -> None:
@@ -467,7 +474,7 @@ class NativeBoard:
         part.write_bytes(image.data)
         part.chmod(0o755)
         part.replace(self.image)
-        (self.state / SHA_NAME).write_text(got + "\n")  # type: ignore[operator]
+        self.sha_file.write_text(got + "\n")
         self.answer(True, f"{len(image.data)} {got}")
 
     def _flush_firmware(self) -> None:
@@ -520,6 +527,8 @@ class NativeBoard:
 
     def close(self) -> None:
         self.stop_firmware()
+        if self.dropped:
+            self.say(f"{self.dropped} bytes dropped (nobody read them)")
         with contextlib.suppress(OSError):
             if self.link.is_symlink() and os.readlink(self.link) == self.slave_path:
                 self.link.unlink()
