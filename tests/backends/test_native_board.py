@@ -316,6 +316,20 @@ def test_a_board_flooding_a_port_nobody_reads_is_still_flashed(
     assert b"router started" in seen and b"flooding" not in seen.split(b"Starting")[-1]
 
 
+def test_a_border_router_board_takes_its_prefix_over_slip(board: Served,
+                                                          images: dict[str, Path]) -> None:
+    """The real thing: Contiki's rpl-border-router asks for its prefix over SLIP (`?P`); the
+    answer `!P` + fd00:: (seven NUL bytes) reaches it through the board and it takes it."""
+    with serial.Serial(str(board.link), timeout=0.1) as console, \
+            BootloaderClient(str(board.link), serial=console) as client:
+        client.boot(images["border-router"].read_bytes())
+        seen = read_until(console, slip(b"?P"), reset_console(console))
+        assert slip(b"?P") in seen
+        console.write(slip(b"!P" + bytes.fromhex("fd00000000000000")))
+        seen = read_until(console, b"fd00::ff:fe00:", seen)
+    assert re.search(rb"fd00::ff:fe00:[0-9a-f]+", seen)
+
+
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL])
 def test_the_firmware_dies_with_the_board(board: Served, images: dict[str, Path],
                                           tmp_path: Path, how: signal.Signals) -> None:
