@@ -61,6 +61,7 @@ from typing import Any
 
 from testbed.backends.processes import dies_with_parent
 from testbed.errors import BadInput, FlashError
+from testbed.linux import PR_SET_PDEATHSIG, prctl
 
 MODULE = "testbed.backends.native_board"
 END = 0xC0  # SLIP END, RFC 1055
@@ -719,6 +720,9 @@ def _serve(args: argparse.Namespace) -> int:
                         state=args.state)
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, board.stop)
+    # SIGTERM, not setpriv's SIGKILL, when the parent goes: the firmware stopped, the link
+    # removed (the firmware would die with us anyway: it has its own death signal)
+    prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     try:
         print(f"READY {board.open()}", flush=True)
         board.power_on()

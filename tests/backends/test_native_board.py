@@ -346,6 +346,47 @@ def test_the_firmware_dies_with_the_board(board: Served, images: dict[str, Path]
         board.link.unlink()
 
 
+OWNER = """
+import subprocess, sys
+from testbed.backends.processes import dies_with_parent
+from testbed.backends.native_board import serve_argv
+link, state, short, medium = sys.argv[1:]
+board = subprocess.Popen(dies_with_parent(serve_argv(link, short=int(short), seed=1,
+                                                     medium=medium, state=state)),
+                         stdout=subprocess.PIPE, text=True)
+print(board.stdout.readline().strip(), board.pid, flush=True)
+sys.stdin.read()
+"""
+
+
+def test_the_board_and_its_firmware_die_with_their_owner(medium: Path, images: dict[str, Path],
+                                                         tmp_path: Path) -> None:
+    """The orchestrator SIGKILLed: the board still stops its firmware and unplugs its port."""
+    link, state = tmp_path / "ttyOWNED", tmp_path / "flash"
+    state.mkdir()
+    (state / "firmware").write_bytes(images["router"].read_bytes())
+    (state / "firmware").chmod(0o755)
+    (state / "firmware.sha256").write_text("-\n")
+    owner = subprocess.Popen([sys.executable, "-c", OWNER, str(link), str(state),
+                              str(next(SHORTS) % 6 + 1), str(medium)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        ready, board_pid = owner.stdout.readline().rsplit(" ", 1)
+        assert ready.startswith("READY /dev/pts/")
+        deadline = time.monotonic() + 5
+        while not children(int(board_pid)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (firmware,) = children(int(board_pid))  # the installed image runs at power on
+    finally:
+        owner.kill()
+        owner.wait()
+    deadline = time.monotonic() + 5
+    while (alive(int(board_pid)) or alive(firmware)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(int(board_pid)) and not alive(firmware)
+    assert not link.is_symlink()
+
+
 def free_tcp_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
