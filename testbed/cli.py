@@ -43,8 +43,9 @@ EXIT_STATUSES = (
     "Exit status: 0 success; 1 a testbed error (a command, a namespace, the medium, no live "
     "run, a board), a failed variant or flash, or a missing required dependency (doctor); "
     "2 bad input (a topology or lab file: the message names file:line:col) or bad usage; "
-    "130 interrupted. `exec` passes the command's own status through. Errors are one line "
-    "on stderr; --json output goes to stdout."
+    "75 a board is busy (another run holds it: retry later); 130 interrupted. `exec` passes "
+    "the command's own status through. Errors are one line on stderr; --json output goes to "
+    "stdout."
 )
 
 app = typer.Typer(
@@ -63,6 +64,7 @@ app = typer.Typer(
         "  testbed report reports/<run>             # re-render report.html + summary.md\n\n"
         "  testbed report reports/<a> reports/<b>   # what changed between two runs\n\n"
         "  testbed flash --lab labs/desk.yaml --app nodes/coap-sensor   # the lab's boards\n\n"
+        "  testbed lab status labs/desk.yaml        # who holds which board, until when\n\n"
         "  testbed doctor                           # what this machine lacks, what to install\n\n"
         + EXIT_STATUSES
     ),
@@ -85,6 +87,9 @@ OutOption = Annotated[Path, typer.Option(
     "--out", help="Where the run directory <time>-<run id>/ goes.")]
 RunOption = Annotated[Optional[str], typer.Option(
     "--run", help="Run id (default: the one live run).")]
+WaitOption = Annotated[float, typer.Option(
+    "--wait", min=0.0, help="Seconds to wait for boards another run holds; then exit 75 "
+    "naming the holder (`testbed lab status LAB` shows who holds what).")]
 
 
 def _print_json(data: Any) -> None:
@@ -705,6 +710,7 @@ def flash(
         min=1.0, help="Seconds a Contiki flasher command may take.")] = 300.0,
     logs: Annotated[Path, typer.Option(
         help="Where Contiki flashers' output goes (<board>.log).")] = Path("reports/flash"),
+    wait: WaitOption = 30.0,
     as_json: JsonOption = False,
 ) -> None:
     """Put node firmware on the lab's boards, with a progress bar per board (bytes).
@@ -712,8 +718,9 @@ def flash(
     MicroPython boards get the --app files over the raw REPL, each read back and checked;
     Contiki boards run the lab file's `flasher` argv with their `image`. A board with
     `emulator: qemu-microbit` boots in QEMU for the flash and keeps the files only while
-    QEMU runs: it tries a deployment end to end. Exit status 1 if a board failed (the others
-    are still flashed), 2 for a bad lab file or arguments.
+    QEMU runs: it tries a deployment end to end. The boards are leased for the flash: one
+    another run holds is waited for up to --wait s. Exit status 1 if a board failed (the
+    others are still flashed), 2 for a bad lab file or arguments, 75 if a board stayed busy.
 
     Example: testbed flash --lab labs/desk.yaml mb1 mb2 --app nodes/coap-sensor
 
@@ -746,7 +753,7 @@ def flash(
         disable=as_json or not err.is_terminal,  # bars are for a person at a terminal
     )
     done: list[dict[str, Any]] = []
-    with progress, _sigterm_interrupts():
+    with _sigterm_interrupts(), _leased(the_lab, [p[0].name for p in plan], wait), progress:
         for board, flasher, image in plan:
             task = progress.add_task(board.name, total=None, file="")
             reason = board_missing(board)
@@ -780,6 +787,61 @@ def flash(
         err.print(f"testbed: {failure['error']}", highlight=False, markup=False)
     if failures:
         raise typer.Exit(1)
+
+
+def _leased(lab: Any, boards: list[str], wait: float) -> Any:
+    """The run's leases on `boards` (testbed/backends/leases.py), waiting up to `wait` s."""
+    from testbed.backends.leases import lease_boards
+    from testbed.experiment.run import new_run_id
+
+    return lease_boards(lab, boards, run_id=new_run_id(), timeout_s=wait,
+                        on_wait=lambda why: err.print(f"testbed: {why}", markup=False))
+
+
+lab_app = typer.Typer(help="A lab's boards: who holds which (board leases).",
+                      no_args_is_help=True)
+app.add_typer(lab_app, name="lab")
+LabArgument = Annotated[Path, typer.Argument(help="Lab YAML file.", show_default=False)]
+
+
+@lab_app.command("status")
+def lab_status(lab: LabArgument, as_json: JsonOption = False) -> None:
+    """Every board of LAB: free, or held by whom (user@host, pid, run id) until when.
+
+    Example: testbed lab status labs/desk.yaml
+    """
+    from testbed.backends.leases import lab_status
+    from testbed.config.lab import load_lab
+    from testbed.leasetable import status_table
+
+    the_lab = load_lab(lab)
+    rows = lab_status(the_lab)
+    if as_json:
+        _print_json([row.to_json() for row in rows])
+    else:
+        out.print(status_table(the_lab, rows))
+
+
+@lab_app.command("release")
+def lab_release(lab: LabArgument, board: Annotated[str, typer.Argument(show_default=False)],
+                force: Annotated[bool, typer.Option("--force", help="Required: the lease may "
+                                                    "be another run's.")] = False) -> None:
+    """Remove BOARD's lease, whoever holds it, and say whose it was (a stuck or foreign one).
+
+    Example: testbed lab release labs/desk.yaml zoul1 --force
+    """
+    from testbed.backends.leases import release
+    from testbed.config.lab import load_lab
+
+    the_lab = load_lab(lab)
+    if board not in the_lab.boards:
+        raise BadInput(f"{lab}: no board {board!r}{did_you_mean(board, the_lab.boards)}")
+    if not force:
+        raise BadInput(f"lab release: board {board}'s lease may be a live run's: add --force")
+    was = release(the_lab, board)
+    whose = (was.lease.holder() if was.lease else was.detail) or "nobody: it was free"
+    out.print(f"board {board} of lab {the_lab.name}: removed the lease of {whose}",
+              markup=False, highlight=False)
 
 
 def _chosen_boards(lab: Any, names: list[str] | None) -> list[Any]:
@@ -953,7 +1015,7 @@ def _reflow(doc: str | None) -> str | None:
     return "\n\n".join(p if p.startswith("\b") else " ".join(p.split()) for p in paragraphs)
 
 
-for _command in app.registered_commands:
+for _command in [*app.registered_commands, *lab_app.registered_commands]:
     if _command.callback is not None:
         _command.callback.__doc__ = _reflow(_command.callback.__doc__)
 

@@ -291,6 +291,8 @@ def _wait_delivered(vr: _VariantRun, *, readings: int, interval_s: float, sink: 
         process = getattr(sink, "process", None)
         if process is not None and process.poll() is not None:
             return  # the sink finished (a poller that asked all its readings) or died
+        if any(_board_lost(running) for running in vr.nodes.values()):
+            return  # a lab board went away (unplugged): nothing more comes from it
         if getattr(sink, "finished", False):  # an iq poller has asked every reading: what
             all_done_at = all_done_at or now   # is not in after a grace period never comes
             if now - all_done_at > grace:
@@ -299,6 +301,11 @@ def _wait_delivered(vr: _VariantRun, *, readings: int, interval_s: float, sink: 
             vr.timed_out = True
             return
         time.sleep(POLL_S)
+
+
+def _board_lost(running: RunningNode) -> str | None:
+    """Why a lab board's console went away (BoardRun), or None (and for every process)."""
+    return getattr(getattr(running.process, "console", None), "error", None)
 
 
 def run_variant(variant: Variant, *, topology: Topology, run: Run, readings: int,
@@ -473,7 +480,10 @@ def _measure_memory(run: Run) -> dict[str, Any]:
     from testbed.memory.contiki import SECTION
     from testbed.memory.summary import memory_section
 
-    section = memory_section(QemuMicrobit(on_start=lambda pid: run.record_pid(pid, "qemu")))
+    from testbed.contiki.build import FIRMWARE_DIR
+
+    section = memory_section(QemuMicrobit(on_start=lambda pid: run.record_pid(pid, "qemu")),
+                             cache=FIRMWARE_DIR.parent / "heap")
     section[SECTION] = _board_memory()
     return section
 

@@ -12,6 +12,8 @@ between), the medium's own capture beside the sniffer's, tshark.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +22,7 @@ import pytest
 
 from testbed.backends import netns
 from testbed.config.lab import load_lab
+from testbed.config.topology import parse_topology
 from testbed.experiment.results import Results, read_results
 from testbed.experiment.scenario import run_comparison
 from testbed.experiment.variants import Variant
@@ -97,3 +100,75 @@ def test_a_lab_that_cannot_play_the_topology_is_refused_before_anything_runs(arg
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2, done.stderr
     assert message in done.stderr and "Traceback" not in done.stderr
+
+
+TWO_NODES = """\
+name: two
+radio: {channel: 26, pan_id: 0xabcd, prefix: fd00::/64}
+cloud: {prefix: fd01::/64}
+nodes:
+  br: {role: border-router}
+  s1: {role: sensor}
+links:
+  - [br, s1]
+"""
+
+
+class UnplugInSecondVariant:
+    """An observer that pulls board `board`'s plug (kills its native board process: its pty
+    goes away, as a USB serial does) once the second variant's readings begin."""
+
+    def __init__(self, board: str) -> None:
+        self.board = board
+        self.variants: list[str] = []
+        self.unplugged = False
+
+    def started(self, run_dir: Path) -> None:
+        pass
+
+    def phase(self, variant: Variant, what: str) -> None:
+        if what == "bring-up":
+            self.variants.append(str(variant))
+        if what == "readings" and len(self.variants) == 2 and not self.unplugged:
+            for pid in _native_board_pids(self.board):
+                os.kill(pid, signal.SIGKILL)
+                self.unplugged = True
+
+    def delivered(self, variant: Variant, delivered: int, expected: int) -> None:
+        pass
+
+    def finished(self, variant: Variant, result) -> None:
+        pass
+
+
+def _native_board_pids(board: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"testbed.backends.native_board" in argv and b"serve" in argv and any(
+                a.endswith(f"/{board}.tty".encode()) for a in argv):
+            found.append(int(entry.name))
+    return found
+
+
+def test_a_board_unplugged_mid_run_fails_its_variant_by_name_and_keeps_the_finished(
+        tmp_path: Path) -> None:
+    """Issue 08's acceptance: the second variant loses s1's board mid-readings; it fails
+    naming the board, the first variant's figures stay in results.json, nothing is left."""
+    lab = load_lab(LAB)
+    two = lab.model_copy(update={"boards": {k: b for k, b in lab.boards.items()
+                                            if b.node in ("br", "s1") or b.node is None}})
+    observer = UnplugInSecondVariant("ns1")
+    run_dir = run_comparison(parse_topology(TWO_NODES).on_platform("contiki"),
+                             variants=(Variant.COAP_GET, Variant.COAP_OBSERVE_CON), readings=3,
+                             interval_s=0.5, out=tmp_path, lab=two, observer=observer)
+    results = read_results(run_dir)
+    assert observer.unplugged
+    first, second = (results.variants[str(v)] for v in (Variant.COAP_GET,
+                                                         Variant.COAP_OBSERVE_CON))
+    assert first.error is None and first.readings.delivered == 3
+    assert second.error is not None and "board ns1" in second.error, second.error
+    assert "lost" in second.error

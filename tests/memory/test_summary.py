@@ -26,3 +26,47 @@ def test_a_given_elf_is_reported(tmp_path: Path) -> None:
     elf = section["coap-sensor"]["elf"]
     assert elf["rom"] == elf["text"] + elf["data"] and elf["ram"] == elf["data"] + elf["bss"]
     assert section["coap-sensor"]["heap"]["error"] == "memory: no board given"
+
+
+class _NoBoot:
+    """A board whose image is a file but which must not be booted: a cached run reads the
+    figures instead (open() failing proves no boot happened; nothing is measured here)."""
+
+    platform = "micropython-microbit-qemu"
+
+    def __init__(self, firmware: Path) -> None:
+        self.firmware = firmware
+
+    def missing(self) -> None:
+        return None
+
+    def open(self):
+        raise AssertionError("booted although the cache holds these inputs' figures")
+
+
+def test_heap_figures_come_from_the_cache_only_for_the_same_inputs(tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    from testbed.memory.summary import NODES_DIR, heap_cache_key
+
+    nodes = tmp_path / "nodes"
+    shutil.copytree(NODES_DIR / "coap-sensor", nodes / "coap-sensor",
+                    ignore=shutil.ignore_patterns("tests", "__pycache__"))
+    firmware = tmp_path / "firmware.hex"
+    firmware.write_text(":00000001FF\n")
+    board = _NoBoot(firmware)
+    key = heap_cache_key(board, nodes, ("coap-sensor",))
+    assert key is not None and heap_cache_key(None, nodes, ("coap-sensor",)) is None
+    figures = {"platform": board.platform, "heap_total": 10000, "fits": False, "error": "x"}
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / f"{key}.json").write_text(json.dumps({"coap-sensor": figures}))
+    section = memory_section(board, nodes_dir=nodes, apps=("coap-sensor",), cache=cache)
+    assert section["coap-sensor"]["heap"] == {**figures, "cached": True}
+    # another app file, another firmware image: other inputs, another key (measured afresh)
+    (nodes / "coap-sensor" / "main.py").write_text("# changed\n")
+    assert heap_cache_key(board, nodes, ("coap-sensor",)) != key
+    firmware.write_text(":00000001FE\n")
+    changed = heap_cache_key(board, nodes, ("coap-sensor",))
+    assert changed is not None and changed != key
