@@ -9,6 +9,9 @@ also on Ctrl-C; a holder that dies leaves a lease that expires by time (default 
 once when its pid is dead on the machine that looks (same hostname only: a pid means nothing
 elsewhere).
 
+Until a store on lab hosts exists (see `store_for`), boards on a lab host are leased in a
+per-host subdirectory here, which keeps apart the runs started on this machine only.
+
 Why files and not labgrid's coordinator or a lock server: labgrid is not a dependency here and
 its coordinator is one more daemon a lab must run and keep up; a `flock` held over SSH dies with
 the connection, but it also needs that connection alive for the whole run. A lease file with an
@@ -215,13 +218,17 @@ class LocalLeaseStore:
 StoreFor = Callable[["Lab", "str | None"], LeaseStore]
 
 
-def local_stores(lab: Lab, host: str | None) -> LeaseStore:
-    """This machine's lease directory; boards on a lab host need that host's store."""
-    if host is not None:
-        raise BoardError(
-            f"lab {lab.name}: boards on lab host {host} keep their leases on {host}, and this "
-            "testbed has no lease store on lab hosts yet (testbed/backends/remote.py)")
-    return LocalLeaseStore()
+def store_for(lab: Lab, host: str | None) -> LeaseStore:
+    """Where the leases of `lab`'s boards on `host` live (None: this machine's boards).
+
+    Boards on a lab host belong in that host's lease directory, reached by a store over SSH
+    (a later `RemoteLeaseStore` beside testbed/backends/remote.py). Until it exists they are
+    leased in `<lease dir>/<host>/` here: that keeps runs started on this machine apart, not
+    runs started on other machines.
+    """
+    if host is None:
+        return LocalLeaseStore()
+    return LocalLeaseStore(default_lease_dir() / host)
 
 
 # --- the record -----------------------------------------------------------------------------
@@ -388,7 +395,7 @@ def _status(store: LeaseStore, lab: str, board: Board) -> tuple[BoardStatus, byt
     return BoardStatus(board, LeaseState.HELD, lease, where), data
 
 
-def lab_status(lab: Lab, *, stores: StoreFor = local_stores) -> list[BoardStatus]:
+def lab_status(lab: Lab, *, stores: StoreFor = store_for) -> list[BoardStatus]:
     """Every board of the lab, in file order: free, held (by whom, until when), expired,
     unreadable (the file named) or unknown (the store could not be asked)."""
     rows = []
@@ -400,7 +407,7 @@ def lab_status(lab: Lab, *, stores: StoreFor = local_stores) -> list[BoardStatus
     return rows
 
 
-def release(lab: Lab, board_name: str, *, stores: StoreFor = local_stores) -> BoardStatus:
+def release(lab: Lab, board_name: str, *, stores: StoreFor = store_for) -> BoardStatus:
     """Remove a board's lease whoever holds it (an operator freeing a stuck board); the
     status it had, so the caller can say whose lease it was."""
     board = lab.boards[board_name]
@@ -529,7 +536,7 @@ class Leases:
 
 
 def acquire(lab: Lab, boards: Sequence[str], *, run_id: str, timeout_s: float = 0.0,
-            ttl_s: float = DEFAULT_TTL_S, stores: StoreFor = local_stores,
+            ttl_s: float = DEFAULT_TTL_S, stores: StoreFor = store_for,
             on_wait: Callable[[str], object] | None = None) -> Leases:
     """Lease every board of `boards` or none: taken in sorted order; if one is held, the ones
     taken are released and the whole set is tried again with backoff until `timeout_s`, then
@@ -570,7 +577,7 @@ def acquire(lab: Lab, boards: Sequence[str], *, run_id: str, timeout_s: float = 
 
 @contextlib.contextmanager
 def lease_boards(lab: Lab, boards: Sequence[str], *, run_id: str, timeout_s: float = 0.0,
-                 ttl_s: float = DEFAULT_TTL_S, stores: StoreFor = local_stores,
+                 ttl_s: float = DEFAULT_TTL_S, stores: StoreFor = store_for,
                  on_wait: Callable[[str], object] | None = None) -> Iterator[Leases]:
     """Hold `boards` of `lab` for the `with` block: acquired all-or-nothing (waiting up to
     `timeout_s`, then BoardBusy), renewed in the background, released on the way out, also on

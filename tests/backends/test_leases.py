@@ -263,6 +263,21 @@ def test_a_lease_taken_from_a_run_is_lost_not_released(lab: Lab, lease_dir: Path
     assert Lease.from_bytes(store.read("bench.b1.lease") or b"").run_id == "222222"
 
 
+def test_boards_on_a_lab_host_are_leased_in_that_host_s_directory(lease_dir: Path) -> None:
+    lab = parse_lab(LAB + """\
+  mb3: {platform: micropython, host: labpi, port: "rfc2217://labpi:4000", device: /dev/ttyACM0}
+hosts:
+  labpi: {ssh: tester@labpi}
+""", "bench.yaml")
+    with lease_boards(lab, ["mb3", "b1"], run_id="111111"):
+        assert (lease_dir / "labpi" / "bench.mb3.lease").exists()
+        assert (lease_dir / "bench.b1.lease").exists()
+        mb3 = lab_status(lab)[-1]
+        assert (mb3.state, mb3.where) == (LeaseState.HELD,
+                                          str(lease_dir / "labpi" / "bench.mb3.lease"))
+    assert not (lease_dir / "labpi" / "bench.mb3.lease").exists()
+
+
 # --- the store and the record -------------------------------------------------------------
 
 
