@@ -13,10 +13,10 @@ Until a store on lab hosts exists (see `store_for`), boards on a lab host are le
 per-host subdirectory here, which keeps apart the runs started on this machine only.
 
 Why files and not labgrid's coordinator or a lock server: labgrid is not a dependency here and
-its coordinator is one more daemon a lab must run and keep up; a `flock` held over SSH dies with
-the connection, but it also needs that connection alive for the whole run. A lease file with an
-expiry needs nothing running on the lab host, survives a dropped connection for ttl seconds, and
-`testbed lab status` reads it with one `cat`. Clocks of the hosts must agree to well under the
+its coordinator is one more daemon a lab must run and keep up; a `flock` taken through fabric
+lasts only as long as its SSH session, so a run must keep one open throughout and a dropped
+connection frees the board mid-run. A lease file with an expiry needs nothing running on the
+lab host, rides out a dropped connection for ttl seconds, and shows its holder to a `cat`. Clocks of the hosts must agree to well under the
 ttl (NTP does).
 
 Every change is one atomic step in the store, so a store on a lab host (a later fabric
