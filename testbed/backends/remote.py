@@ -28,10 +28,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from testbed.config.lab import Host, Lab
-from paramiko import SSHException
 from invoke.exceptions import ThreadException
+from paramiko import SSHException
 
+from testbed.config.lab import Host, Lab
 from testbed.errors import BadInput, RemoteError
 
 CONNECT_TIMEOUT_S = 10.0
