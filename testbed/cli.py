@@ -299,6 +299,11 @@ def compare(
         help="What the nodes run: emulated (Linux namespaces, Python apps), contiki "
              "(Contiki-NG firmware), or both, 'emulated,contiki': one run each, then a "
              "delta report (default: the topology's).")] = None,
+    lab: Annotated[Optional[Path], typer.Option(
+        help="Run on this lab's boards instead of emulated nodes: every node of the topology "
+             "is played by a contiki board of the lab file (flashed per variant; the capture "
+             "from its sniffer board), e.g. labs/native.yaml.", show_default=False)] = None,
+    wait: WaitOption = 30.0,
     as_json: JsonOption = False,
 ) -> None:
     """Run the XMPP and CoAP variants one after the other on TOPOLOGY; show what each cost.
@@ -315,6 +320,16 @@ def compare(
     chosen = parse_variants(variants)
     topo = load_topology(topology)
     platforms = _parse_platforms(platform)
+    the_lab = None
+    if lab is not None:
+        from testbed.backends.lab import check_lab_plays
+        from testbed.config.lab import load_lab
+
+        if platforms not in ([], ["contiki"]):
+            raise BadInput("--lab: a lab's boards run Contiki-NG firmware (--platform contiki)")
+        platforms = ["contiki"]
+        the_lab = load_lab(lab)
+        check_lab_plays(the_lab, topo.on_platform("contiki"))
     from testbed.experiment.variants import for_platform
 
     for name in platforms or [str(topo.pan_platform)]:  # refuse before any run starts
@@ -328,7 +343,7 @@ def compare(
         on = topo.on_platform(platforms[0]) if platforms else topo
         status = _compare_on(on, chosen, readings=readings, interval=interval, seed=seed,
                              out_dir=out_dir, energy_settings=energy_settings, as_json=as_json,
-                             explicit=variants is not None)
+                             explicit=variants is not None, lab=the_lab, wait=wait)
         if status:
             raise typer.Exit(status)
         return
@@ -373,7 +388,7 @@ def _parse_platforms(text: str | None) -> list[str]:
 
 def _compare_on(topo: Topology, chosen: Any, *, readings: int, interval: float, seed: int,
                 out_dir: Path, energy_settings: Any, as_json: bool, explicit: bool,
-                runs: list[Path] | None = None) -> int:
+                runs: list[Path] | None = None, lab: Any = None, wait: float = 0.0) -> int:
     """One comparison run on `topo`: the verdict, the files; the exit status it deserves."""
     from testbed.energy.report import EnergySettings
     from testbed.experiment.scenario import run_comparison, sensors_of
@@ -394,7 +409,9 @@ def _compare_on(topo: Topology, chosen: Any, *, readings: int, interval: float, 
         try:
             run_dir = run_comparison(
                 topo, variants=chosen, readings=readings, interval_s=interval, seed=seed,
-                out=out_dir, observer=observer, argv=["testbed", *_argv],
+                out=out_dir, observer=observer, argv=["testbed", *_argv], lab=lab,
+                lease_wait_s=wait,
+                on_lease_wait=lambda why: err.print(f"testbed: {why}", markup=False),
             )
         except KeyboardInterrupt:  # torn down, finished variants written; click would say 1
             interrupted = True

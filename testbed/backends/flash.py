@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
@@ -192,10 +193,12 @@ class RawReplFlasher:
 # --- Contiki: the lab's own flasher command ---------------------------------------------------
 
 
-def substitute(template: Sequence[str], *, image: str, port: str) -> list[str]:
-    """The argv with `{image}` and `{port}` replaced inside each argument; every argument
-    stays one argument, and nothing else in it is interpreted (no shell, no format specs)."""
-    values = {"image": image, "port": port}
+def substitute(template: Sequence[str], *, image: str, port: str,
+               python: str = sys.executable) -> list[str]:
+    """The argv with `{image}`, `{port}` and `{python}` (the interpreter the testbed runs on,
+    for flashers written in Python) replaced inside each argument; every argument stays one
+    argument, and nothing else in it is interpreted (no shell, no format specs)."""
+    values = {"image": image, "port": port, "python": python}
     return [_PLACEHOLDER.sub(lambda m: values[m.group(1)], argument) for argument in template]
 
 
@@ -295,8 +298,8 @@ class RemoteCommandFlasher(CommandFlasher):
     """Run a Contiki board's flasher argv ON the lab host it is plugged into (`host:`), over
     SSH (testbed/backends/remote.py): the image is copied there first and `{image}` names
     that copy; `{port}` is the board's device there (`device:`), not the rfc2217:// URL that
-    reaches its console from here. Runs in the SSH user's home there; its output comes back
-    into `log` as it is written."""
+    reaches its console from here; `{python}` is the host's python3. Runs in the SSH user's
+    home there; its output comes back into `log` as it is written."""
 
     host: Host
     identity: Path | None = None
@@ -329,7 +332,8 @@ class RemoteCommandFlasher(CommandFlasher):
         try:
             with LabHost(self.host, log=self.log, identity=self.identity, **options) as there:
                 copied = "" if image is None else there.put(image)
-                argv = substitute(self.argv, image=copied, port=self.device or "")
+                argv = substitute(self.argv, image=copied, port=self.device or "",
+                                  python="python3")  # the host's, not this interpreter
                 done = there.run(argv, timeout_s=self.timeout_s, check=False)
                 tail = _tail(self.log)  # the flasher's last lines, before the clean-up's
         except RemoteError as exc:

@@ -86,13 +86,22 @@ class BoardConsole:
         self._threads: list[threading.Thread] = []
         self._write_lock = threading.Lock()
 
-    def open(self) -> BoardConsole:
+    def open(self, reset: Callable[[serial.SerialBase], bytes] | None = None) -> BoardConsole:
+        """Open the port and read it; `reset` first restarts the board through the open port
+        (pyserial drops unread input on open, as a USB serial does: what the board said
+        between its flasher's reset and this open is lost) and returns its first output."""
         try:
             self._port = serial.serial_for_url(self.url, baudrate=self.board.baudrate,
                                                timeout=READ_TIMEOUT_S, write_timeout=2.0)
         except (serial.SerialException, OSError, ValueError) as exc:
             raise NetworkError(f"board {self.board.name}: cannot open its console "
                                f"{self.url}: {exc}") from None
+        if reset is not None:
+            try:
+                self.console.feed(reset(self._port))
+            except TestbedError as exc:
+                self._port.close()
+                raise NetworkError(f"board {self.board.name}: reset: {exc}") from None
         self._start(self._read, f"console-{self.board.name}")
         if isinstance(self.console, SlipConsole):
             self._start(self._from_tun, f"tun-{self.board.name}")
@@ -205,6 +214,14 @@ class BoardNode:
 
 
 # --- emulated boards --------------------------------------------------------------------------
+
+
+def _native_reset(port: serial.SerialBase) -> bytes:
+    """A native board restarts through its bootloader on the open console: all its boot
+    lines reach the console file (a real board's flasher reset them out of sight)."""
+    from testbed.backends.native_board import reset_console
+
+    return reset_console(port)
 
 
 @dataclass(slots=True)
@@ -390,7 +407,7 @@ class LabPan(ContikiPan):
             console = LineConsole(node, console_path, events_path)
         io = BoardConsole(board, port, console)
         holder.append(io)
-        io.open()
+        io.open(reset=_native_reset if board.emulator == "contiki-native" else None)
         running = BoardNode(node, board, io, BoardRun(io), console_path, events_path, err_path)
         self.nodes[node] = running
         self.processes[node] = running  # type: ignore[assignment]  # ContikiPan's join wait

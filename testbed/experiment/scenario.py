@@ -28,7 +28,7 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from ipaddress import IPv6Network
 from pathlib import Path
@@ -522,20 +522,45 @@ def run_comparison(
     observer: Observer | None = None,
     argv: Sequence[str] | None = None,
     lab: Lab | None = None,
+    lease_wait_s: float = 0.0,
+    on_lease_wait: Callable[[str], object] | None = None,
 ) -> Path:
     """Run every variant on `topology`; return the run directory (with results.json).
 
     `lab`: the nodes are that lab's boards (every node played by a contiki board; flashed per
-    variant, consoles over their serial ports, the capture from its sniffer board)."""
+    variant, consoles over their serial ports, the capture from its sniffer board). The run
+    leases every board it uses before it starts (backends/leases.py), waiting up to
+    `lease_wait_s` for boards another run holds (then BoardBusy naming the holder), and holds
+    them until it ends."""
     if not sensors_of(topology):
         raise BadInput(f"topology {topology.name!r} has no node with role sensor to run the apps")
-    if lab is not None:
-        topology = topology.on_platform("contiki")
-        check_lab_plays(lab, topology)
+    if lab is None:
+        return _run_comparison(topology, variants=variants, readings=readings,
+                               interval_s=interval_s, seed=seed, out=out, observer=observer,
+                               argv=argv)
+    from testbed.backends.leases import lease_boards
+    from testbed.experiment.run import new_run_id
+
+    topology = topology.on_platform("contiki")
+    check_lab_plays(lab, topology)
+    ns.require_net_admin()
+    run_id = new_run_id()
+    boards = [lab.board_for_node(name).name for name in topology.nodes]  # type: ignore[union-attr]
+    boards += [b.name for b in lab.by_platform("sensniff")[:1]]  # the sniffer the run uses
+    with lease_boards(lab, boards, run_id=run_id, timeout_s=lease_wait_s, on_wait=on_lease_wait):
+        return _run_comparison(topology, variants=variants, readings=readings,
+                               interval_s=interval_s, seed=seed, out=out, observer=observer,
+                               argv=argv, lab=lab, run_id=run_id)
+
+
+def _run_comparison(topology: Topology, *, variants: Sequence[Variant], readings: int,
+                    interval_s: float, seed: int, out: str | Path, observer: Observer | None,
+                    argv: Sequence[str] | None, lab: Lab | None = None,
+                    run_id: str | None = None) -> Path:
     ns.require_net_admin()
     observer = observer or _Silent()
     run = Run.create(topology_name=topology.name, topology_source=topology.source, seed=seed,
-                     out=out, argv=argv)
+                     out=out, argv=argv, run_id=run_id)
     # emulated: Linux namespaces and the Python apps; contiki: Contiki-NG firmware
     if lab is None:
         run.annotate(backend="emulated", platform=str(topology.pan_platform))

@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -56,7 +57,8 @@ def test_the_boards_deliver_every_reading_and_the_run_names_them(lab_run) -> Non
                                   "s3": "ns3"}
     logs = run_dir / str(VARIANT) / "logs"
     for board in ("ns1", "ns2", "ns3"):  # flashed through the lab's flasher argv
-        assert "board reset" in (logs / "flash" / f"{board}.log").read_text()
+        assert "flashed" in (logs / "flash" / f"{board}.log").read_text()
+    assert "Starting Contiki-NG" in (logs / "s1.console").read_text()  # reset on the console
 
 
 def test_the_sniffer_board_heard_every_frame_the_medium_sent(lab_run) -> None:
@@ -154,21 +156,65 @@ def _native_board_pids(board: str) -> list[int]:
     return found
 
 
-def test_a_board_unplugged_mid_run_fails_its_variant_by_name_and_keeps_the_finished(
-        tmp_path: Path) -> None:
-    """Issue 08's acceptance: the second variant loses s1's board mid-readings; it fails
-    naming the board, the first variant's figures stay in results.json, nothing is left."""
-    lab = load_lab(LAB)
-    two = lab.model_copy(update={"boards": {k: b for k, b in lab.boards.items()
-                                            if b.node in ("br", "s1") or b.node is None}})
+TWO_BOARDS = """\
+name: native-two
+boards:
+  nbr: {platform: contiki, emulator: contiki-native, node: br,
+        flasher: ["{python}", -m, testbed.backends.native_board, flash, --no-reset, "{port}",
+                  "{image}"]}
+  ns1: {platform: contiki, emulator: contiki-native, node: s1,
+        flasher: ["{python}", -m, testbed.backends.native_board, flash, --no-reset, "{port}",
+                  "{image}"]}
+  sniffer: {platform: sensniff, emulator: medium}
+"""
+
+
+def _compare(tmp_path: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "testbed.cli", "compare", "--topology",
+            str(tmp_path / "two.yaml"), "--lab", str(tmp_path / "lab.yaml"), "--readings", "3",
+            "--interval", "0.5", "--out", str(tmp_path / "reports"), *args]
+
+
+def _wait_for_lease(lease_dir: Path, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not list(lease_dir.glob("*.lease")):
+        assert time.monotonic() < deadline, "the first run took no lease"
+        time.sleep(0.1)
+
+
+def test_two_runs_never_share_a_board_and_an_unplugged_board_fails_only_its_variant(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 08's acceptance, on a two-board lab:
+    - a second `testbed compare --lab` while a first holds the boards exits 75 naming the
+      holder's run; after SIGKILL of the first, the next run takes its leases at once (the
+      owner is dead on this host) and removes what the first left (its namespaces);
+    - that run loses s1's board mid-readings of its second variant: the variant fails naming
+      the board, the first variant's figures stay in results.json."""
+    (tmp_path / "two.yaml").write_text(TWO_NODES)
+    (tmp_path / "lab.yaml").write_text(TWO_BOARDS)
+    lease_dir = tmp_path / "leases"
+    monkeypatch.setenv("TESTBED_LEASE_DIR", str(lease_dir))
+    first = subprocess.Popen(_compare(tmp_path, "--variants", "coap-get"),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _wait_for_lease(lease_dir)
+        second = subprocess.run(_compare(tmp_path, "--wait", "0"), capture_output=True,
+                                text=True, timeout=60)
+        assert second.returncode == 75, second.stderr
+        assert "held by" in second.stderr and f"pid {first.pid}" in second.stderr, second.stderr
+    finally:
+        first.kill()
+        first.wait()
     observer = UnplugInSecondVariant("ns1")
     run_dir = run_comparison(parse_topology(TWO_NODES).on_platform("contiki"),
                              variants=(Variant.COAP_GET, Variant.COAP_OBSERVE_CON), readings=3,
-                             interval_s=0.5, out=tmp_path, lab=two, observer=observer)
+                             interval_s=0.5, out=tmp_path, lab=load_lab(tmp_path / "lab.yaml"),
+                             observer=observer)
+    assert not list(lease_dir.glob("*.lease"))  # released at the end
     results = read_results(run_dir)
     assert observer.unplugged
-    first, second = (results.variants[str(v)] for v in (Variant.COAP_GET,
-                                                         Variant.COAP_OBSERVE_CON))
-    assert first.error is None and first.readings.delivered == 3
-    assert second.error is not None and "board ns1" in second.error, second.error
-    assert "lost" in second.error
+    first_variant, second_variant = (results.variants[str(v)] for v in (
+        Variant.COAP_GET, Variant.COAP_OBSERVE_CON))
+    assert first_variant.error is None and first_variant.readings.delivered == 3
+    error = second_variant.error
+    assert error is not None and "board ns1" in error and "lost" in error, error
