@@ -86,6 +86,11 @@ boards:
     device: {self.dir}/cc1-flash.bin
     image: image.bin
     flasher: [dd, "if={{image}}", "of={{port}}", bs=512, conv=fsync]
+  cc2:
+    platform: contiki
+    host: labpi
+    port: "rfc2217://{self.address}:4002"
+    flasher: ["{{python}}", -c, "import sys; print('flashed by', sys.executable)"]
 """
         path = where / "lab.yaml"
         path.write_text(text)
@@ -254,6 +259,13 @@ def test_a_contiki_flasher_runs_on_the_host_with_the_copied_image(labpi: LabPi,
                                          r"\[exit status 1\]; full log: "):
         flasher_for(failing.boards["cc1"], failing, log_dir=tmp_path / "flash",
                     timeout_s=20).flash(lab.image_path(lab.boards["cc1"]), port="x")
+    # {python} is the host's python3, not the interpreter running the testbed here
+    by_python = flasher_for(lab.boards["cc2"], lab, log_dir=tmp_path / "flash").flash(None,
+                                                                                   port="x")
+    assert by_python.log is not None
+    ran = by_python.log.read_text()
+    assert ran.startswith("$ python3 -c ") and "\nflashed by /" in ran
+    assert f"flashed by {sys.executable}\n" not in ran
     no_device = lab.model_copy(update={"boards": {"cc1": lab.boards["cc1"].model_copy(
         update={"device": None})}})
     with pytest.raises(BadInput, match=r"board cc1: the flasher uses \{port\} and runs on host "
