@@ -296,12 +296,25 @@ def medium_firmware(app: str) -> Path:
 
 
 def board_image(board: Board, elf: Path) -> Path:
-    """What a lab board's flasher writes: the ELF of a native board; the .bin Contiki makes
-    beside it for a real one (zoul, cc2538dk)."""
+    """What a lab board's flasher writes: the ELF of a native board; for a CC2538 board
+    (zoul, cc2538dk) the raw flash image beside it, made as Contiki's `make <app>.bin` makes it
+    (arch/cpu/arm/Makefile.arm: objcopy -O binary, gaps filled with 0xff as erased flash
+    reads), for cc2538-bsl's -a 0x00200000 ... {image}."""
     if board.emulator == "contiki-native" or board.target in (None, "medium"):
         return elf
     binary = elf.with_suffix(".bin")
-    return binary if binary.is_file() else elf
+    if not binary.is_file() or binary.stat().st_mtime < elf.stat().st_mtime:
+        argv = ["arm-none-eabi-objcopy", "-O", "binary", "--gap-fill", "0xff", str(elf),
+                str(binary)]
+        try:
+            done = subprocess.run(dies_with_parent(argv, lasting=False), capture_output=True,
+                                  text=True, timeout=60, check=False)
+        except FileNotFoundError:
+            raise BuildError(f"{elf.name}: arm-none-eabi-objcopy not found (apt-get install "
+                             "binutils-arm-none-eabi)") from None
+        if done.returncode != 0:
+            raise BuildError(f"{elf.name}: objcopy: {done.stderr.strip()}")
+    return binary
 
 
 def board_firmware(board: Board, app: str, config: Mapping[str, str]) -> Path:

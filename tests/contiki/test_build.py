@@ -200,3 +200,34 @@ def test_c_string_is_the_texts_utf8_bytes_to_gcc(tmp_path_factory, text: str) ->
                    check=True, capture_output=True)
     assert subprocess.run([str(folder / "s")], capture_output=True, check=True).stdout == \
         text.encode()
+
+
+def test_a_cc2538_board_is_flashed_with_the_raw_image_contikis_make_would_make() -> None:
+    """board_firmware for a zoul: the node's app, its configuration compiled in, as the raw
+    flash image; pyelftools is the oracle: every loaded section's bytes sit at its address
+    minus the image's base, gaps are erased flash (0xff)."""
+    from elftools.elf.elffile import ELFFile
+
+    from testbed.config.lab import parse_lab
+
+    if not shutil.which("arm-none-eabi-objcopy"):
+        pytest.skip("apt-get install binutils-arm-none-eabi gcc-arm-none-eabi")
+    lab = parse_lab("name: l\nboards:\n  z1: {platform: contiki, port: /dev/ttyUSB0, "
+                    "target: zoul, make: {BOARD: remote-revb}, node: s1}\n")
+    image = build.board_firmware(lab.boards["z1"], "router", {"NAME": "s1"})
+    assert image.suffix == ".bin"
+    data = image.read_bytes()
+    with open(image.with_suffix(".zoul"), "rb") as f:
+        segments = [seg for seg in ELFFile(f).iter_segments()
+                    if seg["p_type"] == "PT_LOAD" and seg["p_filesz"]]
+        base = min(seg["p_paddr"] for seg in segments)  # load addresses: .data's is in flash
+        for segment in segments:
+            offset = segment["p_paddr"] - base
+            assert data[offset:offset + segment["p_filesz"]] == segment.data()
+    assert 0x200000 <= base < 0x280000  # the CC2538's flash (remote-revb: after its bootloader)
+    assert len(data) == max(seg["p_paddr"] + seg["p_filesz"] for seg in segments) - base
+    covered = bytearray(len(data))
+    for segment in segments:
+        start = segment["p_paddr"] - base
+        covered[start:start + segment["p_filesz"]] = b"\1" * segment["p_filesz"]
+    assert all(byte == 0xFF for byte, used in zip(data, covered) if not used)
