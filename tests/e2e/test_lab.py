@@ -124,15 +124,16 @@ class UnplugInSecondVariant:
         self.board = board
         self.variants: list[str] = []
         self.unplugged = False
+        self.run_id = ""
 
     def started(self, run_dir: Path) -> None:
-        pass
+        self.run_id = run_dir.name.rsplit("-", 1)[-1]  # <time>-<run id>
 
     def phase(self, variant: Variant, what: str) -> None:
         if what == "bring-up":
             self.variants.append(str(variant))
         if what == "readings" and len(self.variants) == 2 and not self.unplugged:
-            for pid in _native_board_pids(self.board):
+            for pid in _native_board_pids(self.board, self.run_id):
                 os.kill(pid, signal.SIGKILL)
                 self.unplugged = True
 
@@ -143,7 +144,10 @@ class UnplugInSecondVariant:
         pass
 
 
-def _native_board_pids(board: str) -> list[int]:
+def _native_board_pids(board: str, run_id: str) -> list[int]:
+    """This run's native board `board` (its port is in the run's private directory), never
+    a board of another run on this machine."""
+    link = f"/{run_id}.private/".encode()
     found = []
     for entry in Path("/proc").iterdir():
         try:
@@ -151,7 +155,7 @@ def _native_board_pids(board: str) -> list[int]:
         except OSError:
             continue
         if b"testbed.backends.native_board" in argv and b"serve" in argv and any(
-                a.endswith(f"/{board}.tty".encode()) for a in argv):
+                a.endswith(f"/{board}.tty".encode()) and link in a for a in argv):
             found.append(int(entry.name))
     return found
 
