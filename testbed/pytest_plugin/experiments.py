@@ -19,6 +19,7 @@ import pytest
 
 from testbed.backends.emulated import EmulatedNetwork
 from testbed.capture.pcapfile import CapturedFrame, read_frames
+from testbed.config.lab import Lab
 from testbed.config.topology import Topology
 from testbed.contiki.build import medium_firmware
 from testbed.experiment.nodes import Event, read_events
@@ -34,8 +35,11 @@ class Experiment:
     def __init__(self, topology: Topology, *, variants: tuple[Variant, ...], readings: int,
                  interval_s: float, seed: int, out: Path,
                  on_run: Callable[[Experiment], object] | None = None,
-                 on_use: Callable[[Experiment], object] | None = None) -> None:
+                 on_use: Callable[[Experiment], object] | None = None,
+                 lab: Lab | None = None) -> None:
         self.topology = topology
+        #: the lab whose boards play every node (the comparison then runs on them), or None
+        self.lab = lab
         self.variants = variants
         self.readings = readings
         self.interval_s = interval_s
@@ -70,7 +74,7 @@ class Experiment:
 
             self._run_dir = run_comparison(
                 self.topology, variants=self.variants, readings=self.readings,
-                interval_s=self.interval_s, seed=self.seed, out=self.out,
+                interval_s=self.interval_s, seed=self.seed, out=self.out, lab=self.lab,
             )
             if self._on_run is not None:
                 self._on_run(self)

@@ -14,12 +14,14 @@ import pytest
 from testbed.backends import netns
 from testbed.backends.emulated import EmulatedNetwork
 from testbed.capture.pcapfile import CapturedFrame
+from testbed.config.lab import Lab
 from testbed.config.topology import Topology, load_topology
+from testbed.errors import BadInput
 from testbed.experiment.variants import Variant
 from testbed.pytest_plugin.energy import Energy
 from testbed.pytest_plugin.experiments import Experiment, enter_network, state_of
 from testbed.pytest_plugin.nodes import EmulatedRunner, LabRunner, Node
-from testbed.pytest_plugin.options import Backend, settings_of
+from testbed.pytest_plugin.options import Backend, Settings, settings_of
 from testbed.pytest_plugin.parametrize import choice_of, topology_for, variant_of
 from testbed.pytest_plugin.record import Recorder
 
@@ -83,7 +85,24 @@ def _experiment(request: pytest.FixtureRequest, topo: Topology) -> Experiment:
     return state.experiment(topo, lambda: Experiment(
         topo, variants=settings.variants, readings=settings.readings,
         interval_s=settings.interval_s, seed=settings.seed,
-        out=_out(config, factory, "compare"), on_run=ran, on_use=state.mark_used))
+        out=_out(config, factory, "compare"), on_run=ran, on_use=state.mark_used,
+        lab=lab_pan(settings, topo)))
+
+
+def lab_pan(settings: Settings, topo: Topology) -> Lab | None:
+    """The --lab file when the comparison runs on its boards: --backend lab and a contiki
+    board for every node of the topology (labs/native.yaml, a lab of Contiki boards); else
+    None, and the comparison runs on the emulated testbed while the boards answer `node` and
+    `sniffer` (labs/qemu.yaml's micro:bit plays one node)."""
+    from testbed.backends.lab import check_lab_plays
+
+    if settings.backend is not Backend.LAB or settings.lab is None:
+        return None
+    try:
+        check_lab_plays(settings.lab, topo.on_platform("contiki"))
+    except BadInput:
+        return None
+    return settings.lab
 
 
 @pytest.fixture(scope="session")
@@ -150,10 +169,12 @@ def node(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
 
 @pytest.fixture
 def sniffer(request: pytest.FixtureRequest) -> Iterator[Any]:
-    """Emulated backend: every frame of the test's variant's capture (list of CapturedFrame).
-    Lab backend: the lab's sensniff board as a live, open SensniffSource."""
+    """Emulated backend, or a comparison on the lab's boards: every frame of the test's
+    variant's capture (the sniffer board's, on a lab), a list of CapturedFrame. Lab backend
+    otherwise: the lab's sensniff board as a live, open SensniffSource."""
     settings = settings_of(request.config)
-    if settings.backend is Backend.EMULATED:
+    on_boards = lab_pan(settings, topology_for(request, choice_of(request))) is not None
+    if settings.backend is Backend.EMULATED or on_boards:
         variant = _need_variant(request, "sniffer")
         frames: list[CapturedFrame] = experiment_of(request).frames(variant)
         yield frames

@@ -342,7 +342,7 @@ def test_a_missing_image_is_bad_input_before_anything_runs(contiki: tuple[Lab, P
     lab, image = contiki
     image.unlink()
     flasher = flasher_for(lab.boards["zoul1"], lab, log_dir=tmp_path / "logs")
-    with pytest.raises(BadInput, match=rf"lab\.yaml: board zoul1: image .* not found"):
+    with pytest.raises(BadInput, match=r"lab\.yaml: board zoul1: image .* not found"):
         flasher.flash(image, port="/dev/ttyUSB0")
     assert not (tmp_path / "argv.json").exists()
 

@@ -238,7 +238,7 @@ def test_files_go_there_and_logs_come_back_each_argument_whole(labpi: LabPi,
     assert back.read_text() == f"{there}|{tricky}||"
     assert not canary.exists()
     assert not Path(workdir).exists()  # removed on close (the host's /tmp is ours here)
-    assert f"$ sh -c" in log.read_text() and sent.read_text() in log.read_text()
+    assert "$ sh -c" in log.read_text() and sent.read_text() in log.read_text()
 
 
 def test_a_contiki_flasher_runs_on_the_host_with_the_copied_image(labpi: LabPi,

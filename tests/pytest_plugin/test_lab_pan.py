@@ -1,0 +1,56 @@
+"""A lab's own suite on its boards: `pytest --lab LAB` where the lab's Contiki boards play every
+node runs the comparison on those boards (the lab path of `testbed compare --lab`), and the
+fixtures read what the boards did: results, node events and consoles, the sniffer board's
+capture. The lab here is labs/native.yaml's kind: native boards, no hardware."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from testbed.backends.netns import has_net_admin
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not has_net_admin(), reason="needs CAP_NET_ADMIN (root)")]
+
+ROOT = Path(__file__).resolve().parents[2]
+PAIR = "name: pair\nnodes:\n  br: {role: border-router}\n  s1: {role: sensor}\nlinks:\n  - [br, s1]\n"
+FLASHER = '["{python}", -m, testbed.backends.native_board, flash, --no-reset, "{port}", "{image}"]'
+LAB = f"""name: bench
+boards:
+  nbr: {{platform: contiki, emulator: contiki-native, node: br, flasher: {FLASHER}}}
+  ns1: {{platform: contiki, emulator: contiki-native, node: s1, flasher: {FLASHER}}}
+  sniffer: {{platform: sensniff, emulator: medium}}
+"""
+SUITE = '''
+def test_delivered(testbed, variant):
+    readings = testbed.result(variant).readings
+    assert readings.delivered == readings.sent == 2
+
+
+def test_node(node, variant):
+    s1 = node("s1")
+    assert [e["seq"] for e in s1.events if e.kind == "reading"] == [1, 2]
+
+
+def test_sniffer(sniffer, variant, testbed):
+    assert sniffer and len(sniffer) == testbed.result(variant).air.frames
+'''
+
+
+def test_a_suite_with_a_lab_of_contiki_boards_runs_on_them(pytester: pytest.Pytester,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    monkeypatch.setenv("TESTBED_LEASE_DIR", str(pytester.path / "leases"))
+    pytester.makefile(".yaml", pair=PAIR, bench=LAB)
+    pytester.makepyfile(test_suite=SUITE)
+    result = pytester.runpytest_subprocess(
+        "--topology", "pair.yaml", "--lab", "bench.yaml", "--readings", "2", "--variants",
+        "coap-get", "--report-dir", "runs")
+    result.assert_outcomes(passed=3)
+    (run,) = (pytester.path / "runs").glob("*/run.json")
+    manifest = json.loads(run.read_text())
+    assert manifest["backend"] == "lab" and manifest["boards"] == {"br": "nbr", "s1": "ns1"}
+    assert (run.parent / "coap-get" / "medium-capture.pcap").is_file()  # the sniffer's is the capture
