@@ -173,7 +173,8 @@ def sniffer(request: pytest.FixtureRequest) -> Iterator[Any]:
     variant's capture (the sniffer board's, on a lab), a list of CapturedFrame. Lab backend
     otherwise: the lab's sensniff board as a live, open SensniffSource."""
     settings = settings_of(request.config)
-    on_boards = lab_pan(settings, topology_for(request, choice_of(request))) is not None
+    on_boards = (settings.lab is not None and bool(settings.lab.by_platform("contiki"))
+                 and lab_pan(settings, topology_for(request, choice_of(request))) is not None)
     if settings.backend is Backend.EMULATED or on_boards:
         variant = _need_variant(request, "sniffer")
         frames: list[CapturedFrame] = experiment_of(request).frames(variant)
