@@ -36,8 +36,9 @@ class Experiment:
                  interval_s: float, seed: int, out: Path,
                  on_run: Callable[[Experiment], object] | None = None,
                  on_use: Callable[[Experiment], object] | None = None,
-                 lab: Lab | None = None) -> None:
+                 lab: Lab | None = None, board_wait_s: float = 0.0) -> None:
         self.topology = topology
+        self.board_wait_s = board_wait_s
         #: the lab whose boards play every node (the comparison then runs on them), or None
         self.lab = lab
         self.variants = variants
@@ -49,6 +50,8 @@ class Experiment:
         self._on_use = on_use  # told at each use (which test used which experiment)
         self._run_dir: Path | None = None
         self._results: Results | None = None
+        #: why the lab's boards could not be had (BoardBusy), once: later tests fail at once
+        self.busy: str | None = None
 
     @property
     def ran(self) -> bool:
@@ -70,12 +73,20 @@ class Experiment:
         if self._on_use is not None:
             self._on_use(self)
         if self._run_dir is None:
+            from testbed.errors import BoardBusy
             from testbed.experiment.scenario import run_comparison
 
-            self._run_dir = run_comparison(
-                self.topology, variants=self.variants, readings=self.readings,
-                interval_s=self.interval_s, seed=self.seed, out=self.out, lab=self.lab,
-            )
+            if self.busy is not None:
+                raise BoardBusy(self.busy)
+            try:
+                self._run_dir = run_comparison(
+                    self.topology, variants=self.variants, readings=self.readings,
+                    interval_s=self.interval_s, seed=self.seed, out=self.out, lab=self.lab,
+                    lease_wait_s=self.board_wait_s,
+                )
+            except BoardBusy as exc:
+                self.busy = str(exc)
+                raise
             if self._on_run is not None:
                 self._on_run(self)
         return self._run_dir

@@ -86,7 +86,7 @@ def _experiment(request: pytest.FixtureRequest, topo: Topology) -> Experiment:
         topo, variants=settings.variants, readings=settings.readings,
         interval_s=settings.interval_s, seed=settings.seed,
         out=_out(config, factory, "compare"), on_run=ran, on_use=state.mark_used,
-        lab=lab_pan(settings, topo)))
+        lab=lab_pan(settings, topo), board_wait_s=settings.board_wait_s))
 
 
 def lab_pan(settings: Settings, topo: Topology) -> Lab | None:

@@ -41,6 +41,8 @@ class Settings:
     readings: int
     interval_s: float
     seed: int
+    #: seconds a comparison on a lab's boards waits for boards another run holds
+    board_wait_s: float
     report_dir: Path | None
     #: where the Markdown job summary goes, and whether to append (GitHub's step summary)
     job_summary: Path | None
@@ -69,6 +71,10 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--interval", type=float, default=0.5,
                     help="seconds between readings (default 0.5)")
     group.addoption("--seed", type=int, default=1, help="seed of the radio medium (default 1)")
+    group.addoption("--board-wait", type=float, default=60.0, metavar="S",
+                    help="a comparison on the --lab boards waits this long for boards another "
+                    "run holds, then its tests fail naming the holder and pytest exits 75 "
+                    "(default 60)")
     group.addoption("--report-dir", metavar="DIR",
                     help="keep run directories (results.json, captures, logs, report.html, "
                     "tests.json) here; default: pytest's tmp")
@@ -103,7 +109,7 @@ def read_settings(config: pytest.Config) -> Settings:
     github = os.environ.get(GITHUB_STEP_SUMMARY)
     return Settings(
         topology=topology, lab=lab, backend=backend, variants=variants, readings=readings,
-        interval_s=interval, seed=option("--seed"),
+        interval_s=interval, seed=option("--seed"), board_wait_s=max(0.0, option("--board-wait")),
         report_dir=Path(report_dir) if report_dir else None,
         job_summary=Path(summary) if summary else (Path(github) if github else None),
         append_summary=not summary and bool(github),

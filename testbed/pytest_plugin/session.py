@@ -22,6 +22,10 @@ PLUGIN_FIXTURES = frozenset({"testbed", "variant", "node", "sniffer", "energy", 
 PLUGIN_MARKERS = ("variant", "topology", "needs_boards")
 
 
+#: pytest's exit status when a lab's boards were busy (EX_TEMPFAIL, as `testbed compare`)
+BOARD_BUSY_EXIT = 75
+
+
 class SessionHooks:
     """pytest hooks bound to one session's settings and state."""
 
@@ -72,11 +76,15 @@ class SessionHooks:
         summary.note_report(self.state, report)
 
     @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self) -> None:
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
         try:
             self.state.close()  # live networks down (session fixtures are down already)
         finally:
             self.summary_path = summary.finish(self.state, self.settings)
+        if any(e.busy for e in self.state.experiments.values()):
+            # the lab's boards were held by another run: nothing failed, try again later
+            # (`testbed compare`'s exit status 75; GitLab: retry: exit_codes: [75])
+            session.exitstatus = BOARD_BUSY_EXIT
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         lines = summary.terminal_lines(self.state, self.summary_path)

@@ -54,3 +54,38 @@ def test_a_suite_with_a_lab_of_contiki_boards_runs_on_them(pytester: pytest.Pyte
     manifest = json.loads(run.read_text())
     assert manifest["backend"] == "lab" and manifest["boards"] == {"br": "nbr", "s1": "ns1"}
     assert (run.parent / "coap-get" / "medium-capture.pcap").is_file()  # the sniffer's is the capture
+
+
+HOLDER = """
+import sys, time
+from testbed.backends.leases import lease_boards
+from testbed.config.lab import load_lab
+with lease_boards(load_lab(sys.argv[1]), ["nbr"], run_id="abc123"):
+    print("held", flush=True)
+    time.sleep(120)
+"""
+
+
+def test_a_suite_whose_boards_another_run_holds_exits_75_naming_the_holder(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing failed: the boards were busy. Every test says who holds them, the comparison
+    is tried once, and pytest exits 75 (EX_TEMPFAIL) so a CI job retries on that alone."""
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("TESTBED_LEASE_DIR", str(pytester.path / "leases"))
+    pytester.makefile(".yaml", pair=PAIR, bench=LAB)
+    pytester.makepyfile(test_suite=SUITE)
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(pytester.path / "bench.yaml")],
+                              stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == b"held\n"
+        result = pytester.runpytest_subprocess(
+            "--topology", "pair.yaml", "--lab", "bench.yaml", "--board-wait", "0",
+            "--variants", "coap-get")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.ret == 75
+    result.assert_outcomes(failed=2, errors=1)  # two tests ask in their call, the sniffer in set-up
+    result.stdout.fnmatch_lines(["*nbr*held by*abc123*"])
