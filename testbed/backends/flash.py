@@ -233,12 +233,17 @@ class CommandFlasher:
                 raise BadInput(f"{self.source}: board {self.board.name}: image {image} not "
                                "found (build it first, or fix `image:`)")
 
-    def flash(self, image: Path | Sequence[Path] | None, *, port: str,
-              progress: ProgressCallback | None = None) -> FlashResult:
+    def one_image(self, image: Path | Sequence[Path] | None) -> Path | None:
+        """The one firmware file a Contiki board takes, checked (check_image), or None."""
         if image is not None and not isinstance(image, (str, Path)):
             raise BadInput(f"board {self.board.name}: a Contiki board takes one firmware image")
         image = None if image is None else Path(image)
         self.check_image(image)
+        return image
+
+    def flash(self, image: Path | Sequence[Path] | None, *, port: str,
+              progress: ProgressCallback | None = None) -> FlashResult:
+        image = self.one_image(image)
         argv = substitute(self.argv, image="" if image is None else str(image), port=port)
         size = image.stat().st_size if image is not None and image.is_file() else 0
         name = "(no image)" if image is None else image.name
@@ -311,10 +316,7 @@ class RemoteCommandFlasher(CommandFlasher):
         from testbed.backends.remote import LabHost
         from testbed.errors import RemoteError
 
-        if image is not None and not isinstance(image, (str, Path)):
-            raise BadInput(f"board {self.board.name}: a Contiki board takes one firmware image")
-        image = None if image is None else Path(image)
-        self.check_image(image)
+        image = self.one_image(image)
         if self.device is None and any("{port}" in argument for argument in self.argv):
             raise BadInput(f"{self.source}: board {self.board.name}: the flasher uses {{port}} "
                            f"and runs on host {self.host.name}: give the board's serial device "
