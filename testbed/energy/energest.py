@@ -88,6 +88,26 @@ class _Block:
     fields: dict[str, int] = field(default_factory=dict)
 
 
+#: the Energest clocks of the platforms the testbed knows: CC2538's RTIMER (32768 Hz) and a
+#: Linux-hosted node's microseconds (native, medium)
+KNOWN_TICKS_PER_SECOND = (DEFAULT_TICKS_PER_SECOND, 1_000_000)
+
+
+def ticks_per_second_of(text: str) -> int:
+    """The Energest clock a console's summaries were counted in: the first summary's "Total
+    time" ticks over the whole seconds its header names, taken to the nearest known clock
+    (KNOWN_TICKS_PER_SECOND); DEFAULT_TICKS_PER_SECOND when no summary says."""
+    seconds: int | None = None
+    for raw in text.splitlines():
+        line = raw.rstrip("\r")
+        if m := _HEADER.search(line):
+            seconds = int(m[2]) or None
+        elif seconds and (m := _TOTAL.search(line)):
+            rate = int(m[1]) / seconds
+            return min(KNOWN_TICKS_PER_SECOND, key=lambda known: abs(known - rate))
+    return DEFAULT_TICKS_PER_SECOND
+
+
 def parse_energest(text: str, *,
                    ticks_per_second: int = DEFAULT_TICKS_PER_SECOND) -> EnergestReport:
     """Every complete period summary in `text`; the rest in `skipped` (module docstring)."""

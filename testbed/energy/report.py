@@ -253,6 +253,61 @@ def measure_energy(directory: str | Path, *, sensors: Iterable[str], interval_s:
     return nodes, energy
 
 
+def energest_energy_section(directory: str | Path, *, sensors: Iterable[str],
+                            interval_s: float, settings: EnergySettings = EnergySettings()
+                            ) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
+    """(`nodes`, `energy`) of a variant whose air no medium modelled (a lab of real boards):
+    each sensor's radio times from its own Energest (logs/<node>.console: Radio Tx as TX,
+    Radio Rx, which Contiki counts while the radio listens or receives, as listen, the rest as
+    sleep), over its complete periods, priced by the same figures as the medium's times.
+    `source: "energest"` says so; there is no duty-cycle model to recompute (other_modes is
+    empty): the node's radio did what its firmware did."""
+    from testbed.energy.energest import parse_energest, ticks_per_second_of
+
+    directory = Path(directory)
+    sensors = tuple(sensors)
+    profile = get_profile(settings.profile)
+    logs = directory / "logs"
+    sent_seqs = read_sent(logs, sensors)
+    delivered = read_delivered(directory / "deliveries.jsonl",
+                               sent_seqs if any(sent_seqs.values()) else None)
+    times: dict[str, RadioTimes] = {}
+    for node in sensors:
+        try:
+            text = (logs / f"{node}.console").read_text(errors="replace")
+        except OSError:
+            continue
+        totals = parse_energest(text, ticks_per_second=ticks_per_second_of(text)).totals()
+        if totals["total_s"] <= 0:
+            continue
+        times[node] = RadioTimes(node=node, span_s=totals["total_s"], tx_s=totals["tx_s"],
+                                 rx_s=0.0, listen_s=totals["rx_s"],
+                                 sleep_s=max(totals["total_s"] - totals["tx_s"]
+                                             - totals["rx_s"], 0.0))
+    if not times:
+        raise BadInput(f"{logs}: no sensor console holds a complete Energest period")
+    always = replace(settings, mode=RdcMode.ALWAYS_ON)
+    chosen = _mode_figures(times, profile, always, sensors=sensors, delivered=delivered,
+                           interval_s=interval_s,
+                           sent={n: len(seqs) for n, seqs in sent_seqs.items()})
+    nodes = {name: {"tx_s": _round(t.tx_s), "rx_s": _round(t.listen_s),
+                    "energy_mj": chosen["nodes"][name]["energy_mj"]["total"]}
+             for name, t in times.items()}
+    energy = {
+        "source": "energest",
+        "profile": profile.to_json(),
+        "radio_only": True,
+        "battery": {"title": settings.battery.title,
+                    "capacity_mah": settings.battery.capacity_mah,
+                    "voltage_v": settings.battery.voltage_v},
+        "span_s": _round(max(t.span_s for t in times.values())),
+        "interval_s": interval_s,
+        **chosen,
+        "other_modes": {},
+    }
+    return nodes, energy
+
+
 def rewrite_energy(run_dir: str | Path, *, sensors: Iterable[str],
                    settings: EnergySettings) -> Path:
     """Recompute every variant's `nodes` and `energy` in run_dir/results.json (atomically)."""

@@ -367,10 +367,17 @@ def _measure_energy(directory: Path, sensors: Sequence[str], interval_s: float
                     ) -> tuple[dict[str, NodeFigures], dict[str, Any]]:
     """results.json `nodes` and `energy` (testbed.energy.report, default profile and mode;
     `testbed compare --profile/--rdc` recomputes them); an unreadable log: the reason, kept."""
-    from testbed.energy.report import measure_energy
+    from testbed.energy.report import energest_energy_section, measure_energy
 
-    if not (directory / "radio.csv").exists():
-        return {}, {}
+    if not (directory / "radio.csv").exists():  # no medium: a lab of real boards
+        if not any((directory / "logs" / f"{s}.console").exists() for s in sensors):
+            return {}, {}
+        try:
+            nodes, energy = energest_energy_section(directory, sensors=sensors,
+                                                    interval_s=interval_s)
+        except (TestbedError, OSError, ValueError, KeyError) as exc:
+            return {}, {"error": f"{type(exc).__name__}: {exc}"}
+        return {n: NodeFigures(**f) for n, f in nodes.items()}, energy
     try:
         nodes, energy = measure_energy(directory, sensors=sensors, interval_s=interval_s)
     except (TestbedError, OSError, ValueError, KeyError) as exc:
