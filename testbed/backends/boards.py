@@ -22,6 +22,13 @@ def is_url(port: str) -> bool:
     return "://" in port
 
 
+#: emulated boards that exist only while a run on the lab's boards plays them (backends/lab.py)
+RUN_ONLY = {"contiki-native": "a native board is plugged in by a run on the lab's boards "
+                              "(testbed compare --lab) and exists only while it runs",
+            "medium": "the medium's sniffer exists only while a run on the lab's boards runs; "
+                      "its frames are that run's capture.pcap"}
+
+
 def _backend(board: Board, on_start: Callable[[int], object] | None = None
              ) -> QemuMicrobit | SerialBoard | None:
     if board.emulator == "qemu-microbit":
@@ -34,6 +41,8 @@ def _backend(board: Board, on_start: Callable[[int], object] | None = None
 
 def board_missing(board: Board) -> str | None:
     """Why `board` cannot be used on this machine (with the fix), or None when it can."""
+    if board.emulator in RUN_ONLY:
+        return f"board {board.name}: {RUN_ONLY[board.emulator]}"
     backend = _backend(board)
     if backend is None:
         return None
