@@ -177,6 +177,16 @@ def _device(value: Any) -> Any:
     return value
 
 
+def _lease_dir(value: Any) -> Any:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not re.fullmatch(r"/[A-Za-z0-9._/+-]*", value) \
+            or "/../" in f"{value}/":
+        raise ValueError("expected an absolute directory path on the host, such as "
+                         f"/srv/testbed/leases (got {_got(value)})")
+    return value.rstrip("/") or "/"
+
+
 def _make_variables(value: Any) -> Any:
     if value is None:
         return {}
@@ -215,6 +225,9 @@ class Host(BaseModel):
     #: the known_hosts file holding the host's key (relative to the lab file); None: the
     #: user's ~/.ssh/known_hosts. An unknown or changed key is refused, never accepted.
     known_hosts: Annotated[str | None, BeforeValidator(_file)] = None
+    #: the lease directory ON the host (absolute; shared by every user who drives its boards);
+    #: None: /run/testbed/leases for root or when writable there, else ~/.local/state/testbed/leases
+    leases: Annotated[str | None, BeforeValidator(_lease_dir)] = None
 
     @property
     def user(self) -> str:

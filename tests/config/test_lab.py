@@ -124,6 +124,9 @@ CASES = [
      r"hosts\.labpi\.ssh: expected user@host or user@host:port"),
     ("host-name-key", "name: d\nhosts:\n  labpi: {name: x, ssh: a@b}\n", 3, 11,
      r"hosts\.labpi\.name: unknown key 'name': a host's name is its key under hosts:"),
+    ("relative-lease-dir", "name: d\nhosts:\n  pi: {ssh: a@pi, leases: leases}\n", 3, 27,
+     r"hosts\.pi\.leases: expected an absolute directory path on the host, such as "
+     r"/srv/testbed/leases \(got 'leases'\)"),
     ("remote-device-path", "name: d\nhosts:\n  pi: {ssh: a@pi}\nboards:\n"
      "  mb1: {platform: micropython, host: pi, port: /dev/ttyACM0}\n", 5, 48,
      r"boards\.mb1\.port: board on host pi: expected a pyserial URL"),
