@@ -9,18 +9,18 @@ also on Ctrl-C; a holder that dies leaves a lease that expires by time (default 
 once when its pid is dead on the machine that looks (same hostname only: a pid means nothing
 elsewhere).
 
-Until a store on lab hosts exists (see `store_for`), boards on a lab host are leased in a
-per-host subdirectory here, which keeps apart the runs started on this machine only.
+Boards on a lab host are leased on that host (RemoteLeaseStore, testbed/backends/
+remote_leases.py: one SSH command per step), so runs started from any machine are kept apart.
 
 Why files and not labgrid's coordinator or a lock server: labgrid is not a dependency here and
 its coordinator is one more daemon a lab must run and keep up; a `flock` taken through fabric
 lasts only as long as its SSH session, so a run must keep one open throughout and a dropped
 connection frees the board mid-run. A lease file with an expiry needs nothing running on the
-lab host, rides out a dropped connection for ttl seconds, and shows its holder to a `cat`. Clocks of the hosts must agree to well under the
-ttl (NTP does).
+lab host, rides out a dropped connection for ttl seconds, and shows its holder to a `cat`.
+Clocks of the hosts must agree to well under the ttl (NTP does).
 
-Every change is one atomic step in the store, so a store on a lab host (a later fabric
-implementation) needs one round trip per step and holds no lock across the network:
+Every change is one atomic step in the store, so the store on a lab host needs one round trip
+per step and holds no lock across the network:
 
 - create: exclusive. The file is written whole to a temporary name, then link(2)ed to its name,
   which fails if the name exists (never a half-written lease, even after a crash);
@@ -60,7 +60,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from testbed.backends import userns
 from testbed.backends.processes import pid_start_time
-from testbed.errors import BoardBusy, BoardError, LeaseLost
+from testbed.errors import BadInput, BoardBusy, BoardError, LeaseLost
 
 if TYPE_CHECKING:
     from testbed.config.lab import Board, Lab
@@ -219,16 +219,40 @@ StoreFor = Callable[["Lab", "str | None"], LeaseStore]
 
 
 def store_for(lab: Lab, host: str | None) -> LeaseStore:
-    """Where the leases of `lab`'s boards on `host` live (None: this machine's boards).
+    """Where the leases of `lab`'s boards on `host` live (None: this machine's boards): the
+    one place a remote store plugs in.
 
-    Boards on a lab host belong in that host's lease directory, reached by a store over SSH
-    (a later `RemoteLeaseStore` beside testbed/backends/remote.py). Until it exists they are
-    leased in `<lease dir>/<host>/` here: that keeps runs started on this machine apart, not
-    runs started on other machines.
+    Boards on a lab host are leased in that host's lease directory, over SSH
+    (RemoteLeaseStore: connects on its first step, one session until `close()`).
     """
     if host is None:
         return LocalLeaseStore()
-    return LocalLeaseStore(default_lease_dir() / host)
+    from testbed.backends.remote_leases import RemoteLeaseStore
+
+    return RemoteLeaseStore(lab, host)
+
+
+class _Stores:
+    """The stores of one operation, one per host (so one SSH session per lab host, not one
+    per board and step); `close()` ends the sessions."""
+
+    def __init__(self, lab: Lab, stores: StoreFor) -> None:
+        self._lab = lab
+        self._stores = stores
+        self._made: dict[str | None, LeaseStore] = {}
+
+    def __call__(self, host: str | None) -> LeaseStore:
+        if host not in self._made:
+            self._made[host] = self._stores(self._lab, host)
+        return self._made[host]
+
+    def close(self) -> None:
+        for store in self._made.values():
+            close = getattr(store, "close", None)  # a store of files here has nothing to end
+            if close is not None:
+                with contextlib.suppress(BoardError, OSError):
+                    close()
+        self._made.clear()
 
 
 # --- the record -----------------------------------------------------------------------------
@@ -378,8 +402,8 @@ class BoardStatus:
 def _status(store: LeaseStore, lab: str, board: Board) -> tuple[BoardStatus, bytes | None]:
     """The board's state and the exact bytes it was judged on (what a takeover compares)."""
     name = lease_name(lab, board.name)
-    where = store.where(name)
     data = store.read(name)
+    where = store.where(name)  # after the read: a host's store has learnt its directory
     if data is None:
         return BoardStatus(board, LeaseState.FREE, where=where), None
     try:
@@ -399,11 +423,15 @@ def lab_status(lab: Lab, *, stores: StoreFor = store_for) -> list[BoardStatus]:
     """Every board of the lab, in file order: free, held (by whom, until when), expired,
     unreadable (the file named) or unknown (the store could not be asked)."""
     rows = []
-    for board in lab.boards.values():
-        try:
-            rows.append(_status(stores(lab, board.host), lab.name, board)[0])
-        except BoardError as exc:
-            rows.append(BoardStatus(board, LeaseState.UNKNOWN, detail=str(exc)))
+    by_host = _Stores(lab, stores)
+    try:
+        for board in lab.boards.values():
+            try:
+                rows.append(_status(by_host(board.host), lab.name, board)[0])
+            except (BoardError, BadInput) as exc:  # a lab host down, or no known_hosts here
+                rows.append(BoardStatus(board, LeaseState.UNKNOWN, detail=str(exc)))
+    finally:
+        by_host.close()
     return rows
 
 
@@ -411,11 +439,15 @@ def release(lab: Lab, board_name: str, *, stores: StoreFor = store_for) -> Board
     """Remove a board's lease whoever holds it (an operator freeing a stuck board); the
     status it had, so the caller can say whose lease it was."""
     board = lab.boards[board_name]
-    store = stores(lab, board.host)
-    for _ in range(10):  # the lease changes under us only while its holder renews it
-        status, data = _status(store, lab.name, board)
-        if data is None or store.remove(lease_name(lab.name, board.name), expected=data):
-            return status
+    by_host = _Stores(lab, stores)
+    try:
+        store = by_host(board.host)
+        for _ in range(10):  # the lease changes under us only while its holder renews it
+            status, data = _status(store, lab.name, board)
+            if data is None or store.remove(lease_name(lab.name, board.name), expected=data):
+                return status
+    finally:
+        by_host.close()
     raise BoardError(f"lease {status.where}: changed ten times while being removed")
 
 
@@ -473,8 +505,10 @@ class Leases:
     `lease_boards` normally.
     """
 
-    def __init__(self, held: list[_Held], *, ttl_s: float) -> None:
+    def __init__(self, held: list[_Held], *, ttl_s: float, stores: _Stores | None = None
+                 ) -> None:
         self._held = held
+        self._stores = stores  # closed by release(): the SSH sessions to lab hosts
         self._ttl_s = ttl_s
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -529,6 +563,8 @@ class Leases:
                 with contextlib.suppress(BoardError, OSError):
                     h.store.remove(h.name, expected=h.data)
             self._held = []
+            if self._stores is not None:
+                self._stores.close()
 
     def _renew_loop(self) -> None:
         while not self._stop.wait(self._ttl_s / 3):
@@ -546,6 +582,7 @@ def acquire(lab: Lab, boards: Sequence[str], *, run_id: str, timeout_s: float = 
     if unknown:
         raise BoardError(f"lab {lab.name}: no board {', '.join(unknown)} to lease")
     chosen = [lab.boards[name] for name in sorted(set(boards))]
+    by_host = _Stores(lab, stores)  # kept across tries; the Leases returned closes them
     started = time.monotonic()
     delay = 0.05
     while True:
@@ -554,19 +591,20 @@ def acquire(lab: Lab, boards: Sequence[str], *, run_id: str, timeout_s: float = 
         try:
             for board in chosen:
                 mine = Lease.mine(lab.name, board.name, run_id=run_id, ttl_s=ttl_s)
-                taken, status = _take(stores(lab, board.host), lab.name, board, mine)
+                taken, status = _take(by_host(board.host), lab.name, board, mine)
                 if taken is None:
                     blocker = status
                     break
                 held.append(taken)
         except BaseException:
-            Leases(held, ttl_s=ttl_s).release()
+            Leases(held, ttl_s=ttl_s, stores=by_host).release()
             raise
         if blocker is None:
-            return Leases(held, ttl_s=ttl_s)
+            return Leases(held, ttl_s=ttl_s, stores=by_host)
         Leases(held, ttl_s=ttl_s).release()
         waited = time.monotonic() - started
         if waited >= timeout_s:
+            by_host.close()
             raise _busy(lab, blocker, waited)
         if on_wait is not None:
             on_wait(f"{_held_by(lab, blocker)}: waiting up to {timeout_s:.0f} s")

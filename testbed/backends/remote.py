@@ -218,14 +218,18 @@ class LabHost:
     # --- commands ---------------------------------------------------------------------------
 
     def run(self, argv: list[str] | tuple[str, ...], *, timeout_s: float | None = None,
-            check: bool = True) -> RemoteResult:
+            check: bool = True, stdin: bytes | None = None) -> RemoteResult:
         """Run `argv` on the host, each argument exactly one argument there; its stdout and
-        stderr are returned and written to the log as they come. `check`: a non-zero status
+        stderr are returned as received and written to the log as they come. `stdin`: sent
+        to the command whole, then end of file (ASCII only: invoke carries text, so binary
+        goes base64); None: the command reads end of file at once. `check`: a non-zero status
         is a RemoteError (with the last of stderr); a command past `timeout_s` always is."""
         from invoke.exceptions import CommandTimedOut
 
         if isinstance(argv, (str, bytes)) or not argv:
             raise TypeError("argv must be a non-empty list of arguments, not a string (no shell)")
+        if stdin is not None and not (isinstance(stdin, bytes) and stdin.isascii()):
+            raise TypeError("stdin must be ASCII bytes (send binary data base64)")
         argv = tuple(str(argument) for argument in argv)
         connection = self._need()
         timeout = self.timeout_s if timeout_s is None else timeout_s
@@ -237,7 +241,8 @@ class LabHost:
             log.flush()
             try:
                 result = connection.run(
-                    command, hide=False, warn=True, pty=False, in_stream=False,
+                    command, hide=False, warn=True, pty=False,
+                    in_stream=False if stdin is None else _WholeInput(stdin.decode("ascii")),
                     out_stream=_Flushing(log), err_stream=_Flushing(log),
                     timeout=timeout + KILL_AFTER_S + self.connect_timeout_s)
             except CommandTimedOut:
@@ -319,3 +324,15 @@ class _Flushing:
     def flush(self) -> None:
         self._stream.flush()
 
+
+
+class _WholeInput:
+    """Text for a command's stdin, handed over in one read: invoke asks a stream without a
+    file descriptor for one byte per read and naps 10 ms between reads (5 s for 500 bytes)."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+
+    def read(self, size: int = -1) -> str:
+        text, self._text = self._text, ""
+        return text

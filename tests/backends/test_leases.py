@@ -31,7 +31,7 @@ from testbed.backends.leases import (
     lease_name,
 )
 from testbed.config.lab import Lab, parse_lab
-from testbed.errors import BoardBusy, LeaseLost
+from testbed.errors import BoardBusy, BoardError, LeaseLost
 
 LAB = """\
 name: bench
@@ -263,19 +263,25 @@ def test_a_lease_taken_from_a_run_is_lost_not_released(lab: Lab, lease_dir: Path
     assert Lease.from_bytes(store.read("bench.b1.lease") or b"").run_id == "222222"
 
 
-def test_boards_on_a_lab_host_are_leased_in_that_host_s_directory(lease_dir: Path) -> None:
-    lab = parse_lab(LAB + """\
-  mb3: {platform: micropython, host: labpi, port: "rfc2217://labpi:4000", device: /dev/ttyACM0}
+def test_a_board_on_a_lab_host_that_cannot_be_reached_is_unknown_and_not_leased(
+        lease_dir: Path, tmp_path: Path) -> None:
+    """Its lease lives on the host (tests/backends/test_remote_leases.py has a real one); with
+    nothing listening there, status says unknown and leasing fails naming the host, the board
+    taken before it (b1) given back."""
+    (tmp_path / "known_hosts").write_text("")
+    lab = parse_lab(LAB + f"""\
+  mb3: {{platform: micropython, host: labpi, port: "rfc2217://labpi:4000", device: /dev/ttyACM0}}
 hosts:
-  labpi: {ssh: tester@labpi}
+  labpi: {{ssh: tester@127.0.0.1:1, known_hosts: {tmp_path / "known_hosts"}}}
 """, "bench.yaml")
-    with lease_boards(lab, ["mb3", "b1"], run_id="111111"):
-        assert (lease_dir / "labpi" / "bench.mb3.lease").exists()
-        assert (lease_dir / "bench.b1.lease").exists()
-        mb3 = lab_status(lab)[-1]
-        assert (mb3.state, mb3.where) == (LeaseState.HELD,
-                                          str(lease_dir / "labpi" / "bench.mb3.lease"))
-    assert not (lease_dir / "labpi" / "bench.mb3.lease").exists()
+    mb3 = lab_status(lab)[-1]
+    assert mb3.state is LeaseState.UNKNOWN and "host labpi" in mb3.detail
+    assert "Connection refused" in mb3.detail
+    with pytest.raises(BoardError, match=r"^board leases on host labpi: read bench\.mb3\.lease: "
+                       r"host labpi \(tester@127\.0\.0\.1:1\): cannot connect") as caught:
+        lease_boards(lab, ["mb3", "b1"], run_id="111111").__enter__()
+    assert "\n" not in str(caught.value)
+    assert not (lease_dir / "bench.b1.lease").exists()
 
 
 # --- the store and the record -------------------------------------------------------------
