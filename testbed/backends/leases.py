@@ -460,6 +460,9 @@ class _Held:
     name: str
     lease: Lease
     data: bytes
+    #: a renewal whose step failed: it may have been written there and only the answer lost
+    #: (a lab host's SSH session dropped), so the file may hold these bytes instead of `data`
+    pending: bytes | None = None
 
 
 def _take(store: LeaseStore, lab: str, board: Board, mine: Lease
@@ -537,10 +540,14 @@ class Leases:
                 data = new.to_bytes()
                 try:
                     ok = h.store.replace(h.name, data, expected=h.data)
+                    if not ok and h.pending is not None:
+                        ok = h.store.replace(h.name, data, expected=h.pending)
                 except (BoardError, OSError) as exc:  # a hiccup: the lease still has ttl left
                     print(f"testbed: lease {h.store.where(h.name)}: renewal failed: {exc}",
                           file=sys.stderr)
+                    h.pending = data
                     continue
+                h.pending = None
                 if ok:
                     h.lease, h.data = new, data
                 else:
@@ -561,7 +568,8 @@ class Leases:
         with self._lock:
             for h in reversed(self._held):
                 with contextlib.suppress(BoardError, OSError):
-                    h.store.remove(h.name, expected=h.data)
+                    if not h.store.remove(h.name, expected=h.data) and h.pending is not None:
+                        h.store.remove(h.name, expected=h.pending)
             self._held = []
             if self._stores is not None:
                 self._stores.close()

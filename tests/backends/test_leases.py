@@ -204,6 +204,35 @@ def test_a_killed_holder_on_another_host_holds_until_its_lease_expires(
     assert held_at(second.first_line()) >= expires.timestamp()
 
 
+class _AnswerLost(LocalLeaseStore):
+    """A real store whose first renewal is done and then reported failed: what a lab host's
+    store sees when the SSH session drops after the host wrote the file (a fault no real
+    session produces on demand, hence this subclass)."""
+
+    failed = False
+
+    def replace(self, name: str, data: bytes, *, expected: bytes) -> bool:
+        done = super().replace(name, data, expected=expected)
+        if not self.failed:
+            object.__setattr__(self, "failed", True)
+            raise BoardError(f"host labpi: replace {name}: the SSH session failed")
+        return done
+
+
+def test_a_renewal_whose_answer_was_lost_is_not_taken_for_a_lost_lease(
+        lab: Lab, lease_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = _AnswerLost(lease_dir)
+    leases = acquire(lab, ["b1"], run_id="111111", ttl_s=30, stores=lambda _l, _h: store)
+    leases.renew()  # written there, reported failed
+    assert "renewal failed" in capsys.readouterr().err
+    leases.renew()  # the file holds the failed step's bytes: still ours
+    assert not leases.lost
+    on_file = Lease.from_bytes(store.read("bench.b1.lease") or b"")
+    assert on_file == leases.lease("b1")
+    leases.release()
+    assert store.read("bench.b1.lease") is None
+
+
 def test_renewal_keeps_a_long_run_s_lease_past_its_ttl(lab: Lab, lease_dir: Path) -> None:
     with lease_boards(lab, ["b1"], run_id="111111", ttl_s=0.6) as leases:
         first = leases.lease("b1")
