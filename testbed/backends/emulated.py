@@ -618,21 +618,26 @@ class EmulatedNetwork:
     # tear-down ---------------------------------------------------------------------------
 
     def _tear_down(self, progress: ProgressLike | None) -> None:
+        """Nodes, then the sniffer (it hears their last frames), then the medium, then the
+        namespaces: each step runs even when one before it raised (the first error is
+        raised after all of them)."""
         step = self._steps(progress, "tear-down", 1)
-        try:
-            if self.contiki is not None:
-                self.contiki.stop()  # before the medium: nodes see it go, not the reverse
+        with contextlib.ExitStack() as stack:
+            stack.callback(step)
+            stack.callback(self.run.finish)
+            stack.callback(self._remove_namespaces)
+            stack.callback(self._stop_medium)
             if self._sniffer is not None:
-                self._sniffer.stop()  # after the nodes: it hears their last frames
-            self._stop_medium()
-            entry = self.run.entry
-            removed = remove_created(entry.netns, entry.pids)
-            if removed.left:
-                raise NetworkError(f"namespaces still present after tear-down: {removed.left}")
-            self.run.close()
-        finally:
-            self.run.finish()
-            step()
+                stack.callback(self._sniffer.stop)
+            if self.contiki is not None:
+                stack.callback(self.contiki.stop)  # first: nodes see the medium go, not reverse
+
+    def _remove_namespaces(self) -> None:
+        entry = self.run.entry
+        removed = remove_created(entry.netns, entry.pids)
+        if removed.left:
+            raise NetworkError(f"namespaces still present after tear-down: {removed.left}")
+        self.run.close()
 
 
 def _no_firmware(app: str) -> Path:

@@ -52,8 +52,9 @@ READ_TIMEOUT_S = 0.2
 #: a node's configuration arrives as TESTBED_<KEY> variables (experiment/nodes.py firmware_env)
 CONFIG_PREFIX = "TESTBED_"
 
-#: builds `app` for `board` with `config` compiled in; returns the image its flasher takes
-BoardFirmware = Callable[[Board, str, Mapping[str, str]], Path]
+#: board_firmware(board, app, config, *, private) -> the image its flasher takes: `app` built
+#: for `board` with `config` compiled in (testbed.contiki.build.board_firmware)
+BoardFirmware = Callable[..., Path]
 
 
 def check_lab_plays(lab: Lab, topology: Topology) -> None:
@@ -85,26 +86,34 @@ class BoardConsole:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._write_lock = threading.Lock()
+        self._closed = False
 
     def open(self, reset: Callable[[serial.SerialBase], bytes] | None = None) -> BoardConsole:
         """Open the port and read it; `reset` first restarts the board through the open port
         (pyserial drops unread input on open, as a USB serial does: what the board said
         between its flasher's reset and this open is lost) and returns its first output."""
+        # pyserial's rfc2217 client has no write timeout (it refuses one): a board on a lab host
+        timeouts = {} if self.url.startswith("rfc2217://") else {"write_timeout": 2.0}
         try:
             self._port = serial.serial_for_url(self.url, baudrate=self.board.baudrate,
-                                               timeout=READ_TIMEOUT_S, write_timeout=2.0)
+                                               timeout=READ_TIMEOUT_S, **timeouts)
         except (serial.SerialException, OSError, ValueError) as exc:
+            self.close()
             raise NetworkError(f"board {self.board.name}: cannot open its console "
                                f"{self.url}: {exc}") from None
-        if reset is not None:
-            try:
-                self.console.feed(reset(self._port))
-            except TestbedError as exc:
-                self._port.close()
-                raise NetworkError(f"board {self.board.name}: reset: {exc}") from None
-        self._start(self._read, f"console-{self.board.name}")
-        if isinstance(self.console, SlipConsole):
-            self._start(self._from_tun, f"tun-{self.board.name}")
+        try:
+            if reset is not None:
+                try:
+                    self.console.feed(reset(self._port))
+                except TestbedError as exc:
+                    raise NetworkError(f"board {self.board.name}: reset over {self.url}: "
+                                       f"{exc}") from None
+            self._start(self._read, f"console-{self.board.name}")
+            if isinstance(self.console, SlipConsole):
+                self._start(self._from_tun, f"tun-{self.board.name}")
+        except BaseException:  # Ctrl-C in the reset included: nothing of it stays open
+            self.close()
+            raise
         return self
 
     def _start(self, target: Callable[[], None], name: str) -> None:
@@ -117,10 +126,10 @@ class BoardConsole:
         return self.error is None and not self._stop.is_set()
 
     def write(self, data: bytes) -> None:
-        if self._port is None or self.error is not None:
-            return
         try:
             with self._write_lock:
+                if self._port is None or self.error is not None:
+                    return
                 self._port.write(data)
         except (serial.SerialException, OSError) as exc:
             self._lost(exc)
@@ -149,13 +158,18 @@ class BoardConsole:
                     self.console.from_tun()
 
     def close(self) -> None:
+        """Stop the readers, close the port and the console files; again is a no-op."""
+        if self._closed:
+            return
+        self._closed = True
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=2.0)
-        if self._port is not None:
-            with contextlib.suppress(serial.SerialException, OSError):
-                self._port.close()
-            self._port = None
+        with self._write_lock:
+            if self._port is not None:
+                with contextlib.suppress(serial.SerialException, OSError):
+                    self._port.close()
+                self._port = None
         self.console.close()
 
 
@@ -204,11 +218,12 @@ class BoardNode:
     def failure(self) -> str | None:
         return self.console_io.error
 
-    def stop(self, timeout_s: float = 2.0) -> int | None:
-        """Stop reading the console; the board keeps its firmware until the next flash."""
+    def stop(self) -> int | None:
+        """Stop reading the console and let the port go (also after the board was lost); the
+        board keeps its firmware until the next flash."""
+        lost = self.console_io.error is not None
+        self.console_io.close()
         if self.process.returncode is None:
-            lost = self.console_io.error is not None
-            self.console_io.close()
             self.process.returncode = 1 if lost else 0
         return self.process.returncode
 
@@ -381,17 +396,17 @@ class LabPan(ContikiPan):
         read the board's console (the flasher resets the board)."""
         assert self.board_firmware is not None
         board = self.board(node)
-        if node in self.nodes and self.nodes[node].alive():
-            self.nodes[node].stop()
+        if node in self.nodes:
+            self.nodes[node].stop()  # the port goes before the flasher takes it
         config = {key[len(CONFIG_PREFIX):]: value for key, value in env.items()
                   if key.startswith(CONFIG_PREFIX)}
-        image = self.board_firmware(board, app, config)
         port = self.port(board)
-        flasher = flasher_for(board, self.lab, log_dir=self.logs / "flash")
         try:
+            image = self.board_firmware(board, app, config, private=self.run.private_dir)
+            flasher = flasher_for(board, self.lab, log_dir=self.logs / "flash")
             flasher.flash(image, port=port)
         except TestbedError as exc:
-            raise NetworkError(f"{node}: {exc}") from None
+            raise NetworkError(f"{node} (board {board.name}): {exc}") from None
         self.logs.mkdir(parents=True, exist_ok=True)
         console_path, events_path = self.logs / f"{node}.console", self.logs / f"{node}.jsonl"
         err_path = self.logs / f"{node}.err"
@@ -419,14 +434,16 @@ class LabPan(ContikiPan):
                            "handed an ELF")
 
     def stop(self) -> None:
-        """Every console, then the emulated boards, then the TUN's fd."""
-        for running in self.nodes.values():
-            running.stop()
-        for native in self.boards.values():
-            native.stop()
-        if self._tun is not None:
-            os.close(self._tun)
-            self._tun = None
+        """Every console, then the emulated boards, then the TUN's fd; one that fails does not
+        keep the others open (the first failure is raised after all were tried)."""
+        with contextlib.ExitStack() as stack:
+            if self._tun is not None:
+                stack.callback(os.close, self._tun)
+                self._tun = None
+            for native in self.boards.values():
+                stack.callback(native.stop)
+            for running in self.nodes.values():
+                stack.callback(running.stop)  # last in, first out: consoles go first
 
     def lost_boards(self) -> list[str]:
         """Why consoles were lost, one message per board (a board unplugged mid-run)."""

@@ -68,8 +68,9 @@ _URL = re.compile(r"[a-z][a-z0-9+.-]*://\S+")  # pyserial URLs: rfc2217://, sock
 _SSH = re.compile(r"[A-Za-z0-9._-]{1,32}@[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?")
 _MAKE_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,31}")
 _MAKE_VALUE = re.compile(r"[A-Za-z0-9_.+/-]{1,64}")
-#: the Contiki-NG targets a board may be built for (testbed/contiki/build.py builds them)
-CONTIKI_TARGETS = ("zoul", "cc2538dk", "medium")
+#: make variables the build sets itself (testbed/contiki/build.py RESERVED says the same)
+MAKE_RESERVED = frozenset({"TARGET", "BUILD_DIR", "CONTIKI", "TARGETDIRS", "CFLAGS", "LDFLAGS",
+                            "RELSTR", "CONTIKI_PROJECT"})
 #: emulated boards, by the platform they run
 EMULATORS = {"qemu-microbit": "micropython", "contiki-native": "contiki", "medium": "sensniff"}
 
@@ -196,6 +197,9 @@ def _make_variables(value: Any) -> Any:
     for name, setting in value.items():
         if not isinstance(name, str) or not _MAKE_NAME.fullmatch(name):
             raise ValueError(f"expected an upper-case make variable name (got {_got(name)})")
+        if name in MAKE_RESERVED:
+            raise ValueError(f"{name}: the testbed sets it itself (target: and the build's "
+                             "own folders); give only variables such as BOARD")
         if not isinstance(setting, str | int) or not _MAKE_VALUE.fullmatch(str(setting)):
             raise ValueError(f"{name}: expected letters, digits and _.+/- (got {_got(setting)})")
     return {name: str(setting) for name, setting in value.items()}

@@ -33,7 +33,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from testbed.backends.processes import dies_with_parent
-from testbed.config.lab import Board
+from testbed.config.lab import MAKE_RESERVED, Board
 from testbed.contiki.tree import STAMP as TREE_STAMP
 from testbed.errors import BadInput, TestbedError
 from testbed.firmware import nodes_dir
@@ -62,8 +62,7 @@ class BuildError(BadInput):
 
 
 #: make variables the build sets itself (an option may not change where things are)
-RESERVED = frozenset({"TARGET", "BUILD_DIR", "CONTIKI", "TARGETDIRS", "CFLAGS", "LDFLAGS",
-                      "RELSTR", "CONTIKI_PROJECT"})
+RESERVED = MAKE_RESERVED  # the lab file refuses them too (config/lab.py)
 _MACRO = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _VARIABLE = re.compile(r"[A-Z][A-Z0-9_]*\Z")
 _VALUE = re.compile(r"[A-Za-z0-9_.+/-]*\Z")
@@ -299,7 +298,9 @@ def board_image(board: Board, elf: Path) -> Path:
     """What a lab board's flasher writes: the ELF of a native board; for a CC2538 board
     (zoul, cc2538dk) the raw flash image beside it, made as Contiki's `make <app>.bin` makes it
     (arch/cpu/arm/Makefile.arm: objcopy -O binary, gaps filled with 0xff as erased flash
-    reads), for cc2538-bsl's -a 0x00200000 ... {image}."""
+    reads). It starts at the ELF's lowest load address, which the flasher must be given
+    (cc2538-bsl -a: 0x00202000 on a RE-Mote rev-b, after its bootloader, as Contiki's
+    Makefile.zoul derives it)."""
     if board.emulator == "contiki-native" or board.target in (None, "medium"):
         return elf
     binary = elf.with_suffix(".bin")
@@ -317,16 +318,26 @@ def board_image(board: Board, elf: Path) -> Path:
     return binary
 
 
-def board_firmware(board: Board, app: str, config: Mapping[str, str]) -> Path:
+#: configuration keys whose values are secrets: an image that holds one is built under the
+#: run's private directory (removed with the run), never in the shared firmware cache
+SECRET_KEYS = frozenset({"PASSWORD"})
+
+
+def board_firmware(board: Board, app: str, config: Mapping[str, str], *,
+                   private: Path | None = None) -> Path:
     """The image of `app` for a lab board (testbed/backends/lab.py flashes it): built for the
     board's `target` (a native board's: medium) with its make variables and the node's
-    configuration compiled in, as a board carries it."""
+    configuration compiled in, as a board carries it. A configuration with a secret (an XMPP
+    password) is built under `private` (the run's private directory), so neither its header
+    nor its objects nor its image outlive the run; the others are cached as usual."""
     target = board.target or ("medium" if board.emulator == "contiki-native" else None)
     if target is None:
         raise BadInput(f"board {board.name}: no target to build for (add `target: zoul` or "
                        "another Contiki-NG target to the board in the lab file)")
     options = BuildOptions(make=dict(board.make), config=dict(config))
-    return board_image(board, build_firmware(app, target, options).elf)
+    secret = any(config.get(key) for key in SECRET_KEYS)
+    out = private / "firmware" if secret and private is not None else None
+    return board_image(board, build_firmware(app, target, options, out=out).elf)
 
 
 def make_argv(source: Path, target: Target, project: str, options: BuildOptions, contiki: Path,

@@ -260,7 +260,7 @@ def _wait_nodes_ready(vr: _VariantRun, timeout_s: float) -> None:
 
 
 def _wait_delivered(vr: _VariantRun, *, readings: int, interval_s: float, sink: Any,
-                    observer: Observer) -> None:
+                    observer: Observer, lost: Callable[[], list[str]] = list) -> None:
     """Until the sink has every sensor's `readings`; or, for NON notifications, all nodes are
     done and a grace period passed; or the sink exited; or the time allowance ran out (then
     `timed_out`)."""
@@ -291,7 +291,7 @@ def _wait_delivered(vr: _VariantRun, *, readings: int, interval_s: float, sink: 
         process = getattr(sink, "process", None)
         if process is not None and process.poll() is not None:
             return  # the sink finished (a poller that asked all its readings) or died
-        if any(_board_lost(running) for running in vr.nodes.values()):
+        if lost():
             return  # a lab board went away (unplugged): nothing more comes from it
         if getattr(sink, "finished", False):  # an iq poller has asked every reading: what
             all_done_at = all_done_at or now   # is not in after a grace period never comes
@@ -301,11 +301,6 @@ def _wait_delivered(vr: _VariantRun, *, readings: int, interval_s: float, sink: 
             vr.timed_out = True
             return
         time.sleep(POLL_S)
-
-
-def _board_lost(running: RunningNode) -> str | None:
-    """Why a lab board's console went away (BoardRun), or None (and for every process)."""
-    return getattr(getattr(running.process, "console", None), "error", None)
 
 
 def run_variant(variant: Variant, *, topology: Topology, run: Run, readings: int,
@@ -436,10 +431,11 @@ def _run_services_and_nodes(vr: _VariantRun, net: EmulatedNetwork, stack: contex
             start_offsets=start_offsets(vr.sensors, interval_s=interval_s, seed=seed),
         ))
     observer.phase(variant, "readings")
-    _wait_delivered(vr, readings=readings, interval_s=interval_s, sink=sink, observer=observer)
-    lost = net.contiki.lost_boards() if isinstance(net.contiki, LabPan) else []
-    if lost:  # a board unplugged mid-variant (the sensors' own failures name theirs too)
-        raise TestbedError("; ".join(lost))
+    lost = net.contiki.lost_boards if isinstance(net.contiki, LabPan) else list
+    _wait_delivered(vr, readings=readings, interval_s=interval_s, sink=sink, observer=observer,
+                    lost=lost)
+    if lost():  # a board unplugged mid-variant: the border router's, a router's or a sensor's
+        raise TestbedError("; ".join(lost()))
 
 
 def _keep_prosody_files(private: Path, keep: Path) -> None:

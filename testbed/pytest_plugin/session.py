@@ -5,10 +5,13 @@ the end. One object per session (registered by pytest_configure), holding its st
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from testbed.errors import BoardBusy
 from testbed.experiment.run import remove_stale_runs
 from testbed.pytest_plugin import boards, summary
 from testbed.pytest_plugin.experiments import SessionState
@@ -22,8 +25,9 @@ PLUGIN_FIXTURES = frozenset({"testbed", "variant", "node", "sniffer", "energy", 
 PLUGIN_MARKERS = ("variant", "topology", "needs_boards")
 
 
-#: pytest's exit status when a lab's boards were busy (EX_TEMPFAIL, as `testbed compare`)
-BOARD_BUSY_EXIT = 75
+#: pytest's exit status when a lab's boards were busy and nothing else failed (EX_TEMPFAIL,
+#: as `testbed compare`)
+BOARD_BUSY_EXIT = BoardBusy.exit_status
 
 
 class SessionHooks:
@@ -33,6 +37,9 @@ class SessionHooks:
         self.settings = settings
         self.state = state
         self.summary_path: Path | None = None
+        #: failed tests (set-up included) whose error was BoardBusy, and any other failures
+        self.busy_failures = 0
+        self.other_failures = 0
 
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]
                                       ) -> None:
@@ -81,10 +88,23 @@ class SessionHooks:
             self.state.close()  # live networks down (session fixtures are down already)
         finally:
             self.summary_path = summary.finish(self.state, self.settings)
-        if any(e.busy for e in self.state.experiments.values()):
-            # the lab's boards were held by another run: nothing failed, try again later
-            # (`testbed compare`'s exit status 75; GitLab: retry: exit_codes: [75])
+        if (self.busy_failures and not self.other_failures
+                and session.exitstatus == pytest.ExitCode.TESTS_FAILED):
+            # only because the lab's boards were held by another run: try again later
+            # (`testbed compare`'s exit status 75; GitLab: retry: exit_codes: [75]); a real
+            # failure beside it keeps pytest's own status, so a retry never hides it
             session.exitstatus = BOARD_BUSY_EXIT
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]
+                                  ) -> Generator[None, Any, None]:
+        outcome = yield
+        report = outcome.get_result()
+        if report.failed:
+            if call.excinfo is not None and call.excinfo.errisinstance(BoardBusy):
+                self.busy_failures += 1
+            else:
+                self.other_failures += 1
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         lines = summary.terminal_lines(self.state, self.summary_path)

@@ -134,6 +134,8 @@ CASES = [
      3, 46, r"boards\.mb1\.device: device is the board's serial device on its lab host"),
     ("make-not-contiki", BOARD + "  mb1: {platform: micropython, port: /dev/a, make: {X: y}}\n",
      3, 46, r"boards\.mb1\.make: make is for contiki boards only"),
+    ("reserved-make", BOARD + "  cc: {platform: contiki, port: /dev/a, make: {TARGET: zoul}}\n",
+     3, 47, r"boards\.cc\.make: TARGET: the testbed sets it itself"),
     ("bad-port", BOARD + "  mb1: {platform: micropython, port: ttyACM0}\n", 3, 38,
      r"boards\.mb1\.port: expected a serial device path such as /dev/ttyACM0 or a pyserial "
      r"URL such as rfc2217://labhost:4000 \(got 'ttyACM0'\)"),

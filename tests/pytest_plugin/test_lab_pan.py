@@ -93,9 +93,14 @@ def test_a_suite_whose_boards_another_run_holds_exits_75_naming_the_holder(
         result = pytester.runpytest_subprocess(
             "--topology", "pair.yaml", "--lab", "bench.yaml", "--board-wait", "0",
             "--variants", "coap-get")
+        pytester.makepyfile(test_other="def test_broken():\n    assert 1 == 2\n")
+        mixed = pytester.runpytest_subprocess(
+            "--topology", "pair.yaml", "--lab", "bench.yaml", "--board-wait", "0",
+            "--variants", "coap-get")
     finally:
         holder.kill()
         holder.wait()
     assert result.ret == 75
     result.assert_outcomes(failed=2, errors=1)  # two tests ask in their call, the sniffer in set-up
     result.stdout.fnmatch_lines(["*nbr*held by*abc123*"])
+    assert mixed.ret == 1  # a real failure beside busy boards: no retry may hide it
