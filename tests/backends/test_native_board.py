@@ -419,6 +419,23 @@ def test_the_flasher_reaches_a_board_over_rfc2217(board: Served, images: dict[st
         with serial.serial_for_url(url, timeout=0.1) as console:
             seen = read_until(console, b"router started", reset_console(console))
         assert b"Starting Contiki-NG" in seen
+        # the lab path's own console (backends/lab.py) over the same URL, reset on it
+        from testbed.backends.console import LineConsole
+        from testbed.backends.lab import BoardConsole, _native_reset
+        from testbed.config.lab import parse_lab
+
+        lab_board = parse_lab("name: l\nboards:\n  nb: {platform: contiki, emulator: "
+                              "contiki-native, node: s1}\n").boards["nb"]
+        lines = LineConsole("s1", tmp_path / "s1.console", tmp_path / "s1.jsonl")
+        io = BoardConsole(lab_board, url, lines).open(reset=_native_reset)
+        try:
+            deadline = time.monotonic() + 10
+            while b"router started" not in (tmp_path / "s1.console").read_bytes():
+                assert io.alive and time.monotonic() < deadline, io.error
+                time.sleep(0.1)
+        finally:
+            io.close()
+        assert b"Starting Contiki-NG" in (tmp_path / "s1.console").read_bytes()
     finally:
         ser2net.terminate()
         ser2net.wait(10)
