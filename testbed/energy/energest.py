@@ -88,9 +88,10 @@ class _Block:
     fields: dict[str, int] = field(default_factory=dict)
 
 
-#: the Energest clocks of the platforms the testbed knows: CC2538's RTIMER (32768 Hz) and a
-#: Linux-hosted node's microseconds (native, medium)
-KNOWN_TICKS_PER_SECOND = (DEFAULT_TICKS_PER_SECOND, 1_000_000)
+#: a Linux-hosted node's Energest clock (native, medium): microseconds
+NATIVE_TICKS_PER_SECOND = 1_000_000
+#: the Energest clocks of the platforms the testbed knows: CC2538's RTIMER, and native's
+KNOWN_TICKS_PER_SECOND = (DEFAULT_TICKS_PER_SECOND, NATIVE_TICKS_PER_SECOND)
 
 
 def ticks_per_second_of(text: str) -> int:

@@ -30,13 +30,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from testbed.energy.energest import EnergestReport, parse_energest
+from testbed.energy.energest import NATIVE_TICKS_PER_SECOND, EnergestReport, parse_energest
 from testbed.energy.radio_model import RadioTimes, radio_times
 from testbed.radio.activity import RadioActivity
 
 #: ENERGEST_CONF_SECOND of nodes/contiki/platform/medium/contiki-conf.h: microseconds of the
 #: host's CLOCK_MONOTONIC
-MEDIUM_TICKS_PER_SECOND = 1_000_000
+MEDIUM_TICKS_PER_SECOND = NATIVE_TICKS_PER_SECOND  # the medium platform is Linux-hosted
 
 WHAT = ("Energest: the node's radio driver's own count, in wall time of the host: TX is the "
         "time it waited on the medium's modelled exchange (CCA, airtime, ACK), RX the rest of "
