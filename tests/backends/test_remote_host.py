@@ -16,7 +16,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,14 +27,15 @@ import pytest
 
 from testbed.backends import netns as ns
 from testbed.backends.flash import FlashError, RawReplFlasher, RemoteCommandFlasher, flasher_for
-from testbed.backends.processes import dies_with_parent, kill_process_group
+from testbed.backends.processes import kill_process_group
 from testbed.backends.qemu import QemuMicrobit
 from testbed.backends.remote import LabHost
 from testbed.config.lab import Host, Lab, load_lab
 from testbed.errors import BadInput, BoardError, RemoteError
 from testbed.pytest_plugin.nodes import LabRunner, Node
 
-SSHD = "/usr/sbin/sshd"
+from .sshd import SSHD, keygen, ssh_host, start, wait_listening
+
 REPO = Path(__file__).resolve().parents[2]
 APP_MODULE = REPO / "nodes" / "xmpp-sensor" / "outbox.py"
 RFC2217_PORT = 4000
@@ -97,72 +97,13 @@ boards:
         return path
 
 
-def _keygen(path: Path) -> str:
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "", "-f", str(path)],
-                   check=True)
-    return path.with_suffix(".pub").read_text().strip()
-
-
-def _wait_listening(address: str, port: int, process: subprocess.Popen[bytes], log: Path,
-                    timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"exited with {process.returncode}: {log.read_text()[-500:]}")
-        with contextlib.suppress(OSError), socket.create_connection((address, port), 0.2):
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"nothing listening on {address}:{port}: {log.read_text()[-500:]}")
-
-
-def _start(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
-    with open(log, "wb") as out:
-        return subprocess.Popen(dies_with_parent(argv), stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-
-
 @pytest.fixture(scope="module")
 def labpi(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabPi]:
     tmp = tmp_path_factory.mktemp("labpi")
-    tag = secrets.token_hex(3)
-    name, outside, inside = f"tb-rh-{tag}", f"tb-rh{tag}h", f"tb-rh{tag}n"
-    net = f"10.213.{secrets.randbelow(256)}"
-    host_key = _keygen(tmp / "ssh_host_ed25519_key")
-    (tmp / "authorized_keys").write_text(_keygen(tmp / "id_ed25519") + "\n")
-    (tmp / "known_hosts").write_text(f"{net}.2 {host_key}\n")
-    (tmp / "sshd_config").write_text(f"""\
-ListenAddress {net}.2
-HostKey {tmp}/ssh_host_ed25519_key
-PidFile none
-UsePAM no
-PermitRootLogin prohibit-password
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-AuthorizedKeysFile {tmp}/authorized_keys
-StrictModes no
-Subsystem sftp internal-sftp
-""")
-    made_run_sshd = not Path("/run/sshd").exists()  # sshd's privilege separation directory
-    with contextlib.ExitStack() as stack:
-        ns.add_netns([name])
-        stack.callback(ns.delete_netns, [name])
-        stack.callback(ns.kill_netns_processes, [name])  # sshd's per-session children too
-        ns.ip_batch([f"link add {outside} type veth peer name {inside}",
-                     f"link set {inside} netns {name}",
-                     f"addr add {net}.1/30 dev {outside}", f"link set {outside} up"])
-        stack.callback(lambda: subprocess.run(["ip", "link", "del", outside],
-                                              capture_output=True, check=False))
-        ns.ip_batch([f"addr add {net}.2/30 dev {inside}", f"link set {inside} up",
-                     "link set lo up"], netns=name)
-        if made_run_sshd:
-            Path("/run/sshd").mkdir(mode=0o755)
-            stack.callback(lambda: shutil.rmtree("/run/sshd", ignore_errors=True))
-        sshd = _start(["ip", "netns", "exec", name, SSHD, "-D", "-e", "-f",
-                       str(tmp / "sshd_config")], tmp / "sshd.log")
-        stack.callback(kill_process_group, sshd, grace_s=1.0)
-        _wait_listening(f"{net}.2", 22, sshd, tmp / "sshd.log")
+    with ssh_host(tmp, tag="rh", octet=213, config="Subsystem sftp internal-sftp\n") as (
+            host, stack):
         pty = stack.enter_context(QemuMicrobit().open())
-        yield LabPi(netns=name, address=f"{net}.2", dir=tmp, identity=tmp / "id_ed25519",
+        yield LabPi(netns=host.netns, address=host.address, dir=tmp, identity=tmp / "id_ed25519",
                     known_hosts=tmp / "known_hosts", pty=pty)
 
 
@@ -177,10 +118,10 @@ connection: &mb1
   options:
     kickolduser: true
 """)
-    process = _start(["ip", "netns", "exec", labpi.netns, "ser2net", "-n", "-u", "-c",
+    process = start(["ip", "netns", "exec", labpi.netns, "ser2net", "-n", "-u", "-c",
                       str(config)], tmp_path / "ser2net.log")
     try:
-        _wait_listening(labpi.address, RFC2217_PORT, process, tmp_path / "ser2net.log")
+        wait_listening(labpi.address, RFC2217_PORT, process, tmp_path / "ser2net.log")
         yield process
     finally:
         kill_process_group(process, grace_s=1.0)
@@ -286,7 +227,7 @@ def test_an_unknown_host_key_is_refused(labpi: LabPi, tmp_path: Path) -> None:
 
 
 def test_a_changed_host_key_is_refused(labpi: LabPi, tmp_path: Path) -> None:
-    other = _keygen(tmp_path / "another_host_key")
+    other = keygen(tmp_path / "another_host_key")
     stale = tmp_path / "stale_known_hosts"
     stale.write_text(f"{labpi.address} {other}\n")
     lab = load_lab(labpi.lab(tmp_path, known_hosts=stale))
@@ -300,7 +241,7 @@ def test_a_changed_host_key_is_refused(labpi: LabPi, tmp_path: Path) -> None:
 
 def test_a_key_the_host_does_not_know_and_a_closed_port_are_named(labpi: LabPi,
                                                                      tmp_path: Path) -> None:
-    _keygen(tmp_path / "stranger")
+    keygen(tmp_path / "stranger")
     host = Host(name="labpi", ssh=f"root@{labpi.address}")
     with pytest.raises(RemoteError, match=rf"host labpi \(root@{labpi.address}\): key "
                                           rf"authentication with key {tmp_path}/stranger failed"):

@@ -10,7 +10,6 @@ inherit) is checked to stay empty: the leases are the host's.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -35,12 +34,11 @@ from testbed.backends.leases import (
     lab_status,
     lease_boards,
 )
-from testbed.backends.processes import kill_process_group
 from testbed.backends.remote_leases import RemoteLeaseStore
 from testbed.config.lab import load_lab
 from testbed.errors import BoardBusy, LeaseLost
 from tests.cli import run_cli
-from tests.backends.test_remote_host import SSHD, _keygen, _start, _wait_listening
+from tests.backends.sshd import SSHD, ssh_host
 
 pytestmark = [
     pytest.mark.needs_root,
@@ -106,44 +104,10 @@ boards:
 @pytest.fixture(scope="module")
 def pi(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pi]:
     tmp = tmp_path_factory.mktemp("leasepi")
-    tag = secrets.token_hex(3)
-    name, outside, inside = f"tb-rl-{tag}", f"tb-rl{tag}h", f"tb-rl{tag}n"
-    net = f"10.214.{secrets.randbelow(256)}"
-    host_key = _keygen(tmp / "ssh_host_ed25519_key")
-    (tmp / "authorized_keys").write_text(_keygen(tmp / "id_ed25519") + "\n")
-    (tmp / "known_hosts").write_text(f"{net}.2 {host_key}\n[{net}.2]:2 {host_key}\n")
-    (tmp / "sshd_config").write_text(f"""\
-ListenAddress {net}.2
-HostKey {tmp}/ssh_host_ed25519_key
-PidFile none
-UsePAM no
-PermitRootLogin prohibit-password
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-AuthorizedKeysFile {tmp}/authorized_keys
-StrictModes no
-MaxStartups 30
-""")
-    made_run_sshd = not Path("/run/sshd").exists()
-    with contextlib.ExitStack() as stack:
-        ns.add_netns([name])
-        stack.callback(ns.delete_netns, [name])
-        stack.callback(ns.kill_netns_processes, [name])
-        ns.ip_batch([f"link add {outside} type veth peer name {inside}",
-                     f"link set {inside} netns {name}",
-                     f"addr add {net}.1/30 dev {outside}", f"link set {outside} up"])
-        stack.callback(lambda: subprocess.run(["ip", "link", "del", outside],
-                                              capture_output=True, check=False))
-        ns.ip_batch([f"addr add {net}.2/30 dev {inside}", f"link set {inside} up",
-                     "link set lo up"], netns=name)
-        if made_run_sshd:
-            Path("/run/sshd").mkdir(mode=0o755)
-            stack.callback(lambda: shutil.rmtree("/run/sshd", ignore_errors=True))
-        sshd = _start(["ip", "netns", "exec", name, SSHD, "-D", "-e", "-f",
-                       str(tmp / "sshd_config")], tmp / "sshd.log")
-        stack.callback(kill_process_group, sshd, grace_s=1.0)
-        _wait_listening(f"{net}.2", 22, sshd, tmp / "sshd.log")
-        host = Pi(netns=name, address=f"{net}.2", dir=tmp)
+    # known_hosts also under port 2, where nothing listens (the `gone` host of the lab file)
+    with ssh_host(tmp, tag="rl", octet=214, config="MaxStartups 30\n",
+                  known_hosts_ports=(2,)) as (ssh, _stack):
+        host = Pi(netns=ssh.netns, address=ssh.address, dir=tmp)
         host.idle = host.processes()
         yield host
 
