@@ -241,27 +241,39 @@ class CommandFlasher:
         self.check_image(image)
         return image
 
+    @property
+    def where(self) -> str:
+        """The board as a failure names it."""
+        return f"board {self.board.name}"
+
+    def check_port(self) -> None:
+        """BadInput when {port} cannot be filled in (a remote board without its device)."""
+
     def flash(self, image: Path | Sequence[Path] | None, *, port: str,
               progress: ProgressCallback | None = None) -> FlashResult:
         image = self.one_image(image)
-        argv = substitute(self.argv, image="" if image is None else str(image), port=port)
+        self.check_port()
         size = image.stat().st_size if image is not None and image.is_file() else 0
         name = "(no image)" if image is None else image.name
         report = progress or (lambda done, total, name: None)
         report(0, size, name)
         self.log.parent.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
-        status = self._run(argv)
-        seconds = time.monotonic() - started
+        program, status, tail = self._execute(image, port)
         if status != 0:
-            tail = _tail(self.log)
-            raise FlashError(f"board {self.board.name}: {argv[0]} exited with status {status}"
+            raise FlashError(f"{self.where}: {program} exited with status {status}"
                              f"{'; last lines: ' + tail if tail else ' (no output)'}; "
                              f"full log: {self.log}")
         report(size, size, name)
         return FlashResult(board=self.board.name, platform=str(self.board.platform), port=port,
                            files=() if image is None else (image.name,), bytes=size,
-                           seconds=seconds, verified=False, log=self.log)
+                           seconds=time.monotonic() - started, verified=False, log=self.log)
+
+    def _execute(self, image: Path | None, port: str) -> tuple[str, int, str]:
+        """Run the flasher here: (program, exit status, the log's last lines)."""
+        argv = substitute(self.argv, image="" if image is None else str(image), port=port)
+        status = self._run(argv)
+        return argv[0], status, _tail(self.log)
 
     def _run(self, argv: list[str]) -> int:
         with open(self.log, "wb") as log:
@@ -311,24 +323,22 @@ class RemoteCommandFlasher(CommandFlasher):
     known_hosts: Path | None = None
     device: str | None = None
 
-    def flash(self, image: Path | Sequence[Path] | None, *, port: str,
-              progress: ProgressCallback | None = None) -> FlashResult:
-        from testbed.backends.remote import LabHost
-        from testbed.errors import RemoteError
+    @property
+    def where(self) -> str:
+        return f"board {self.board.name} on host {self.host.name}"
 
-        image = self.one_image(image)
+    def check_port(self) -> None:
         if self.device is None and any("{port}" in argument for argument in self.argv):
             raise BadInput(f"{self.source}: board {self.board.name}: the flasher uses {{port}} "
                            f"and runs on host {self.host.name}: give the board's serial device "
                            f"there (`device: /dev/ttyUSB0` under boards.{self.board.name})")
-        size = image.stat().st_size if image is not None else 0
-        name = "(no image)" if image is None else image.name
-        report = progress or (lambda done, total, name: None)
-        report(0, size, name)
-        self.log.parent.mkdir(parents=True, exist_ok=True)
+
+    def _execute(self, image: Path | None, port: str) -> tuple[str, int, str]:
+        """Copy the image there, run the flasher there: (program, exit status, last lines)."""
+        from testbed.backends.remote import LabHost
+        from testbed.errors import RemoteError
+
         self.log.write_text("")  # this flashing's log, as CommandFlasher's
-        where = f"board {self.board.name} on host {self.host.name}"
-        started = time.monotonic()
         options: dict[str, Any] = {} if self.known_hosts is None else {
             "known_hosts": self.known_hosts}
         try:
@@ -339,15 +349,8 @@ class RemoteCommandFlasher(CommandFlasher):
                 done = there.run(argv, timeout_s=self.timeout_s, check=False)
                 tail = _tail(self.log)  # the flasher's last lines, before the clean-up's
         except RemoteError as exc:
-            raise FlashError(f"{where}: {exc}") from None
-        if done.status != 0:
-            raise FlashError(f"{where}: {argv[0]} exited with status {done.status}"
-                             f"{'; last lines: ' + tail if tail else ' (no output)'}; "
-                             f"full log: {self.log}")
-        report(size, size, name)
-        return FlashResult(board=self.board.name, platform=str(self.board.platform), port=port,
-                           files=() if image is None else (image.name,), bytes=size,
-                           seconds=time.monotonic() - started, verified=False, log=self.log)
+            raise FlashError(f"{self.where}: {exc}") from None
+        return argv[0], done.status, tail
 
     @classmethod
     def for_board(cls, board: Board, lab: Lab, *, log_dir: Path = Path("reports/flash"),
