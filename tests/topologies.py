@@ -10,6 +10,9 @@ links:
   - [br, n1]
 """
 
+#: The pair with its sensor named as the apps' examples name it (s1).
+SENSOR_PAIR = PAIR.replace("n1", "s1")
+
 #: A border router and two sensors one hop away: one sensor can be disturbed beside a calm one.
 TWO_SENSORS = """\
 name: two-sensors

@@ -28,6 +28,8 @@ from testbed.experiment.results import Results, read_results
 from testbed.experiment.scenario import run_comparison
 from testbed.experiment.variants import Variant
 
+from tests.topologies import SENSOR_PAIR
+
 from .conftest import CONTIKI_READINGS, default_without_loss
 from .tshark import check_capture, fields
 
@@ -104,16 +106,7 @@ def test_a_lab_that_cannot_play_the_topology_is_refused_before_anything_runs(arg
     assert message in done.stderr and "Traceback" not in done.stderr
 
 
-TWO_NODES = """\
-name: two
-radio: {channel: 26, pan_id: 0xabcd, prefix: fd00::/64}
-cloud: {prefix: fd01::/64}
-nodes:
-  br: {role: border-router}
-  s1: {role: sensor}
-links:
-  - [br, s1]
-"""
+TWO_NODES = SENSOR_PAIR  # br and s1, one hop
 
 
 class UnplugInSecondVariant:

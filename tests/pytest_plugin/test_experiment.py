@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from testbed.backends.netns import has_net_admin
+from tests.topologies import SENSOR_PAIR as PAIR
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not has_net_admin(), reason="needs CAP_NET_ADMIN (root)")]
 
-PAIR = "name: pair\nnodes:\n  br: {role: border-router}\n  s1: {role: sensor}\nlinks:\n  - [br, s1]\n"
 LINE = ("name: line\nnodes:\n  br: {role: border-router}\n  r1: {role: router}\n"
         "  s1: {role: sensor}\nlinks:\n  - [br, r1]\n  - [r1, s1]\n")
 ARGS = ("--topology", "pair.yaml", "--readings", "2", "--variants", "coap-observe-non",
