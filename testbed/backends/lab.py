@@ -35,7 +35,7 @@ import serial
 
 from testbed.backends.console import LineConsole, SlipConsole, attach_tun
 from testbed.backends.contiki import (
-    BORDER_ROUTER_APP, PAN_TUN, ROUTER_APP, ContikiPan, FirmwareFor,
+    BORDER_ROUTER_APP, PAN_TUN, ROUTER_APP, ContikiPan,
 )
 from testbed.backends.flash import flasher_for
 from testbed.backends.processes import ProcessRecord, dies_with_parent, stop_process
@@ -312,7 +312,8 @@ class SnifferCapture:
             self.source.set_channel(self.board.channel or self.channel)
         except (CaptureError, serial.SerialException, OSError) as exc:
             self.source.close()
-            raise NetworkError(f"sniffer board {self.board.name}: {exc}") from None
+            raise NetworkError(f"sniffer board {self.board.name} on {self.source.port}: "
+                               f"{exc}") from None
         self.sink.__enter__()
         self._thread.start()
         return self
@@ -355,7 +356,8 @@ class LabPan(ContikiPan):
         assert self.lab is not None
         board = self.lab.board_for_node(node)
         if board is None:
-            raise NetworkError(f"no board of lab {self.lab.name} plays node {node!r}")
+            raise NetworkError(f"{self.lab.source or 'lab ' + self.lab.name}: no board plays "
+                               f"node {node!r}")
         return board
 
     def port(self, board: Board) -> str:
@@ -467,5 +469,5 @@ class LabSetup:
         return any(b.emulator == "contiki-native" for b in self.lab.boards.values())
 
 
-__all__ = ["BoardConsole", "BoardNode", "BoardRun", "FirmwareFor", "LabPan", "LabSetup",
+__all__ = ["BoardConsole", "BoardNode", "BoardRun", "LabPan", "LabSetup",
            "NativeBoard", "SnifferCapture", "check_lab_plays", "start_native_board"]

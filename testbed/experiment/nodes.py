@@ -109,12 +109,10 @@ class NodeApp:
         with the same configuration as TESTBED_<KEY> variables (`firmware_env`)."""
         if net.is_contiki:
             process = net.start_firmware(node, self.name, firmware_env(self.config(config)))
-            private = process.workdir
-            if private is None:  # a lab board: nothing of the node's is on this machine
-                private = Path(tempfile.mkdtemp(prefix=f"node-{node}-", dir=private_root))
             return RunningNode(node=node, app=self, process=process.process,
                                events_path=process.events, err_path=process.err,
-                               private_dir=private, record=process.record,
+                               private_dir=process.workdir,  # None: a lab board's app
+                               record=process.record,
                                stopper=None if process.process.pid else process.stop)
         private = Path(tempfile.mkdtemp(prefix=f"node-{node}-", dir=private_root))
         config_path = private / "CONFIG.json"
@@ -162,7 +160,9 @@ class RunningNode:
     process: subprocess.Popen[bytes]
     events_path: Path
     err_path: Path
-    private_dir: Path
+    #: the node's private files on this machine (its CONFIG.json, a Contiki process's
+    #: workdir), removed when it stops; None for a lab board's app (nothing of it is here)
+    private_dir: Path | None
     record: Any = None
     #: how to stop a node that is no process of ours (a lab board's app); None: signal it
     stopper: Callable[[], int | None] | None = None
@@ -205,7 +205,8 @@ class RunningNode:
                     self.process.wait()
             return self.process.returncode
         finally:
-            shutil.rmtree(self.private_dir, ignore_errors=True)
+            if self.private_dir is not None:
+                shutil.rmtree(self.private_dir, ignore_errors=True)
 
     def _signal(self, sig: int) -> None:
         try:

@@ -64,7 +64,7 @@ def memory_section(board: Board | None, *, nodes_dir: Path = NODES_DIR,
         section[app]["elf"] = elf_sizes(elf[app]).to_json() if elf and app in elf else None
     key = heap_cache_key(board, nodes_dir, apps) if cache is not None else None
     cached = _read_cache(cache, key)
-    if cached is not None:
+    if cached is not None and all(isinstance(cached.get(app), dict) for app in apps):
         for app in apps:
             section[app]["heap"] = {**cached[app], "cached": True}
         return section
@@ -82,10 +82,12 @@ def heap_cache_key(board: Board | None, nodes_dir: Path, apps: tuple[str, ...]) 
     firmware = getattr(board, "firmware", None)
     if board is None or firmware is None or not Path(firmware).is_file():
         return None
-    digest = hashlib.sha256(f"{board.platform}\0".encode())
+    digest = hashlib.sha256(f"{board.platform}\0{getattr(board, 'qemu', '')}\0".encode())
     digest.update(hashlib.sha256(Path(firmware).read_bytes()).digest())
+    backends = Path(__file__).parents[1] / "backends"
     code = [Path(__file__), Path(__file__).with_name("heap.py"),
-            Path(__file__).with_name("bytecode.py")]
+            Path(__file__).with_name("bytecode.py"),  # and how the board is run and spoken to
+            backends / "qemu.py", backends / "raw_repl.py"]
     for app in apps:
         code += sorted(p for p in (nodes_dir / app).glob("*.py") if p.is_file())
     for path in code:

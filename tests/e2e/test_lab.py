@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -199,6 +200,8 @@ def test_two_runs_never_share_a_board_and_an_unplugged_board_fails_only_its_vari
                                 text=True, timeout=60)
         assert second.returncode == 75, second.stderr
         assert "held by" in second.stderr and f"pid {first.pid}" in second.stderr, second.stderr
+        first_run = re.search(r"\(run ([0-9a-f]{6}), pid", second.stderr)
+        assert first_run, second.stderr
     finally:
         first.kill()
         first.wait()
@@ -208,6 +211,8 @@ def test_two_runs_never_share_a_board_and_an_unplugged_board_fails_only_its_vari
                              interval_s=0.5, out=tmp_path, lab=load_lab(tmp_path / "lab.yaml"),
                              observer=observer)
     assert not list(lease_dir.glob("*.lease"))  # released at the end
+    left = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert f"tb-{first_run[1]}-" not in left  # what the killed run left is gone
     results = read_results(run_dir)
     assert observer.unplugged
     first_variant, second_variant = (results.variants[str(v)] for v in (

@@ -70,3 +70,20 @@ def test_heap_figures_come_from_the_cache_only_for_the_same_inputs(tmp_path: Pat
     firmware.write_text(":00000001FE\n")
     changed = heap_cache_key(board, nodes, ("coap-sensor",))
     assert changed is not None and changed != key
+
+
+def test_a_cache_file_without_every_app_is_measured_again(tmp_path: Path) -> None:
+    import json
+
+    import pytest
+
+    from testbed.memory.summary import NODES_DIR, heap_cache_key
+
+    firmware = tmp_path / "firmware.hex"
+    firmware.write_text(":00000001FF\n")
+    board = _NoBoot(firmware)
+    apps = ("coap-sensor", "xmpp-sensor")
+    key = heap_cache_key(board, NODES_DIR, apps)
+    (tmp_path / f"{key}.json").write_text(json.dumps({"coap-sensor": {"heap_total": 1}}))
+    with pytest.raises(AssertionError, match="booted although"):  # it goes to the board
+        memory_section(board, apps=apps, cache=tmp_path)
