@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import selectors
 import signal
 import subprocess
@@ -80,6 +81,20 @@ CLOUD_SYSCTLS = {
     "net/ipv6/conf/default/accept_ra": "0",
 }
 
+
+
+def tcp_rto_min_ms(node: str, *, seed: int) -> int:
+    """This node's TCP minimum RTO: Linux's 200 ms plus a per-node share of up to 100 ms,
+    drawn from the seed.
+
+    Why: every emulated node's TCP runs in one kernel, whose timer wheel rounds a timeout
+    up to a granule (64 ms for 0.5-4 s, 512 ms for 4-32 s) aligned to the same clock. Two
+    hidden terminals that lose segments in one collision then back off in lockstep and
+    collide again at every retransmission (seen: 8 rounds over 60 s on default.yaml);
+    separate devices have unrelated clocks and do not. Different minimum RTOs make the
+    backoff schedules drift apart by more than a granule (docs/CONTRACTS.md, Linux nodes).
+    """
+    return 200 + random.Random(f"rto-min/{seed}/{node}").randrange(100)
 
 
 class ProgressLike(Protocol):
@@ -512,6 +527,8 @@ class EmulatedNetwork:
             via = self.link_local(child)
             for dest in (child, *tree.descendants(child)):
                 lines.append(f"route replace {self.address(dest)}/128 via {via} dev {TAP}")
+        rto_min = f" rto_min {self.tcp_rto_min_ms(node)}ms"
+        lines = [line + rto_min if line.startswith("route ") else line for line in lines]
         if node == self.topology.border_router:
             lines += [
                 f"address add {self.border_router_cloud_address}/"
@@ -519,8 +536,11 @@ class EmulatedNetwork:
                 f"route replace default via {self.cloud_address} dev {BR_CLOUD_IF}",
             ]
         elif parent:
-            lines.append(f"route replace default via {self.link_local(parent)} dev {TAP}")
+            lines.append(f"route replace default via {self.link_local(parent)} dev {TAP}{rto_min}")
         return lines
+
+    def tcp_rto_min_ms(self, node: str) -> int:
+        return tcp_rto_min_ms(node, seed=self.seed)
 
     def _cloud_route_commands(self) -> list[str]:
         return [
