@@ -31,4 +31,7 @@
 #define NODE_CONF_EPOCH_MS 0
 #endif
 
+/* How a node keeps and regains its RPL parent (shared by the PAN's nodes) */
+#include "../common/pan-rpl-conf.h"
+
 #endif /* PROJECT_CONF_H_ */

@@ -1,0 +1,35 @@
+/*
+ * RPL-lite settings of every node that picks a parent (sensors and routers; the border
+ * router is the root and picks none). Included from each app's project-conf.h.
+ *
+ * Why not Contiki-NG 5.0's defaults: a node whose only neighbour is the border router, over
+ * a lossy link with a hidden terminal beside it, loses a frame's ACK after 8 colliding
+ * attempts now and then. One such NOACK adds ETX 12 as a penalty (link-stats.c), two in a
+ * row push the link's ETX past 4, the largest MRHOF accepts (MAX_LINK_METRIC 512), and the
+ * node drops its only parent. Later DIOs do not bring it back (the ETX stays), and it leaves
+ * the DODAG to start afresh only after RPL_DELAY_BEFORE_LEAVING, 5 minutes: longer than any
+ * reading waits. Measured on topologies/default.yaml: about one run in six lost s2's last
+ * readings (benchmarks/README.md, "Contiki nodes").
+ */
+#ifndef PAN_RPL_CONF_H_
+#define PAN_RPL_CONF_H_
+
+/* A parent over a bad link beats none: accept up to ETX 8 (five NOACKs in a row from a
+ * good link) before giving the link up. */
+#ifndef RPL_MRHOF_CONF_MAX_LINK_METRIC
+#define RPL_MRHOF_CONF_MAX_LINK_METRIC 1024
+#endif
+
+/* A node left with no acceptable parent leaves after 30 s, forgets the link statistics
+ * (rpl_dag_leave) and joins again from the next DIO, instead of after 5 minutes. */
+#ifndef RPL_CONF_DELAY_BEFORE_LEAVING
+#define RPL_CONF_DELAY_BEFORE_LEAVING (30 * CLOCK_SECOND)
+#endif
+
+/* Parent losses and joins on the console ("no parent ...", "found parent ..."), so that a
+ * run's logs say when a node was detached. */
+#ifndef LOG_CONF_LEVEL_RPL
+#define LOG_CONF_LEVEL_RPL LOG_LEVEL_WARN
+#endif
+
+#endif /* PAN_RPL_CONF_H_ */
