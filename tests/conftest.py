@@ -6,6 +6,7 @@ both and saves the suite a whole comparison (about 40 s)."""
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,15 @@ from testbed.experiment.variants import Variant
 
 TOPOLOGIES = Path(__file__).resolve().parents[1] / "topologies"
 DEFAULT_READINGS = 3  # per sensor; topologies/default.yaml has three sensors
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A session started as a background job of a script (`make test &`) has SIGINT ignored,
+    and an ignored signal stays ignored in every child: the tests that press Ctrl-C on a
+    testbed process would wait for it in vain. Python's own handler here gives the children
+    the default disposition back (exec resets handled signals, not ignored ones)."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
