@@ -28,7 +28,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -275,6 +275,11 @@ def build_firmware(app: str | Path, target: Target | str, options: BuildOptions 
         # (BUILD_WITH_SHELL...): a module taken out of a Makefile left contiki-main.o calling
         # serial_shell_init, which no longer linked. A full build takes seconds.
         shutil.rmtree(build, ignore_errors=True)
+        family = _family(source, target, project, options, contiki)
+        if options.config:
+            _start_from_family(family, hashed, build, [*_c_files(source), *_c_files(shared)])
+            if (copied := _find_elf(build, project, target)) is not None:
+                copied.unlink()  # linked again from the objects compiled anew
         write_config_header(options, folder)
         _make(make_argv(source, target, project, options, contiki, build, shared), source,
               target, options, map_path, folder / "build.log")
@@ -284,8 +289,56 @@ def build_firmware(app: str | Path, target: Target | str, options: BuildOptions 
             raise BuildError(f"{name}: {target} build made no {project}.{target} "
                              f"({_skipped(log)}); full log: {log}")
         stamp.write_text(hashed)
+        if options.config and out is None:  # never a private (secret) build: it goes away
+            _atomic_write(family, str(folder))
         return Firmware(name, target, source, contiki, shared, elf, map_path, elf.parent / "obj",
                         build, hashed, cached=False, seconds=time.monotonic() - started)
+
+
+def _family(source: Path, target: Target, project: str, options: BuildOptions,
+            contiki: Path) -> Path:
+    """Where the last configured build of this app, target and options (any configuration)
+    is named: the builds of a lab's nodes differ in their configuration only."""
+    key = options_hash(source, target, project, replace(options, config={}), contiki)
+    return FIRMWARE_DIR / source.name / target.value / f"family-{key[:16]}"
+
+
+def _start_from_family(family: Path, hashed: str, build: Path, own_sources: list[Path]) -> None:
+    """A configured build starts as a copy of a sibling's (same sources and options, another
+    configuration; times kept, so make finds Contiki's objects up to date) less the objects
+    of the project's own C files (the app's, nodes/contiki/'s), which the configuration header
+    may change: a board's image takes a few compiles and a link, not a whole Contiki build
+    per node. No sibling, or one busy or of other sources: a build from scratch."""
+    try:
+        sibling = Path(family.read_text())
+    except OSError:
+        return
+    if not (sibling / ".sources").is_file() or (sibling / ".sources").read_text() != hashed:
+        return
+    with (sibling / ".lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return  # being rebuilt right now
+        try:
+            shutil.copytree(sibling / "build", build, symlinks=True)
+        except (OSError, shutil.Error):
+            shutil.rmtree(build, ignore_errors=True)
+            return
+    own = {source.stem + ".o" for source in own_sources}
+    for obj in build.rglob("*.o"):
+        if obj.name in own:
+            obj.unlink()
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def _c_files(root: Path) -> list[Path]:
+    return [path for path in _source_files(root) if path.suffix == ".c"]
 
 
 def medium_firmware(app: str) -> Path:

@@ -186,6 +186,36 @@ def test_a_configuration_is_compiled_in_as_a_board_carries_it(app: Path, shared:
         BuildOptions(config={"name": "s1"})
 
 
+def test_a_second_nodes_image_builds_on_the_first_ones_objects(
+        app: Path, shared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lab's boards differ in their configuration only: the second node's image starts from
+    the first one's build, compiles the project's own C files again (the configuration may
+    reach them) and keeps every object of Contiki's; it carries its own configuration and
+    nothing of the first's. A secret configuration (private folder) starts there too."""
+    monkeypatch.setattr(build, "FIRMWARE_DIR", tmp_path / "firmware")
+    (app / "greeter.c").write_text(CONFIG_APP)
+    (shared / "common" / "helper.c").write_text("int helper(void) { return 1; }\n")
+    s1 = build_firmware(app, Target.NATIVE, BuildOptions(
+        config={"NAME": "s1", "PASSWORD": ""}), shared=shared)
+    s2 = build_firmware(app, Target.NATIVE, BuildOptions(
+        config={"NAME": "s2", "PASSWORD": ""}), shared=shared)
+    secret = build_firmware(app, Target.NATIVE, BuildOptions(
+        config={"NAME": "s3", "PASSWORD": "pw"}), shared=shared, out=tmp_path / "private")
+
+    def made(firmware) -> dict[str, int]:  # type: ignore[no-untyped-def]
+        return {o.name: o.stat().st_mtime_ns for o in firmware.objects.rglob("*.o")}
+
+    first = made(s1)
+    for later in (s2, secret):
+        again = made(later)
+        assert again.keys() == first.keys()
+        kept = {name for name in first if again[name] == first[name]}
+        assert kept == set(first) - {"greeter.o", "helper.o"} and len(kept) > 20, kept
+    image = s2.elf.read_bytes()
+    assert b"\0s2\0" in image and b"\0s1\0" not in image
+    assert b"\0s3\0" in secret.elf.read_bytes()
+
+
 @settings(max_examples=25, deadline=None)
 @given(st.text(max_size=40))
 def test_c_string_is_the_texts_utf8_bytes_to_gcc(tmp_path_factory, text: str) -> None:
