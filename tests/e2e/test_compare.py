@@ -105,8 +105,9 @@ def test_results_json_is_in_the_run_directory_with_each_variants_files(
 def test_on_a_lossy_link_reliable_variants_deliver_all_and_non_loss_is_reported(
     tmp_path: Path, record_property
 ) -> None:
-    variants = (Variant.COAP_OBSERVE_CON, Variant.COAP_OBSERVE_NON, Variant.COAP_GET,
-                Variant.XMPP_MESSAGE, Variant.XMPP_PUBSUB)
+    # one of each kind: CON retransmission, NON loss, TCP (GET and pubsub cross default.yaml's
+    # lossy link in the suites' comparison, suites/test_sensor_readings.py)
+    variants = (Variant.COAP_OBSERVE_CON, Variant.COAP_OBSERVE_NON, Variant.XMPP_MESSAGE)
     run_dir = run_comparison(parse_topology(LOSSY), variants=variants, readings=5,
                              interval_s=0.5, seed=3, out=tmp_path)
     results = read_results(run_dir)
