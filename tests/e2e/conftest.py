@@ -39,7 +39,10 @@ def network(tmp_path: Path):
     return _up
 
 
-#: what the Contiki PAN's end-to-end tests run (test_contiki.py, test_lab.py)
+#: what the Contiki PAN's end-to-end tests run (test_contiki.py): coap-observe-con on
+#: default.yaml with its lossy link made clean (`contiki_comparison`, which test_lab.py compares
+#: its boards with) and xmpp-message on default.yaml as it is (`contiki_as_is`: issue 07's
+#: acceptance, every reading across the lossy link beside hidden terminals)
 CONTIKI_VARIANTS = (Variant.COAP_OBSERVE_CON, Variant.XMPP_MESSAGE)
 CONTIKI_READINGS = 3
 
@@ -47,27 +50,35 @@ CONTIKI_READINGS = 3
 def default_without_loss() -> Topology:
     """topologies/default.yaml on Contiki, with its one lossy link (br-s2, prr 0.9) made clean.
 
-    Why not the file as it is: s2 and r1 both reach br but not each other (hidden terminals),
-    and Contiki-NG's CSMA retries of the two can collide on all 8 attempts; when the one that
-    gets through then loses its ACK to the 10 % loss, s2's link statistics toward br (its only
-    neighbour) go bad, RPL-lite drops br as parent and will not take it back from later DIOs
-    for minutes: the sensor is cut off and its TCP segment never retried. That is Contiki's
-    own behaviour, measured and reported (benchmarks/README.md "Contiki-NG nodes"), about one
-    run in six; a test of the testbed must not depend on it.
-    """
+    Why, for comparing two paths (test_lab.py: the lab's boards against Contiki processes,
+    frames and bytes per reading within 5 %): with 10 % loss each run retransmits other
+    frames, and two runs of 9 readings differ by more than that for that reason alone."""
     topology = load_topology(TOPOLOGIES / "default.yaml").on_platform("contiki")
     data = topology.model_dump()
     data["links"] = [{**link, "prr": 1.0} for link in data["links"]]
     return Topology.model_validate(data)
 
 
-@pytest.fixture(scope="session")
-def contiki_comparison(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Results]:
-    """CONTIKI_VARIANTS on default.yaml without its lossy link, Contiki-NG processes on the
-    emulated air: what test_contiki.py checks and test_lab.py compares the lab path with."""
+def _contiki_run(topology: Topology, variant: Variant, out: Path) -> tuple[Path, Results]:
     if not netns.has_net_admin():
         pytest.skip("needs CAP_NET_ADMIN: run as root (sudo make test)")
-    run_dir = run_comparison(default_without_loss(), variants=CONTIKI_VARIANTS,
-                             readings=CONTIKI_READINGS, interval_s=0.5,
-                             out=tmp_path_factory.mktemp("contiki"))
+    run_dir = run_comparison(topology, variants=(variant,), readings=CONTIKI_READINGS,
+                             interval_s=0.5, out=out)
     return run_dir, read_results(run_dir)
+
+
+@pytest.fixture(scope="session")
+def contiki_comparison(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Results]:
+    """coap-observe-con on default.yaml without its lossy link, Contiki-NG processes on the
+    emulated air: what test_contiki.py checks and test_lab.py compares the lab path with."""
+    return _contiki_run(default_without_loss(), Variant.COAP_OBSERVE_CON,
+                        tmp_path_factory.mktemp("contiki"))
+
+
+@pytest.fixture(scope="session")
+def contiki_as_is(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Results]:
+    """xmpp-message on topologies/default.yaml as it is, every node Contiki-NG: s2's link to
+    br loses 10 % of frames and s2, r1 are hidden terminals at br (what lost s2's readings
+    with RPL-lite's defaults; nodes/contiki/common/pan-rpl-conf.h)."""
+    return _contiki_run(load_topology(TOPOLOGIES / "default.yaml").on_platform("contiki"),
+                        Variant.XMPP_MESSAGE, tmp_path_factory.mktemp("contiki-as-is"))
