@@ -173,6 +173,16 @@ class Decoder:
         self._base += count
 
     def feed(self, data: bytes) -> list[Message]:
+        return self._decode(data, quiet=False)
+
+    def flush(self) -> list[Message]:
+        """The line went quiet: a message whose last bytes could also begin a header (a frame
+        whose LQI byte is 0xC1, the magic's first byte) was held back for the bytes after it;
+        none came, so it is a message. A sniffer sends a message in one burst at 460800 baud:
+        a live source calls this after a read timeout with no data."""
+        return self._decode(b"", quiet=True)
+
+    def _decode(self, data: bytes, *, quiet: bool) -> list[Message]:
         buf = self._buffer
         buf += data
         out: list[Message] = []
@@ -192,7 +202,7 @@ class Decoder:
                 self._skip(1, "bad-header")
                 continue
             end = HEADER + ((buf[6] << 8) | buf[7])
-            torn, wait = self._inner_header(end)
+            torn, wait = self._inner_header(end, quiet=quiet)
             if torn:
                 self._skip(torn, "torn")
                 continue
@@ -209,32 +219,38 @@ class Decoder:
             self.messages += 1
         return out
 
-    def _inner_header(self, end: int) -> tuple[int, bool]:
+    def _inner_header(self, end: int, *, quiet: bool = False) -> tuple[int, bool]:
         """(offset of a valid header starting inside the current message, or 0; whether to
-        wait for more bytes before deciding)."""
+        wait for more bytes before deciding). `quiet`: no more bytes are coming now."""
         buf = self._buffer
         # a magic starting before `end` (it may run past it) begins another message
         limit = min(end + len(MAGIC) - 1, len(buf))
         at = buf.find(MAGIC, 1, limit)
         while at > 0:
             if len(buf) < at + HEADER:
+                if quiet:  # a header cut short by silence is none
+                    at = buf.find(MAGIC, at + 1, limit)
+                    continue
                 return 0, True
             if _plausible(buf[at:at + HEADER]):
                 return at, False
             at = buf.find(MAGIC, at + 1, limit)
         # the buffer ends in what may be the start of a magic that begins inside the message:
         # decide once more bytes came (a frame only ends so when its LQI byte is 0xC1)
-        if end <= len(buf) < end + len(MAGIC) - 1:
+        if not quiet and end <= len(buf) < end + len(MAGIC) - 1:
             for k in range(len(MAGIC) - 1, 0, -1):
                 if len(buf) - k < end and buf.endswith(MAGIC[:k]):
                     return 0, True
         return 0, False
 
-    def finish(self) -> None:
-        """End of stream: whatever is held back is a truncated message (or garbage)."""
+    def finish(self) -> list[Message]:
+        """End of stream: the messages held back for bytes that never came (`flush`); what
+        is left then is a truncated message (or garbage)."""
+        out = self.flush()
         if self._buffer:
             reason = "torn" if self._buffer.startswith(MAGIC) else "garbage"
             self._skip(len(self._buffer), reason)
+        return out
 
 
 class CommandParser:

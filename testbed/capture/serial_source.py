@@ -71,10 +71,11 @@ class SensniffSource:
             data = port.read(max(1, port.in_waiting))
         except (serial.SerialException, OSError) as error:
             raise CaptureError(f"{self.port}: reading the sniffer failed: {error}") from None
-        if not data:
-            return
         now = time.time()
-        for message in self.decoder.feed(data):
+        # a quiet line: a frame held back for a header that might have begun in its last
+        # bytes is whole (the sniffer sends each message in one burst)
+        messages = self.decoder.feed(data) if data else self.decoder.flush()
+        for message in messages:
             self._handle(message, now)
 
     def _handle(self, message: Message, now: float) -> None:

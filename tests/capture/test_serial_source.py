@@ -76,6 +76,17 @@ def test_frames_carry_rssi_lqi_source_and_arrival_time(pty_pair):
     assert before <= frame.time <= time.time()
 
 
+def test_a_last_frame_whose_lqi_byte_looks_like_a_header_arrives_once_the_line_is_quiet(
+        pty_pair):
+    """LQI 65 + CRC OK is 0xC1, the magic's first byte: the decoder holds that frame for the
+    bytes after it; a read timeout with none delivers it (else a run's last frame is lost)."""
+    master, slave = pty_pair
+    with SensniffSource(slave) as source:
+        os.write(master, encode_frame(GOOD[1], rssi=-50, lqi=65))
+        frames = list(source.frames(count=1, duration_s=5))
+    assert [(f.psdu, f.lqi) for f in frames] == [(GOOD[1], 65)]
+
+
 def test_a_missing_port_is_one_clear_error(tmp_path: Path):
     with pytest.raises(CaptureError, match="cannot open the sniffer's serial port"):
         SensniffSource(str(tmp_path / "ttyACM9")).open()

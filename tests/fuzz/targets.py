@@ -504,7 +504,8 @@ def feed_sensniff(chunks: list[bytes]) -> object:
     for chunk in chunks:
         for message in decoder.feed(chunk):
             out.append(sensniff.frame_of(message) if message.command == 0 else message)
-    decoder.finish()
+    for message in decoder.finish():
+        out.append(sensniff.frame_of(message) if message.command == 0 else message)
     return out
 
 
