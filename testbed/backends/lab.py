@@ -38,6 +38,7 @@ from testbed.backends.contiki import (
     BORDER_ROUTER_APP, PAN_TUN, ROUTER_APP, ContikiPan,
 )
 from testbed.backends.flash import flasher_for
+from testbed.backends.meter import MeterRecorder
 from testbed.backends.processes import ProcessRecord, dies_with_parent, stop_process
 from testbed.config.lab import Board, BoardPlatform, Lab
 from testbed.errors import BadInput, NetworkError, TestbedError
@@ -351,6 +352,9 @@ class LabPan(ContikiPan):
     board_firmware: BoardFirmware | None = None
     boards: dict[str, NativeBoard] = field(default_factory=dict)
     nodes: dict[str, BoardNode] = field(default_factory=dict)
+    #: the power meters of the boards that play a node (lab file `meter:`), per node; each
+    #: writes <variant>/meters/<node>.txt (testbed/energy/measured.py reads it)
+    meters: dict[str, MeterRecorder] = field(default_factory=dict)
 
     def board(self, node: str) -> Board:
         assert self.lab is not None
@@ -427,6 +431,9 @@ class LabPan(ContikiPan):
         io.open(reset=_native_reset if board.emulator == "contiki-native" else None)
         running = BoardNode(node, board, io, BoardRun(io), console_path, events_path, err_path)
         self.nodes[node] = running
+        if board.meter is not None and node not in self.meters:  # from the app's start on
+            self.meters[node] = MeterRecorder(
+                board, self.logs.parent / "meters" / f"{node}.txt").start()
         self.processes[node] = running  # type: ignore[assignment]  # ContikiPan's join wait
         return running
 
@@ -438,6 +445,9 @@ class LabPan(ContikiPan):
     def stop(self) -> None:
         """Every console, then the emulated boards, then the TUN's fd; one that fails does not
         keep the others open (the first failure is raised after all were tried)."""
+        for recorder in self.meters.values():  # the variant is over: what it cost is written
+            recorder.stop()
+        self.meters.clear()
         with contextlib.ExitStack() as stack:
             if self._tun is not None:
                 stack.callback(os.close, self._tun)

@@ -247,6 +247,26 @@ class Host(BaseModel):
         return int(rest.rsplit(":", 1)[1]) if ":" in rest else 22
 
 
+def _volts(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.8 <= value <= 5.0:
+        raise ValueError(f"expected the supply voltage in volts, 0.8..5.0 (got {_got(value)})")
+    return float(value)
+
+
+class Meter(BaseModel):
+    """The power meter on a board's supply: a Nordic PPK2 (source meter: it powers the board
+    at `voltage_v`) or a meter whose firmware prints `<t_s> <current_mA> <bus_V>` lines
+    (INA219/INA226 style, testbed/energy/meters.py) on a serial port."""
+
+    model_config = _FROZEN
+
+    kind: Literal["ppk2", "serial-lines"]
+    #: /dev/ttyACM1, or rfc2217://host:port for a meter on a lab host
+    port: Annotated[str, BeforeValidator(_port)]
+    #: ppk2: the voltage it supplies the board with
+    voltage_v: Annotated[float, BeforeValidator(_volts)] = 3.0
+
+
 class Board(BaseModel):
     """One board of the lab. Its name is its key under `boards:` in the file."""
 
@@ -275,6 +295,8 @@ class Board(BaseModel):
     image: Annotated[str | None, BeforeValidator(_image)] = None
     #: sensniff: the channel to tune the sniffer to
     channel: Annotated[int | None, BeforeValidator(_channel)] = None
+    #: contiki: the power meter on the board's supply, sampled while each variant runs
+    meter: Meter | None = None
 
 
 class Lab(BaseModel):
@@ -353,6 +375,10 @@ def _semantic_issues(lab: Lab) -> Iterator[Issue]:
             if board.emulator is not None:
                 yield (*at, "host"), ("an emulated board runs on this machine; give its host "
                                       "a real board"), False
+            if board.meter is not None and not _URL.fullmatch(board.meter.port):
+                yield (*at, "meter", "port"), (
+                    f"board on host {board.host}: expected a pyserial URL reaching its meter "
+                    f"from here, such as rfc2217://{board.host}:4001 (ser2net there)"), False
             if board.port is not None and not _URL.fullmatch(board.port):
                 yield (*at, "port"), (f"board on host {board.host}: expected a pyserial URL "
                                       "reaching it from here, such as "
@@ -366,7 +392,8 @@ def _semantic_issues(lab: Lab) -> Iterator[Issue]:
         for field, platform in (("flasher", BoardPlatform.CONTIKI),
                                 ("image", BoardPlatform.CONTIKI),
                                 ("target", BoardPlatform.CONTIKI),
-                                ("channel", BoardPlatform.SENSNIFF)):
+                                ("channel", BoardPlatform.SENSNIFF),
+                                ("meter", BoardPlatform.CONTIKI)):
             if getattr(board, field) is not None and board.platform is not platform:
                 yield (*at, field), (f"{field} is for {platform} boards only (this board's "
                                      f"platform is {board.platform})"), True

@@ -3,8 +3,8 @@
 What it is: parsers that turn a meter's output into `Sample(t_s, current_a, voltage_v)`
 records, and `integrate(samples)` (trapezoid over the actual timestamps, gaps reported).
 Every parser keeps every good sample and lists the lines it skipped (1-based line number and
-why): noise, missing fields, truncated lines, time going back. What it is not: a lab driver
-for anything but the PPK2 (`Ppk2Meter`, hardware-only, not exercised by the tests).
+why): noise, missing fields, truncated lines, time going back. What it is not: I/O with a
+meter (testbed/backends/meter.py reads them during a lab run and writes serial-line files).
 
 Formats
     serial line stream (`parse_serial_lines`): the format of our INA219/INA226-style meter
@@ -16,8 +16,8 @@ Formats
         8 columns: oml timestamp, schema id, sequence, timestamp_s, timestamp_us,
         power (W), voltage (V), current (A) (IoT-LAB "consumption monitoring" docs; sample
         period in {140, 204, 332, 588, 1100, 2116, 4156, 8244} µs x averaging 1..1024).
-    Nordic PPK2: `Ppk2Meter` reads µA samples with ppk2-api (100 ksps: 10 µs period);
-        `ppk2_samples(samples_ua, t0_s, voltage_v)` timestamps them; `parse_ppk2_csv` reads
+    Nordic PPK2: µA samples at 100 ksps (10 µs period; backends/meter.py reads them with
+        ppk2-api); `ppk2_samples(samples_ua, t0_s, voltage_v)` timestamps them; `parse_ppk2_csv` reads
         the Power Profiler app's CSV export (``Timestamp(ms),Current(uA)[,D0-D7]``).
 """
 
@@ -213,55 +213,3 @@ def integrate(samples: Sequence[Sample], *, period_s: float | None = None,
             gaps.append(Gap(a.t_s, dt))
     return Integral(energy, charge, samples[-1].t_s - samples[0].t_s, len(samples), period,
                     tuple(gaps))
-
-
-class Ppk2Meter:
-    """HARDWARE-ONLY: a Nordic Power Profiler Kit II in ampere- or source-meter mode.
-
-    Constructed without I/O; `open()` finds and configures the device (ppk2-api, imported
-    here so the rest of the package works without it), `read()` returns what arrived
-    since the last read as a `Trace`, `close()` stops measuring. Not covered by tests: no
-    PPK2 is attached where they run; `ppk2_samples` (its stream's parsing) is.
-    """
-
-    def __init__(self, port: str | None = None, *, voltage_mv: int = 3000,
-                 source_meter: bool = True) -> None:
-        self.port = port
-        self.voltage_mv = voltage_mv
-        self.source_meter = source_meter
-        self._ppk = None
-        self._t = 0.0
-
-    def open(self) -> Ppk2Meter:  # pragma: no cover - hardware
-        from ppk2_api.ppk2_api import PPK2_API
-
-        port = self.port
-        if port is None:
-            found = PPK2_API.list_devices()
-            if not found:
-                raise BadInput("no PPK2 found (connect it over USB or pass its port)")
-            port = found[0] if isinstance(found[0], str) else found[0][0]
-        self._ppk = PPK2_API(port)
-        self._ppk.get_modifiers()
-        if self.source_meter:
-            self._ppk.use_source_meter()
-            self._ppk.set_source_voltage(self.voltage_mv)
-            self._ppk.toggle_DUT_power("ON")
-        else:
-            self._ppk.use_ampere_meter()
-        self._ppk.start_measuring()
-        return self
-
-    def read(self) -> Trace:  # pragma: no cover - hardware
-        data = self._ppk.get_data()
-        if not data:
-            return Trace(())
-        samples, _digital = self._ppk.get_samples(data)
-        trace = ppk2_samples(samples, t0_s=self._t, voltage_v=self.voltage_mv / 1000)
-        self._t += len(samples) * PPK2_PERIOD_S
-        return trace
-
-    def close(self) -> None:  # pragma: no cover - hardware
-        if self._ppk is not None:
-            self._ppk.stop_measuring()
-            self._ppk = None

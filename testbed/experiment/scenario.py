@@ -42,6 +42,7 @@ from testbed.backends.lab import LabPan, LabSetup, check_lab_plays
 from testbed.config.lab import Lab
 from testbed.contiki.build import board_firmware, medium_firmware
 from testbed.errors import BadInput, TestbedError
+from testbed.energy.measured import measured_section
 from testbed.experiment.nodes import Event, NodeApp, RunningNode
 from testbed.experiment.results import (
     Air, Percentiles, Phases, Readings, Results, Span, VariantResult, percentile, write_results,
@@ -342,6 +343,8 @@ def run_variant(variant: Variant, *, topology: Topology, run: Run, readings: int
             error = error or str(exc)
     # --- issue 04 energy: radio times and energy per node from radio.csv + medium.json ---
     nodes, energy = _measure_energy(directory, vr.sensors, interval_s)
+    if measured := measured_section(directory):  # a lab's power meters, beside the estimates
+        energy = {**energy, "measured": measured}
     restarts = measure_restarts(events)
     nodes = {n: replace(nodes.get(n, NodeFigures()), reconnects=r.reconnects, queued=r.queued,
                         dropped=r.dropped) for n, r in restarts.items()} | {

@@ -168,6 +168,18 @@ CASES = [
      "    channel: 26\n", 6, 5, r"boards\.cc\.channel: channel is for sensniff boards only"),
     ("bad-channel", BOARD + "  sn: {platform: sensniff, port: /dev/x, channel: 27}\n", 3, 51,
      r"boards\.sn\.channel: expected a 2\.4 GHz channel 11\.\.26 \(got 27\)"),
+    ("bad-meter-kind", BOARD + "  cc:\n    platform: contiki\n    port: /dev/x\n"
+     "    meter: {kind: ppk3, port: /dev/y}\n", 6, 19,
+     r"boards\.cc\.meter\.kind: expected one of ppk2, serial-lines \(got 'ppk3'\); "
+     r"did you mean 'ppk2'\?"),
+    ("meter-without-port", BOARD + "  cc:\n    platform: contiki\n    port: /dev/x\n"
+     "    meter: {kind: ppk2}\n", 6, 12, r"boards\.cc\.meter\.port: required key 'port'"),
+    ("meter-voltage", BOARD + "  cc:\n    platform: contiki\n    port: /dev/x\n"
+     "    meter: {kind: ppk2, port: /dev/y, voltage_v: 9}\n", 6, 50,
+     r"boards\.cc\.meter\.voltage_v: expected the supply voltage in volts, 0\.8\.\.5\.0"),
+    ("meter-on-sniffer", BOARD + "  sn:\n    platform: sensniff\n    port: /dev/x\n"
+     "    meter: {kind: ppk2, port: /dev/y}\n", 6, 5,
+     r"boards\.sn\.meter: meter is for contiki boards only"),
 ]
 
 

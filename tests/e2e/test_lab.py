@@ -29,6 +29,7 @@ from testbed.experiment.results import Results, read_results
 from testbed.experiment.scenario import run_comparison
 from testbed.experiment.variants import Variant
 
+from tests.fake_meter import FakeMeter
 from tests.topologies import SENSOR_PAIR
 
 from .conftest import CONTIKI_READINGS, default_without_loss
@@ -162,9 +163,11 @@ boards:
                   "{image}"]}
   ns1: {platform: contiki, emulator: contiki-native, node: s1,
         flasher: ["{python}", -m, testbed.backends.native_board, flash, --no-reset, "{port}",
-                  "{image}"]}
+                  "{image}"],
+        meter: {kind: serial-lines, port: METER}}
   sniffer: {platform: sensniff, emulator: medium}
 """
+METER_MA = 12.5  # what the fake meter on ns1's supply reads, all the time
 
 
 def _compare(tmp_path: Path, *args: str) -> list[str]:
@@ -187,9 +190,16 @@ def test_two_runs_never_share_a_board_and_an_unplugged_board_fails_only_its_vari
       holder's run; after SIGKILL of the first, the next run takes its leases at once (the
       owner is dead on this host) and removes what the first left (its namespaces);
     - that run loses s1's board mid-readings of its second variant: the variant fails naming
-      the board, the first variant's figures stay in results.json."""
+      the board, the first variant's figures stay in results.json;
+    - s1's board has a power meter (a fake on a pty: no meter hardware here): its samples
+      over the first variant are in the run and integrated into energy.measured."""
+    with FakeMeter(lambda i: METER_MA) as meter:
+        _two_runs(tmp_path, monkeypatch, meter.port)
+
+
+def _two_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, meter_port: str) -> None:
     (tmp_path / "two.yaml").write_text(TWO_NODES)
-    (tmp_path / "lab.yaml").write_text(TWO_BOARDS)
+    (tmp_path / "lab.yaml").write_text(TWO_BOARDS.replace("METER", meter_port))
     lease_dir = tmp_path / "leases"
     monkeypatch.setenv("TESTBED_LEASE_DIR", str(lease_dir))
     first = subprocess.Popen(_compare(tmp_path, "--variants", "coap-get"),
@@ -220,3 +230,10 @@ def test_two_runs_never_share_a_board_and_an_unplugged_board_fails_only_its_vari
     assert first_variant.error is None and first_variant.readings.delivered == 3
     error = second_variant.error
     assert error is not None and "board ns1" in error and "lost" in error, error
+    measured = first_variant.energy["measured"]["s1"]
+    assert "error" not in measured and measured["samples"] > 50, measured
+    assert measured["mean_mA"] == pytest.approx(METER_MA)
+    assert measured["joules"] == pytest.approx(METER_MA / 1e3 * 3.3 * measured["duration_s"],
+                                               rel=1e-6)
+    assert measured["duration_s"] > 3 * 0.5  # from the app's start to the tear-down
+    assert (run_dir / "coap-get" / measured["file"]).is_file()

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from testbed.energy.meters import (
-    PPK2_PERIOD_S, Ppk2Meter, Sample, integrate, parse_oml, parse_ppk2_csv, parse_serial_lines,
+    PPK2_PERIOD_S, Sample, integrate, parse_oml, parse_ppk2_csv, parse_serial_lines,
     ppk2_samples,
 )
 from testbed.errors import BadInput
@@ -99,12 +99,6 @@ def test_ppk2_csv_export_and_sample_stream() -> None:
     result = integrate(stream.samples, period_s=PPK2_PERIOD_S, gap_periods=1.5)
     assert result.energy_j == pytest.approx(10e-6 * 3e-3 + 20e-6 * 6e-3)
     assert len(result.gaps) == 1
-
-
-def test_the_ppk2_driver_does_no_io_until_opened() -> None:
-    meter = Ppk2Meter("/dev/does-not-exist")
-    assert meter.port == "/dev/does-not-exist"
-    meter.close()
 
 
 def _not_a_serial_sample(text: str) -> bool:
