@@ -24,8 +24,9 @@ from testbed import __version__
 from testbed.config.topology import Radio
 from testbed.report.columns import COLUMNS, figure_text, row_digits, size_text
 from testbed.report.model import (
-    ENERGEST_WHAT, energest_rows, firmware_caption, firmware_tables, memory_lines, ms, ms_range,
-    outcome_counts, pct, run_line, table_caption, variant_figures,
+    ENERGEST_WHAT, MEASURED_WHAT, energest_rows, firmware_caption, firmware_tables,
+    measured_rows, memory_lines, ms, ms_range, outcome_counts, pct, run_line, table_caption,
+    variant_figures,
 )
 from testbed.report.palette import variant_colours
 from testbed.report.plot import Plot
@@ -94,6 +95,7 @@ def render_report_html(run: RunFiles, plots: Sequence[Plot], topology: Plot | No
         test_counts=outcome_counts(run), notes=run.notes,
         firmware=firmware_tables(results.memory), firmware_caption=firmware_caption(
             results.memory), energest=energest_rows(results), energest_what=ENERGEST_WHAT,
+        measured=measured_rows(results), measured_what=MEASURED_WHAT,
         ms=ms, ms_range=ms_range, pct=pct,
     )
 

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING
 
 from testbed.report.columns import COLUMNS, figure_text, row_digits, size_text
 from testbed.report.model import (
-    ENERGEST_WHAT, energest_rows, firmware_caption, firmware_tables, memory_lines, ms, ms_range,
-    outcome_counts, pct, run_line, table_caption, variant_figures,
+    ENERGEST_WHAT, MEASURED_WHAT, energest_rows, firmware_caption, firmware_tables,
+    measured_rows, memory_lines, ms, ms_range, outcome_counts, pct, run_line, table_caption,
+    variant_figures,
 )
 from testbed.report.rundir import RunFiles, read_run
 from testbed.report.verdict import verdict_lines
@@ -52,6 +53,7 @@ def markdown_of(run: RunFiles) -> str:
     lines += [f"- {md(line)}" for line in memory_lines(results.memory)]
     lines += firmware_markdown(results.memory)
     lines += energest_markdown(run)
+    lines += measured_markdown(run)
     if run.manifest and run.manifest.reproduce and code(run.manifest.reproduce):
         lines += ["", f"Run it again: {code(run.manifest.reproduce)}"]
     if run.captures:
@@ -107,6 +109,24 @@ def energest_markdown(run: RunFiles) -> list[str]:
                      f"| {ms(e.energest_tx_s)} | {ms(e.medium_tx_s)} | {ms(e.tx_diff_s)} "
                      f"| {pct(e.tx_diff_pct)} | {ms_range(e.medium_tx_range_s)} "
                      f"| {e.energest_on_s:.3f} | {e.medium_on_s:.3f} | {pct(e.on_diff_pct)} |")
+    return lines
+
+
+def measured_markdown(run: RunFiles) -> list[str]:
+    """What the lab's power meters measured, per metered node (a measurement, not a model)."""
+    rows = measured_rows(run.results)
+    if not rows:
+        return []
+    lines = ["", f"**Energy measured on the boards.** {md(MEASURED_WHAT)}", "",
+             "| variant | node | mJ | mean mA | over s | samples | gaps | meter |",
+             "|---|---|---:|---:|---:|---:|---:|---|"]
+    for m in rows:
+        mj = "-" if m.joules is None else f"{m.joules * 1000:,.3f}"
+        ma = "-" if m.mean_ma is None else f"{m.mean_ma:.3f}"
+        over = "-" if m.duration_s is None else f"{m.duration_s:.1f}"
+        note = f"{m.source}; {m.error}" if m.error else m.source
+        lines.append(f"| {md(m.variant)} | {md(m.node)} | {mj} | {ma} | {over} | {m.samples} "
+                     f"| {m.gaps} | {md(note)} |")
     return lines
 
 

@@ -507,6 +507,42 @@ def energest_rows(results: Results) -> list[EnergestRow]:
     return rows
 
 
+# --- what a lab's power meters measured (variant.energy.measured) ----------------------------
+
+MEASURED_WHAT = (
+    "Measured by the power meter on each board's supply (lab file `meter:`), from the node's "
+    "app start to the variant's tear-down: the whole board (radio, MCU, regulators), not an "
+    "estimate from radio times.")
+
+
+@dataclass(frozen=True, slots=True)
+class MeasuredRow:
+    variant: str
+    node: str
+    source: str
+    joules: float | None
+    mean_ma: float | None
+    duration_s: float | None
+    samples: int
+    gaps: int
+    error: str | None = None
+
+
+def measured_rows(results: Results) -> list[MeasuredRow]:
+    """Every metered node of every variant, in run order."""
+    rows = []
+    for name, v in results.variants.items():
+        for node, m in sorted((v.energy.get("measured") or {}).items()):
+            if not isinstance(m, Mapping):
+                continue
+            rows.append(MeasuredRow(
+                variant=name, node=node, source=str(m.get("source", "meter")),
+                joules=m.get("joules"), mean_ma=m.get("mean_mA"),
+                duration_s=m.get("duration_s"), samples=int(m.get("samples", 0)),
+                gaps=int(m.get("gaps", 0)), error=m.get("error")))
+    return rows
+
+
 def ms(value: float | None) -> str:
     """Seconds as milliseconds with one decimal (the radio times are tens of ms)."""
     return "-" if value is None else f"{value * 1000:,.1f}"

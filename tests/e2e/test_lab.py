@@ -28,6 +28,7 @@ from testbed.config.topology import parse_topology
 from testbed.experiment.results import Results, read_results
 from testbed.experiment.scenario import run_comparison
 from testbed.experiment.variants import Variant
+from testbed.report import render_report
 
 from tests.fake_meter import FakeMeter
 from tests.topologies import SENSOR_PAIR
@@ -237,3 +238,7 @@ def _two_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, meter_port: str) 
                                                rel=1e-6)
     assert measured["duration_s"] > 3 * 0.5  # from the app's start to the tear-down
     assert (run_dir / "coap-get" / measured["file"]).is_file()
+    report = render_report(run_dir)  # shown as measured, beside the estimates
+    html = report.html.read_text()
+    assert 'id="measured-table"' in html and f"{measured['joules'] * 1000:,.3f}" in html
+    assert "**Energy measured on the boards.**" in report.markdown.read_text()
