@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -454,8 +454,24 @@ class LabPan(ContikiPan):
                 self._tun = None
             for native in self.boards.values():
                 stack.callback(native.stop)
+            for running in self.nodes.values():  # once its console is closed, before a
+                # native board goes away; not a board that is gone (unplugged mid-variant)
+                if running.board.quiet is not None and not running.console_io.error:
+                    stack.callback(self._quiet, running.board)
             for running in self.nodes.values():
                 stack.callback(running.stop)  # last in, first out: consoles go first
+
+    def _quiet(self, board: Board) -> None:
+        """Run the board's `quiet:` argv where its flasher runs (here, or its lab host): its
+        firmware stops sending, so the next variant's air holds only the next variant."""
+        assert self.lab is not None and board.quiet is not None
+        flasher = flasher_for(board, self.lab, log_dir=self.logs / "flash")
+        quieter = replace(flasher, argv=board.quiet,  # type: ignore[type-var]
+                          log=self.logs / "flash" / f"{board.name}.quiet.log")
+        try:
+            quieter.flash(None, port=self.port(board))
+        except TestbedError as exc:
+            raise NetworkError(f"board {board.name}: quiet: {exc}") from None
 
     def lost_boards(self) -> list[str]:
         """Why consoles were lost, one message per board (a board unplugged mid-run)."""

@@ -297,6 +297,10 @@ class Board(BaseModel):
     channel: Annotated[int | None, BeforeValidator(_channel)] = None
     #: contiki: the power meter on the board's supply, sampled while each variant runs
     meter: Meter | None = None
+    #: contiki: argv template ({port}, {python}) that silences the board after each variant
+    #: (e.g. cc2538-bsl entering the ROM bootloader, a hub port switched off); without it a
+    #: board keeps running the variant's firmware, on the air, until it is flashed again
+    quiet: Annotated[tuple[str, ...] | None, BeforeValidator(_flasher)] = None
 
 
 class Lab(BaseModel):
@@ -393,7 +397,8 @@ def _semantic_issues(lab: Lab) -> Iterator[Issue]:
                                 ("image", BoardPlatform.CONTIKI),
                                 ("target", BoardPlatform.CONTIKI),
                                 ("channel", BoardPlatform.SENSNIFF),
-                                ("meter", BoardPlatform.CONTIKI)):
+                                ("meter", BoardPlatform.CONTIKI),
+                                ("quiet", BoardPlatform.CONTIKI)):
             if getattr(board, field) is not None and board.platform is not platform:
                 yield (*at, field), (f"{field} is for {platform} boards only (this board's "
                                      f"platform is {board.platform})"), True

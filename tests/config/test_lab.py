@@ -177,6 +177,9 @@ CASES = [
     ("meter-voltage", BOARD + "  cc:\n    platform: contiki\n    port: /dev/x\n"
      "    meter: {kind: ppk2, port: /dev/y, voltage_v: 9}\n", 6, 50,
      r"boards\.cc\.meter\.voltage_v: expected the supply voltage in volts, 0\.8\.\.5\.0"),
+    ("quiet-shell-string", BOARD + "  cc:\n    platform: contiki\n    port: /dev/x\n"
+     "    quiet: 'cc2538-bsl.py -p /dev/x'\n", 6, 12,
+     r"boards\.cc\.quiet: expected an argv list .*never a shell string"),
     ("meter-on-sniffer", BOARD + "  sn:\n    platform: sensniff\n    port: /dev/x\n"
      "    meter: {kind: ppk2, port: /dev/y}\n", 6, 5,
      r"boards\.sn\.meter: meter is for contiki boards only"),

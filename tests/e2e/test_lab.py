@@ -64,6 +64,8 @@ def test_the_boards_deliver_every_reading_and_the_run_names_them(lab_run) -> Non
     for board in ("ns1", "ns2", "ns3"):  # flashed through the lab's flasher argv
         assert "flashed" in (logs / "flash" / f"{board}.log").read_text()
     assert "Starting Contiki-NG" in (logs / "s1.console").read_text()  # reset on the console
+    for board in ("nbr", "ns1", "ns2", "nr1", "ns3"):  # held (quiet:) before the tear-down
+        assert "hold: ok" in (logs / "flash" / f"{board}.quiet.log").read_text(), board
 
 
 def test_the_sniffer_board_heard_every_frame_the_medium_sent(lab_run) -> None:
