@@ -515,6 +515,7 @@ class EmulatedNetwork:
         (RFC 6775 §3.2 / RFC 4903), so every other node is reached through a route.
         """
         tree = self.route_tree
+        rto_min = f"rto_min {tcp_rto_min_ms(node, seed=self.seed)}ms"  # one kernel: see there
         lines = [f"address add {self.address(node)}/128 dev {TAP} nodad"]
         parent = tree.parent.get(node)
         children = tree.children(node)
@@ -526,9 +527,8 @@ class EmulatedNetwork:
         for child in children:
             via = self.link_local(child)
             for dest in (child, *tree.descendants(child)):
-                lines.append(f"route replace {self.address(dest)}/128 via {via} dev {TAP}")
-        rto_min = f" rto_min {self.tcp_rto_min_ms(node)}ms"
-        lines = [line + rto_min if line.startswith("route ") else line for line in lines]
+                lines.append(f"route replace {self.address(dest)}/128 via {via} dev {TAP} "
+                             f"{rto_min}")
         if node == self.topology.border_router:
             lines += [
                 f"address add {self.border_router_cloud_address}/"
@@ -536,11 +536,9 @@ class EmulatedNetwork:
                 f"route replace default via {self.cloud_address} dev {BR_CLOUD_IF}",
             ]
         elif parent:
-            lines.append(f"route replace default via {self.link_local(parent)} dev {TAP}{rto_min}")
+            lines.append(f"route replace default via {self.link_local(parent)} dev {TAP} "
+                         f"{rto_min}")
         return lines
-
-    def tcp_rto_min_ms(self, node: str) -> int:
-        return tcp_rto_min_ms(node, seed=self.seed)
 
     def _cloud_route_commands(self) -> list[str]:
         return [

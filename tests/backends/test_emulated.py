@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from testbed.backends.emulated import EmulatedNetwork, netns_name, remove_created
+from testbed.backends.emulated import (
+    EmulatedNetwork, netns_name, remove_created, tcp_rto_min_ms,
+)
 from testbed.backends.netns import has_net_admin
 from testbed.backends.processes import ProcessRecord
 from testbed.config.topology import parse_topology
@@ -97,7 +99,7 @@ def test_two_nodes_up_then_all_gone(run, bystander):
 
         routes = {r["dst"]: r for r in ip_json(net.netns("n1"), "-6", "route")}
         assert routes["default"]["gateway"] == "fe80::ff:fe00:1"
-        assert routes["default"]["metrics"] == [{"rto_min": net.tcp_rto_min_ms("n1")}]
+        assert routes["default"]["metrics"] == [{"rto_min": tcp_rto_min_ms("n1", seed=3)}]
         br_routes = {r["dst"]: r for r in ip_json(net.netns("br"), "-6", "route")}
         assert br_routes["fd00::ff:fe00:2"]["gateway"] == "fe80::ff:fe00:2"
         assert br_routes["default"]["gateway"] == "fd01::1"
