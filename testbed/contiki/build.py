@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -37,6 +38,7 @@ from testbed.config.lab import MAKE_RESERVED, Board
 from testbed.contiki.tree import STAMP as TREE_STAMP
 from testbed.errors import BadInput, TestbedError
 from testbed.firmware import nodes_dir
+from testbed.jsonlines import write_json_atomic
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 CONTIKI_DIR = CHECKOUT / "build" / "contiki-ng"
@@ -275,8 +277,8 @@ def build_firmware(app: str | Path, target: Target | str, options: BuildOptions 
         # (BUILD_WITH_SHELL...): a module taken out of a Makefile left contiki-main.o calling
         # serial_shell_init, which no longer linked. A full build takes seconds.
         shutil.rmtree(build, ignore_errors=True)
-        family = _family(source, target, project, options, contiki)
-        if options.config:
+        family = _family(source, target, project, options, contiki) if options.config else None
+        if family is not None:
             _start_from_family(family, hashed, build, [*_c_files(source), *_c_files(shared)])
             if (copied := _find_elf(build, project, target)) is not None:
                 copied.unlink()  # linked again from the objects compiled anew
@@ -289,8 +291,8 @@ def build_firmware(app: str | Path, target: Target | str, options: BuildOptions 
             raise BuildError(f"{name}: {target} build made no {project}.{target} "
                              f"({_skipped(log)}); full log: {log}")
         stamp.write_text(hashed)
-        if options.config and out is None:  # never a private (secret) build: it goes away
-            _atomic_write(family, str(folder))
+        if family is not None and out is None:  # never a private (secret) build: it goes
+            write_json_atomic(family, {"folder": str(folder)})  # away with its run
         return Firmware(name, target, source, contiki, shared, elf, map_path, elf.parent / "obj",
                         build, hashed, cached=False, seconds=time.monotonic() - started)
 
@@ -300,7 +302,7 @@ def _family(source: Path, target: Target, project: str, options: BuildOptions,
     """Where the last configured build of this app, target and options (any configuration)
     is named: the builds of a lab's nodes differ in their configuration only."""
     key = options_hash(source, target, project, replace(options, config={}), contiki)
-    return FIRMWARE_DIR / source.name / target.value / f"family-{key[:16]}"
+    return FIRMWARE_DIR / source.name / target.value / f"family-{key[:16]}.json"
 
 
 def _start_from_family(family: Path, hashed: str, build: Path, own_sources: list[Path]) -> None:
@@ -310,8 +312,8 @@ def _start_from_family(family: Path, hashed: str, build: Path, own_sources: list
     may change: a board's image takes a few compiles and a link, not a whole Contiki build
     per node. No sibling, or one busy or of other sources: a build from scratch."""
     try:
-        sibling = Path(family.read_text())
-    except OSError:
+        sibling = Path(json.loads(family.read_text())["folder"])
+    except (OSError, ValueError, KeyError, TypeError):
         return
     if not (sibling / ".sources").is_file() or (sibling / ".sources").read_text() != hashed:
         return
@@ -329,12 +331,6 @@ def _start_from_family(family: Path, hashed: str, build: Path, own_sources: list
     for obj in build.rglob("*.o"):
         if obj.name in own:
             obj.unlink()
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 def _c_files(root: Path) -> list[Path]:
