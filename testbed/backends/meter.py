@@ -18,6 +18,7 @@ with a `# error: ...` line and keeps what came before.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from pathlib import Path
@@ -29,7 +30,7 @@ from testbed.config.lab import Board, Meter
 
 READ_TIMEOUT_S = 0.1
 BAUDRATE = 115200
-PPK2_PERIOD_S = 1e-5  # 100 ksps
+PPK2_PERIOD_S = 1e-5  # 100 ksps (energy.meters has the same: backends cannot import it)
 
 
 class MeterRecorder:
@@ -110,10 +111,13 @@ class MeterRecorder:
                     time.sleep(READ_TIMEOUT_S)
                     continue
                 samples_ua, _digital = ppk2.get_samples(data)
-                if samples_ua:
-                    mean_ma = sum(samples_ua) / len(samples_ua) / 1000
+                # one NaN (ppk2-api gives one for a word it cannot decode) must not void a read
+                good = [ua for ua in samples_ua if isinstance(ua, int | float)
+                        and math.isfinite(ua)]
+                if good:
+                    mean_ma = math.fsum(good) / len(good) / 1000
                     out.write(f"{t_s:.6f} {mean_ma:.6f} {self.meter.voltage_v:.3f}\n")
                     out.flush()
-                    t_s += len(samples_ua) * PPK2_PERIOD_S
+                t_s += len(samples_ua) * PPK2_PERIOD_S
         finally:
             ppk2.stop_measuring()

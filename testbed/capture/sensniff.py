@@ -219,7 +219,7 @@ class Decoder:
             self.messages += 1
         return out
 
-    def _inner_header(self, end: int, *, quiet: bool = False) -> tuple[int, bool]:
+    def _inner_header(self, end: int, *, quiet: bool) -> tuple[int, bool]:
         """(offset of a valid header starting inside the current message, or 0; whether to
         wait for more bytes before deciding). `quiet`: no more bytes are coming now."""
         buf = self._buffer

@@ -14,7 +14,7 @@ from typing import Any
 
 from testbed.energy.meters import integrate, parse_serial_lines
 
-ERROR = "# error: "
+ERROR = "error: "  # a comment line `# error: ...`: the meter failed
 
 
 def measured_section(directory: Path) -> dict[str, dict[str, Any]]:
@@ -23,11 +23,11 @@ def measured_section(directory: Path) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for path in sorted((directory / "meters").glob("*.txt")):
         text = path.read_text(encoding="utf-8", errors="replace")
+        comments = [line[2:] for line in text.splitlines() if line.startswith("# ")]
         trace = parse_serial_lines(text)
         integral = integrate(trace.samples)
         figures: dict[str, Any] = {
-            "source": next((line[2:] for line in text.splitlines() if line.startswith("# ")),
-                           "meter"),
+            "source": comments[0] if comments else "meter",
             "joules": round(integral.energy_j, 9),
             "mean_mA": (round(integral.mean_current_a * 1000, 6)
                         if integral.duration_s > 0 else None),
@@ -37,7 +37,7 @@ def measured_section(directory: Path) -> dict[str, dict[str, Any]]:
             "skipped_lines": len(trace.skipped),
             "file": str(path.relative_to(directory)),
         }
-        errors = [line[len(ERROR):] for line in text.splitlines() if line.startswith(ERROR)]
+        errors = [line[len(ERROR):] for line in comments if line.startswith(ERROR)]
         if errors:
             figures["error"] = errors[0]
         out[path.stem] = figures

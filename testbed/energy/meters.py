@@ -17,8 +17,9 @@ Formats
         power (W), voltage (V), current (A) (IoT-LAB "consumption monitoring" docs; sample
         period in {140, 204, 332, 588, 1100, 2116, 4156, 8244} µs x averaging 1..1024).
     Nordic PPK2: µA samples at 100 ksps (10 µs period; backends/meter.py reads them with
-        ppk2-api); `ppk2_samples(samples_ua, t0_s, voltage_v)` timestamps them; `parse_ppk2_csv` reads
-        the Power Profiler app's CSV export (``Timestamp(ms),Current(uA)[,D0-D7]``).
+        ppk2-api); `ppk2_samples(samples_ua, t0_s, voltage_v)` timestamps them;
+        `parse_ppk2_csv` reads the Power Profiler app's CSV export
+        (``Timestamp(ms),Current(uA)[,D0-D7]``).
 """
 
 from __future__ import annotations
