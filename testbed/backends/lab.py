@@ -443,8 +443,9 @@ class LabPan(ContikiPan):
                            "handed an ELF")
 
     def stop(self) -> None:
-        """Every console, then the emulated boards, then the TUN's fd; one that fails does not
-        keep the others open (the first failure is raised after all were tried)."""
+        """The power meters (their records complete), every console, each board's `quiet:`,
+        then the emulated boards, then the TUN's fd; one that fails does not keep the others
+        open (the first failure is raised after all were tried)."""
         for recorder in self.meters.values():  # the variant is over: what it cost is written
             recorder.stop()
         self.meters.clear()
@@ -471,7 +472,7 @@ class LabPan(ContikiPan):
         try:
             quieter.flash(None, port=self.port(board))
         except TestbedError as exc:
-            raise NetworkError(f"board {board.name}: quiet: {exc}") from None
+            raise NetworkError(f"quiet: {exc}") from None  # it names the board and its log
 
     def lost_boards(self) -> list[str]:
         """Why consoles were lost, one message per board (a board unplugged mid-run)."""
