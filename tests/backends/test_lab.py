@@ -20,7 +20,8 @@ def _pan(tmp_path: Path, quiet: str) -> LabPan:
     # no run, medium or firmware: _quiet needs the lab, the board's port and the logs only
     return LabPan(topology=parse_topology(SENSOR_PAIR).on_platform("contiki"),
                   run=None, logs=tmp_path / "logs",  # type: ignore[arg-type]
-                  frame_socket=tmp_path / "frames.sock", firmware_for=None,  # type: ignore[arg-type]
+                  frame_socket=tmp_path / "frames.sock",
+                  firmware_for=None,  # type: ignore[arg-type]
                   border_router_netns="unused", lab=lab)
 
 
