@@ -43,6 +43,10 @@ def test_a_meters_samples_are_recorded_and_integrated_to_its_energy(tmp_path: Pa
     assert measured["joules"] == pytest.approx(expected, rel=1e-6)
     assert measured["duration_s"] == pytest.approx(times[-1] - times[0], abs=1e-6)
     assert 15.0 < measured["mean_mA"] < 25.0
+    # and without the trapezoid: 20 mA x 3.3 V over the span, give or take the half period
+    # (five samples of 20 mA either way) the span may cut off at each end
+    assert measured["joules"] == pytest.approx(0.020 * 3.3 * measured["duration_s"],
+                                               abs=2 * 0.020 * 3.3 * 5 * 0.01)
     assert measured["samples"] == len(rows) and "error" not in measured
     assert "meter serial-lines on " + meter.port in measured["source"]
 
