@@ -7,7 +7,7 @@ SHELL := /bin/bash
 
 # Debian packages the testbed runs with, in one list.
 DEBIAN_PACKAGES := python3 python3-venv iproute2 iputils-ping tshark netcat-openbsd procps prosody libcoap3-bin openssl qemu-system-arm firmware-microbit-micropython gcc-arm-none-eabi binutils-arm-none-eabi libnewlib-arm-none-eabi \
-	make gcc libc6-dev git openssh-server ser2net
+	make gcc libc6-dev git openssh-server ser2net avahi-daemon avahi-utils dbus
 # Optional: the report's screenshots and its browser test. Ubuntu ships chromium as a snap only,
 # so these are tried one by one and a failure only skips that test.
 OPTIONAL_DEBIAN_PACKAGES := chromium chromium-driver
@@ -44,7 +44,8 @@ privileges:
 
 # Install only the Debian packages that are not installed yet. prosody is a Debian service:
 # the testbed starts its own instances in the cloud namespace, so the system one is stopped;
-# so is ser2net's (the remote-host test runs its own; a lab host runs one for its boards).
+# so is ser2net's (the remote-host test runs its own; a lab host runs one for its boards), and
+# avahi-daemon's (the mDNS tests run theirs in a namespace on a bus of their own).
 system-deps: privileges
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -56,6 +57,9 @@ system-deps: privileges
 		fi; \
 		if echo "$$missing" | grep -qw ser2net && [ -d /run/systemd/system ]; then \
 			$(SUDO) systemctl disable --now ser2net >/dev/null 2>&1 || true; \
+		fi; \
+		if echo "$$missing" | grep -qw avahi-daemon && [ -d /run/systemd/system ]; then \
+			$(SUDO) systemctl disable --now avahi-daemon.socket avahi-daemon.service >/dev/null 2>&1 || true; \
 		fi; \
 	fi; \
 	optional=$$(for p in $(OPTIONAL_DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
