@@ -9,6 +9,11 @@ The password is only ever put into the SASL exchange, never printed.
 import socket
 
 try:
+    import select
+except ImportError:  # pragma: no cover
+    import uselect as select
+
+try:
     import time
 except ImportError:  # pragma: no cover - MicroPython without the plain name
     import utime as time
@@ -69,10 +74,11 @@ def wrap_tls(sock, server_name):
 
 
 class Session:
-    def __init__(self, config, handler, idle=None):
+    def __init__(self, config, handler, idle=None, discovery=None):
         self.config = config
         self.handler = handler  # called with each stanza Element once the session is open
         self.idle = idle  # called about every IDLE_S while set-up waits for the server
+        self.discovery = discovery  # discovery.Discovery: served while this session waits
         self.sock = None
         self.builder = None
         self.pending = []
@@ -96,6 +102,8 @@ class Session:
         self.sent_bytes += len(data)
 
     def _recv(self, timeout):
+        if self.discovery is not None and not self._wait_readable(timeout):
+            return None
         self.sock.settimeout(timeout)
         try:
             data = self.sock.recv(4096)
@@ -106,6 +114,23 @@ class Session:
         if not data:
             raise Closed("connection closed by the server")
         return data
+
+    def _wait_readable(self, timeout):
+        """Wait up to `timeout` s for the stream while the mDNS socket is served; True once
+        the stream has something to read."""
+        deadline = time.time() + timeout
+        pending = getattr(self.sock, "pending", None)  # TLS bytes already decrypted
+        while True:
+            if pending is not None and pending():
+                return True
+            left = deadline - time.time()
+            wait = max(0.0, min(left, self.discovery.wait_bound()))
+            ready = readable([self.sock, self.discovery.sock], wait)
+            self.discovery.step()
+            if id(self.sock) in ready:
+                return True
+            if time.time() >= deadline:
+                return False
 
     def read(self, timeout):
         """Next ("open"|"element"|"close", ...) item, or None after `timeout` seconds of silence."""
@@ -305,6 +330,22 @@ class Session:
         except OSError:
             pass
         self.sock = None
+
+
+def readable(socks, timeout):
+    """ids of the sockets in `socks` with something to read within `timeout` s."""
+    poller = select.poll()
+    by_key = {}
+    for s in socks:
+        poller.register(s, select.POLLIN)
+        by_key[s.fileno() if hasattr(s, "fileno") else id(s)] = s
+    ready = set()
+    for item in poller.poll(int(timeout * 1000)):
+        obj = item[0]  # CPython gives the fd, MicroPython the object registered
+        s = by_key.get(obj) if isinstance(obj, int) else obj
+        if s is not None:
+            ready.add(id(s))
+    return ready
 
 
 def _failure(element):

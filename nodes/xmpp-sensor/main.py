@@ -33,6 +33,10 @@ from client import Closed, ServerTimeout, Session, StreamError
 from outbox import Outbox
 
 
+class ServerFound(Exception):
+    """An XMPP server appeared on the link while the sensor was serverless: move to it."""
+
+
 # what a key means when CONFIG.json leaves it out (the runner normally passes manifest.toml's)
 #: How long a stopping sensor waits for the server's closing stream tag.
 CLOSE_LINGER_S = 2.0
@@ -53,6 +57,10 @@ DEFAULTS = {
     "backoff_base_s": 1.0,
     "backoff_factor": 2.0,
     "backoff_cap_s": 15.0,
+    "discovery": "none",
+    "serverless": False,
+    "collector": "sink@br",
+    "discovery_timeout_s": 3.0,
 }
 
 
@@ -111,6 +119,8 @@ class Sensor:
         self.online = False  # a session is open: readings go out at once
         self.next_push = None  # the reading clock; None until the first session is up
         self.last_sent = time.time()
+        self.discovery = None  # discovery.Discovery when config "discovery" is "mdns"
+        self.serverless = False  # the open session is a XEP-0174 link-local stream
 
     # readings ---------------------------------------------------------------------------
 
@@ -146,7 +156,9 @@ class Sensor:
         """Write one reading's stanza to the session (raises Closed if it drops)."""
         seq, t, values = reading
         payload = stanzas.fields(self.name, seq, t, values)
-        if self.mode == "message":
+        if self.serverless:  # XEP-0174: a message to the collector's instance name
+            self.send(stanzas.message(self.config["collector"], payload))
+        elif self.mode == "message":
             self.send(stanzas.message(self.config["sink"], payload))
         else:
             self.unacked[seq] = reading
@@ -233,11 +245,63 @@ class Sensor:
 
     # the run --------------------------------------------------------------------------------
 
+    def target(self):
+        """Where the next session goes: ("server", address, port) or ("peer", instance,
+        address, port); with mDNS discovery, waits up to discovery_timeout_s for a server
+        (then a XEP-0174 peer when serverless is allowed); None when nothing was found."""
+        if self.discovery is None:
+            return ("server", self.config["server"], self.config["port"])
+        start, sent = epoch(), self.discovery.sent()
+        deadline = time.time() + float(self.config["discovery_timeout_s"])
+        found = None
+        while found is None:
+            server = self.discovery.server()
+            peer = self.discovery.peer(self.config["collector"])
+            if server is not None:
+                found = ("server", server[0], server[1])
+            elif peer is not None and self.config["serverless"] and time.time() >= deadline:
+                found = ("peer", self.config["collector"], peer[0], peer[1])
+            elif time.time() >= deadline and not self.config["serverless"]:
+                break
+            elif time.time() >= deadline + float(self.config["discovery_timeout_s"]):
+                break
+            else:
+                self.tick()
+                self.discovery.sleep(0.05)
+        now = self.discovery.sent()
+        emit("phase", name="discovery", start=start, end=epoch(),
+             found=found[0] if found else "nothing", mdns_packets=now[0] - sent[0],
+             mdns_bytes=now[1] - sent[1])
+        return found
+
     def connect(self):
+        found = self.target()
+        if found is None:
+            raise Closed("no XMPP server (and no XEP-0174 peer %s) found on the link"
+                         % self.config["collector"])
         start = epoch()
-        self.session = Session(self.config, self.handle, idle=self.tick)
+        if found[0] == "server":
+            config = dict(self.config)
+            config["server"], config["port"] = found[1], found[2]
+            if self.discovery is not None and found[1].lower().startswith("fe80"):
+                config["server"] = "%s%%%s" % (found[1], self.discovery.interface)
+            self.session = Session(config, self.handle, idle=self.tick,
+                                   discovery=self.discovery)
+            self.serverless = False
+        else:
+            from linklocal import LinkLocalSession
+
+            self.session = LinkLocalSession(self.config, self.handle, self.discovery.instance,
+                                            found[1], found[2], found[3], idle=self.tick,
+                                            discovery=self.discovery)
+            self.serverless = True
         self.session.open()
-        if self.mode == "iq":  # RFC 6121 §4.6: directed presence, so the sink sees our full JID
+        if self.serverless:
+            self.discovery.present(int(found[3]))
+        elif self.discovery is not None:
+            self.discovery.absent()
+        if self.mode == "iq" and not self.serverless:
+            # RFC 6121 §4.6: directed presence, so the sink sees our full JID
             self.session.send(stanzas.presence(self.config["sink"]))
         end = epoch()
         emit(
@@ -247,8 +311,9 @@ class Sensor:
             end=end,
             tls=self.session.tls,
             sent_bytes=self.session.sent_bytes,
+            serverless=self.serverless,
         )
-        emit("ready", jid=self.session.jid)
+        emit("ready", jid=self.session.jid, serverless=self.serverless)
         self.last_sent = time.time()
         self.online = True
         if self.next_push is None:
@@ -269,6 +334,8 @@ class Sensor:
                 emit("done")
             if time.time() - self.last_sent >= self.keepalive_s:
                 self.send(" ")  # RFC 6120 §4.6.1 whitespace keepalive
+            if self.serverless and self.discovery.server() is not None:
+                raise ServerFound("an XMPP server appeared on the link")
             wait = min(self.keepalive_s, 1.0)
             if self.next_push is not None and self.mode != "iq" and self.seq < self.readings:
                 wait = max(0.0, min(wait, self.next_push - time.time()))
@@ -288,25 +355,39 @@ class Sensor:
         self.wait(delay)
 
     def wait(self, seconds):
-        """Sleep `seconds` while the reading clock keeps running."""
+        """Sleep `seconds` while the reading clock keeps running (and mDNS answers)."""
         deadline = time.time() + seconds
         while True:
             self.tick()
             left = deadline - time.time()
             if left <= 0:
                 return
-            time.sleep(min(left, 0.1))
+            if self.discovery is not None:
+                self.discovery.sleep(min(left, 0.1))
+            else:
+                time.sleep(min(left, 0.1))
 
     def run(self):
         delay = float(self.config.get("start_delay_s", 0) or 0)
         try:
+            if self.config["discovery"] == "mdns":
+                from discovery import Discovery
+
+                self.discovery = Discovery(self.config, emit)
             if delay > 0:  # a seeded offset, so sensors that cannot hear each other start apart
-                time.sleep(delay)
+                self.wait(delay)
             while True:
                 try:
                     self.connect()
                     self.backoff.reset()
                     self.serve()
+                except ServerFound as exc:  # leave the link-local stream for the server
+                    self.online = False
+                    self.session.close(linger=CLOSE_LINGER_S)
+                    self.session = None
+                    emit("reconnect", attempt=0, delay_s=0.0, why=str(exc),
+                         queued=len(self.outbox))
+                    continue
                 except (Closed, ServerTimeout) as exc:  # dropped or silent: try again
                     what = str(exc)
                 except StreamError as exc:  # refused (SASL, binding...): say so, still retry
@@ -320,6 +401,8 @@ class Sensor:
             emit("stopped", produced=self.seq, queued=len(self.outbox))
             if self.session is not None and self.online:
                 self.session.close(linger=CLOSE_LINGER_S)
+            if self.discovery is not None:
+                self.discovery.close()  # goodbye: TTL 0 for what the sensor announced
             return 0
 
 

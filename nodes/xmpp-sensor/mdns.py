@@ -131,9 +131,26 @@ class MDNS:
     def on(self, mechanism):
         return self.mechanisms[mechanism]
 
-    def publish(self, instance, stype, port, txt=()):
-        """Claim a DNS-SD service instance; txt: (key, value) pairs in order."""
-        self.services.append(Service(instance, stype, port, txt))
+    def publish(self, instance, stype, port, txt=(), now=None):
+        """Claim a DNS-SD service instance; txt: (key, value) pairs in order. After start()
+        (`now` given) the new name is probed and announced on its own."""
+        service = Service(instance, stype, port, txt)
+        self.services.append(service)
+        if self.started and now is not None:
+            self.event("probing", name=dnsmsg.name_text(service.owned.name()))
+            self.restart_probing(service.owned, now, 0.0)
+        return service
+
+    def withdraw(self, service, now):
+        """Stop claiming `service`: its records go out once with TTL 0 (§10.1)."""
+        if service not in self.services:
+            return
+        records = []
+        if service.owned.state != "probing" and self.on("goodbye"):
+            records = [r for r in self.service_records(service, 0, 0)]
+        self.services.remove(service)
+        if records:
+            self.send("goodbye", Message(0, FLAG_QR | FLAG_AA, answers=records))
 
     def browse(self, stype, now):
         """Continuous querying for a service type (§5.2)."""

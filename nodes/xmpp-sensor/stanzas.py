@@ -36,6 +36,14 @@ def stream_header(domain):
     )
 
 
+# XEP-0174 §4.1: a link-local stream names both ends by their DNS-SD instance names
+def link_local_header(local, remote):
+    return (
+        "<?xml version='1.0'?><stream:stream from='%s' to='%s' version='1.0' "
+        "xmlns='%s' xmlns:stream='%s'>" % (q(local), q(remote), NS_CLIENT, NS_STREAM)
+    )
+
+
 STREAM_CLOSE = "</stream:stream>"
 
 

@@ -91,7 +91,7 @@ def test_registry_round_trip(tmp_path, registry):
 
 def test_two_live_runs_need_a_choice(tmp_path, registry):
     a, b = _run(tmp_path), _run(tmp_path)
-    with pytest.raises(TestbedError, match=rf"2 live runs .*--run ID"):
+    with pytest.raises(TestbedError, match=r"2 live runs .*--run ID"):
         find_run()
     assert find_run(b.run_id).run_id == b.run_id
     a.close()

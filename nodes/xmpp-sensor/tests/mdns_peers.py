@@ -23,7 +23,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,6 +101,17 @@ class Capture:
 
     def sent_by(self, address: str) -> list[Packet]:
         return [p for p in list(self.packets) if p.source == address]
+
+    def wait(self, address: str, matches, timeout: float = 5.0, after: float = 0.0) -> Packet:
+        """The first packet from `address` received after `after` for which matches(p)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for p in self.sent_by(address):
+                if p.t > after and matches(p):
+                    return p
+            time.sleep(0.01)
+        raise AssertionError(f"no matching packet from {address} in {timeout} s; saw "
+                             f"{[(round(p.t - after, 3), p.dns.summary()) for p in self.packets]}")
 
 
 class NodeProcess:
