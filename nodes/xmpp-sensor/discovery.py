@@ -7,17 +7,28 @@ loops hand it the time whenever they wait (`wait_bound()` says how long they may
 `step()` drains the socket without blocking and fires the engine's timers), so the mDNS
 timing rules hold while an XMPP stream is open.
 
+With "mdns"["proxy"] = {"address", "domain", "poll_s"} it also asks a DNS-SD discovery proxy
+(RFC 8766, on the border router) by unicast DNS every poll_s: PTR for both service types under
+the proxy's domain, the SRV, TXT and AAAA records coming in the additional section. Unicast
+is routed, so this reaches a server or collector more than one hop away; an answer replaces
+what the proxy said before (a service it no longer lists is gone).
+
 `present(port)` announces the sensor itself as a XEP-0174 service (instance "name@host",
 TXT txtvers=1 first, port.p2pj, status, XEP-0174 §3.3) and `absent()` withdraws it.
 """
+
+import socket
 
 try:
     import time
 except ImportError:  # pragma: no cover
     import utime as time
 
+import dnsmsg
 import mdns
 import mdnslink
+from client import readable
+from dnsmsg import AAAA, PTR, SRV, TXT, Message, Question
 
 XMPP_CLIENT = "_xmpp-client._tcp"
 PRESENCE = "_presence._tcp"
@@ -43,6 +54,16 @@ class Discovery:
         self.instance = "%s@%s" % (self.name, mcfg.get("host", self.name))
         self.presence = None
         self.services = {}  # (type, instance) -> the service event
+        self.socks = [self.sock]
+        self.proxy = mcfg.get("proxy")
+        self.proxied = {}  # type -> (expiry, {instance: service event}) from the proxy
+        self.proxy_sent = [0, 0]
+        self.query_id = 0
+        if self.proxy:
+            self.usock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+            self.usock.setblocking(False)
+            self.socks.append(self.usock)
+            self.proxy_at = clock()
         now = clock()
         self.engine.start(now)
         self.engine.browse(XMPP_CLIENT, now)
@@ -54,6 +75,8 @@ class Discovery:
     def wait_bound(self):
         """Seconds the caller may block before step() must run again."""
         deadline = self.engine.deadline()
+        if self.proxy:
+            deadline = self.proxy_at if deadline is None else min(deadline, self.proxy_at)
         if deadline is None:
             return 1.0
         return max(0.0, min(1.0, deadline - clock()))
@@ -67,6 +90,8 @@ class Discovery:
                 break
             if data:
                 self.engine.receive(data, (source[0].split("%")[0], source[1]), clock())
+        if self.proxy:
+            self.ask_proxy()
         self.engine.poll(clock())
         for data, destination in self.engine.outgoing:
             try:
@@ -94,34 +119,100 @@ class Discovery:
             left = deadline - time.time()
             if left <= 0:
                 return
-            self.link.sock.settimeout(max(0.001, min(left, self.wait_bound())))
+            readable(self.socks, max(0.001, min(left, self.wait_bound())))
+
+    # the discovery proxy (unicast DNS) ------------------------------------------------------
+
+    def ask_proxy(self):
+        while True:
             try:
-                data, source = self.sock.recvfrom(9000)
-                self.engine.receive(data, (source[0].split("%")[0], source[1]), clock())
+                data, _ = self.usock.recvfrom(9000)
             except OSError:
-                pass
-            self.sock.setblocking(False)
+                break
+            self.proxy_answer(data)
+        now = clock()
+        if now < self.proxy_at:
+            return
+        self.proxy_at = now + float(self.proxy.get("poll_s", 2.0))
+        domain = tuple(self.proxy.get("domain", "pan.testbed").split("."))
+        for stype in (XMPP_CLIENT, PRESENCE):
+            self.query_id = (self.query_id + 1) & 0xFFFF
+            name = tuple(stype.split(".")) + domain
+            data = Message(self.query_id, 0, questions=[Question(name, PTR)]).encode()
+            try:
+                self.usock.sendto(data, (self.proxy["address"], 53))
+            except OSError as exc:
+                self.emit("mdns", what="send-failed", why=str(exc))
+                continue
+            self.proxy_sent[0] += 1
+            self.proxy_sent[1] += len(data)
+
+    def proxy_answer(self, data):
+        try:
+            msg = dnsmsg.decode(data)
+        except dnsmsg.DNSError as exc:
+            self.emit("mdns", what="malformed", why=str(exc))
+            return
+        if not msg.questions:
+            return
+        ptr_name = msg.questions[0].name
+        stype = ".".join(ptr_name[:2])
+        records = msg.records()
+        found, ttl = {}, 1e9
+        for ptr in [r for r in msg.answers if r.rtype == PTR]:
+            srv = [r for r in records if r.rtype == SRV and dnsmsg.key(r.name) ==
+                   dnsmsg.key(ptr.rdata)]
+            if not srv:
+                continue
+            target = srv[0].rdata[3]
+            addresses = [mdns.format_ipv6(r.rdata) for r in records
+                         if r.rtype == AAAA and dnsmsg.key(r.name) == dnsmsg.key(target)]
+            txt = [r for r in records if r.rtype == TXT and dnsmsg.key(r.name) ==
+                   dnsmsg.key(ptr.rdata)]
+            ttl = min([ttl, ptr.ttl, srv[0].ttl])
+            found[ptr.rdata[0]] = {"instance": ptr.rdata[0], "type": stype, "port":
+                                   srv[0].rdata[2], "addresses": sorted(addresses),
+                                   "host": dnsmsg.name_text(target), "via": "proxy",
+                                   "txt": [t.decode() for t in (txt[0].rdata if txt else ())
+                                           if t]}
+        before = self.proxied.get(stype, (0, {}))[1]
+        self.proxied[stype] = (clock() + min(ttl, 3600), found)
+        for instance, event in found.items():
+            if before.get(instance) != event:
+                self.emit("mdns", what="service", **event)
+        for instance in before:
+            if instance not in found:
+                self.emit("mdns", what="service-removed", instance=instance, type=stype,
+                          via="proxy")
+
+    def found(self, stype):
+        """[(instance, service event)] of `stype` from the link and from the proxy."""
+        out = [(i, e) for (t, i), e in sorted(self.services.items()) if t == stype]
+        expiry, proxied = self.proxied.get(stype, (0, {}))
+        if expiry > clock():
+            out += sorted(proxied.items())
+        return out
 
     # what was found ------------------------------------------------------------------------
 
     def server(self):
-        """(address, port) of an XMPP server on the link, or None."""
-        for (stype, _), event in sorted(self.services.items()):
-            if stype == XMPP_CLIENT and event["addresses"]:
+        """(address, port) of an XMPP server found, or None."""
+        for _, event in self.found(XMPP_CLIENT):
+            if event["addresses"]:
                 return event["addresses"][0], event["port"]
         return None
 
     def peer(self, instance):
         """(address, port) of the XEP-0174 entity `instance` ("sink@br"), or None."""
-        event = self.services.get((PRESENCE, instance))
-        if event is None or not event["addresses"]:
-            return None
-        return event["addresses"][0], event["port"]
+        for name, event in self.found(PRESENCE):
+            if name == instance and event["addresses"]:
+                return event["addresses"][0], event["port"]
+        return None
 
     def sent(self):
-        """[packets, bytes] the node's mDNS sent so far."""
-        packets = sum(v[0] for v in self.engine.sent.values())
-        return [packets, sum(v[1] for v in self.engine.sent.values())]
+        """[packets, bytes] discovery sent so far (mDNS and unicast queries to the proxy)."""
+        packets = sum(v[0] for v in self.engine.sent.values()) + self.proxy_sent[0]
+        return [packets, sum(v[1] for v in self.engine.sent.values()) + self.proxy_sent[1]]
 
     # the sensor's own presence -------------------------------------------------------------
 
@@ -141,3 +232,5 @@ class Discovery:
         self.engine.stop(clock())
         self.step()
         self.link.close()
+        if self.proxy:
+            self.usock.close()

@@ -270,29 +270,61 @@ class Avahi:
 
 
 class LinkPair:
-    def __init__(self) -> None:
+    """node <-> peer on one link; with `router=True`, node <-> router <-> peer instead: two
+    links, routed (fd55:1::/64 node side, fd55:2::/64 peer side), so multicast from one end
+    never reaches the other."""
+
+    def __init__(self, router: bool = False) -> None:
         tag = secrets.token_hex(2)
         self.node, self.peer = f"tb-mdns-{tag}-n", f"tb-mdns-{tag}-p"
+        self.router = f"tb-mdns-{tag}-r" if router else None
         self.node_if, self.peer_if = "eth0", "eth0"
         self.tmp = ""
         self.node_address = self.peer_address = ""
         self.stack = contextlib.ExitStack()
 
     def __enter__(self) -> LinkPair:
+        try:
+            return self.set_up()
+        except BaseException:
+            self.stack.close()
+            raise
+
+    def set_up(self) -> LinkPair:
         self.tmp = self.stack.enter_context(tempfile.TemporaryDirectory(prefix="tb-mdns-"))
-        ns.add_netns([self.node, self.peer])
-        self.stack.callback(ns.delete_netns, [self.node, self.peer])
-        self.stack.callback(ns.kill_netns_processes, [self.node, self.peer])
-        for name in (self.node, self.peer):  # no duplicate address detection: usable at once
+        names = [self.node, self.peer] + ([self.router] if self.router else [])
+        ns.add_netns(names)
+        self.stack.callback(ns.delete_netns, names)
+        self.stack.callback(ns.kill_netns_processes, names)
+        for name in names:  # no duplicate address detection: usable at once
             ns.write_sysctls(name, {"net/ipv6/conf/default/accept_dad": "0",
                                     "net/ipv6/conf/all/accept_dad": "0"})
-        ns.ip(["link", "add", self.node_if, "netns", self.node, "type", "veth", "peer", "name",
-               self.peer_if, "netns", self.peer])
+        if self.router:
+            self.route_through(self.router)
+        else:
+            ns.ip(["link", "add", self.node_if, "netns", self.node, "type", "veth", "peer",
+                   "name", self.peer_if, "netns", self.peer])
         for name, interface in ((self.node, self.node_if), (self.peer, self.peer_if)):
             ns.ip_batch(["link set lo up", f"link set {interface} up"], netns=name)
         self.node_address = self.link_local(self.node, self.node_if)
         self.peer_address = self.link_local(self.peer, self.peer_if)
         return self
+
+    def route_through(self, router: str) -> None:
+        ns.write_sysctls(router, {"net/ipv6/conf/all/forwarding": "1"})
+        ns.ip(["link", "add", self.node_if, "netns", self.node, "type", "veth", "peer", "name",
+               "r-node", "netns", router])
+        ns.ip(["link", "add", self.peer_if, "netns", self.peer, "type", "veth", "peer", "name",
+               "r-peer", "netns", router])
+        ns.ip_batch(["link set lo up", "link set r-node up", "link set r-peer up",
+                     "address add fd55:1::1/64 dev r-node nodad",
+                     "address add fd55:2::2/64 dev r-peer nodad"], netns=router)
+        ns.ip_batch([f"link set {self.node_if} up",
+                     f"address add fd55:1::2/64 dev {self.node_if} nodad",
+                     "route add default via fd55:1::1"], netns=self.node)
+        ns.ip_batch([f"link set {self.peer_if} up",
+                     f"address add fd55:2::1/64 dev {self.peer_if} nodad",
+                     "route add default via fd55:2::2"], netns=self.peer)
 
     def link_local(self, name: str, interface: str) -> str:
         deadline = time.monotonic() + 5

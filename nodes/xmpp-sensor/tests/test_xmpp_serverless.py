@@ -16,6 +16,7 @@ import pytest
 
 from testbed.backends import netns as ns
 from testbed.services.deliveries import read_deliveries
+from testbed.services.discovery_proxy import DiscoveryProxy
 from testbed.services.link_local_sink import LinkLocalSink
 from testbed.services.prosody import Prosody
 
@@ -65,12 +66,15 @@ class Sensor:
                 self.proc.wait()
 
 
-def sensor_config(readings: int, password: str = "") -> dict:
+def sensor_config(readings: int, password: str = "", proxy: str | None = None) -> dict:
+    mdns = {"interface": "eth0"}
+    if proxy:
+        mdns["proxy"] = {"address": proxy, "domain": "pan.testbed", "poll_s": 1.0}
     return {"name": "s1", "readings": readings, "interval_s": 0.4, "sensors": ["temperature"],
             "seed": 3, "mode": "message", "domain": "iot.testbed", "user": "s1",
             "password": password, "sink": "sink@iot.testbed", "server": "", "port": 5222,
             "discovery": "mdns", "serverless": True, "collector": "sink@br",
-            "discovery_timeout_s": 2.0, "backoff_cap_s": 2.0, "mdns": {"interface": "eth0"}}
+            "discovery_timeout_s": 2.0, "backoff_cap_s": 2.0, "mdns": mdns}
 
 
 def global_addresses(link: LinkPair) -> None:
@@ -78,14 +82,22 @@ def global_addresses(link: LinkPair) -> None:
     ns.ip(["address", "add", f"{NODE_GLOBAL}/64", "dev", link.node_if, "nodad"], netns=link.node)
 
 
-def test_without_a_server_every_reading_goes_to_the_collector_over_xep_0174() -> None:
-    with LinkPair() as link:
-        global_addresses(link)
+@pytest.mark.parametrize("hops", [1, 2])
+def test_without_a_server_every_reading_goes_to_the_collector_over_xep_0174(hops: int) -> None:
+    """One hop: the sensor hears the collector's mDNS. Two hops (a router between, which
+    forwards no multicast): it asks the discovery proxy beside the collector by unicast."""
+    with LinkPair(router=hops == 2) as link:
+        if hops == 1:
+            global_addresses(link)
+        collector = PEER_GLOBAL if hops == 1 else "fd55:2::1"
         deliveries = Path(link.tmp) / "deliveries.jsonl"
         sink = link.stack.enter_context(LinkLocalSink(
-            netns=link.peer, interface=link.peer_if, addresses=[PEER_GLOBAL],
+            netns=link.peer, interface=link.peer_if, addresses=[collector],
             deliveries=deliveries, log=Path(link.tmp) / "collector.log"))
-        sensor = Sensor(link, sensor_config(5))
+        if hops == 2:
+            link.stack.enter_context(DiscoveryProxy(
+                netns=link.peer, interface=link.peer_if, log=Path(link.tmp) / "proxy.log"))
+        sensor = Sensor(link, sensor_config(5, proxy=collector if hops == 2 else None))
         sensor.wait(lambda e: e["event"] == "done", 30)
         time.sleep(0.3)
         got = read_deliveries(deliveries)
@@ -97,6 +109,8 @@ def test_without_a_server_every_reading_goes_to_the_collector_over_xep_0174() ->
     ready = [e for e in events if e["event"] == "ready"]
     assert [(e["jid"], e["serverless"]) for e in ready] == [("s1@s1", True)]
     assert sorted((d.node, d.seq) for d in got) == [("s1", seq) for seq in range(1, 6)]
+    found = [e for e in events if e["event"] == "mdns" and e["what"] == "service"]
+    assert {e.get("via", "mdns") for e in found} == ({"mdns"} if hops == 1 else {"proxy"})
 
 
 def test_the_sensor_moves_to_prosody_when_the_collector_advertises_it() -> None:
