@@ -125,7 +125,7 @@ class Session:
                 return True
             left = deadline - time.time()
             wait = max(0.0, min(left, self.discovery.wait_bound()))
-            ready = readable([self.sock] + self.discovery.socks, wait)
+            ready = readable([self.sock] + self.discovery.all_socks(), wait)
             self.discovery.step()
             if id(self.sock) in ready:
                 return True

@@ -32,6 +32,7 @@ from dnsmsg import AAAA, PTR, SRV, TXT, Message, Question
 
 XMPP_CLIENT = "_xmpp-client._tcp"
 PRESENCE = "_presence._tcp"
+LINK_LOCAL_PORT = 5562  # XEP-0174 §4.1
 
 
 def clock():
@@ -53,18 +54,22 @@ class Discovery:
         self.sock.setblocking(False)
         self.instance = "%s@%s" % (self.name, mcfg.get("host", self.name))
         self.presence = None
+        self.inbound = None  # linklocal.Inbound while the sensor is present
         self.services = {}  # (type, instance) -> the service event
         self.socks = [self.sock]
         self.proxy = mcfg.get("proxy")
         self.proxied = {}  # type -> (expiry, {instance: service event}) from the proxy
         self.proxy_sent = [0, 0]
         self.query_id = 0
+        self.on_server = False  # connected to a server: no need to ask the proxy
         if self.proxy:
             self.usock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
             self.usock.setblocking(False)
             self.socks.append(self.usock)
-            self.proxy_at = clock()
+            self.proxy_queue = []
+            self.proxy_at = clock() + self.engine.random.between(0.0, 0.5)
         now = clock()
+        emit("mdns", what="started", interface=interface, proxy=bool(self.proxy))
         self.engine.start(now)
         self.engine.browse(XMPP_CLIENT, now)
         self.engine.browse(PRESENCE, now)
@@ -75,7 +80,7 @@ class Discovery:
     def wait_bound(self):
         """Seconds the caller may block before step() must run again."""
         deadline = self.engine.deadline()
-        if self.proxy:
+        if self.proxy and not self.on_server:
             deadline = self.proxy_at if deadline is None else min(deadline, self.proxy_at)
         if deadline is None:
             return 1.0
@@ -92,6 +97,8 @@ class Discovery:
                 self.engine.receive(data, (source[0].split("%")[0], source[1]), clock())
         if self.proxy:
             self.ask_proxy()
+        if self.inbound is not None:
+            self.inbound.step()
         self.engine.poll(clock())
         for data, destination in self.engine.outgoing:
             try:
@@ -119,7 +126,11 @@ class Discovery:
             left = deadline - time.time()
             if left <= 0:
                 return
-            readable(self.socks, max(0.001, min(left, self.wait_bound())))
+            readable(self.all_socks(), max(0.001, min(left, self.wait_bound())))
+
+    def all_socks(self):
+        """Every socket the sensor's wait loops must watch for discovery's sake."""
+        return self.socks + (self.inbound.socks if self.inbound is not None else [])
 
     # the discovery proxy (unicast DNS) ------------------------------------------------------
 
@@ -131,21 +142,28 @@ class Discovery:
                 break
             self.proxy_answer(data)
         now = clock()
-        if now < self.proxy_at:
+        if now < self.proxy_at or self.on_server:
             return
-        self.proxy_at = now + float(self.proxy.get("poll_s", 2.0))
+        # jittered, and one question per datagram 20-120 ms apart: sensors that started
+        # together do not ask in lockstep, nor two datagrams back to back (hidden terminals)
+        poll = float(self.proxy.get("poll_s", 2.0))
+        if not self.proxy_queue:
+            self.proxy_queue = [XMPP_CLIENT, PRESENCE]
+        stype = self.proxy_queue.pop(0)
+        self.proxy_at = now + (self.engine.random.between(*mdns.SHARED_DELAY_S)
+                               if self.proxy_queue else
+                               poll * self.engine.random.between(0.75, 1.25))
         domain = tuple(self.proxy.get("domain", "pan.testbed").split("."))
-        for stype in (XMPP_CLIENT, PRESENCE):
-            self.query_id = (self.query_id + 1) & 0xFFFF
-            name = tuple(stype.split(".")) + domain
-            data = Message(self.query_id, 0, questions=[Question(name, PTR)]).encode()
-            try:
-                self.usock.sendto(data, (self.proxy["address"], 53))
-            except OSError as exc:
-                self.emit("mdns", what="send-failed", why=str(exc))
-                continue
-            self.proxy_sent[0] += 1
-            self.proxy_sent[1] += len(data)
+        self.query_id = (self.query_id + 1) & 0xFFFF
+        name = tuple(stype.split(".")) + domain
+        data = Message(self.query_id, 0, questions=[Question(name, PTR)]).encode()
+        try:
+            self.usock.sendto(data, (self.proxy["address"], 53))
+        except OSError as exc:
+            self.emit("mdns", what="send-failed", why=str(exc))
+            return
+        self.proxy_sent[0] += 1
+        self.proxy_sent[1] += len(data)
 
     def proxy_answer(self, data):
         try:
@@ -216,8 +234,19 @@ class Discovery:
 
     # the sensor's own presence -------------------------------------------------------------
 
-    def present(self, port, status="avail"):
+    def connected(self, on_server):
+        """A session to a server is up (True) or not: the proxy is asked only when not, since
+        a server that goes away drops its streams, which the sensor notices by itself."""
+        self.on_server = on_server
+        if not on_server:
+            self.proxy_at = min(getattr(self, "proxy_at", clock()), clock())
+
+    def present(self, port=LINK_LOCAL_PORT, status="avail"):
+        """Listen for link-local streams on `port` and announce it (XEP-0174 §3)."""
         if self.presence is None:
+            from linklocal import Inbound
+
+            self.inbound = Inbound(self.instance, port)
             txt = [("txtvers", "1"), ("port.p2pj", str(port)), ("status", status)]
             self.presence = self.engine.publish(self.instance, PRESENCE, port, txt, clock())
             self.step()
@@ -226,9 +255,13 @@ class Discovery:
         if self.presence is not None:
             self.engine.withdraw(self.presence, clock())
             self.presence = None
+            self.inbound.close()
+            self.inbound = None
             self.step()
 
     def close(self):
+        if self.inbound is not None:
+            self.inbound.close()
         self.engine.stop(clock())
         self.step()
         self.link.close()

@@ -48,3 +48,81 @@ class LinkLocalSession(Session):
             raise StreamError("expected stream features from %s, got <%s>" % (self.remote,
                                                                               features.tag))
         self.jid = self.local
+
+
+class Inbound:
+    """Link-local streams other entities open to the sensor's advertised port (XEP-0174 §4):
+    each gets the sensor's stream header and empty features; an XMPP ping (XEP-0199) is
+    answered, any other IQ get/set gets service-unavailable (RFC 6120 §8.4), messages and
+    presence are read and dropped (a sensor has nothing to do with them). `socks` are served
+    by the same wait loops as the mDNS socket (discovery.Discovery)."""
+
+    def __init__(self, local, port):
+        self.local = local
+        self.listener = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("::", port))
+        self.listener.listen(2)
+        self.listener.setblocking(False)
+        self.streams = []  # [socket, StanzaBuilder, remote]
+
+    @property
+    def socks(self):
+        return [self.listener] + [s[0] for s in self.streams]
+
+    def step(self):
+        try:
+            conn, _ = self.listener.accept()
+            conn.setblocking(False)
+            self.streams.append([conn, StanzaBuilder(), None])
+        except OSError:
+            pass
+        for stream in list(self.streams):
+            try:
+                data = stream[0].recv(4096)
+            except OSError as exc:
+                if exc.args and exc.args[0] in (11, 115):  # EAGAIN: nothing yet
+                    continue
+                data = b""
+            try:
+                items = stream[1].feed(data) if data else [("close",)]
+            except ValueError:
+                items = [("close",)]
+            for item in items:
+                if not self.handle(stream, item):
+                    self.drop(stream)
+                    break
+
+    def handle(self, stream, item):
+        """One item of an inbound stream; False once it closed."""
+        conn = stream[0]
+        if item[0] == "open":
+            stream[2] = item[1].get("from", "")
+            conn.send((stanzas.link_local_header(self.local, stream[2])
+                       + "<stream:features/>").encode())
+        elif item[0] == "close":
+            try:
+                conn.send(stanzas.STREAM_CLOSE.encode())
+            except OSError:
+                pass
+            return False
+        elif item[1].local == "iq" and item[1].get("type") in ("get", "set"):
+            element = item[1]
+            child = element.children[0] if element.children else None
+            ping = child is not None and child.local == "ping" and \
+                child.get("xmlns") == stanzas.NS_PING and element.get("type") == "get"
+            answer = stanzas.iq_result if ping else stanzas.iq_error_unavailable
+            conn.send(answer(element.get("from") or stream[2], element.get("id", "")).encode())
+        return True
+
+    def drop(self, stream):
+        self.streams.remove(stream)
+        try:
+            stream[0].close()
+        except OSError:
+            pass
+
+    def close(self):
+        for stream in list(self.streams):
+            self.drop(stream)
+        self.listener.close()

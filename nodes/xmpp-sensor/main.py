@@ -297,9 +297,10 @@ class Sensor:
             self.serverless = True
         self.session.open()
         if self.serverless:
-            self.discovery.present(int(found[3]))
+            self.discovery.present()
         elif self.discovery is not None:
             self.discovery.absent()
+            self.discovery.connected(True)
         if self.mode == "iq" and not self.serverless:
             # RFC 6121 §4.6: directed presence, so the sink sees our full JID
             self.session.send(stanzas.presence(self.config["sink"]))
@@ -344,6 +345,8 @@ class Sensor:
     def disconnected(self, why):
         """The session ended: close it; pubsub items it did not confirm go back to the outbox."""
         self.online = False
+        if self.discovery is not None:
+            self.discovery.connected(False)
         if self.session is not None:
             self.session.close()
         if self.unacked:

@@ -1,4 +1,4 @@
-"""What each datagram is for: TCP streams, CoAP, mDNS, ICMPv6, and the readings they carry.
+"""What each datagram is for: TCP streams, CoAP, mDNS and DNS, ICMPv6, and the readings they carry.
 
 What it is: `Transport.feed(datagram)` (datagrams in completion order) cuts the uncompressed
 datagram into regions [start, end) each with a layer (lowpan for inline IPv6 extension
@@ -37,6 +37,7 @@ from testbed.analysis.layers import ICMPV6, IPV6_HEADER_LENGTH, TCP, UDP, UDP_HE
 SETUP = "setup"
 OVERHEAD = "overhead"
 MDNS_PORT = 5353
+DNS_PORT = 53
 #: hop-by-hop, routing, fragment, destination options (RFC 8200 §4), mobility (RFC 6275 §6.1)
 _EXTENSION_HEADERS = {0, 43, 44, 60, 135}
 _FRAGMENT = 44  # RFC 8200 §4.5: always 8 bytes, its second byte is reserved, not a length
@@ -216,6 +217,8 @@ class Transport:
             tag = self._coap(payload, src, sport, dst, dport, hop, time)
         elif MDNS_PORT in (sport, dport):
             tag = Tag("mdns", (OVERHEAD,))
+        elif DNS_PORT in (sport, dport):  # unicast DNS-SD to a discovery proxy (RFC 8766)
+            tag = Tag("dns", (OVERHEAD,))
         else:
             tag = Tag("udp-other", (OVERHEAD,))
         regions.append(Region(o, body, Layer.TRANSPORT, tag))
@@ -277,8 +280,8 @@ class Transport:
         key = (hop, src, sport, dst, dport)
         stream = self.streams.get(key)
         if stream is None:
-            is_xmpp = xmpp.XMPP_CLIENT_PORT in (sport, dport)
-            client = dport == xmpp.XMPP_CLIENT_PORT
+            is_xmpp = sport in xmpp.XMPP_PORTS or dport in xmpp.XMPP_PORTS
+            client = dport in xmpp.XMPP_PORTS
             stream = self.streams[key] = _Stream(key, client, is_xmpp, src if client else dst)
             reverse = self.streams.get(((hop[1], hop[0]), dst, dport, src, sport))
             if reverse is not None:

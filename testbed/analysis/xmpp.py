@@ -19,6 +19,9 @@ from dataclasses import dataclass
 from testbed.analysis import tls
 
 XMPP_CLIENT_PORT = 5222
+XMPP_LINK_LOCAL_PORT = 5562  # XEP-0174 §4.1: serverless streams (IANA "presence")
+#: the ports a stream's initiator connects to: client-to-server and link-local
+XMPP_PORTS = (XMPP_CLIENT_PORT, XMPP_LINK_LOCAL_PORT)
 
 _NAME = re.compile(rb"<\s*/?\s*([A-Za-z_][\w.:-]*)")
 _SEQNR = re.compile(rb"""\sseqnr\s*=\s*["'](\d+)["']""")

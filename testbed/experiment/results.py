@@ -118,6 +118,8 @@ class VariantResult:
     # issue 04 energy: per node figures and the `energy` section (testbed/energy/report.py)
     nodes: dict[str, NodeFigures] = field(default_factory=dict)
     energy: dict[str, Any] = field(default_factory=dict)
+    # issue 09: finding the server or peer (testbed/experiment/discovery.py); {} without
+    discovery: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -188,6 +190,7 @@ def _variant(name: str, data: Mapping[str, Any]) -> VariantResult:
         timed_out=bool(data.get("timed_out", False)),
         nodes={n: NodeFigures(**f) for n, f in (data.get("nodes") or {}).items()},
         energy=dict(data.get("energy") or {}),
+        discovery=dict(data.get("discovery") or {}),
     )
 
 

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Protocol as TypingProtocol
 
 from testbed.backends import netns as ns
-from testbed.backends.emulated import CLOUD, EmulatedNetwork
+from testbed.backends.emulated import CLOUD, TAP, EmulatedNetwork
 from testbed.analysis.account import analyze_capture
 from testbed.config.topology import Role, Topology
 from testbed.backends.lab import LabPan, LabSetup, check_lab_plays
@@ -43,6 +43,7 @@ from testbed.config.lab import Lab
 from testbed.contiki.build import board_firmware, medium_firmware
 from testbed.errors import BadInput, TestbedError
 from testbed.energy.measured import measured_section
+from testbed.experiment.discovery import measure_discovery
 from testbed.experiment.nodes import Event, NodeApp, RunningNode
 from testbed.experiment.results import (
     Air, Percentiles, Phases, Readings, Results, Span, VariantResult, percentile, write_results,
@@ -53,8 +54,15 @@ from testbed.experiment.variants import Protocol, Variant
 from testbed.services.deliveries import Delivery, read_deliveries  # noqa: F401 (tests import them here)
 
 DOMAIN = "iot.testbed"
+PAN_DOMAIN = "pan.testbed"  # the discovery proxy's unicast domain for the PAN's .local
+PROXY_POLL_S = 2.0  # how often a serverless sensor asks the discovery proxy
 SINK_USER = "sink"
 SENSOR = "temperature"
+#: xmpp-serverless: when prosody was started (epoch seconds), in the variant's directory
+SERVER_STARTED = "server-started"
+#: ... and how long, once every reading is in, it waits for every sensor to be on the server:
+#: a proxy poll (2 s +25 %), a server's mDNS announcement, a backoff, then its log-in
+MOVE_ALLOWANCE_S = 20.0
 SETUP_ALLOWANCE_S = {Protocol.COAP: 10.0, Protocol.XMPP: 20.0}
 GRACE_S = 15.0  # beyond readings x interval: retransmissions (RFC 7252 §4.2 backoff)
 # issue 06: while nodes still make progress (a new delivery, a node event such as a reconnect
@@ -230,6 +238,10 @@ def _node_config(variant: Variant, name: str, *, readings: int, interval_s: floa
         config.update(server=str(net.cloud_address), domain=DOMAIN, user=name,
                       password=password, sink=f"{SINK_USER}@{DOMAIN}",
                       pubsub_service=f"pubsub.{DOMAIN}", pubsub_node=f"sensors/{name}")
+    if variant.serverless:  # found by mDNS, or by the border router's discovery proxy
+        br = net.topology.border_router
+        config.update(collector=f"{SINK_USER}@{br}", mdns={"interface": TAP, "proxy": {
+            "address": str(net.address(br)), "domain": PAN_DOMAIN, "poll_s": PROXY_POLL_S}})
     return config
 
 
@@ -349,15 +361,19 @@ def run_variant(variant: Variant, *, topology: Topology, run: Run, readings: int
     nodes = {n: replace(nodes.get(n, NodeFigures()), reconnects=r.reconnects, queued=r.queued,
                         dropped=r.dropped) for n, r in restarts.items()} | {
         n: f for n, f in nodes.items() if n not in restarts}
-    measured = measure_readings(events, read_deliveries(vr.deliveries),
-                                expected=readings * len(vr.sensors))
+    deliveries = read_deliveries(vr.deliveries)
+    measured = measure_readings(events, deliveries, expected=readings * len(vr.sensors))
+    started = directory / SERVER_STARTED
+    discovery = measure_discovery(
+        events, air, deliveries, capture=capture,
+        server_started=float(started.read_text()) if started.exists() else None)
     return VariantResult(
         readings=replace(measured, reconnects=sum(r.reconnects for r in restarts.values()),
                          queued=sum(r.queued for r in restarts.values()),
                          dropped=sum(r.dropped for r in restarts.values())),
         air=air, phases=measure_setup(events),
         capture=str(capture.relative_to(run.directory)) if capture.exists() else None,
-        error=error, timed_out=vr.timed_out, nodes=nodes, energy=energy,
+        error=error, timed_out=vr.timed_out, nodes=nodes, energy=energy, discovery=discovery,
     )
 
 
@@ -397,6 +413,10 @@ def _run_services_and_nodes(vr: _VariantRun, net: EmulatedNetwork, stack: contex
         for name in vr.sensors
     }
     sink_log = vr.logs / "sink.log"
+    if variant.serverless:
+        _run_serverless(vr, net, stack, configs, passwords, readings=readings,
+                        interval_s=interval_s, observer=observer)
+        return
     if variant.protocol is Protocol.XMPP:
         from testbed.services.prosody import Prosody
         from testbed.services.xmpp_sink import XmppSink
@@ -439,6 +459,60 @@ def _run_services_and_nodes(vr: _VariantRun, net: EmulatedNetwork, stack: contex
                     lost=lost)
     if lost():  # a board unplugged mid-variant: the border router's, a router's or a sensor's
         raise TestbedError("; ".join(lost()))
+
+
+def _run_serverless(vr: _VariantRun, net: EmulatedNetwork, stack: contextlib.ExitStack,
+                    configs: dict[str, dict[str, Any]], passwords: dict[str, str], *,
+                    readings: int, interval_s: float, observer: Observer) -> None:
+    """xmpp-serverless: the XEP-0174 collector and the discovery proxy on the border router,
+    no server; once every sensor delivered over XEP-0174 and half of all readings are in (or
+    half the run's time passed), prosody and the XMPP sink start in the cloud, the collector
+    announces the server and the sensors move."""
+    from testbed.services.discovery_proxy import DiscoveryProxy
+    from testbed.services.link_local_sink import LinkLocalSink
+    from testbed.services.prosody import Prosody
+    from testbed.services.xmpp_sink import XmppSink
+
+    br = net.topology.border_router
+    br_ns, cloud = net.netns(br), net.netns(CLOUD)
+    observer.phase(vr.variant, "collector")
+    collector = stack.enter_context(LinkLocalSink(
+        netns=br_ns, interface=TAP, addresses=[str(net.address(br))],
+        deliveries=vr.deliveries, log=vr.logs / "collector.log", instance=f"{SINK_USER}@{br}",
+        xmpp_server={"address": str(net.cloud_address), "port": 5222, "domain": DOMAIN}))
+    stack.enter_context(DiscoveryProxy(netns=br_ns, interface=TAP, domain=PAN_DOMAIN,
+                                       log=vr.logs / "discovery-proxy.log"))
+    observer.phase(vr.variant, "nodes")
+    _start_nodes(vr, NodeApp.load(vr.variant.app), net, stack, configs)
+    observer.phase(vr.variant, "readings (serverless)")
+    # mid-run: every sensor delivered over XEP-0174 and half of all readings are in
+    deadline = time.monotonic() + SETUP_ALLOWANCE_S[Protocol.XMPP] + readings * interval_s / 2
+    while time.monotonic() < deadline:
+        got = {(d.node, d.seq) for d in read_deliveries(vr.deliveries)}
+        if {n for n, _ in got} >= set(vr.sensors) and 2 * len(got) >= readings * len(vr.sensors):
+            break
+        time.sleep(POLL_S)
+    observer.phase(vr.variant, "prosody")
+    (vr.directory / SERVER_STARTED).write_text(f"{time.time():.6f}\n")
+    private = Path(tempfile.mkdtemp(prefix="prosody-", dir=net.run.private_dir))
+    stack.callback(_keep_prosody_files, private, vr.directory / "prosody")
+    stack.enter_context(Prosody(netns=cloud, address=net.cloud_address, domain=DOMAIN,
+                                accounts=passwords, directory=private))
+    stack.enter_context(XmppSink(
+        netns=cloud, server=str(net.cloud_address), domain=DOMAIN, user=SINK_USER,
+        password=passwords[SINK_USER], mode="message",
+        nodes={n: f"{n}@{DOMAIN}/{configs[n]['resource']}" for n in vr.sensors},
+        readings=readings, interval_s=interval_s, deliveries=vr.deliveries,
+        log=vr.logs / "sink.log", private_dir=net.run.private_dir))
+    observer.phase(vr.variant, "readings")
+    _wait_delivered(vr, readings=readings, interval_s=interval_s, sink=collector,
+                    observer=observer)
+    observer.phase(vr.variant, "moves to the server")
+    deadline = time.monotonic() + MOVE_ALLOWANCE_S
+    while time.monotonic() < deadline and not all(
+            any(e.kind == "ready" and e.get("serverless") is False for e in evs)
+            for evs in vr.events().values()):
+        time.sleep(POLL_S)
 
 
 def _keep_prosody_files(private: Path, keep: Path) -> None:

@@ -31,6 +31,9 @@ class Variant(StrEnum):
     XMPP_PUBSUB = "xmpp-pubsub"  # XEP-0060 §7.1 publish to the node's pubsub node
     XMPP_IQ = "xmpp-iq"  # the sink asks with <iq type="get"/> (RFC 6120 §8.2.3)
     XMPP_MESSAGE_TLS = "xmpp-message-tls"  # xmpp-message over STARTTLS (RFC 6120 §5)
+    # issue 09: the server is found with mDNS/DNS-SD; without one, XEP-0174 link-local streams
+    # to a collector on the border router; prosody starts mid-run and the sensors move to it
+    XMPP_SERVERLESS = "xmpp-serverless"
 
     @property
     def spec(self) -> VariantSpec:
@@ -52,8 +55,15 @@ class Variant(StrEnum):
     def tls(self) -> bool:
         return self.spec.tls
 
+    @property
+    def serverless(self) -> bool:
+        return self.spec.sink_mode == "serverless"
+
     def unsupported_on(self, platform: str) -> str | None:
         """Why the variant's app cannot run on `platform`'s nodes, or None when it can."""
+        if platform == "contiki" and self.serverless:
+            return ("the Contiki-NG xmpp-sensor has no mDNS/DNS-SD or XEP-0174 yet "
+                    "(issue 09 built them for the Python apps)")
         if platform == "contiki" and self.tls:
             return ("the Contiki-NG xmpp-sensor has no STARTTLS (Contiki-NG 5.0 ships no TLS "
                     "library; nodes/contiki/lib/xmpp/README.md)")
@@ -66,7 +76,9 @@ class Variant(StrEnum):
 
     @property
     def services(self) -> tuple[str, ...]:
-        """Names of the cloud services, in start order."""
+        """Names of the services, in start order (serverless: prosody and its sink mid-run)."""
+        if self.serverless:
+            return ("link-local-sink", "discovery-proxy", "prosody", "xmpp-sink")
         return ("prosody", "xmpp-sink") if self.protocol is Protocol.XMPP else ("coap-sink",)
 
     def node_config(self) -> dict[str, Any]:
@@ -107,6 +119,10 @@ SPECS: dict[Variant, VariantSpec] = {
     Variant.XMPP_PUBSUB: _xmpp("pubsub"),
     Variant.XMPP_IQ: _xmpp("iq"),
     Variant.XMPP_MESSAGE_TLS: _xmpp("message", tls=True),
+    Variant.XMPP_SERVERLESS: VariantSpec(
+        protocol=Protocol.XMPP, app="xmpp-sensor", sink_mode="serverless",
+        node=(("port", 5222), ("mode", "message"), ("starttls", False), ("sasl", "PLAIN"),
+              ("resource", "sensor"), ("discovery", "mdns"), ("serverless", True))),
 }
 
 

@@ -23,6 +23,7 @@ class Delivery:
     t_sink: float
     value: Any = None
     t_request: float | None = None  # on-demand variants: when the sink asked
+    via: str | None = None  # "xep-0174": a serverless collector got it (None: the server)
 
 
 def read_deliveries(path: Path) -> list[Delivery]:
@@ -34,7 +35,8 @@ def read_deliveries(path: Path) -> list[Delivery]:
                                   t_node=float(d["t_node"]), t_sink=float(d["t_sink"]),
                                   value=d.get("value"),
                                   t_request=(float(d["t_request"]) if d.get("t_request")
-                                             is not None else None)))
+                                             is not None else None),
+                                  via=(str(d["via"]) if d.get("via") else None)))
         except (ValueError, KeyError, TypeError):
             continue  # a line that is not a delivery record
     return found

@@ -133,8 +133,8 @@ class Answers:
                 from_local(record.server, self.domain)))
         elif record.type == const._TYPE_TXT:
             rdtype = dns.rdatatype.TXT
-            rdata = dns.rdata.from_wire(dns.rdataclass.IN, rdtype, record.text, 0,
-                                        len(record.text))
+            text = record.text or b"\0"  # RFC 6763 §6.1: an empty TXT is one empty string
+            rdata = dns.rdata.from_wire(dns.rdataclass.IN, rdtype, text, 0, len(text))
         elif record.type == const._TYPE_AAAA:
             rdtype = dns.rdatatype.AAAA
             rdata = dns.rdata.from_text(dns.rdataclass.IN, rdtype,
@@ -160,15 +160,26 @@ class Server(asyncio.DatagramProtocol):
         import dns.exception
         import dns.message
 
+        import dns.rcode
+
         try:
             query = dns.message.from_wire(data)
         except dns.exception.DNSException as exc:
             logging.warning("%s: malformed query: %s", addr[0], exc)
             return
-        response = self.answers.respond(query)
+        try:
+            response = self.answers.respond(query)
+        except (dns.exception.DNSException, ValueError) as exc:  # a record it cannot convert
+            logging.warning("%s: %s: %s", addr[0], query.question, exc)
+            response = dns.message.make_response(query)
+            response.set_rcode(dns.rcode.SERVFAIL)
         assert self.transport is not None
         self.transport.sendto(response.to_wire(), addr)
         self.served += 1
+        logging.info("%s asked %s: %d answers, %d additional", addr[0],
+                     " ".join(q.to_text() for q in query.question),
+                     sum(len(r) for r in response.answer),
+                     sum(len(r) for r in response.additional))
 
 
 async def run(config: dict[str, Any]) -> None:

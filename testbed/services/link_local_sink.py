@@ -88,7 +88,8 @@ async def serve_stream(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
                 if depth == 1:
                     fields = element.find(FIELDS)
                     if element.tag == "{jabber:client}message" and fields is not None:
-                        write_deliveries(out, fields, time.time(), sender=sender)
+                        write_deliveries(out, fields, time.time(), sender=sender,
+                                         via="xep-0174")
                     element.clear()
     except (ConnectionError, OSError) as exc:
         logging.info("%s: %s", peer, exc)

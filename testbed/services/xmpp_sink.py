@@ -92,7 +92,7 @@ def deliveries_from_fields(fields: ET.Element, t_sink: float, *, sender: str | N
 
 
 def write_deliveries(out: IO[str], fields: ET.Element, t_sink: float, *, sender: str | None,
-                     t_request: float | None = None) -> int:
+                     t_request: float | None = None, via: str | None = None) -> int:
     """Append the stanza's delivery records to `out`; return how many.
 
     A malformed <fields/> (a seqnr, timestamp or value that does not parse) is one warning
@@ -103,6 +103,9 @@ def write_deliveries(out: IO[str], fields: ET.Element, t_sink: float, *, sender:
     except ValueError as exc:
         logging.warning("%s: malformed sensor data, not recorded: %s", sender or "?", exc)
         return 0
+    if via is not None:
+        for record in records:
+            record["via"] = via
     out.writelines(json.dumps(record) + "\n" for record in records)
     return len(records)
 

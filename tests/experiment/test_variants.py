@@ -12,7 +12,12 @@ from testbed.experiment.variants import Protocol, Variant, parse_variants
 def test_every_variant_has_a_spec_with_its_app_and_services() -> None:
     for variant in Variant:
         assert variant.app == f"{variant.protocol}-sensor"
-        if variant.protocol is Protocol.XMPP:
+        if variant.serverless:  # the collector and proxy first; prosody mid-run
+            assert variant.services == ("link-local-sink", "discovery-proxy", "prosody",
+                                        "xmpp-sink")
+            assert variant.node_config()["discovery"] == "mdns"
+            assert variant.node_config()["serverless"] is True
+        elif variant.protocol is Protocol.XMPP:
             assert variant.services == ("prosody", "xmpp-sink")
             assert variant.node_config()["mode"] == variant.sink_mode
             assert variant.node_config()["starttls"] is variant.tls
@@ -71,9 +76,10 @@ def test_a_tls_variant_is_skipped_on_contiki_with_a_reason_or_refused_when_named
     from testbed.experiment.variants import for_platform
 
     kept, skipped = for_platform(tuple(Variant), "contiki", explicit=False)
-    assert Variant.XMPP_MESSAGE_TLS not in kept and len(kept) == len(Variant) - 1
-    assert skipped == [f"xmpp-message-tls skipped on contiki: "
-                       f"{Variant.XMPP_MESSAGE_TLS.unsupported_on('contiki')}"]
+    assert Variant.XMPP_MESSAGE_TLS not in kept and Variant.XMPP_SERVERLESS not in kept
+    assert len(kept) == len(Variant) - 2
+    assert skipped == [f"{v} skipped on contiki: {v.unsupported_on('contiki')}"
+                       for v in (Variant.XMPP_MESSAGE_TLS, Variant.XMPP_SERVERLESS)]
     assert for_platform(tuple(Variant), "emulated", explicit=True) == (tuple(Variant), [])
     with pytest.raises(BadInput, match="xmpp-message-tls cannot run on contiki nodes: .*STARTTLS"):
         for_platform((Variant.XMPP_MESSAGE_TLS,), "contiki", explicit=True)

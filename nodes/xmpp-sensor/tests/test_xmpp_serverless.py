@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import socket
 import subprocess
 import sys
 import time
@@ -77,6 +78,28 @@ def sensor_config(readings: int, password: str = "", proxy: str | None = None) -
             "discovery_timeout_s": 2.0, "backoff_cap_s": 2.0, "mdns": mdns}
 
 
+def ping_the_sensor(link: LinkPair, address: str) -> str:
+    """XEP-0174 §4 from the other side: open a stream to the sensor's advertised port, ping
+    it (XEP-0199) and send an IQ it does not serve; what it answered, as text."""
+    sock = ns.run_in_netns(link.peer, lambda: socket.socket(socket.AF_INET6))
+    with sock:
+        sock.settimeout(5)
+        sock.connect((address, 5562))
+        sock.sendall(b"<?xml version='1.0'?><stream:stream from='tester@peer' to='s1@s1' "
+                     b"version='1.0' xmlns='jabber:client' "
+                     b"xmlns:stream='http://etherx.jabber.org/streams'>"
+                     b"<iq type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>"
+                     b"<iq type='get' id='v1'><query xmlns='jabber:iq:version'/></iq>"
+                     b"</stream:stream>")
+        got = b""
+        while b"</stream:stream>" not in got:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+    return got.decode()
+
+
 def global_addresses(link: LinkPair) -> None:
     ns.ip(["address", "add", f"{PEER_GLOBAL}/64", "dev", link.peer_if, "nodad"], netns=link.peer)
     ns.ip(["address", "add", f"{NODE_GLOBAL}/64", "dev", link.node_if, "nodad"], netns=link.node)
@@ -98,6 +121,8 @@ def test_without_a_server_every_reading_goes_to_the_collector_over_xep_0174(hops
             link.stack.enter_context(DiscoveryProxy(
                 netns=link.peer, interface=link.peer_if, log=Path(link.tmp) / "proxy.log"))
         sensor = Sensor(link, sensor_config(5, proxy=collector if hops == 2 else None))
+        sensor.wait(lambda e: e["event"] == "ready", 30)
+        inbound = ping_the_sensor(link, NODE_GLOBAL if hops == 1 else "fd55:1::2")
         sensor.wait(lambda e: e["event"] == "done", 30)
         time.sleep(0.3)
         got = read_deliveries(deliveries)
@@ -109,6 +134,9 @@ def test_without_a_server_every_reading_goes_to_the_collector_over_xep_0174(hops
     ready = [e for e in events if e["event"] == "ready"]
     assert [(e["jid"], e["serverless"]) for e in ready] == [("s1@s1", True)]
     assert sorted((d.node, d.seq) for d in got) == [("s1", seq) for seq in range(1, 6)]
+    assert "<stream:features/>" in inbound and "from='s1@s1'" in inbound
+    assert "<iq type='result' to='tester@peer' id='p1'/>" in inbound
+    assert "<service-unavailable" in inbound
     found = [e for e in events if e["event"] == "mdns" and e["what"] == "service"]
     assert {e.get("via", "mdns") for e in found} == ({"mdns"} if hops == 1 else {"proxy"})
 
