@@ -238,10 +238,13 @@ def _node_config(variant: Variant, name: str, *, readings: int, interval_s: floa
         config.update(server=str(net.cloud_address), domain=DOMAIN, user=name,
                       password=password, sink=f"{SINK_USER}@{DOMAIN}",
                       pubsub_service=f"pubsub.{DOMAIN}", pubsub_node=f"sensors/{name}")
-    if variant.serverless:  # found by mDNS, or by the border router's discovery proxy
+    if variant.protocol is Protocol.XMPP and not net.is_contiki:
+        # issue 09: the server is found by mDNS, or by the border router's discovery proxy;
+        # the Contiki-NG xmpp-sensor has no mDNS and keeps the configured address
         br = net.topology.border_router
-        config.update(collector=f"{SINK_USER}@{br}", mdns={"interface": TAP, "proxy": {
-            "address": str(net.address(br)), "domain": PAN_DOMAIN, "poll_s": PROXY_POLL_S}})
+        config.update(discovery="mdns", collector=f"{SINK_USER}@{br}", mdns={
+            "interface": TAP, "proxy": {"address": str(net.address(br)), "domain": PAN_DOMAIN,
+                                        "poll_s": PROXY_POLL_S}})
     return config
 
 
@@ -438,6 +441,8 @@ def _run_services_and_nodes(vr: _VariantRun, net: EmulatedNetwork, stack: contex
             tls=variant.tls, cafile=prosody.certificate if variant.tls else None,
             deliveries=vr.deliveries, log=sink_log, private_dir=net.run.private_dir,
         ))
+        if not net.is_contiki:
+            _start_discovery_services(vr, net, stack, observer)
         observer.phase(variant, "nodes")
         _start_nodes(vr, app, net, stack, configs)
     else:
@@ -461,6 +466,23 @@ def _run_services_and_nodes(vr: _VariantRun, net: EmulatedNetwork, stack: contex
         raise TestbedError("; ".join(lost()))
 
 
+def _start_discovery_services(vr: _VariantRun, net: EmulatedNetwork,
+                              stack: contextlib.ExitStack, observer: Observer) -> None:
+    """On the border router: the advertising proxy that announces prosody on the PAN while it
+    answers, and the discovery proxy that hands what is announced there to sensors beyond one
+    hop (unicast DNS)."""
+    from testbed.services.advertising_proxy import AdvertisingProxy
+    from testbed.services.discovery_proxy import DiscoveryProxy
+
+    observer.phase(vr.variant, "discovery")
+    br_ns = net.netns(net.topology.border_router)
+    stack.enter_context(AdvertisingProxy(
+        netns=br_ns, interface=TAP, log=vr.logs / "advertising-proxy.log",
+        server={"address": str(net.cloud_address), "port": 5222, "domain": DOMAIN}))
+    stack.enter_context(DiscoveryProxy(netns=br_ns, interface=TAP, domain=PAN_DOMAIN,
+                                       log=vr.logs / "discovery-proxy.log"))
+
+
 def _run_serverless(vr: _VariantRun, net: EmulatedNetwork, stack: contextlib.ExitStack,
                     configs: dict[str, dict[str, Any]], passwords: dict[str, str], *,
                     readings: int, interval_s: float, observer: Observer) -> None:
@@ -468,7 +490,6 @@ def _run_serverless(vr: _VariantRun, net: EmulatedNetwork, stack: contextlib.Exi
     no server; once every sensor delivered over XEP-0174 and half of all readings are in (or
     half the run's time passed), prosody and the XMPP sink start in the cloud, the collector
     announces the server and the sensors move."""
-    from testbed.services.discovery_proxy import DiscoveryProxy
     from testbed.services.link_local_sink import LinkLocalSink
     from testbed.services.prosody import Prosody
     from testbed.services.xmpp_sink import XmppSink
@@ -478,10 +499,8 @@ def _run_serverless(vr: _VariantRun, net: EmulatedNetwork, stack: contextlib.Exi
     observer.phase(vr.variant, "collector")
     collector = stack.enter_context(LinkLocalSink(
         netns=br_ns, interface=TAP, addresses=[str(net.address(br))],
-        deliveries=vr.deliveries, log=vr.logs / "collector.log", instance=f"{SINK_USER}@{br}",
-        xmpp_server={"address": str(net.cloud_address), "port": 5222, "domain": DOMAIN}))
-    stack.enter_context(DiscoveryProxy(netns=br_ns, interface=TAP, domain=PAN_DOMAIN,
-                                       log=vr.logs / "discovery-proxy.log"))
+        deliveries=vr.deliveries, log=vr.logs / "collector.log", instance=f"{SINK_USER}@{br}"))
+    _start_discovery_services(vr, net, stack, observer)
     observer.phase(vr.variant, "nodes")
     _start_nodes(vr, NodeApp.load(vr.variant.app), net, stack, configs)
     observer.phase(vr.variant, "readings (serverless)")

@@ -22,23 +22,14 @@ import json
 import logging
 import signal
 import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from testbed.backends.processes import dies_with_parent, stop_process
-from testbed.errors import TestbedError
+from testbed.services.process import ServiceProcess
 
 DNS_PORT = 53
 MAX_TTL_S = 10
-READY_TIMEOUT_S = 20.0
-STOP_TIMEOUT_S = 5.0
-
-
-class DiscoveryProxyError(TestbedError):
-    """The discovery proxy would not start in time."""
 
 
 def to_local(name: str, domain: str) -> str | None:
@@ -213,43 +204,17 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-class DiscoveryProxy:
+class DiscoveryProxy(ServiceProcess):
     """`with DiscoveryProxy(netns="br", interface="wpan0", domain="pan.testbed", ...)`: the
     proxy in `netns`; __enter__ waits for READY, __exit__ stops it."""
+
+    module, what = "discovery_proxy", "discovery proxy"
 
     def __init__(self, *, netns: str, interface: str, log: Path, domain: str = "pan.testbed",
                  types: tuple[str, ...] = ("_xmpp-client._tcp", "_presence._tcp"),
                  port: int = DNS_PORT) -> None:
-        self.netns, self.log = netns, Path(log)
-        self.config = {"interface": interface, "domain": domain, "types": list(types),
-                       "port": port}
-        self.config_path = self.log.with_name(self.log.stem + ".config.json")
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> DiscoveryProxy:
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        self.config_path.write_text(json.dumps(self.config, indent=1))
-        argv = ["ip", "netns", "exec", self.netns, sys.executable, "-m",
-                "testbed.services.discovery_proxy", str(self.config_path)]
-        with open(self.log, "wb") as log:
-            self.process = subprocess.Popen(dies_with_parent(argv), stdout=log,
-                                            stderr=subprocess.STDOUT,
-                                            cwd=Path(__file__).resolve().parents[2])
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while b"READY" not in self.log.read_bytes():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise DiscoveryProxyError(
-                    f"discovery proxy in {self.netns}: no READY within {READY_TIMEOUT_S} s; "
-                    f"last bytes: {self.log.read_bytes()[-400:]!r}; log: {self.log}")
-            time.sleep(0.05)
-        return self
-
-    def stop(self) -> None:
-        stop_process(self.process, STOP_TIMEOUT_S)
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        super().__init__(netns=netns, log=log, config={
+            "interface": interface, "domain": domain, "types": list(types), "port": port})
 
 
 if __name__ == "__main__":

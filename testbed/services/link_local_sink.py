@@ -7,13 +7,9 @@ node of the PAN) and:
   - accepts link-local streams on its port (XEP-0174 §4): answers a sensor's stream header
     with its own (from/to swapped) and empty stream features, and records every <message/>
     carrying XEP-0323 <fields/> in deliveries.jsonl exactly as the XMPP sink does, under the
-    node named by the stream's `from` (its local part);
-  - with `xmpp_server` set, acts as an advertising proxy for that server: while a TCP connect
-    to it succeeds it announces `_xmpp-client._tcp` ("<domain>" -> the server's address and
-    port) on the PAN, and withdraws it (goodbye, TTL 0) when the server stops answering, so
-    sensors learn both that a server came and that it went.
-It prints READY once listening and announced, then "SERVER up" / "SERVER down" as the
-advertised server comes and goes.
+    node named by the stream's `from` (its local part), with "via": "xep-0174".
+It prints READY once listening and announced. The server, when there is one, is announced by
+the advertising proxy beside it (advertising_proxy.py).
 """
 
 from __future__ import annotations
@@ -24,26 +20,17 @@ import json
 import logging
 import signal
 import socket
-import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import IO, Any
 
-from testbed.backends.processes import dies_with_parent, stop_process
-from testbed.errors import TestbedError
+from testbed.services.process import ServiceProcess
 from testbed.services.xmpp_sink import FIELDS, write_deliveries
 
 PORT = 5562  # XEP-0174 §4.1 (IANA 'presence')
 NS_STREAM = "http://etherx.jabber.org/streams"
-READY_TIMEOUT_S = 20.0
-STOP_TIMEOUT_S = 5.0
-SERVER_CHECK_S = 0.5
-
-
-class LinkLocalSinkError(TestbedError):
-    """The XEP-0174 collector would not start in time."""
 
 
 def say(line: str) -> None:
@@ -111,45 +98,6 @@ def presence_info(config: dict[str, Any]):
         server=f"{host}.local.", parsed_addresses=list(config["addresses"]))
 
 
-def server_info(server: dict[str, Any]):
-    from zeroconf import ServiceInfo
-
-    return ServiceInfo(
-        "_xmpp-client._tcp.local.", f"{server['domain']}._xmpp-client._tcp.local.",
-        port=int(server["port"]), properties={}, server=f"{server.get('host', 'xmpp')}.local.",
-        parsed_addresses=[server["address"]])
-
-
-async def server_answers(server: dict[str, Any]) -> bool:
-    try:
-        _, writer = await asyncio.wait_for(
-            asyncio.open_connection(server["address"], int(server["port"])), SERVER_CHECK_S * 2)
-    except (OSError, asyncio.TimeoutError):
-        return False
-    writer.close()
-    with contextlib.suppress(OSError):
-        await writer.wait_closed()
-    return True
-
-
-async def advertise_server(zc: Any, server: dict[str, Any], stop: asyncio.Event) -> None:
-    """Announce the XMPP server while it answers; goodbye when it stops (advertising proxy)."""
-    info, up = server_info(server), False
-    while not stop.is_set():
-        now_up = await server_answers(server)
-        if now_up and not up:
-            await zc.async_register_service(info)
-            say("SERVER up")
-        elif up and not now_up:
-            await zc.async_unregister_service(info)
-            say("SERVER down")
-        up = now_up
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(stop.wait(), SERVER_CHECK_S)
-    if up:
-        await zc.async_unregister_service(info)
-
-
 async def run(config: dict[str, Any]) -> None:
     from zeroconf import IPVersion
     from zeroconf.asyncio import AsyncZeroconf
@@ -166,12 +114,7 @@ async def run(config: dict[str, Any]) -> None:
     azc = AsyncZeroconf(interfaces=[index], ip_version=IPVersion.V6Only)
     await azc.async_register_service(presence_info(config))
     say("READY")
-    tasks = []
-    if config.get("xmpp_server"):
-        tasks.append(asyncio.create_task(advertise_server(azc, config["xmpp_server"], stop)))
     await stop.wait()
-    for task in tasks:
-        await task
     server.close()
     await azc.async_unregister_all_services()  # goodbye for sink@br
     await azc.async_close()
@@ -185,60 +128,23 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-class LinkLocalSink:
+class LinkLocalSink(ServiceProcess):
     """`with LinkLocalSink(netns="br", interface="wpan0", addresses=[...], ...) as sink:` runs
     the collector in `netns`; __enter__ waits for READY; __exit__ stops it (SIGTERM, goodbye)."""
 
+    module, what = "link_local_sink", "XEP-0174 collector"
+
     def __init__(self, *, netns: str, interface: str, addresses: list[str], deliveries: Path,
-                 log: Path, instance: str = "sink@br", port: int = PORT,
-                 xmpp_server: dict[str, Any] | None = None) -> None:
-        self.netns = netns
-        self.config = {"instance": instance, "interface": interface, "addresses": addresses,
-                       "port": port, "deliveries": str(Path(deliveries).resolve()),
-                       "xmpp_server": xmpp_server}
-        self.deliveries, self.log = Path(deliveries), Path(log)
-        self.config_path = self.log.with_name(self.log.stem + ".config.json")
-        self.process: subprocess.Popen[bytes] | None = None
+                 log: Path, instance: str = "sink@br", port: int = PORT) -> None:
+        super().__init__(netns=netns, log=log, config={
+            "instance": instance, "interface": interface, "addresses": addresses,
+            "port": port, "deliveries": str(Path(deliveries).resolve())})
+        self.deliveries = Path(deliveries)
 
     def __enter__(self) -> LinkLocalSink:
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        self.config_path.write_text(json.dumps(self.config, indent=1))
         self.deliveries.touch()
-        argv = ["ip", "netns", "exec", self.netns, sys.executable, "-m",
-                "testbed.services.link_local_sink", str(self.config_path)]
-        with open(self.log, "wb") as log:
-            self.process = subprocess.Popen(dies_with_parent(argv), stdout=log,
-                                            stderr=subprocess.STDOUT,
-                                            cwd=Path(__file__).resolve().parents[2])
-        try:
-            self.wait_for(b"READY", READY_TIMEOUT_S)
-        except BaseException:
-            self.stop()
-            raise
+        super().__enter__()
         return self
-
-    def said(self, word: bytes) -> int:
-        """How many lines of the log hold `word` (READY, SERVER up, SERVER down)."""
-        return sum(1 for line in self.log.read_bytes().splitlines() if line.strip() == word)
-
-    def wait_for(self, word: bytes, timeout_s: float, count: int = 1) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.said(word) >= count:
-                return
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.05)
-        tail = self.log.read_bytes()[-400:]
-        raise LinkLocalSinkError(f"XEP-0174 collector in {self.netns}: no {word.decode()!r} "
-                                 f"within {timeout_s} s; last bytes: {tail!r}; log: {self.log}")
-
-    def stop(self) -> None:
-        stop_process(self.process, STOP_TIMEOUT_S)
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from testbed.backends import netns as ns
+from testbed.services.advertising_proxy import AdvertisingProxy
 from testbed.services.deliveries import read_deliveries
 from testbed.services.discovery_proxy import DiscoveryProxy
 from testbed.services.link_local_sink import LinkLocalSink
@@ -150,15 +151,17 @@ def test_the_sensor_moves_to_prosody_when_the_collector_advertises_it() -> None:
         deliveries = Path(link.tmp) / "deliveries.jsonl"
         sink = link.stack.enter_context(LinkLocalSink(
             netns=link.peer, interface=link.peer_if, addresses=[PEER_GLOBAL],
-            deliveries=deliveries, log=Path(link.tmp) / "collector.log",
-            xmpp_server={"address": PEER_GLOBAL, "port": 5222, "domain": "iot.testbed"}))
+            deliveries=deliveries, log=Path(link.tmp) / "collector.log"))
+        advertiser = link.stack.enter_context(AdvertisingProxy(
+            netns=link.peer, interface=link.peer_if, log=Path(link.tmp) / "advertiser.log",
+            server={"address": PEER_GLOBAL, "port": 5222, "domain": "iot.testbed"}))
         sensor = Sensor(link, sensor_config(12, password))
         sensor.wait(lambda e: e["event"] == "reading" and e["seq"] == 3, 30)
         prosody_dir = Path(link.tmp) / "prosody"
         prosody_dir.mkdir()
         link.stack.enter_context(Prosody(netns=link.peer, address=PEER_GLOBAL,
                                          accounts={"s1": password}, directory=prosody_dir))
-        sink.wait_for(b"SERVER up", 10)
+        advertiser.wait_for(b"SERVER up", 10)
         sensor.wait(lambda e: e["event"] == "ready" and not e["serverless"], 20)
         sensor.wait(lambda e: e["event"] == "done", 30)
         events = sensor.events()
