@@ -24,9 +24,9 @@ from testbed import __version__
 from testbed.config.topology import Radio
 from testbed.report.columns import COLUMNS, figure_text, row_digits, size_text
 from testbed.report.model import (
-    ENERGEST_WHAT, MEASURED_WHAT, energest_rows, firmware_caption, firmware_tables,
-    measured_rows, memory_lines, ms, ms_range, outcome_counts, pct, run_line, table_caption,
-    variant_figures,
+    DISCOVERY_WHAT, ENERGEST_WHAT, MEASURED_WHAT, discovery_rows, energest_rows,
+    firmware_caption, firmware_tables, measured_rows, memory_lines, ms, ms_range, num,
+    outcome_counts, pct, phase_cell, run_line, table_caption, variant_figures,
 )
 from testbed.report.palette import variant_colours
 from testbed.report.plot import Plot
@@ -96,7 +96,8 @@ def render_report_html(run: RunFiles, plots: Sequence[Plot], topology: Plot | No
         firmware=firmware_tables(results.memory), firmware_caption=firmware_caption(
             results.memory), energest=energest_rows(results), energest_what=ENERGEST_WHAT,
         measured=measured_rows(results), measured_what=MEASURED_WHAT,
-        ms=ms, ms_range=ms_range, pct=pct,
+        discovery=discovery_rows(results), discovery_what=DISCOVERY_WHAT,
+        ms=ms, ms_range=ms_range, pct=pct, num=num, phase_cell=phase_cell,
     )
 
 

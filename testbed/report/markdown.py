@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 
 from testbed.report.columns import COLUMNS, figure_text, row_digits, size_text
 from testbed.report.model import (
-    ENERGEST_WHAT, MEASURED_WHAT, energest_rows, firmware_caption, firmware_tables,
-    measured_rows, memory_lines, ms, ms_range, outcome_counts, pct, run_line, table_caption,
-    variant_figures,
+    DISCOVERY_WHAT, ENERGEST_WHAT, MEASURED_WHAT, discovery_rows, energest_rows,
+    firmware_caption, firmware_tables, measured_rows, memory_lines, ms, ms_range, num,
+    outcome_counts, pct, phase_cell, run_line, table_caption, variant_figures,
 )
 from testbed.report.rundir import RunFiles, read_run
 from testbed.report.verdict import verdict_lines
@@ -54,6 +54,7 @@ def markdown_of(run: RunFiles) -> str:
     lines += firmware_markdown(results.memory)
     lines += energest_markdown(run)
     lines += measured_markdown(run)
+    lines += discovery_markdown(run)
     if run.manifest and run.manifest.reproduce and code(run.manifest.reproduce):
         lines += ["", f"Run it again: {code(run.manifest.reproduce)}"]
     if run.captures:
@@ -127,6 +128,21 @@ def measured_markdown(run: RunFiles) -> list[str]:
         note = f"{m.source}; {m.error}" if m.error else m.source
         lines.append(f"| {md(m.variant)} | {md(m.node)} | {mj} | {ma} | {over} | {m.samples} "
                      f"| {m.gaps} | {md(note)} |")
+    return lines
+
+
+def discovery_markdown(run: RunFiles) -> list[str]:
+    """How the sensors found their server or peer, and what it cost on the air."""
+    rows = discovery_rows(run.results)
+    if not rows:
+        return []
+    lines = ["", f"**Discovery.** {md(DISCOVERY_WHAT)}", "",
+             "| variant | found | p50 ms | max ms | frames | bytes | moves | serverless | "
+             "server |", "|---|---|---:|---:|---:|---:|---:|---|---|"]
+    for d in rows:
+        lines.append(f"| {md(d.variant)} | {md(d.found)} | {num(d.found_p50_ms)} "
+                     f"| {num(d.found_max_ms)} | {d.frames:,} | {d.bytes:,} | {d.moves} "
+                     f"| {phase_cell(d.serverless)} | {phase_cell(d.server)} |")
     return lines
 
 

@@ -543,6 +543,61 @@ def measured_rows(results: Results) -> list[MeasuredRow]:
     return rows
 
 
+# --- finding the server (variant.discovery, issue 09) -----------------------------------------
+
+DISCOVERY_WHAT = (
+    "How each variant's sensors found where to send (mDNS on their link, the border router's "
+    "discovery proxy beyond it): what their first search found, how long it took (a "
+    "serverless sensor waits 3 s for a server before it settles for the collector), and "
+    "every mDNS and unicast DNS frame on the air over the whole variant. xmpp-serverless: "
+    "readings and air before and after prosody started mid-run.")
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoveryRow:
+    variant: str
+    found: str  # "server x3", "peer x2, nothing x1"
+    found_p50_ms: float | None
+    found_max_ms: float | None
+    frames: int
+    bytes: int
+    moves: int
+    serverless: Mapping[str, int] | None  # delivered, frames, bytes before the server came
+    server: Mapping[str, int] | None  # ... and after
+
+
+def discovery_rows(results: Results) -> list[DiscoveryRow]:
+    """Every variant whose nodes discovered, in run order."""
+    rows = []
+    for name, v in results.variants.items():
+        d = v.discovery
+        if not d:
+            continue
+        found_ms, air, phases = d.get("found_ms") or {}, d.get("air") or {}, d.get("phases")
+        rows.append(DiscoveryRow(
+            variant=name,
+            found=", ".join(f"{k} x{n}" for k, n in sorted((d.get("found") or {}).items())),
+            found_p50_ms=found_ms.get("p50"), found_max_ms=found_ms.get("max"),
+            frames=int(air.get("frames", 0)), bytes=int(air.get("bytes", 0)),
+            moves=int(d.get("moves_to_server", 0)),
+            serverless=phases.get("serverless") if phases else None,
+            server=phases.get("server") if phases else None))
+    return rows
+
+
+def num(value: float | None) -> str:
+    """A figure with thousands separators and no decimals, or - when there is none."""
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def phase_cell(phase: Mapping[str, int] | None) -> str:
+    """One phase of xmpp-serverless: readings delivered in it, and its air."""
+    if not phase:
+        return "-"
+    return (f"{phase.get('delivered', 0)} readings, {phase.get('frames', 0):,} frames, "
+            f"{phase.get('bytes', 0):,} B")
+
+
 def ms(value: float | None) -> str:
     """Seconds as milliseconds with one decimal (the radio times are tens of ms)."""
     return "-" if value is None else f"{value * 1000:,.1f}"

@@ -135,3 +135,24 @@ def test_code_spans() -> None:
     assert code("a<b>&c") == "`a<b>&c`"
     assert code("x`y\r\nz") == "`xy  z`"
     assert code("``") == ""
+
+
+def test_discovery_table_shows_each_discovering_variant(tmp_path: Path) -> None:
+    """The discovery section of results.json, as a table: a CoAP variant has none and no row."""
+    from dataclasses import replace
+
+    discovery = {"found": {"peer": 2, "nothing": 1}, "found_ms": {"p50": 3031.4, "max": 6012.0},
+                 "air": {"frames": 349, "bytes": 31015}, "moves_to_server": 2,
+                 "phases": {"server_started": 1.0,
+                            "serverless": {"delivered": 14, "frames": 577, "bytes": 32901},
+                            "server": {"delivered": 4, "frames": 439, "bytes": 24151}}}
+    run = write_run(tmp_path / "run", variants={
+        "coap-observe-non": coap(), "xmpp-serverless": replace(xmpp(), discovery=discovery)})
+    rows = [line for line in summary_markdown(run).splitlines() if line.startswith("| xmpp-serv")
+            and "peer" in line]
+    assert rows == ["| xmpp-serverless | nothing x1, peer x2 | 3,031 | 6,012 | 349 | 31,015 | 2 "
+                    "| 14 readings, 577 frames, 32,901 B | 4 readings, 439 frames, 24,151 B |"]
+    from testbed.report.html import render_report_html
+
+    html = render_report_html(read_run(run), [], None)
+    assert "discovery-table" in html and "31,015" in html and "nothing x1, peer x2" in html
