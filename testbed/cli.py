@@ -815,6 +815,66 @@ def _leased(lab: Any, boards: list[str], wait: float) -> Any:
                         on_wait=lambda why: err.print(f"testbed: {why}", markup=False))
 
 
+study_app = typer.Typer(help="Studies beyond the XMPP-vs-CoAP comparison, each a run "
+                        "directory with results.json, report.html and summary.md.",
+                        no_args_is_help=True)
+app.add_typer(study_app, name="study")
+
+
+def _numbers(text: str, kind: type, what: str) -> tuple[Any, ...]:
+    try:
+        return tuple(kind(x) for x in text.split(",") if x.strip())
+    except ValueError as exc:
+        raise BadInput(f"{what} {text!r}: expected comma-separated numbers") from exc
+
+
+@study_app.command("mdns")
+def study_mdns(
+    sizes: Annotated[str, typer.Option("--sizes", help="Network sizes N, comma-separated.")
+                     ] = "10,25,50,100",
+    densities: Annotated[str, typer.Option(
+        "--densities", help="clique (all hear all) and/or grid (4-neighbours).")] = "clique,grid",
+    losses: Annotated[str, typer.Option("--losses", help="Frame loss per link, e.g. 0,0.1.")
+                      ] = "0",
+    mechanisms: Annotated[str, typer.Option(
+        "--mechanisms", help="RFC 6762 mechanism sets: all, none, no-<mechanism> (probing, "
+        "announcing, response_delay, known_answer, duplicate_answer, rate_limit, "
+        "cache_refresh, goodbye).")] = "all,none",
+    seeds: Annotated[str, typer.Option("--seeds", help="Seeds (radio and engines).")] = "1,2",
+    duration: Annotated[float, typer.Option("--duration", min=11.0,
+                                            help="Seconds each point runs.")] = 20.0,
+    out_dir: OutOption = Path("reports"),
+    as_json: JsonOption = False,
+) -> None:
+    """How mDNS/DNS-SD discovery traffic, time and collisions grow with the network, per RFC
+    6762 mechanism: every point on its own emulated network, every node running the nodes'
+    mDNS engine; the growth fitted as a power law of N.
+
+    Example: testbed study mdns --sizes 10,25,50 --densities clique --mechanisms all,none
+    """
+    from testbed.experiment.study_mdns import parse_sets, run_study
+    from testbed.report.study import read_study, render_study
+
+    plan = dict(sizes=_numbers(sizes, int, "--sizes"),
+                densities=tuple(d.strip() for d in densities.split(",") if d.strip()),
+                losses=_numbers(losses, float, "--losses"), sets=parse_sets(mechanisms),
+                seeds=_numbers(seeds, int, "--seeds"))
+    with _sigterm_interrupts():
+        run_dir = run_study(**plan, duration_s=duration, out=out_dir, argv=["testbed", *_argv],
+                            progress=None if as_json else lambda i, n, p: err.print(
+                                f"[{i + 1}/{n}] {p.name}", highlight=False))
+    report, summary = render_study(run_dir)
+    study = read_study(run_dir)
+    if as_json:
+        _print_json({"run_directory": str(run_dir), "report": str(report), **study})
+        return
+    out.print(summary.read_text(), highlight=False, markup=False)
+    out.print(f"report: {report}", highlight=False)
+    failed = [n for n, p in study["points"].items() if "error" in p]
+    if failed:
+        raise TestbedError(f"{len(failed)} point(s) failed: {', '.join(failed)}")
+
+
 lab_app = typer.Typer(help="A lab's boards: who holds which (board leases).",
                       no_args_is_help=True)
 app.add_typer(lab_app, name="lab")

@@ -1,0 +1,157 @@
+"""Many nodes' mDNS in one process, for the mDNS study: the nodes' own engine, real sockets.
+
+A 200-node study cannot afford 200 Python interpreters. This process runs one instance of the
+node's engine (nodes/xmpp-sensor/mdns.py, unchanged) per node, each on a UDP socket created
+inside that node's network namespace (so its datagrams go out of and come in through the
+node's own wpan0, over the emulated radio), all driven by one selector loop. Each node
+publishes `_presence._tcp` instance "<node>@<node>" (XEP-0174 shape) and browses
+`_presence._tcp`: every node looks for every other, the worst case of serverless XMPP.
+
+`python -m testbed.experiment.mdns_swarm CONFIG.json`, CONFIG: {"nodes": [{"name", "netns",
+"addresses": [text]}], "mechanisms": {...}, "seed": 1, "events": path, "host_ttl",
+"other_ttl"}. Events go to `events` as JSON lines, each with "node" and "t" (Unix time);
+READY on stdout once every socket is open; SIGTERM: goodbyes, then {"mdns": "stopped", "sent"}
+per node, then exit.
+"""
+
+from __future__ import annotations
+
+import json
+import selectors
+import signal
+import socket
+import struct
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from testbed.firmware import nodes_dir
+from testbed.linux import inside_netns
+
+GROUP = "ff02::fb"
+PORT = 5353
+INTERFACE = "wpan0"
+
+
+def open_socket(netns: str) -> tuple[socket.socket, int]:
+    """A UDP socket on [::]:5353 in `netns`, in ff02::fb on its wpan0; and wpan0's index."""
+    with inside_netns(netns):
+        index = socket.if_nametoindex(INTERFACE)
+        sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("::", PORT))
+    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP,
+                    socket.inet_pton(socket.AF_INET6, GROUP) + struct.pack("@I", index))
+    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, index)
+    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 0)
+    sock.setblocking(False)
+    return sock, index
+
+
+class Swarm:
+    def __init__(self, config: dict[str, Any], out: Any) -> None:
+        sys.path.insert(0, str(nodes_dir() / "xmpp-sensor"))
+        import mdns  # the node's engine, as the nodes run it
+
+        self.out = out
+        self.nodes: dict[str, Any] = {}
+        self.sockets: dict[str, tuple[socket.socket, int]] = {}
+        self.selector = selectors.DefaultSelector()
+        for node in config["nodes"]:
+            name = node["name"]
+            addresses = [socket.inet_pton(socket.AF_INET6, a) for a in node["addresses"]]
+            engine = mdns.MDNS(name, addresses, int(config.get("seed", 1)),
+                               config.get("mechanisms"),
+                               int(config.get("host_ttl", mdns.HOST_TTL)),
+                               int(config.get("other_ttl", mdns.OTHER_TTL)))
+            engine.publish(f"{name}@{name}", "_presence._tcp", 5562,
+                           [("txtvers", "1"), ("port.p2pj", "5562"), ("status", "avail")])
+            self.nodes[name] = engine
+            sock, index = open_socket(node["netns"])
+            self.sockets[name] = (sock, index)
+            self.selector.register(sock, selectors.EVENT_READ, name)
+
+    def start(self) -> None:
+        now = time.monotonic()
+        for engine in self.nodes.values():
+            engine.start(now)
+            engine.browse("_presence._tcp", now)
+        self.flush_all()
+
+    def flush(self, name: str) -> None:
+        engine = self.nodes[name]
+        sock, index = self.sockets[name]
+        for data, destination in engine.outgoing:
+            target = (GROUP, PORT, 0, index) if destination is None else \
+                (destination[0], destination[1], 0, index)
+            try:
+                sock.sendto(data, target)
+            except OSError as exc:
+                self.write({"node": name, "mdns": "send-failed", "why": str(exc)})
+        engine.outgoing = []
+        for event in engine.events:
+            self.write({"node": name, **event})
+        engine.events = []
+
+    def flush_all(self) -> None:
+        for name in self.nodes:
+            self.flush(name)
+
+    def write(self, event: dict[str, Any]) -> None:
+        event.setdefault("t", time.time())
+        self.out.write(json.dumps(event) + "\n")
+
+    def serve(self, stop: list[bool]) -> None:
+        while not stop[0]:
+            deadlines = [d for d in (e.deadline() for e in self.nodes.values()) if d is not None]
+            wait = 1.0 if not deadlines else min(1.0, max(0.0, min(deadlines) - time.monotonic()))
+            for key, _ in self.selector.select(wait):
+                name = key.data
+                sock = self.sockets[name][0]
+                while True:
+                    try:
+                        data, source = sock.recvfrom(9000)
+                    except (BlockingIOError, InterruptedError):
+                        break
+                    self.nodes[name].receive(data, (source[0].split("%")[0], source[1]),
+                                             time.monotonic())
+            now = time.monotonic()
+            for name, engine in self.nodes.items():
+                deadline = engine.deadline()
+                if deadline is not None and deadline <= now:
+                    engine.poll(now)
+                if engine.outgoing or engine.events:
+                    self.flush(name)
+
+    def stop(self) -> None:
+        now = time.monotonic()
+        for name, engine in self.nodes.items():
+            engine.stop(now)
+            self.flush(name)
+            self.write({"node": name, "mdns": "stopped", "sent": engine.sent})
+        for sock, _ in self.sockets.values():
+            sock.close()
+
+
+def main(argv: list[str]) -> int:
+    config = json.loads(Path(argv[1]).read_text())
+    stop = [False]
+
+    def stopping(signum: int, frame: object) -> None:
+        stop[0] = True
+
+    signal.signal(signal.SIGTERM, stopping)
+    signal.signal(signal.SIGINT, stopping)
+    with open(config["events"], "a", buffering=1) as out:
+        swarm = Swarm(config, out)
+        print("READY", flush=True)
+        swarm.start()
+        swarm.serve(stop)
+        swarm.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,154 @@
+"""The mDNS study's report: report.html (plots of traffic, discovery time and collisions against
+N per mechanism set, the fitted growth, every point) and summary.md, from its results.json.
+
+Each plotted figure is the mean over seeds with the seeds' range as error bars, on log-log
+axes with the fitted power law y = a N^b drawn as a dashed line; the growth table reads b.
+Reads the run directory only; measures nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from testbed.errors import BadInput
+from testbed.report.plot import Plot, plain
+
+RESULTS = "results.json"
+
+SERIES_FIGURES: dict[str, tuple[str, str, Callable[[Mapping[str, Any]], Any]]] = {
+    # id -> (title, y label, figure of a point)
+    "plot-study-bytes": ("mDNS bytes on the air in the start-up window, all nodes",
+                         "bytes (PSDU) in the first 10 s",
+                         lambda p: p["air"]["startup"]["bytes"]),
+    "plot-study-time": ("Time until a node knows every peer it can hear (p95 over nodes)",
+                        "seconds", lambda p: p["discovery_s"]["p95"]),
+    "plot-study-collisions": ("Frames lost to collisions (the medium's count)",
+                              "collisions", lambda p: p["collisions"]),
+}
+FIT_OF = {"plot-study-bytes": "total startup bytes", "plot-study-time": "discovery time p95 s",
+          "plot-study-collisions": "collisions"}
+
+
+def read_study(directory: Path) -> dict[str, Any]:
+    path = directory / RESULTS if directory.is_dir() else directory
+    try:
+        data = json.loads(path.read_text())
+        if data.get("study") != "mdns":
+            raise ValueError("not an mDNS study")
+        return data
+    except (OSError, ValueError) as exc:
+        raise BadInput(f"{path}: not an mDNS study's results.json ({exc})") from exc
+
+
+def series(study: Mapping[str, Any], get: Callable[[Mapping[str, Any]], Any]
+           ) -> dict[str, list[tuple[int, float, float, float]]]:
+    """'<density> <mechanisms>[ loss]' -> [(N, mean, min, max)] over seeds, by N."""
+    groups: dict[str, dict[int, list[float]]] = {}
+    for p in study["points"].values():
+        if "error" in p:
+            continue
+        value = get(p)
+        if value is None:
+            continue
+        pt = p["point"]
+        label = f"{pt['density']} {pt['mechanisms']}" + (f" loss {pt['loss']:g}"
+                                                         if pt["loss"] else "")
+        groups.setdefault(label, {}).setdefault(int(p["nodes"]), []).append(float(value))
+    return {label: [(n, sum(v) / len(v), min(v), max(v)) for n, v in sorted(by_n.items())]
+            for label, by_n in sorted(groups.items())}
+
+
+def study_plots(study: Mapping[str, Any]) -> list[Plot]:
+    from testbed.report.svg import new_figure, plot_style, to_svg
+
+    fits = {(g["density"], g["mechanisms"], g["loss"], g["figure"]): g
+            for g in study.get("growth", [])}
+    plots = []
+    for plot_id, (title, ylabel, get) in SERIES_FIGURES.items():
+        data = series(study, get)
+        if not data:
+            continue
+        with plot_style(plot_id):
+            fig = new_figure(10.5, 4.4)
+            ax = fig.add_subplot()
+            for label, rows in data.items():
+                ns = [r[0] for r in rows]
+                mean = [max(r[1], 1e-9) for r in rows]
+                low = [m - r[2] for m, r in zip(mean, rows, strict=True)]
+                high = [r[3] - m for m, r in zip(mean, rows, strict=True)]
+                line = ax.errorbar(ns, mean, yerr=[low, high], marker="o", capsize=3,
+                                   label=plain(label))
+                density, sets, *rest = label.split(" ")
+                loss = float(rest[1]) if rest else 0.0
+                fit = fits.get((density, sets, loss, FIT_OF[plot_id]))
+                if fit is not None and len(ns) > 1:
+                    xs = [ns[0], ns[-1]]
+                    ax.plot(xs, [fit["a"] * x ** fit["b"] for x in xs], linestyle="--",
+                            color=line[0].get_color(), linewidth=1,
+                            label=plain(f"  fit b={fit['b']:.2f} {fit['growth']}"))
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlabel("nodes N (log)")
+            ax.set_ylabel(plain(ylabel + " (log)"))
+            ax.set_title(plain(title), loc="left")
+            ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
+            svg = to_svg(fig, element_id=plot_id)
+        plots.append(Plot(plot_id, title, "Mean over seeds, bars: the seeds' range; dashed: "
+                          "the power law fitted on every point of the series (growth table).",
+                          svg))
+    return plots
+
+
+def point_rows(study: Mapping[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for name, p in study["points"].items():
+        if "error" in p:
+            rows.append({"name": name, "error": p["error"]})
+            continue
+        d, per = p["discovery_s"], p["per_node"]
+        rows.append({
+            "name": name, "nodes": p["nodes"], "links": p["links"],
+            "complete": f"{p['complete']}/{p['nodes']}",
+            "known": f"{p['known_peers']}/{p['expected_peers']}",
+            "p50": d["p50"], "p95": d["p95"], "max": d["max"],
+            "startup_bytes": per["startup_bytes"], "steady_per_hour": per["steady_bytes_per_hour"],
+            "collisions": p["collisions"], "tx_s": per["tx_s"], "energy_mj": per["energy_mj"],
+            "error": None})
+    return rows
+
+
+def summary_markdown(study: Mapping[str, Any]) -> str:
+    lines = [f"### mDNS study {study['run_id']}: {len(study['points'])} points, "
+             f"{study['duration_s']:g} s each", "",
+             "**Growth with N** (y = a N^b over every point of a series):", "",
+             "| density | loss | mechanisms | figure | b | R² | growth |",
+             "|---|---:|---|---|---:|---:|---|"]
+    for g in study.get("growth", []):
+        lines.append(f"| {g['density']} | {g['loss']:g} | {g['mechanisms']} | {g['figure']} "
+                     f"| {g['b']:.2f} | {g['r2']:.2f} | {g['growth']} |")
+    lines += ["", "| point | complete | peers known | p95 s | start-up B/node | collisions |",
+              "|---|---:|---:|---:|---:|---:|"]
+    for r in point_rows(study):
+        if r["error"]:
+            lines.append(f"| {r['name']} | failed: {r['error']} | | | | |")
+        else:
+            lines.append(f"| {r['name']} | {r['complete']} | {r['known']} | {r['p95']} "
+                         f"| {r['startup_bytes']} | {r['collisions']} |")
+    return "\n".join(lines) + "\n"
+
+
+def render_study(directory: Path) -> tuple[Path, Path]:
+    """Write report.html and summary.md into the study's run directory."""
+    from testbed.report.html import _page
+
+    study = read_study(directory)
+    html = _page("study.html.j2", study=study, plots=study_plots(study),
+                 rows=point_rows(study), title=f"mDNS study {study['run_id']}")
+    report = directory / "report.html"
+    report.write_text(html)
+    summary = directory / "summary.md"
+    summary.write_text(summary_markdown(study))
+    return report, summary

@@ -1,0 +1,92 @@
+"""The mDNS study: the sweep's points, the power-law fit against hand-computed cases, and one
+tiny study end to end on the emulated radio (its report included)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from testbed.backends import netns
+from testbed.config import generate
+from testbed.errors import BadInput
+from testbed.experiment.study_mdns import (
+    Point, fit_power_law, growth_label, parse_sets, points, run_study,
+)
+
+
+def test_the_fit_recovers_exact_power_laws() -> None:
+    """y = 3 N and y = 0.5 N^2 on N = 10, 20, 40: b exactly 1 and 2, a exactly 3 and 0.5."""
+    ns = [10, 20, 40]
+    linear = fit_power_law(ns, [30, 60, 120])
+    square = fit_power_law(ns, [50, 200, 800])
+    assert linear is not None and square is not None
+    assert (round(linear["b"], 9), round(linear["a"], 9), round(linear["r2"], 9)) == (1, 3, 1)
+    assert (round(square["b"], 9), round(square["a"], 9)) == (2, 0.5)
+
+
+def test_the_fit_of_noisy_points_is_the_least_squares_line_on_logs() -> None:
+    """By hand: log N = (0, ln 2), log y = (0, ln 8) and (0, ln 2): two points per x, the line
+    goes through the means: b = (ln 8 + ln 2)/2 / ln 2 = 2, a = 1."""
+    fit = fit_power_law([1, 2, 1, 2], [1, 8, 1, 2])
+    assert fit is not None
+    assert math.isclose(fit["b"], 2.0) and math.isclose(fit["a"], 1.0)
+    assert fit["r2"] < 1.0
+
+
+def test_too_few_sizes_give_no_fit_and_labels_read_the_exponent() -> None:
+    assert fit_power_law([10, 10], [1, 2]) is None
+    assert fit_power_law([10, 20], [0, 5]) is None  # a zero cannot go on a log axis
+    assert [growth_label(b) for b in (0.1, 1.05, 1.5, 2.1, 3.2)] == [
+        "O(1)", "O(N)", "O(N^1.5)", "O(N^2)", "O(N^3) or worse"]
+
+
+def test_a_sweep_is_every_combination_and_bad_values_are_bad_input() -> None:
+    sweep = points([4, 8], ["clique", "grid"], [0.0], ["all", "no-known_answer"], [1, 2])
+    assert len(sweep) == 2 * 2 * 2 * 2
+    assert Point(4, "clique", 0.0, "none", 1).switches()["probing"] is False
+    assert Point(4, "grid", 0.0, "no-rate_limit", 1).switches() == {"rate_limit": False}
+    with pytest.raises(BadInput, match="no-magic"):
+        parse_sets("all,no-magic")
+    with pytest.raises(BadInput, match="density 'ring'"):
+        points([4], ["ring"], [0.0], ["all"], [1])
+    with pytest.raises(BadInput, match="loss 1"):
+        points([4], ["grid"], [1.0], ["all"], [1])
+
+
+def test_a_clique_hears_everyone_and_loss_reaches_every_link() -> None:
+    topology = generate.with_loss(generate.clique(6), 0.25)
+    assert len(topology.radio_links()) == 6 * 5 // 2
+    assert set(topology.neighbours("n3").values()) == {0.75}
+
+
+@pytest.mark.slow
+@pytest.mark.needs_root
+@pytest.mark.skipif(not netns.has_net_admin(), reason="needs CAP_NET_ADMIN (run as root)")
+def test_a_tiny_study_finds_every_peer_and_reports_its_growth(tmp_path: Path) -> None:
+    """Cliques of 3 and 5 nodes with every mechanism on: every node learns every other over
+    the emulated radio; what the engines say they sent is on the air (the capture's mDNS
+    bytes hold at least their datagrams); report.html has the growth and the plots."""
+    from testbed.report.study import render_study
+
+    run_dir = run_study(sizes=(3, 5), densities=("clique",), sets=("all",), seeds=(1,),
+                        duration_s=12.0, out=tmp_path)
+    study = json.loads((run_dir / "results.json").read_text())
+    assert len(study["points"]) == 2
+    for name, p in study["points"].items():
+        assert "error" not in p, p
+        assert p["known_peers"] == p["expected_peers"] == p["nodes"] * (p["nodes"] - 1), name
+        assert p["complete"] == p["nodes"]
+        sent = p["engine_sent"]
+        assert sent["probe"][0] == 3 * p["nodes"]  # RFC 6762 §8.1: 3 probes (both names in each)
+        assert sent["announce"][0] >= 2 * p["nodes"]  # §8.3: at least two announcements
+        datagram_bytes = sum(b for _, b in sent.values())
+        assert p["air"]["mdns_bytes"] > datagram_bytes  # headers and copies on top
+    figures = {g["figure"] for g in study["growth"]}
+    assert {"total startup bytes", "discovery time p95 s"} <= figures
+    report, summary = render_study(run_dir)
+    html = report.read_text()
+    assert "growth-table" in html and "plot-study-bytes" in html and "points-table" in html
+    assert "| clique | 0 | all | total startup bytes |" in summary.read_text()
