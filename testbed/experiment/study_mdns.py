@@ -5,8 +5,9 @@ network of that shape comes up and every node runs the node's own mDNS engine (o
 for all of them, experiment/mdns_swarm.py): each announces `_presence._tcp` "<node>@<node>"
 and browses for the others, for `duration_s`. Measured per point, after the tear-down:
   - discovery time: from the start until a node knows every peer it can (clique: all others;
-    grid: its radio neighbours, since ff02::fb reaches one hop), p50 / p95 / max over nodes,
-    and how many nodes got there;
+    grid: its radio neighbours, since ff02::fb reaches one hop), p50 / p95 / max over nodes
+    (a node that never got there counts as never: the percentile is then None), and how many
+    nodes got there;
   - traffic: mDNS frames and bytes on the air (the capture's analysis, purpose mdns), per node,
     in the start-up window (first STARTUP_S) and the steady rate after it, per node and hour;
   - collisions and channel-access failures (the medium's counters), radio TX/RX time and
@@ -160,10 +161,13 @@ def measure_point(point: Point, topology: Topology, directory: Path, started: fl
             known_at[node].setdefault(peer, float(e["t"]) - started)
         elif e.get("mdns") == "stopped":
             sent[node] = e.get("sent", {})
-    times = []
-    for node, peers in expected.items():
+    times = []  # a node that never knew all its peers counts as never (inf): p95 is then
+    for node, peers in expected.items():  # None unless 95 % of the nodes got there
         if peers and peers <= set(known_at[node]):
             times.append(max(known_at[node][p] for p in peers))
+        elif peers:
+            times.append(math.inf)
+    complete = [t for t in times if t != math.inf]
     air = _air(directory, started, stopped)
     medium = _medium(directory)
     n = len(topology.nodes)
@@ -173,9 +177,10 @@ def measure_point(point: Point, topology: Topology, directory: Path, started: fl
     return {
         "point": asdict(point), "nodes": n, "duration_s": round(duration_s, 3),
         "links": len(topology.radio_links()),
-        "discovery_s": {"p50": _r(percentile(times, 50)), "p95": _r(percentile(times, 95)),
-                        "max": _r(max(times)) if times else None},
-        "complete": len(times), "expected_peers": sum(len(p) for p in expected.values()),
+        "discovery_s": {"p50": _finite(percentile(times, 50)),
+                        "p95": _finite(percentile(times, 95)),
+                        "max": _finite(max(times)) if times else None},
+        "complete": len(complete), "expected_peers": sum(len(p) for p in expected.values()),
         "known_peers": sum(len(set(known_at[x]) & expected[x]) for x in expected),
         "air": air,
         "per_node": {
@@ -246,6 +251,10 @@ def _sum_sent(sent: Mapping[str, Mapping[str, Sequence[int]]]) -> dict[str, list
             t[0] += packets
             t[1] += size
     return total
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or value == math.inf else round(value, 4)
 
 
 def _r(value: float | None) -> float | None:

@@ -62,7 +62,11 @@ def series(study: Mapping[str, Any], get: Callable[[Mapping[str, Any]], Any]
 
 
 def study_plots(study: Mapping[str, Any]) -> list[Plot]:
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
     from testbed.report.svg import new_figure, plot_style, to_svg
+
+    PLAIN = FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}")
 
     fits = {(g["density"], g["mechanisms"], g["loss"], g["figure"]): g
             for g in study.get("growth", [])}
@@ -91,9 +95,13 @@ def study_plots(study: Mapping[str, Any]) -> list[Plot]:
                             label=plain(f"  fit b={fit['b']:.2f} {fit['growth']}"))
             ax.set_xscale("log")
             ax.set_yscale("log")
+            ax.xaxis.set_major_formatter(PLAIN)
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.set_xticks(sorted({r[0] for rows in data.values() for r in rows}))
+            ax.yaxis.set_major_formatter(PLAIN)
+            ax.yaxis.set_minor_formatter(NullFormatter())
             ax.set_xlabel("nodes N (log)")
             ax.set_ylabel(plain(ylabel + " (log)"))
-            ax.set_title(plain(title), loc="left")
             ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
             svg = to_svg(fig, element_id=plot_id)
         plots.append(Plot(plot_id, title, "Mean over seeds, bars: the seeds' range; dashed: "
