@@ -841,6 +841,9 @@ def study_mdns(
         "announcing, response_delay, known_answer, duplicate_answer, rate_limit, "
         "cache_refresh, goodbye).")] = "all,none",
     seeds: Annotated[str, typer.Option("--seeds", help="Seeds (radio and engines).")] = "1,2",
+    transports: Annotated[str, typer.Option(
+        "--transports", help="link (ff02::fb, one hop) and/or mpl (ff05::fb forwarded by "
+        "MPL, RFC 7731; grid only).")] = "link,mpl",
     duration: Annotated[float, typer.Option("--duration", min=11.0,
                                             help="Seconds each point runs.")] = 20.0,
     out_dir: OutOption = Path("reports"),
@@ -858,7 +861,8 @@ def study_mdns(
     plan = dict(sizes=_numbers(sizes, int, "--sizes"),
                 densities=tuple(d.strip() for d in densities.split(",") if d.strip()),
                 losses=_numbers(losses, float, "--losses"), sets=parse_sets(mechanisms),
-                seeds=_numbers(seeds, int, "--seeds"))
+                seeds=_numbers(seeds, int, "--seeds"),
+                transports=tuple(t.strip() for t in transports.split(",") if t.strip()))
     with _sigterm_interrupts():
         run_dir = run_study(**plan, duration_s=duration, out=out_dir, argv=["testbed", *_argv],
                             progress=None if as_json else lambda i, n, p: err.print(

@@ -8,8 +8,10 @@ publishes `_presence._tcp` instance "<node>@<node>" (XEP-0174 shape) and browses
 `_presence._tcp`: every node looks for every other, the worst case of serverless XMPP.
 
 `python -m testbed.experiment.mdns_swarm CONFIG.json`, CONFIG: {"nodes": [{"name", "netns",
-"addresses": [text]}], "mechanisms": {...}, "seed": 1, "events": path, "host_ttl",
-"other_ttl"}. Events go to `events` as JSON lines, each with "node" and "t" (Unix time);
+"addresses": [text, the global one last], "mac"}], "mechanisms": {...}, "seed": 1, "events":
+path, "host_ttl", "other_ttl", "transport": "link" | "mpl"}. With "mpl" the engines' multicast
+goes to ff05::fb through each node's MPL forwarder (nodes/xmpp-sensor/mpl.py, RFC 7731), read
+and written as raw frames on wpan0; unicast answers still go through the kernel. Events go to `events` as JSON lines, each with "node" and "t" (Unix time);
 READY on stdout once every socket is open; SIGTERM: goodbyes, then {"mdns": "stopped", "sent"}
 per node, then exit.
 """
@@ -30,8 +32,12 @@ from testbed.firmware import nodes_dir
 from testbed.linux import inside_netns
 
 GROUP = "ff02::fb"
+SITE_GROUP = "ff05::fb"  # the MPL transport's group (RFC 7731 over the whole PAN)
 PORT = 5353
 INTERFACE = "wpan0"
+ETH_P_IPV6 = 0x86DD
+PACKET_OUTGOING = 4
+MPL_MAC = bytes.fromhex("3333000000fb")  # RFC 2464 §7: 33:33 + the group's last 32 bits
 
 
 def open_socket(netns: str) -> tuple[socket.socket, int]:
@@ -50,12 +56,27 @@ def open_socket(netns: str) -> tuple[socket.socket, int]:
     return sock, index
 
 
+def open_packet_socket(netns: str) -> socket.socket:
+    """An AF_PACKET socket on `netns`'s wpan0 for MPL datagrams: Linux drops what carries an
+    MPL option (unknown type 0x6D, top bits 01), so they are read and written below IP."""
+    with inside_netns(netns):
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_IPV6))
+        sock.bind((INTERFACE, ETH_P_IPV6))
+    sock.setblocking(False)
+    return sock
+
+
 class Swarm:
     def __init__(self, config: dict[str, Any], out: Any) -> None:
         sys.path.insert(0, str(nodes_dir() / "xmpp-sensor"))
         import mdns  # the node's engine, as the nodes run it
+        import mpl
+        from prng import Xorshift32
 
         self.out = out
+        self.mpl = config.get("transport", "link") == "mpl"
+        self.forwarders: dict[str, Any] = {}
+        self.packet_sockets: dict[str, tuple[socket.socket, bytes]] = {}
         self.nodes: dict[str, Any] = {}
         self.sockets: dict[str, tuple[socket.socket, int]] = {}
         self.selector = selectors.DefaultSelector()
@@ -72,6 +93,12 @@ class Swarm:
             sock, index = open_socket(node["netns"])
             self.sockets[name] = (sock, index)
             self.selector.register(sock, selectors.EVENT_READ, name)
+            if self.mpl:  # seed address: the node's global one (routable beyond the link)
+                self.forwarders[name] = mpl.Forwarder(
+                    Xorshift32(f"mpl-{name}-{config.get('seed', 1)}"), addresses[-1])
+                raw = open_packet_socket(node["netns"])
+                self.packet_sockets[name] = (raw, bytes.fromhex(node["mac"].replace(":", "")))
+                self.selector.register(raw, selectors.EVENT_READ, ("mpl", name))
 
     def start(self) -> None:
         now = time.monotonic()
@@ -83,7 +110,12 @@ class Swarm:
     def flush(self, name: str) -> None:
         engine = self.nodes[name]
         sock, index = self.sockets[name]
+        forwarder = self.forwarders.get(name)
         for data, destination in engine.outgoing:
+            if destination is None and forwarder is not None:
+                forwarder.originate(socket.inet_pton(socket.AF_INET6, SITE_GROUP), PORT, PORT,
+                                    data, time.monotonic())
+                continue
             target = (GROUP, PORT, 0, index) if destination is None else \
                 (destination[0], destination[1], 0, index)
             try:
@@ -91,6 +123,14 @@ class Swarm:
             except OSError as exc:
                 self.write({"node": name, "mdns": "send-failed", "why": str(exc)})
         engine.outgoing = []
+        if forwarder is not None:
+            raw, mac = self.packet_sockets[name]
+            for datagram in forwarder.outgoing:
+                try:
+                    raw.send(MPL_MAC + mac + struct.pack(">H", ETH_P_IPV6) + datagram)
+                except OSError as exc:
+                    self.write({"node": name, "mdns": "send-failed", "why": str(exc)})
+            forwarder.outgoing = []
         for event in engine.events:
             self.write({"node": name, **event})
         engine.events = []
@@ -106,8 +146,13 @@ class Swarm:
     def serve(self, stop: list[bool]) -> None:
         while not stop[0]:
             deadlines = [d for d in (e.deadline() for e in self.nodes.values()) if d is not None]
+            deadlines += [d for d in (f.deadline() for f in self.forwarders.values())
+                          if d is not None]
             wait = 1.0 if not deadlines else min(1.0, max(0.0, min(deadlines) - time.monotonic()))
             for key, _ in self.selector.select(wait):
+                if isinstance(key.data, tuple):
+                    self.receive_mpl(key.data[1])
+                    continue
                 name = key.data
                 sock = self.sockets[name][0]
                 while True:
@@ -122,17 +167,42 @@ class Swarm:
                 deadline = engine.deadline()
                 if deadline is not None and deadline <= now:
                     engine.poll(now)
-                if engine.outgoing or engine.events:
+                forwarder = self.forwarders.get(name)
+                if forwarder is not None:
+                    deadline = forwarder.deadline()
+                    if deadline is not None and deadline <= now:
+                        forwarder.poll(now)
+                if engine.outgoing or engine.events or (forwarder and forwarder.outgoing):
                     self.flush(name)
+
+    def receive_mpl(self, name: str) -> None:
+        """Frames on the node's wpan0: new MPL datagrams to port 5353 go to its engine."""
+        raw = self.packet_sockets[name][0]
+        forwarder = self.forwarders[name]
+        while True:
+            try:
+                frame, address = raw.recvfrom(2048)
+            except (BlockingIOError, InterruptedError):
+                return
+            if address[2] == PACKET_OUTGOING or len(frame) < 14:
+                continue
+            parsed = forwarder.receive(frame[14:], time.monotonic())
+            if parsed is not None and parsed[5] == PORT:
+                source = socket.inet_ntop(socket.AF_INET6, parsed[0])
+                self.nodes[name].receive(parsed[6], (source, parsed[4]), time.monotonic())
 
     def stop(self) -> None:
         now = time.monotonic()
         for name, engine in self.nodes.items():
             engine.stop(now)
             self.flush(name)
-            self.write({"node": name, "mdns": "stopped", "sent": engine.sent})
+            self.write({"node": name, "mdns": "stopped", "sent": engine.sent,
+                        **({"mpl_sent": self.forwarders[name].sent}
+                           if name in self.forwarders else {})})
         for sock, _ in self.sockets.values():
             sock.close()
+        for raw, _ in self.packet_sockets.values():
+            raw.close()
 
 
 def main(argv: list[str]) -> int:

@@ -1,11 +1,13 @@
 """`testbed study mdns`: how mDNS/DNS-SD discovery grows with the network, per RFC mechanism.
 
-For every point of the sweep (size x density x loss x mechanisms x seed) a fresh emulated
+For every point of the sweep (size x density x transport x loss x mechanisms x seed; the
+transport is link-local ff02::fb, or site-scope ff05::fb forwarded by MPL, RFC 7731, in the
+multi-hop grid) a fresh emulated
 network of that shape comes up and every node runs the node's own mDNS engine (one process
 for all of them, experiment/mdns_swarm.py): each announces `_presence._tcp` "<node>@<node>"
 and browses for the others, for `duration_s`. Measured per point, after the tear-down:
   - discovery time: from the start until a node knows every peer it can (clique: all others;
-    grid: its radio neighbours, since ff02::fb reaches one hop), p50 / p95 / max over nodes
+    grid: its radio neighbours over ff02::fb, every node over MPL), p50 / p95 / max over nodes
     (a node that never got there counts as never: the percentile is then None), and how many
     nodes got there;
   - traffic: mDNS frames and bytes on the air (the capture's analysis, purpose mdns), per node,
@@ -42,7 +44,7 @@ from testbed.errors import BadInput, TestbedError
 from testbed.experiment.results import percentile
 from testbed.experiment.run import Run
 from testbed.jsonlines import read_json_lines, write_json_atomic
-from testbed.lowpan.addresses import link_local
+from testbed.lowpan.addresses import link_local, mac48_text
 
 MECHANISMS = ("probing", "announcing", "response_delay", "known_answer", "duplicate_answer",
               "rate_limit", "cache_refresh", "goodbye")  # nodes/xmpp-sensor/mdns.py's
@@ -51,6 +53,8 @@ DEFAULT_DENSITIES = ("clique", "grid")
 DEFAULT_LOSSES = (0.0,)
 DEFAULT_SETS = ("all", "none")
 DEFAULT_SEEDS = (1, 2)
+DEFAULT_TRANSPORTS = ("link", "mpl")
+TRANSPORTS = ("link", "mpl")
 DEFAULT_DURATION_S = 20.0
 STARTUP_S = 10.0  # the start-up window: probing, announcing, the first queries
 READY_TIMEOUT_S = 60.0
@@ -64,10 +68,13 @@ class Point:
     loss: float
     mechanisms: str  # "all", "none", or "no-<mechanism>"
     seed: int
+    transport: str = "link"  # "link": ff02::fb, one hop; "mpl": ff05::fb forwarded by MPL
 
     @property
     def name(self) -> str:
-        return f"{self.density}-{self.size}-loss{self.loss:g}-{self.mechanisms}-seed{self.seed}"
+        over = "" if self.transport == "link" else f"-{self.transport}"
+        return (f"{self.density}-{self.size}-loss{self.loss:g}-{self.mechanisms}{over}"
+                f"-seed{self.seed}")
 
     def switches(self) -> dict[str, bool]:
         """The engine's `mechanisms` setting for this point."""
@@ -93,7 +100,12 @@ def parse_sets(text: str) -> tuple[str, ...]:
 
 
 def points(sizes: Sequence[int], densities: Sequence[str], losses: Sequence[float],
-           sets: Sequence[str], seeds: Sequence[int]) -> list[Point]:
+           sets: Sequence[str], seeds: Sequence[int],
+           transports: Sequence[str] = ("link",)) -> list[Point]:
+    """Every combination; MPL only where there are hops to cross (not in a clique)."""
+    for t in transports:
+        if t not in TRANSPORTS:
+            raise BadInput(f"transport {t!r}: expected one of {', '.join(TRANSPORTS)}")
     for d in densities:
         if d not in ("clique", "grid"):
             raise BadInput(f"density {d!r}: expected clique or grid")
@@ -103,8 +115,9 @@ def points(sizes: Sequence[int], densities: Sequence[str], losses: Sequence[floa
     for loss in losses:
         if not 0.0 <= loss < 1.0:
             raise BadInput(f"loss {loss:g}: expected 0 <= loss < 1")
-    return [Point(n, d, loss, s, seed) for d, loss, s, n, seed
-            in itertools.product(densities, losses, sets, sizes, seeds)]
+    return [Point(n, d, loss, s, seed, t) for d, t, loss, s, n, seed
+            in itertools.product(densities, transports, losses, sets, sizes, seeds)
+            if not (d == "clique" and t == "mpl")]
 
 
 # --- one point -----------------------------------------------------------------------------
@@ -120,8 +133,11 @@ def run_point(point: Point, *, run: Run, duration_s: float) -> dict[str, Any]:
     with EmulatedNetwork.up(topology, run=run, seed=point.seed, directory=directory) as net:
         config = {"nodes": [{"name": n, "netns": net.netns(n),
                              "addresses": [str(link_local(topology.short_address(n))),
-                                           str(net.address(n))]} for n in topology.nodes],
-                  "mechanisms": point.switches(), "seed": point.seed, "events": str(events)}
+                                           str(net.address(n))],
+                             "mac": mac48_text(topology.short_address(n))}
+                            for n in topology.nodes],
+                  "mechanisms": point.switches(), "seed": point.seed, "events": str(events),
+                  "transport": point.transport}
         config_path = directory / "swarm.json"
         config_path.write_text(json.dumps(config, indent=1))
         log = directory / "swarm.log"
@@ -198,7 +214,7 @@ def measure_point(point: Point, topology: Topology, directory: Path, started: fl
 
 
 def _expected_peers(point: Point, topology: Topology, node: str) -> set[str]:
-    if point.density == "clique":
+    if point.density == "clique" or point.transport == "mpl":
         return set(topology.nodes) - {node}
     return set(topology.neighbours(node))
 
@@ -298,12 +314,13 @@ FITTED = {  # figure of a point -> what it is, for the growth table
 
 def growth(results: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Per (density, loss, mechanisms) and fitted figure: the power law over N (all seeds)."""
-    groups: dict[tuple[str, float, str], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, float, str, str], list[dict[str, Any]]] = {}
     for p in results.values():
-        key = (p["point"]["density"], p["point"]["loss"], p["point"]["mechanisms"])
+        key = (p["point"]["density"], p["point"]["loss"], p["point"]["mechanisms"],
+               p["point"].get("transport", "link"))
         groups.setdefault(key, []).append(p)
     out = []
-    for (density, loss, sets), pts in sorted(groups.items()):
+    for (density, loss, sets, transport), pts in sorted(groups.items()):
         for figure, get in FITTED.items():
             xs, ys = [], []
             for p in pts:
@@ -314,7 +331,7 @@ def growth(results: Mapping[str, Any]) -> list[dict[str, Any]]:
             fit = fit_power_law(xs, ys)
             if fit is not None:
                 out.append({"density": density, "loss": loss, "mechanisms": sets,
-                            "figure": figure, **{k: round(v, 4) for k, v in fit.items()},
+                            "transport": transport, "figure": figure, **{k: round(v, 4) for k, v in fit.items()},
                             "growth": growth_label(fit["b"])})
     return out
 
@@ -325,11 +342,13 @@ def growth(results: Mapping[str, Any]) -> list[dict[str, Any]]:
 def run_study(*, sizes: Sequence[int] = DEFAULT_SIZES,
               densities: Sequence[str] = DEFAULT_DENSITIES,
               losses: Sequence[float] = DEFAULT_LOSSES, sets: Sequence[str] = DEFAULT_SETS,
-              seeds: Sequence[int] = DEFAULT_SEEDS, duration_s: float = DEFAULT_DURATION_S,
+              seeds: Sequence[int] = DEFAULT_SEEDS,
+              transports: Sequence[str] = DEFAULT_TRANSPORTS,
+              duration_s: float = DEFAULT_DURATION_S,
               out: str | Path = "reports", argv: Sequence[str] | None = None,
               progress: Callable[[int, int, Point], object] | None = None) -> Path:
     """Every point of the sweep on its own network; the run directory (results.json)."""
-    todo = points(sizes, densities, losses, sets, seeds)
+    todo = points(sizes, densities, losses, sets, seeds, transports)
     ns.require_net_admin()
     run = Run.create(topology_name="mdns-study", seed=min(seeds), out=out, argv=argv)
     run.annotate(backend="emulated", study="mdns")
@@ -337,7 +356,8 @@ def run_study(*, sizes: Sequence[int] = DEFAULT_SIZES,
                              "startup_s": STARTUP_S, "sweep": {
                                  "sizes": list(sizes), "densities": list(densities),
                                  "losses": list(losses), "mechanisms": list(sets),
-                                 "seeds": list(seeds)}, "points": {}, "growth": []}
+                                 "seeds": list(seeds), "transports": list(transports)},
+             "points": {}, "growth": []}
     write_json_atomic(run.directory / RESULTS, study)
     try:
         for i, point in enumerate(todo):

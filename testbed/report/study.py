@@ -43,10 +43,13 @@ def read_study(directory: Path) -> dict[str, Any]:
         raise BadInput(f"{path}: not an mDNS study's results.json ({exc})") from exc
 
 
+Series = tuple[str, str, str, float]  # density, transport, mechanisms, loss
+
+
 def series(study: Mapping[str, Any], get: Callable[[Mapping[str, Any]], Any]
-           ) -> dict[str, list[tuple[int, float, float, float]]]:
-    """'<density> <mechanisms>[ loss]' -> [(N, mean, min, max)] over seeds, by N."""
-    groups: dict[str, dict[int, list[float]]] = {}
+           ) -> dict[Series, list[tuple[int, float, float, float]]]:
+    """(density, transport, mechanisms, loss) -> [(N, mean, min, max)] over seeds, by N."""
+    groups: dict[Series, dict[int, list[float]]] = {}
     for p in study["points"].values():
         if "error" in p:
             continue
@@ -54,11 +57,16 @@ def series(study: Mapping[str, Any], get: Callable[[Mapping[str, Any]], Any]
         if value is None:
             continue
         pt = p["point"]
-        label = f"{pt['density']} {pt['mechanisms']}" + (f" loss {pt['loss']:g}"
-                                                         if pt["loss"] else "")
-        groups.setdefault(label, {}).setdefault(int(p["nodes"]), []).append(float(value))
-    return {label: [(n, sum(v) / len(v), min(v), max(v)) for n, v in sorted(by_n.items())]
-            for label, by_n in sorted(groups.items())}
+        key = (pt["density"], pt.get("transport", "link"), pt["mechanisms"], float(pt["loss"]))
+        groups.setdefault(key, {}).setdefault(int(p["nodes"]), []).append(float(value))
+    return {key: [(n, sum(v) / len(v), min(v), max(v)) for n, v in sorted(by_n.items())]
+            for key, by_n in sorted(groups.items())}
+
+
+def series_label(key: Series) -> str:
+    density, transport, sets, loss = key
+    return " ".join([density, *(["over MPL"] if transport == "mpl" else []), sets,
+                     *([f"loss {loss:g}"] if loss else [])])
 
 
 def study_plots(study: Mapping[str, Any]) -> list[Plot]:
@@ -68,8 +76,8 @@ def study_plots(study: Mapping[str, Any]) -> list[Plot]:
 
     PLAIN = FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}")
 
-    fits = {(g["density"], g["mechanisms"], g["loss"], g["figure"]): g
-            for g in study.get("growth", [])}
+    fits = {(g["density"], g.get("transport", "link"), g["mechanisms"], float(g["loss"]),
+             g["figure"]): g for g in study.get("growth", [])}
     plots = []
     for plot_id, (title, ylabel, get) in SERIES_FIGURES.items():
         data = series(study, get)
@@ -78,16 +86,15 @@ def study_plots(study: Mapping[str, Any]) -> list[Plot]:
         with plot_style(plot_id):
             fig = new_figure(10.5, 4.4)
             ax = fig.add_subplot()
-            for label, rows in data.items():
+            for key, rows in data.items():
+                label = series_label(key)
                 ns = [r[0] for r in rows]
                 mean = [max(r[1], 1e-9) for r in rows]
                 low = [m - r[2] for m, r in zip(mean, rows, strict=True)]
                 high = [r[3] - m for m, r in zip(mean, rows, strict=True)]
                 line = ax.errorbar(ns, mean, yerr=[low, high], marker="o", capsize=3,
                                    label=plain(label))
-                density, sets, *rest = label.split(" ")
-                loss = float(rest[1]) if rest else 0.0
-                fit = fits.get((density, sets, loss, FIT_OF[plot_id]))
+                fit = fits.get((*key, FIT_OF[plot_id]))
                 if fit is not None and len(ns) > 1:
                     xs = [ns[0], ns[-1]]
                     ax.plot(xs, [fit["a"] * x ** fit["b"] for x in xs], linestyle="--",
@@ -132,10 +139,11 @@ def summary_markdown(study: Mapping[str, Any]) -> str:
     lines = [f"### mDNS study {study['run_id']}: {len(study['points'])} points, "
              f"{study['duration_s']:g} s each", "",
              "**Growth with N** (y = a N^b over every point of a series):", "",
-             "| density | loss | mechanisms | figure | b | R² | growth |",
-             "|---|---:|---|---|---:|---:|---|"]
+             "| density | transport | loss | mechanisms | figure | b | R² | growth |",
+             "|---|---|---:|---|---|---:|---:|---|"]
     for g in study.get("growth", []):
-        lines.append(f"| {g['density']} | {g['loss']:g} | {g['mechanisms']} | {g['figure']} "
+        lines.append(f"| {g['density']} | {g.get('transport', 'link')} | {g['loss']:g} "
+                     f"| {g['mechanisms']} | {g['figure']} "
                      f"| {g['b']:.2f} | {g['r2']:.2f} | {g['growth']} |")
     lines += ["", "| point | complete | peers known | p95 s | start-up B/node | collisions |",
               "|---|---:|---:|---:|---:|---:|"]

@@ -44,8 +44,9 @@ def test_too_few_sizes_give_no_fit_and_labels_read_the_exponent() -> None:
 
 
 def test_a_sweep_is_every_combination_and_bad_values_are_bad_input() -> None:
-    sweep = points([4, 8], ["clique", "grid"], [0.0], ["all", "no-known_answer"], [1, 2])
-    assert len(sweep) == 2 * 2 * 2 * 2
+    sweep = points([4, 8], ["clique", "grid"], [0.0], ["all", "no-known_answer"], [1, 2],
+                   ["link", "mpl"])
+    assert len(sweep) == 2 * 2 * 2 * 3  # clique: link only; grid: link and MPL
     assert Point(4, "clique", 0.0, "none", 1).switches()["probing"] is False
     assert Point(4, "grid", 0.0, "no-rate_limit", 1).switches() == {"rate_limit": False}
     with pytest.raises(BadInput, match="no-magic"):
@@ -89,4 +90,26 @@ def test_a_tiny_study_finds_every_peer_and_reports_its_growth(tmp_path: Path) ->
     report, summary = render_study(run_dir)
     html = report.read_text()
     assert "growth-table" in html and "plot-study-bytes" in html and "points-table" in html
-    assert "| clique | 0 | all | total startup bytes |" in summary.read_text()
+    assert "| clique | link | 0 | all | total startup bytes |" in summary.read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.needs_root
+@pytest.mark.skipif(not netns.has_net_admin(), reason="needs CAP_NET_ADMIN (run as root)")
+def test_mpl_carries_discovery_across_hops_that_link_local_mdns_cannot(tmp_path: Path) -> None:
+    """A 2 x 2 grid (the diagonals two hops apart): over ff02::fb each node can know its two
+    neighbours only; over ff05::fb forwarded by MPL it knows all three others. tshark reads
+    the MPL option on the air."""
+    from tests.e2e.tshark import fields
+
+    run_dir = run_study(sizes=(4,), densities=("grid",), sets=("all",), seeds=(1,),
+                        transports=("link", "mpl"), duration_s=12.0, out=tmp_path)
+    study = json.loads((run_dir / "results.json").read_text())
+    link = study["points"]["grid-4-loss0-all-seed1"]
+    over_mpl = study["points"]["grid-4-loss0-all-mpl-seed1"]
+    assert (link["known_peers"], link["expected_peers"]) == (8, 8)
+    assert (over_mpl["known_peers"], over_mpl["expected_peers"]) == (12, 12)
+    assert over_mpl["engine_sent"]["probe"][0] == 3 * 4
+    rows = fields(run_dir / "grid-4-loss0-all-mpl-seed1" / "capture.pcap", "ipv6.dst",
+                  "ipv6.opt.mpl.sequence", display_filter="mdns")
+    assert rows and all(r[0] == "ff05::fb" and r[1] for r in rows)
