@@ -66,50 +66,34 @@ def test_a_clique_hears_everyone_and_loss_reaches_every_link() -> None:
 @pytest.mark.slow
 @pytest.mark.needs_root
 @pytest.mark.skipif(not netns.has_net_admin(), reason="needs CAP_NET_ADMIN (run as root)")
-def test_a_tiny_study_finds_every_peer_and_reports_its_growth(tmp_path: Path) -> None:
-    """Cliques of 3 and 5 nodes with every mechanism on: every node learns every other over
-    the emulated radio; what the engines say they sent is on the air (the capture's mDNS
-    bytes hold at least their datagrams); report.html has the growth and the plots."""
+def test_a_tiny_study_crosses_hops_with_mpl_and_reports_its_growth(tmp_path: Path) -> None:
+    """Grids of 3 and 4 nodes (the far corner two hops away), link-local and over MPL: over
+    ff02::fb every node learns exactly its neighbours, over ff05::fb forwarded by MPL every
+    other node; what the engines sent is on the air; tshark reads the MPL option; the report
+    has the growth table and the plots."""
     from testbed.report.study import render_study
-
-    run_dir = run_study(sizes=(3, 5), densities=("clique",), sets=("all",), seeds=(1,),
-                        duration_s=12.0, out=tmp_path)
-    study = json.loads((run_dir / "results.json").read_text())
-    assert len(study["points"]) == 2
-    for name, p in study["points"].items():
-        assert "error" not in p, p
-        assert p["known_peers"] == p["expected_peers"] == p["nodes"] * (p["nodes"] - 1), name
-        assert p["complete"] == p["nodes"]
-        sent = p["engine_sent"]
-        assert sent["probe"][0] == 3 * p["nodes"]  # RFC 6762 §8.1: 3 probes (both names in each)
-        assert sent["announce"][0] >= 2 * p["nodes"]  # §8.3: at least two announcements
-        datagram_bytes = sum(b for _, b in sent.values())
-        assert p["air"]["mdns_bytes"] > datagram_bytes  # headers and copies on top
-    figures = {g["figure"] for g in study["growth"]}
-    assert {"total startup bytes", "discovery time p95 s"} <= figures
-    report, summary = render_study(run_dir)
-    html = report.read_text()
-    assert "growth-table" in html and "plot-study-bytes" in html and "points-table" in html
-    assert "| clique | link | 0 | all | total startup bytes |" in summary.read_text()
-
-
-@pytest.mark.slow
-@pytest.mark.needs_root
-@pytest.mark.skipif(not netns.has_net_admin(), reason="needs CAP_NET_ADMIN (run as root)")
-def test_mpl_carries_discovery_across_hops_that_link_local_mdns_cannot(tmp_path: Path) -> None:
-    """A 2 x 2 grid (the diagonals two hops apart): over ff02::fb each node can know its two
-    neighbours only; over ff05::fb forwarded by MPL it knows all three others. tshark reads
-    the MPL option on the air."""
     from tests.e2e.tshark import fields
 
-    run_dir = run_study(sizes=(4,), densities=("grid",), sets=("all",), seeds=(1,),
-                        transports=("link", "mpl"), duration_s=12.0, out=tmp_path)
+    run_dir = run_study(sizes=(3, 4), densities=("grid",), sets=("all",), seeds=(1,),
+                        transports=("link", "mpl"), duration_s=8.0, out=tmp_path)
     study = json.loads((run_dir / "results.json").read_text())
-    link = study["points"]["grid-4-loss0-all-seed1"]
-    over_mpl = study["points"]["grid-4-loss0-all-mpl-seed1"]
-    assert (link["known_peers"], link["expected_peers"]) == (8, 8)
-    assert (over_mpl["known_peers"], over_mpl["expected_peers"]) == (12, 12)
-    assert over_mpl["engine_sent"]["probe"][0] == 3 * 4
+    assert len(study["points"]) == 4
+    for name, p in study["points"].items():
+        assert "error" not in p, p
+        n = p["nodes"]
+        expected = n * (n - 1) if "mpl" in name else 2 * p["links"]
+        assert p["known_peers"] == p["expected_peers"] == expected, name
+        assert p["complete"] == n
+        sent = p["engine_sent"]
+        assert sent["probe"][0] == 3 * n  # RFC 6762 §8.1: 3 probes (both names in each)
+        assert sent["announce"][0] >= 2 * n  # §8.3: at least two announcements
+        assert p["air"]["mdns_bytes"] > sum(b for _, b in sent.values())  # + headers, copies
     rows = fields(run_dir / "grid-4-loss0-all-mpl-seed1" / "capture.pcap", "ipv6.dst",
                   "ipv6.opt.mpl.sequence", display_filter="mdns")
     assert rows and all(r[0] == "ff05::fb" and r[1] for r in rows)
+    figures = {(g["transport"], g["figure"]) for g in study["growth"]}
+    assert {("link", "total startup bytes"), ("mpl", "discovery time p95 s")} <= figures
+    report, summary = render_study(run_dir)
+    html = report.read_text()
+    assert "growth-table" in html and "plot-study-bytes" in html and "points-table" in html
+    assert "| grid | mpl | 0 | all | total startup bytes |" in summary.read_text()

@@ -154,7 +154,7 @@ def test_malformed_messages_name_their_byte(data: bytes, offset: int, what: str)
 
 
 @given(st.binary(max_size=300))
-@settings(max_examples=500)
+@settings(max_examples=300)
 def test_any_bytes_decode_or_raise_dns_error(data: bytes) -> None:
     try:
         dnsmsg.decode(data)
