@@ -867,7 +867,11 @@ def study_mdns(
         run_dir = run_study(**plan, duration_s=duration, out=out_dir, argv=["testbed", *_argv],
                             progress=None if as_json else lambda i, n, p: err.print(
                                 f"[{i + 1}/{n}] {p.name}", highlight=False))
-    report, summary = render_study(run_dir)
+    try:
+        report, summary = render_study(run_dir)
+    except Exception as exc:  # noqa: BLE001 - what was measured stays; say where, one line
+        raise TestbedError(f"the study's report was not rendered ({type(exc).__name__}: "
+                           f"{exc}); its figures are in {run_dir / 'results.json'}") from exc
     study = read_study(run_dir)
     if as_json:
         _print_json({"run_directory": str(run_dir), "report": str(report), **study})

@@ -31,29 +31,12 @@ from typing import Any
 from testbed.firmware import nodes_dir
 from testbed.linux import inside_netns
 
-GROUP = "ff02::fb"
 SITE_GROUP = "ff05::fb"  # the MPL transport's group (RFC 7731 over the whole PAN)
 PORT = 5353
 INTERFACE = "wpan0"
 ETH_P_IPV6 = 0x86DD
 PACKET_OUTGOING = 4
 MPL_MAC = bytes.fromhex("3333000000fb")  # RFC 2464 §7: 33:33 + the group's last 32 bits
-
-
-def open_socket(netns: str) -> tuple[socket.socket, int]:
-    """A UDP socket on [::]:5353 in `netns`, in ff02::fb on its wpan0; and wpan0's index."""
-    with inside_netns(netns):
-        index = socket.if_nametoindex(INTERFACE)
-        sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("::", PORT))
-    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP,
-                    socket.inet_pton(socket.AF_INET6, GROUP) + struct.pack("@I", index))
-    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, index)
-    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
-    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 0)
-    sock.setblocking(False)
-    return sock, index
 
 
 def open_packet_socket(netns: str) -> socket.socket:
@@ -70,6 +53,7 @@ class Swarm:
     def __init__(self, config: dict[str, Any], out: Any) -> None:
         sys.path.insert(0, str(nodes_dir() / "xmpp-sensor"))
         import mdns  # the node's engine, as the nodes run it
+        import mdnslink  # ... and its socket set-up
         import mpl
         from prng import Xorshift32
 
@@ -78,7 +62,7 @@ class Swarm:
         self.forwarders: dict[str, Any] = {}
         self.packet_sockets: dict[str, tuple[socket.socket, bytes]] = {}
         self.nodes: dict[str, Any] = {}
-        self.sockets: dict[str, tuple[socket.socket, int]] = {}
+        self.links: dict[str, Any] = {}  # node -> mdnslink.Link, its socket in the node's netns
         self.selector = selectors.DefaultSelector()
         for node in config["nodes"]:
             name = node["name"]
@@ -90,9 +74,10 @@ class Swarm:
             engine.publish(f"{name}@{name}", "_presence._tcp", 5562,
                            [("txtvers", "1"), ("port.p2pj", "5562"), ("status", "avail")])
             self.nodes[name] = engine
-            sock, index = open_socket(node["netns"])
-            self.sockets[name] = (sock, index)
-            self.selector.register(sock, selectors.EVENT_READ, name)
+            with inside_netns(node["netns"]):  # the socket (and wpan0's index) are the node's
+                link = self.links[name] = mdnslink.Link(INTERFACE)
+            link.sock.setblocking(False)
+            self.selector.register(link.sock, selectors.EVENT_READ, name)
             if self.mpl:  # seed address: the node's global one (routable beyond the link)
                 self.forwarders[name] = mpl.Forwarder(
                     Xorshift32(f"mpl-{name}-{config.get('seed', 1)}"), addresses[-1])
@@ -109,17 +94,15 @@ class Swarm:
 
     def flush(self, name: str) -> None:
         engine = self.nodes[name]
-        sock, index = self.sockets[name]
+        link = self.links[name]
         forwarder = self.forwarders.get(name)
         for data, destination in engine.outgoing:
             if destination is None and forwarder is not None:
                 forwarder.originate(socket.inet_pton(socket.AF_INET6, SITE_GROUP), PORT, PORT,
                                     data, time.monotonic())
                 continue
-            target = (GROUP, PORT, 0, index) if destination is None else \
-                (destination[0], destination[1], 0, index)
             try:
-                sock.sendto(data, target)
+                link.send(data, destination)
             except OSError as exc:
                 self.write({"node": name, "mdns": "send-failed", "why": str(exc)})
         engine.outgoing = []
@@ -154,7 +137,7 @@ class Swarm:
                     self.receive_mpl(key.data[1])
                     continue
                 name = key.data
-                sock = self.sockets[name][0]
+                sock = self.links[name].sock
                 while True:
                     try:
                         data, source = sock.recvfrom(9000)
@@ -199,8 +182,8 @@ class Swarm:
             self.write({"node": name, "mdns": "stopped", "sent": engine.sent,
                         **({"mpl_sent": self.forwarders[name].sent}
                            if name in self.forwarders else {})})
-        for sock, _ in self.sockets.values():
-            sock.close()
+        for link in self.links.values():
+            link.close()
         for raw, _ in self.packet_sockets.values():
             raw.close()
 

@@ -297,7 +297,10 @@ def fit_power_law(xs: Sequence[float], ys: Sequence[float]) -> dict[str, float] 
 
 
 def growth_label(b: float) -> str:
-    """The exponent read as the nearest of O(1), O(N), O(N log N)-ish, O(N^2), O(N^3)."""
+    """The exponent read as the nearest of O(1), O(N), O(N^1.5), O(N^2), O(N^3); a clearly
+    negative one says the figure falls as N grows (per node, when the channel saturates)."""
+    if b < -0.2:
+        return "falls with N"
     for limit, label in ((0.5, "O(1)"), (1.3, "O(N)"), (1.7, "O(N^1.5)"), (2.5, "O(N^2)")):
         if b < limit:
             return label

@@ -36,11 +36,15 @@ def read_study(directory: Path) -> dict[str, Any]:
     path = directory / RESULTS if directory.is_dir() else directory
     try:
         data = json.loads(path.read_text())
-        if data.get("study") != "mdns":
+        if data.get("study") != "mdns" or not isinstance(data.get("points"), dict) or \
+                not isinstance(data.get("sweep"), dict):
             raise ValueError("not an mDNS study")
-        return data
     except (OSError, ValueError) as exc:
         raise BadInput(f"{path}: not an mDNS study's results.json ({exc})") from exc
+    data["sweep"].setdefault("transports", ["link"])  # a study from before MPL
+    for g in data.get("growth", []):
+        g.setdefault("transport", "link")
+    return data
 
 
 Series = tuple[str, str, str, float]  # density, transport, mechanisms, loss
