@@ -61,6 +61,7 @@ class Discovery:
         self.proxied = {}  # type -> (expiry, {instance: service event}) from the proxy
         self.proxy_sent = [0, 0]
         self.query_id = 0
+        self.recent_ids = []  # the ids of the last questions to the proxy
         self.on_server = False  # connected to a server: no need to ask the proxy
         if self.proxy:
             self.usock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
@@ -119,11 +120,12 @@ class Discovery:
         self.engine.events = []
 
     def sleep(self, seconds):
-        """Wait `seconds` while answering the link."""
-        deadline = time.time() + seconds
+        """Wait `seconds` while answering the link (on the engine's clock: MicroPython's
+        time.time() counts whole seconds on many ports)."""
+        deadline = clock() + seconds
         while True:
             self.step()
-            left = deadline - time.time()
+            left = deadline - clock()
             if left <= 0:
                 return
             readable(self.all_socks(), max(0.001, min(left, self.wait_bound())))
@@ -155,6 +157,7 @@ class Discovery:
                                poll * self.engine.random.between(0.75, 1.25))
         domain = tuple(self.proxy.get("domain", "pan.testbed").split("."))
         self.query_id = (self.query_id + 1) & 0xFFFF
+        self.recent_ids = (self.recent_ids + [self.query_id])[-4:]
         name = tuple(stype.split(".")) + domain
         data = Message(self.query_id, 0, questions=[Question(name, PTR)]).encode()
         try:
@@ -168,11 +171,12 @@ class Discovery:
     def proxy_answer(self, data):
         try:
             msg = dnsmsg.decode(data)
-        except dnsmsg.DNSError as exc:
+        except (dnsmsg.DNSError, IndexError) as exc:
             self.emit("mdns", what="malformed", why=str(exc))
             return
-        if not msg.questions:
-            return
+        if not msg.is_response or not msg.questions or msg.id != self.query_id and \
+                msg.id not in self.recent_ids:
+            return  # not an answer to one of our last questions
         ptr_name = msg.questions[0].name
         stype = ".".join(ptr_name[:2])
         records = msg.records()
@@ -187,12 +191,13 @@ class Discovery:
                          if r.rtype == AAAA and dnsmsg.key(r.name) == dnsmsg.key(target)]
             txt = [r for r in records if r.rtype == TXT and dnsmsg.key(r.name) ==
                    dnsmsg.key(ptr.rdata)]
+            if len(ptr.rdata) < 1:
+                continue
             ttl = min([ttl, ptr.ttl, srv[0].ttl])
             found[ptr.rdata[0]] = {"instance": ptr.rdata[0], "type": stype, "port":
                                    srv[0].rdata[2], "addresses": sorted(addresses),
                                    "host": dnsmsg.name_text(target), "via": "proxy",
-                                   "txt": [t.decode() for t in (txt[0].rdata if txt else ())
-                                           if t]}
+                                   "txt": mdns.txt_strings(txt[0].rdata if txt else ())}
         before = self.proxied.get(stype, (0, {}))[1]
         self.proxied[stype] = (clock() + min(ttl, 3600), found)
         for instance, event in found.items():

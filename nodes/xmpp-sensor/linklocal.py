@@ -9,6 +9,11 @@ After that stanzas flow as on a client stream; `jid` is the sensor's own instanc
 
 import socket
 
+try:
+    import time
+except ImportError:  # pragma: no cover
+    import utime as time
+
 import stanzas
 from client import Closed, Session, StreamError
 from xmltok import StanzaBuilder
@@ -94,17 +99,13 @@ class Inbound:
                     break
 
     def handle(self, stream, item):
-        """One item of an inbound stream; False once it closed."""
-        conn = stream[0]
+        """One item of an inbound stream; False once it closed (or cannot take an answer)."""
         if item[0] == "open":
             stream[2] = item[1].get("from", "")
-            conn.send((stanzas.link_local_header(self.local, stream[2])
-                       + "<stream:features/>").encode())
-        elif item[0] == "close":
-            try:
-                conn.send(stanzas.STREAM_CLOSE.encode())
-            except OSError:
-                pass
+            return self.write(stream, stanzas.link_local_header(self.local, stream[2])
+                              + "<stream:features/>")
+        if item[0] == "close":
+            self.write(stream, stanzas.STREAM_CLOSE)
             return False
         elif item[1].local == "iq" and item[1].get("type") in ("get", "set"):
             element = item[1]
@@ -112,7 +113,24 @@ class Inbound:
             ping = child is not None and child.local == "ping" and \
                 child.get("xmlns") == stanzas.NS_PING and element.get("type") == "get"
             answer = stanzas.iq_result if ping else stanzas.iq_error_unavailable
-            conn.send(answer(element.get("from") or stream[2], element.get("id", "")).encode())
+            return self.write(stream, answer(element.get("from") or stream[2],
+                                             element.get("id", "")))
+        return True
+
+    def write(self, stream, text):
+        """Send all of `text` (the socket is non-blocking: a short wait for room); False when
+        the peer is gone or stalls, so that its stream is dropped, never the sensor."""
+        data = memoryview(text.encode())
+        tries = 0
+        while len(data):
+            try:
+                data = data[stream[0].send(data):]
+            except OSError as exc:
+                if exc.args and exc.args[0] == 11 and tries < 50:  # EAGAIN: 50 x 10 ms
+                    tries += 1
+                    time.sleep(0.01)
+                    continue
+                return False
         return True
 
     def drop(self, stream):

@@ -376,7 +376,12 @@ class Sensor:
             if self.config["discovery"] == "mdns":
                 from discovery import Discovery
 
-                self.discovery = Discovery(self.config, emit)
+                try:
+                    self.discovery = Discovery(self.config, emit)
+                except OSError as exc:  # no such interface, port 5353 taken: say it, stop
+                    emit("error", what="mDNS on %s: %s" % (
+                        (self.config.get("mdns") or {}).get("interface", "wpan0"), exc))
+                    return 1
             if delay > 0:  # a seeded offset, so sensors that cannot hear each other start apart
                 self.wait(delay)
             while True:

@@ -49,6 +49,7 @@ GOODBYE_EXPIRE_S = 1.0
 FLUSH_GRACE_S = 1.0
 LEGACY_TTL = 10
 CACHE_LIMIT = 128
+ASK_TRIES = 6  # one-off questions: 20-120 ms, then 1, 2, 4, 8, 16 s later
 
 MECHANISMS = ("probing", "announcing", "response_delay", "known_answer", "duplicate_answer",
               "rate_limit", "cache_refresh", "goodbye")
@@ -122,7 +123,7 @@ class MDNS:
         self.pending = []  # delayed responses: [due, answers, additional]
         self.cache = {}  # record identity -> CacheEntry
         self.browsing = {}  # folded service type -> [type name, next query time, interval]
-        self.asking = {}  # (folded name, type) -> next query time, for one-off questions
+        self.asking = {}  # (folded name, type) -> [next query time, interval, tries]: one-offs
         self.found = {}  # folded instance name -> the service event last emitted
         self.started = False
 
@@ -198,7 +199,7 @@ class MDNS:
         if self.host.state in states:
             out += self.host_records()
         for s in self.services:
-            if s.owned.state in states and self.host.state in states:
+            if s.owned.state in states and self.host.state in ("ready", "announcing"):
                 out += self.service_records(s)
         return out
 
@@ -243,7 +244,7 @@ class MDNS:
         times = [t for t in (self.probe_at, self.announce_at) if t is not None]
         times += [p[0] for p in self.pending]
         times += [b[1] for b in self.browsing.values()]
-        times += list(self.asking.values())
+        times += [a[0] for a in self.asking.values()]
         for entry in self.cache.values():
             times.append(entry.expires)
             if entry.refresh:
@@ -445,9 +446,14 @@ class MDNS:
                 self.event("conflict-seen", name=dnsmsg.name_text(o.name()))
                 self.restart_probing(o, now, 0.0)
         if self.on("duplicate_answer") and self.pending:
-            for p in self.pending:
-                p[1] = [r for r in p[1] if not any(x.same(r) and x.ttl >= r.ttl // 2
-                                                   for x in records)]
+            for p in self.pending:  # §7.4: another host sent it with a TTL no less than ours
+                keep = []
+                for r in p[1]:
+                    if any(x.same(r) and x.ttl >= r.ttl for x in records):
+                        self.last_multicast[identity(r)] = now  # as if we had sent it
+                    else:
+                        keep.append(r)
+                p[1] = keep
             self.pending = [p for p in self.pending if p[1]]
         self.cache_records(records, now)
 
@@ -537,7 +543,7 @@ class MDNS:
                     "host": dnsmsg.name_text(target),
                     "port": srv[0].rdata[2],
                     "addresses": sorted(format_ipv6(a.rdata) for a in addresses),
-                    "txt": [s.decode() for s in (txt[0].rdata if txt else ()) if s],
+                    "txt": txt_strings(txt[0].rdata if txt else ()),
                 }
                 seen[key(instance)] = found
                 if self.found.get(key(instance)) != found:
@@ -549,9 +555,11 @@ class MDNS:
                 self.event("service-removed", instance=gone["instance"], type=gone["type"])
 
     def ask(self, name, rtype, now):
+        """Ask for one record (SRV, TXT or an address) until it is cached: after 20-120 ms,
+        then 1, 2, 4 ... s (§5.2's intervals), ASK_TRIES times at most."""
         ident = (key(name), rtype)
         if ident not in self.asking:
-            self.asking[ident] = now + self.random.between(*FIRST_QUERY_S)
+            self.asking[ident] = [now + self.random.between(*FIRST_QUERY_S), 1.0, 0]
 
     def expire(self, now):
         gone = [i for i, e in self.cache.items() if e.expires <= now]
@@ -569,12 +577,14 @@ class MDNS:
                 questions.append(Question(browse[0], PTR))
                 browse[1] = now + browse[2]
                 browse[2] = min(browse[2] * 2, QUERY_INTERVAL_MAX_S)
-        for ident, due in list(self.asking.items()):
-            if now >= due:
-                del self.asking[ident]
+        for ident, asked in list(self.asking.items()):
+            if now >= asked[0]:
                 entries = [e for e in self.cache.values() if identity(e.record)[:2] == ident]
-                if not entries:
-                    questions.append(Question(self.name_for(ident), ident[1]))
+                if entries or asked[2] >= ASK_TRIES:
+                    del self.asking[ident]
+                    continue
+                questions.append(Question(self.name_for(ident), ident[1]))
+                asked[0], asked[1], asked[2] = now + asked[1], asked[1] * 2, asked[2] + 1
         for entry in self.cache.values():
             if entry.refresh and now >= entry.refresh[0]:
                 while entry.refresh and now >= entry.refresh[0]:
@@ -608,6 +618,20 @@ class MDNS:
                 if name is not None and key(name) == ident[0]:
                     return name
         return ident[0]
+
+
+def txt_strings(strings):
+    """TXT key=value strings as text; a value that is not UTF-8 (RFC 6763 §6.5 allows binary
+    values) is kept with its bytes escaped rather than stopping the node."""
+    out = []
+    for raw in strings:
+        if not raw:
+            continue
+        try:
+            out.append(raw.decode())
+        except UnicodeError:
+            out.append("".join(chr(b) if 32 <= b < 127 else "\\x%02x" % b for b in raw))
+    return out
 
 
 def identity(r):

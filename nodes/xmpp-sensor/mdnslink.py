@@ -149,10 +149,11 @@ def run(config, out=sys.stdout, until=None):
                 engine.receive(got[0], got[1], now)
     except KeyboardInterrupt:
         pass
-    engine.stop(clock())
-    flush(engine, link, out)
-    out.write(json.dumps({"mdns": "stopped", "sent": engine.sent}) + "\n")
-    link.close()
+    finally:  # goodbye and close, whatever ended the loop
+        engine.stop(clock())
+        flush(engine, link, out)
+        out.write(json.dumps({"mdns": "stopped", "sent": engine.sent}) + "\n")
+        link.close()
     return engine
 
 

@@ -24,7 +24,9 @@ UDP = 17
 DATA_IMIN = 0.064
 DATA_K = 1
 DATA_EXPIRATIONS = 3
-SEEN_LIMIT = 256  # (seed, sequence) pairs remembered (the seed set, §5.3, bounded)
+SEEN_LIFETIME_S = 20.0  # how long a (seed, sequence) is remembered: far less than a seed
+# takes to wrap its 8-bit sequence (256 messages), far more than a message's Trickle (0.2 s)
+SEEN_LIMIT = 4096  # and at most this many, the oldest forgotten first
 
 
 def checksum(data):
@@ -104,15 +106,16 @@ class Forwarder:
         self.address = bytes(address)
         self.sequence = 0
         self.seen = {}  # (seed, sequence) -> Message (None once its timer is done)
-        self.order = []
+        self.order = []  # (time remembered, key), oldest first
         self.outgoing = []  # datagrams to put on the air now
         self.sent = [0, 0]  # transmissions and bytes, originated and forwarded
 
     def originate(self, dst, sport, dport, payload, now):
         """A datagram of this node's own to the MPL domain `dst`."""
+        self.forget(now)
         self.sequence = (self.sequence + 1) & 0xFF
         datagram = packet(self.address, dst, self.sequence, sport, dport, payload)
-        self.remember((self.address, self.sequence), Message(datagram, now, self.random))
+        self.remember((self.address, self.sequence), Message(datagram, now, self.random), now)
         self.outgoing.append(datagram)  # the seed's first transmission goes at once
         self.sent[0] += 1
         self.sent[1] += len(datagram)
@@ -123,6 +126,7 @@ class Forwarder:
         if parsed is None:
             return None
         key = (parsed[0], parsed[2])
+        self.forget(now)
         if parsed[0] == self.address:
             message = self.seen.get(key)
             if message is not None:
@@ -136,16 +140,26 @@ class Forwarder:
         if parsed[3] > 1:  # forward with the hop limit one lower
             datagram = bytearray(data)
             datagram[7] = parsed[3] - 1
-            self.remember(key, Message(bytes(datagram), now, self.random))
+            self.remember(key, Message(bytes(datagram), now, self.random), now)
         else:
-            self.remember(key, None)
+            self.remember(key, None, now)
         return parsed
 
-    def remember(self, key, message):
+    def remember(self, key, message, now):
+        if key not in self.seen:
+            self.order.append((now, key))
         self.seen[key] = message
-        self.order.append(key)
         while len(self.order) > SEEN_LIMIT:
-            self.seen.pop(self.order.pop(0), None)
+            self.seen.pop(self.order.pop(0)[1], None)
+
+    def forget(self, now):
+        """Drop what was remembered SEEN_LIFETIME_S ago: a seed's sequence may come round."""
+        while self.order and now - self.order[0][0] > SEEN_LIFETIME_S:
+            key = self.order.pop(0)[1]
+            if self.seen.get(key) is None:  # a message still being forwarded stays
+                self.seen.pop(key, None)
+            else:
+                self.order.append((now, key))
 
     def deadline(self):
         times = []

@@ -155,7 +155,12 @@ def run_point(point: Point, *, run: Run, duration_s: float) -> dict[str, Any]:
                                        f"log: {log}")
                 time.sleep(0.05)
             started = time.time()
-            time.sleep(duration_s)
+            deadline = time.monotonic() + duration_s
+            while time.monotonic() < deadline:
+                if process.poll() is not None:  # a swarm that died is no measurement
+                    raise TestbedError(f"{point.name}: the mDNS swarm exited with status "
+                                       f"{process.returncode} mid-point; log: {log}")
+                time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
         finally:
             stopped = time.time()  # the goodbyes after it are not steady traffic
             stop_process(process, 10.0)

@@ -549,8 +549,10 @@ DISCOVERY_WHAT = (
     "How each variant's sensors found where to send (mDNS on their link, the border router's "
     "discovery proxy beyond it): what their first search found, how long it took (a "
     "serverless sensor waits 3 s for a server before it settles for the collector), and "
-    "every mDNS and unicast DNS frame on the air over the whole variant. xmpp-serverless: "
-    "readings and air before and after prosody started mid-run.")
+    "every mDNS and unicast DNS frame on the air over the whole variant; these frames count in "
+    "the variant's all-in bytes (as overhead), and CoAP variants have none (their sink is "
+    "told the nodes' addresses). xmpp-serverless: readings and air before and after prosody "
+    "started mid-run.")
 
 
 @dataclass(frozen=True, slots=True)

@@ -92,9 +92,12 @@ def study_plots(study: Mapping[str, Any]) -> list[Plot]:
             ax = fig.add_subplot()
             for key, rows in data.items():
                 label = series_label(key)
+                rows = [r for r in rows if r[1] > 0]  # nothing to draw on a log axis at 0
+                if not rows:
+                    continue
                 ns = [r[0] for r in rows]
-                mean = [max(r[1], 1e-9) for r in rows]
-                low = [m - r[2] for m, r in zip(mean, rows, strict=True)]
+                mean = [r[1] for r in rows]
+                low = [m - max(r[2], m / 10) for m, r in zip(mean, rows, strict=True)]
                 high = [r[3] - m for m, r in zip(mean, rows, strict=True)]
                 line = ax.errorbar(ns, mean, yerr=[low, high], marker="o", capsize=3,
                                    label=plain(label))

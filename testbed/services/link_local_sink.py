@@ -23,6 +23,7 @@ import socket
 import sys
 import time
 import xml.etree.ElementTree as ET
+from xml.sax.saxutils import quoteattr
 from pathlib import Path
 from typing import IO, Any
 
@@ -39,8 +40,10 @@ def say(line: str) -> None:
 
 
 def stream_header(local: str, remote: str) -> bytes:
-    return (f"<?xml version='1.0'?><stream:stream from='{local}' to='{remote}' version='1.0' "
-            f"xmlns='jabber:client' xmlns:stream='{NS_STREAM}'>").encode()
+    """Our stream header; `remote` is what the peer said it is: escaped, it cannot break it."""
+    return (f"<?xml version='1.0'?><stream:stream from={quoteattr(local)} "
+            f"to={quoteattr(remote)} version='1.0' xmlns='jabber:client' "
+            f"xmlns:stream='{NS_STREAM}'>").encode()
 
 
 async def serve_stream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *,

@@ -94,3 +94,16 @@ def test_own_messages_are_not_delivered_back_and_hop_limit_one_is_not_forwarded(
     last = mpl.packet(b"\xfd" + bytes(14) + b"\x09", GROUP, 1, 5353, 5353, b"y", hop_limit=1)
     g = forwarder()
     assert g.receive(last, 0.0) is not None and g.deadline() is None
+
+
+def test_a_seed_whose_sequence_came_round_is_heard_again() -> None:
+    """600 messages of one seed, one a second: the 8-bit sequence wraps twice, and every
+    message is delivered (what was seen is forgotten after SEEN_LIFETIME_S)."""
+    f = forwarder()
+    delivered = 0
+    for i in range(600):
+        data = mpl.packet(SEED, GROUP, (i + 1) & 0xFF, 5353, 5353, b"m%d" % i)
+        delivered += f.receive(data, float(i)) is not None
+        f.poll(float(i) + 0.5)
+        f.outgoing = []
+    assert delivered == 600
