@@ -19,11 +19,6 @@ TXT txtvers=1 first, port.p2pj, status, XEP-0174 §3.3) and `absent()` withdraws
 
 import socket
 
-try:
-    import time
-except ImportError:  # pragma: no cover
-    import utime as time
-
 import dnsmsg
 import mdns
 import mdnslink
