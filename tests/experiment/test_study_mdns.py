@@ -66,18 +66,18 @@ def test_a_clique_hears_everyone_and_loss_reaches_every_link() -> None:
 @pytest.mark.slow
 @pytest.mark.needs_root
 @pytest.mark.skipif(not netns.has_net_admin(), reason="needs CAP_NET_ADMIN (run as root)")
-def test_a_tiny_study_crosses_hops_with_mpl_and_reports_its_growth(tmp_path: Path) -> None:
-    """Grids of 3 and 4 nodes (the far corner two hops away), link-local and over MPL: over
-    ff02::fb every node learns exactly its neighbours, over ff05::fb forwarded by MPL every
-    other node; what the engines sent is on the air; tshark reads the MPL option; the report
-    has the growth table and the plots."""
+def test_a_tiny_study_crosses_hops_with_mpl_and_reports_it(tmp_path: Path) -> None:
+    """A 2 x 2 grid (the diagonals two hops apart), link-local and over MPL: over ff02::fb
+    every node learns exactly its neighbours, over ff05::fb forwarded by MPL every other node;
+    what the engines sent is on the air; tshark reads the MPL option; the report has the
+    plots and a row per point (the growth fit itself is checked on hand-made cases above)."""
     from testbed.report.study import render_study
     from tests.e2e.tshark import fields
 
-    run_dir = run_study(sizes=(3, 4), densities=("grid",), sets=("all",), seeds=(1,),
+    run_dir = run_study(sizes=(4,), densities=("grid",), sets=("all",), seeds=(1,),
                         transports=("link", "mpl"), duration_s=8.0, out=tmp_path)
     study = json.loads((run_dir / "results.json").read_text())
-    assert len(study["points"]) == 4
+    assert len(study["points"]) == 2
     for name, p in study["points"].items():
         assert "error" not in p, p
         n = p["nodes"]
@@ -96,9 +96,8 @@ def test_a_tiny_study_crosses_hops_with_mpl_and_reports_its_growth(tmp_path: Pat
     rows = fields(run_dir / "grid-4-loss0-all-mpl-seed1" / "capture.pcap", "ipv6.dst",
                   "ipv6.opt.mpl.sequence", display_filter="mdns")
     assert rows and all(r[0] == "ff05::fb" and r[1] for r in rows)
-    figures = {(g["transport"], g["figure"]) for g in study["growth"]}
-    assert {("link", "total startup bytes"), ("mpl", "total startup bytes")} <= figures
+    assert study["growth"] == []  # one size: nothing to fit
     report, summary = render_study(run_dir)
     html = report.read_text()
     assert "growth-table" in html and "plot-study-bytes" in html and "points-table" in html
-    assert "| grid | mpl | 0 | all | total startup bytes |" in summary.read_text()
+    assert "| grid-4-loss0-all-mpl-seed1 |" in summary.read_text()
