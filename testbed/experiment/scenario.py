@@ -476,11 +476,17 @@ def _start_discovery_services(vr: _VariantRun, net: EmulatedNetwork,
 
     observer.phase(vr.variant, "discovery")
     br_ns = net.netns(net.topology.border_router)
-    stack.enter_context(AdvertisingProxy(
-        netns=br_ns, interface=TAP, log=vr.logs / "advertising-proxy.log",
-        server={"address": str(net.cloud_address), "port": 5222, "domain": DOMAIN}))
-    stack.enter_context(DiscoveryProxy(netns=br_ns, interface=TAP, domain=PAN_DOMAIN,
-                                       log=vr.logs / "discovery-proxy.log"))
+    services = [
+        AdvertisingProxy(netns=br_ns, interface=TAP, log=vr.logs / "advertising-proxy.log",
+                         server={"address": str(net.cloud_address), "port": 5222,
+                                 "domain": DOMAIN}),
+        DiscoveryProxy(netns=br_ns, interface=TAP, domain=PAN_DOMAIN,
+                       log=vr.logs / "discovery-proxy.log")]
+    for service in services:  # both start at once; then both must say READY
+        stack.callback(service.stop)
+        service.start()
+    for service in services:
+        service.ready()
 
 
 def _run_serverless(vr: _VariantRun, net: EmulatedNetwork, stack: contextlib.ExitStack,

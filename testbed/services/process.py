@@ -36,6 +36,12 @@ class ServiceProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> ServiceProcess:
+        self.start()
+        self.ready()
+        return self
+
+    def start(self) -> None:
+        """Start the process without waiting for it (ready() waits; stop() ends it)."""
         self.log.parent.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(json.dumps(self.config, indent=1))
         argv = ["ip", "netns", "exec", self.netns, sys.executable, "-m",
@@ -44,12 +50,14 @@ class ServiceProcess:
             self.process = subprocess.Popen(dies_with_parent(argv), stdout=log,
                                             stderr=subprocess.STDOUT,
                                             cwd=Path(__file__).resolve().parents[2])
+
+    def ready(self) -> None:
+        """Wait for READY; a process that never says it is stopped, and the error raised."""
         try:
             self.wait_for(b"READY", READY_TIMEOUT_S)
         except BaseException:
             self.stop()
             raise
-        return self
 
     def said(self, word: bytes) -> int:
         """How many lines of the log are exactly `word`."""
