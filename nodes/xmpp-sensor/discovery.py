@@ -144,6 +144,8 @@ class Discovery:
         # jittered, and one question per datagram 20-120 ms apart: sensors that started
         # together do not ask in lockstep, nor two datagrams back to back (hidden terminals)
         poll = float(self.proxy.get("poll_s", 2.0))
+        if not any(found for _, found in self.proxied.values()):
+            poll = min(poll, 1.0)  # nothing heard yet (a lost answer?): ask again sooner
         if not self.proxy_queue:
             self.proxy_queue = [XMPP_CLIENT, PRESENCE]
         stype = self.proxy_queue.pop(0)

@@ -247,8 +247,10 @@ class Sensor:
 
     def target(self):
         """Where the next session goes: ("server", address, port) or ("peer", instance,
-        address, port); with mDNS discovery, waits up to discovery_timeout_s for a server
-        (then a XEP-0174 peer when serverless is allowed); None when nothing was found."""
+        address, port). With mDNS discovery a sensor that needs a server looks until it finds
+        one (as a client with nowhere else to go does); a serverless one waits
+        discovery_timeout_s for a server, then takes the XEP-0174 peer, and after twice that
+        with neither returns None."""
         if self.discovery is None:
             return ("server", self.config["server"], self.config["port"])
         start, sent = epoch(), self.discovery.sent()
@@ -261,10 +263,9 @@ class Sensor:
                 found = ("server", server[0], server[1])
             elif peer is not None and self.config["serverless"] and time.time() >= deadline:
                 found = ("peer", self.config["collector"], peer[0], peer[1])
-            elif time.time() >= deadline and not self.config["serverless"]:
-                break
-            elif time.time() >= deadline + float(self.config["discovery_timeout_s"]):
-                break
+            elif self.config["serverless"] and time.time() >= deadline + float(
+                    self.config["discovery_timeout_s"]):
+                break  # neither: start over after a backoff (a reconnect event says so)
             else:
                 self.tick()
                 self.discovery.sleep(0.05)
