@@ -19,20 +19,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import signal
-import socket
 import sys
 from pathlib import Path
 from typing import Any
 
-from testbed.services.process import ServiceProcess
+from testbed.services.process import ServiceProcess, say, stop_on_signals, zeroconf_on
 
 SERVER_CHECK_S = 0.5
 
-
-def say(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
 
 
 def server_info(server: dict[str, Any]):
@@ -57,15 +51,8 @@ async def server_answers(server: dict[str, Any]) -> bool:
 
 
 async def run(config: dict[str, Any]) -> None:
-    from zeroconf import IPVersion
-    from zeroconf.asyncio import AsyncZeroconf
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    azc = AsyncZeroconf(interfaces=[socket.if_nametoindex(config["interface"])],
-                        ip_version=IPVersion.V6Only)
+    stop = stop_on_signals()
+    azc = zeroconf_on(config["interface"])
     server = config["server"]
     info, up, ready = server_info(server), False, False
     while not stop.is_set():

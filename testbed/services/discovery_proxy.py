@@ -20,13 +20,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import signal
 import socket
 import sys
 from pathlib import Path
 from typing import Any
 
-from testbed.services.process import ServiceProcess
+from testbed.services.process import ServiceProcess, say, stop_on_signals, zeroconf_on
 
 DNS_PORT = 53
 MAX_TTL_S = 10
@@ -174,28 +173,24 @@ class Server(asyncio.DatagramProtocol):
 
 
 async def run(config: dict[str, Any]) -> None:
-    from zeroconf import IPVersion
-    from zeroconf.asyncio import AsyncServiceBrowser, AsyncZeroconf
+    from zeroconf.asyncio import AsyncServiceBrowser
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    azc = AsyncZeroconf(interfaces=[socket.if_nametoindex(config["interface"])],
-                        ip_version=IPVersion.V6Only)
+    stop = stop_on_signals()
+    azc = zeroconf_on(config["interface"])
     browsers = [AsyncServiceBrowser(azc.zeroconf, f"{t}.local.", handlers=[lambda **_: None])
                 for t in config.get("types", ())]
     answers = Answers(azc.zeroconf, config["domain"])
     sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
     sock.bind(("::", int(config.get("port", DNS_PORT))))
-    transport, server = await loop.create_datagram_endpoint(lambda: Server(answers), sock=sock)
-    print("READY", flush=True)
+    transport, server = await asyncio.get_running_loop().create_datagram_endpoint(
+        lambda: Server(answers), sock=sock)
+    say("READY")
     await stop.wait()
     transport.close()
     for browser in browsers:
         await browser.async_cancel()
     await azc.async_close()
-    print(f"served {server.served} queries", flush=True)
+    say(f"served {server.served} queries")
 
 
 def main(argv: list[str]) -> int:

@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import signal
 import socket
 import sys
 import time
@@ -27,16 +26,12 @@ from xml.sax.saxutils import quoteattr
 from pathlib import Path
 from typing import IO, Any
 
-from testbed.services.process import ServiceProcess
+from testbed.services.process import ServiceProcess, say, stop_on_signals, zeroconf_on
 from testbed.services.xmpp_sink import FIELDS, write_deliveries
 
 PORT = 5562  # XEP-0174 §4.1 (IANA 'presence')
 NS_STREAM = "http://etherx.jabber.org/streams"
 
-
-def say(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
 
 
 def stream_header(local: str, remote: str) -> bytes:
@@ -102,19 +97,12 @@ def presence_info(config: dict[str, Any]):
 
 
 async def run(config: dict[str, Any]) -> None:
-    from zeroconf import IPVersion
-    from zeroconf.asyncio import AsyncZeroconf
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     out = open(config["deliveries"], "a", buffering=1)  # noqa: SIM115 - lives as long as the run
     server = await asyncio.start_server(
         lambda r, w: serve_stream(r, w, instance=config["instance"], out=out),
         host="::", port=int(config.get("port", PORT)), family=socket.AF_INET6)
-    index = socket.if_nametoindex(config["interface"])
-    azc = AsyncZeroconf(interfaces=[index], ip_version=IPVersion.V6Only)
+    azc = zeroconf_on(config["interface"])
     await azc.async_register_service(presence_info(config))
     say("READY")
     await stop.wait()

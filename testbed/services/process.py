@@ -81,3 +81,35 @@ class ServiceProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+# --- inside the service processes ---------------------------------------------------------
+
+
+def say(line: str) -> None:
+    """A line the runner waits for (READY, SERVER up ...), out at once."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def stop_on_signals() -> Any:
+    """An asyncio.Event that SIGTERM or SIGINT sets: the service's loop ends, it says goodbye."""
+    import asyncio
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+def zeroconf_on(interface: str) -> Any:
+    """python-zeroconf's AsyncZeroconf on `interface` only, IPv6 only (the PAN's link)."""
+    import socket
+
+    from zeroconf import IPVersion
+    from zeroconf.asyncio import AsyncZeroconf
+
+    return AsyncZeroconf(interfaces=[socket.if_nametoindex(interface)],
+                         ip_version=IPVersion.V6Only)
