@@ -30,8 +30,18 @@ PRESENCE = "_presence._tcp"
 LINK_LOCAL_PORT = 5562  # XEP-0174 §4.1
 
 
-def clock():
-    return mdnslink.clock()
+clock = mdnslink.clock
+
+
+def drain(sock):
+    """Every datagram waiting on the non-blocking `sock`, as (data, source)."""
+    while True:
+        try:
+            data, source = sock.recvfrom(9000)
+        except OSError:
+            return
+        if data:
+            yield data, source
 
 
 class Discovery:
@@ -84,13 +94,8 @@ class Discovery:
 
     def step(self):
         """Take what arrived, fire what is due, send what the engine wrote."""
-        while True:
-            try:
-                data, source = self.sock.recvfrom(9000)
-            except OSError:
-                break
-            if data:
-                self.engine.receive(data, (source[0].split("%")[0], source[1]), clock())
+        for data, source in drain(self.sock):
+            self.engine.receive(data, (source[0].split("%")[0], source[1]), clock())
         if self.proxy:
             self.ask_proxy()
         if self.inbound is not None:
@@ -132,11 +137,7 @@ class Discovery:
     # the discovery proxy (unicast DNS) ------------------------------------------------------
 
     def ask_proxy(self):
-        while True:
-            try:
-                data, _ = self.usock.recvfrom(9000)
-            except OSError:
-                break
+        for data, _ in drain(self.usock):
             self.proxy_answer(data)
         now = clock()
         if now < self.proxy_at or self.on_server:

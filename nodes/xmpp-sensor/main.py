@@ -31,6 +31,7 @@ import stanzas
 from backoff import Backoff
 from client import Closed, ServerTimeout, Session, StreamError
 from outbox import Outbox
+from sigterm import stop_on_sigterm
 
 
 class ServerFound(Exception):
@@ -415,21 +416,8 @@ class Sensor:
             return 0
 
 
-def _stop_on_sigterm():
-    """SIGTERM ends the session like Ctrl-C does (ports without `signal` just die)."""
-    try:
-        import signal
-    except ImportError:  # pragma: no cover - MicroPython bare-metal ports
-        return
-
-    def stop(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-
-
 def main(argv):
-    _stop_on_sigterm()
+    stop_on_sigterm()
     if len(argv) < 2:
         sys.stderr.write("usage: main.py CONFIG.json\n")
         return 2

@@ -21,6 +21,7 @@ except ImportError:  # pragma: no cover
     import utime as time
 
 import mdns
+from sigterm import stop_on_sigterm
 
 IPPROTO_IPV6 = getattr(socket, "IPPROTO_IPV6", 41)
 IPV6_JOIN_GROUP = getattr(socket, "IPV6_JOIN_GROUP", 20)
@@ -157,20 +158,8 @@ def run(config, out=sys.stdout, until=None):
     return engine
 
 
-def _stop_on_sigterm():
-    try:
-        import signal
-    except ImportError:  # pragma: no cover
-        return
-
-    def stop(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-
-
 def main(argv):
-    _stop_on_sigterm()
+    stop_on_sigterm()
     if len(argv) < 2:
         sys.stderr.write("usage: mdnslink.py CONFIG.json\n")
         return 2
