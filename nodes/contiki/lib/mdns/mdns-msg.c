@@ -292,7 +292,7 @@ mdns_read_header(struct mdns_reader *r, struct mdns_header *h)
   uint8_t i;
 
   if(r->len < HEADER_LEN) {
-    return fail(r, r->len, "message shorter than the 12-byte header");
+    return fail(r, 0, "message shorter than the 12-byte header");
   }
   h->id = get16(r->buf);
   h->flags = get16(r->buf + 2);
@@ -408,7 +408,7 @@ mdns_read_rr(struct mdns_reader *r, struct mdns_rr_read *rr)
   rr->target[0] = 0;
   rr->port = 0;
   if(rr->rdata + rr->rdlen > r->len) {
-    return fail(r, at + 8, "record data runs past the end");
+    return fail(r, rr->rdata, "record data runs past the end");
   }
   if(rr->type == MDNS_TYPE_PTR) {
     if(read_name_at(r, rr->rdata, rr->target, &end) < 0) {

@@ -617,6 +617,32 @@ report_found(struct cached *ptr)
 }
 /*---------------------------------------------------------------------------*/
 static void
+report_removed(struct cached *ptr)
+{
+  struct mdns_event e;
+
+  memset(&e, 0, sizeof(e));
+  e.offset = -1;
+  e.what = "service-removed";
+  snprintf(text[0], sizeof(text[0]), "%.*s", ptr->data[0], (const char *)ptr->data + 1);
+  e.name = text[0];
+  mdns_name_text(browse_name, text[1], sizeof(text[1]));
+  text[1][strlen(text[1]) - strlen(".local")] = '\0';
+  e.type = text[1];
+  ptr->reported = 0;
+  mdns_arch_event(&e);
+}
+/*---------------------------------------------------------------------------*/
+static void
+forget(struct cached *c)
+{
+  if(c->type == MDNS_TYPE_PTR && c->reported) {
+    report_removed(c);
+  }
+  c->used = 0;
+}
+/*---------------------------------------------------------------------------*/
+static void
 update_found(uint32_t now)
 {
   struct cached *ptr = NULL;
@@ -631,6 +657,9 @@ update_found(uint32_t now)
       ask(ptr->data, MDNS_TYPE_TXT, now);
     }
     if(srv == NULL) {
+      if(ptr->reported) { /* its SRV expired: gone until it is found again */
+        report_removed(ptr);
+      }
       continue;
     }
     if(cache_find(srv->data, MDNS_TYPE_AAAA, NULL) == NULL) {
@@ -642,25 +671,6 @@ update_found(uint32_t now)
       report_found(ptr);
     }
   }
-}
-/*---------------------------------------------------------------------------*/
-static void
-forget(struct cached *c)
-{
-  struct mdns_event e;
-
-  if(c->type == MDNS_TYPE_PTR && c->reported) {
-    memset(&e, 0, sizeof(e));
-    e.offset = -1;
-    e.what = "service-removed";
-    snprintf(text[0], sizeof(text[0]), "%.*s", c->data[0], (const char *)c->data + 1);
-    e.name = text[0];
-    mdns_name_text(browse_name, text[1], sizeof(text[1]));
-    text[1][strlen(text[1]) - strlen(".local")] = '\0';
-    e.type = text[1];
-    mdns_arch_event(&e);
-  }
-  c->used = 0;
 }
 /*---------------------------------------------------------------------------*/
 /* A record of the browsed type, of an instance found, or an address of its host. */
@@ -1110,6 +1120,7 @@ static void
 check_conflict(const struct mdns_reader *m, const struct mdns_rr_read *r, uint16_t index,
                uint32_t now)
 {
+  (void)index;
   int o, i, ours;
 
   for(o = 0; o < OWNED; o++) {
@@ -1142,6 +1153,7 @@ static void
 suppress_duplicate(const struct mdns_reader *m, const struct mdns_rr_read *r, uint16_t index,
                    uint32_t now)
 {
+  (void)index;
   struct pending *p;
   int idx = own_index(m, r);
 
@@ -1170,6 +1182,8 @@ static void
 match_cached(const struct mdns_reader *m, const struct mdns_rr_read *r, uint16_t index,
              uint32_t now)
 {
+  (void)index;
+  (void)now;
   if(cached_same(looking_for, m, r)) {
     found_in_message = 1;
   }
@@ -1193,6 +1207,7 @@ static void
 flush_and_goodbye(const struct mdns_reader *m, const struct mdns_rr_read *r, uint16_t index,
                   uint32_t now)
 {
+  (void)index;
   struct cached *c;
   struct mdns_rr_read record;
 
@@ -1567,6 +1582,7 @@ mdns_stop(uint32_t now)
   struct mdns_writer w;
   uint8_t records;
 
+  (void)now; /* goodbyes go out at once, not rate-limited */
   if(!started) {
     return;
   }

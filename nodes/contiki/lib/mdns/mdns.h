@@ -40,6 +40,9 @@
 
 #include <stdint.h>
 
+#ifdef CONTIKI
+#include "contiki.h" /* the app's project-conf.h: its MDNS_CONF_ settings */
+#endif
 #include "mdns-msg.h"
 
 #define MDNS_PORT 5353
