@@ -844,6 +844,10 @@ def study_mdns(
     transports: Annotated[str, typer.Option(
         "--transports", help="link (ff02::fb, one hop) and/or mpl (ff05::fb forwarded by "
         "MPL, RFC 7731; grid only).")] = "link,mpl",
+    contiki_sizes: Annotated[str, typer.Option(
+        "--contiki-sizes", help="Sizes N run again on Contiki-NG nodes (nodes/contiki/"
+        "mdns-node firmware processes, the C engine; link-local, the first seed); empty for "
+        "none.")] = "50,100,200",
     duration: Annotated[float, typer.Option("--duration", min=11.0,
                                             help="Seconds each point runs.")] = 20.0,
     out_dir: OutOption = Path("reports"),
@@ -851,7 +855,8 @@ def study_mdns(
 ) -> None:
     """How mDNS/DNS-SD discovery traffic, time and collisions grow with the network, per RFC
     6762 mechanism: every point on its own emulated network, every node running the nodes'
-    mDNS engine; the growth fitted as a power law of N.
+    mDNS engine (the Python one; the C one of lib/mdns on Contiki nodes); the growth fitted
+    as a power law of N.
 
     Example: testbed study mdns --sizes 10,25,50 --densities clique --mechanisms all,none
     """
@@ -862,7 +867,8 @@ def study_mdns(
                 densities=tuple(d.strip() for d in densities.split(",") if d.strip()),
                 losses=_numbers(losses, float, "--losses"), sets=parse_sets(mechanisms),
                 seeds=_numbers(seeds, int, "--seeds"),
-                transports=tuple(t.strip() for t in transports.split(",") if t.strip()))
+                transports=tuple(t.strip() for t in transports.split(",") if t.strip()),
+                contiki_sizes=_numbers(contiki_sizes, int, "--contiki-sizes"))
     with _sigterm_interrupts():
         run_dir = run_study(**plan, duration_s=duration, out=out_dir, argv=["testbed", *_argv],
                             progress=None if as_json else lambda i, n, p: err.print(

@@ -55,6 +55,12 @@ DEFAULT_SETS = ("all", "none")
 DEFAULT_SEEDS = (1, 2)
 DEFAULT_TRANSPORTS = ("link", "mpl")
 TRANSPORTS = ("link", "mpl")
+PLATFORMS = ("linux", "contiki")
+#: Contiki points of the default sweep: the sizes where a Linux namespace per node costs most
+DEFAULT_CONTIKI_SIZES = (50, 100, 200)
+CONTIKI_APP = "mdns-node"  # nodes/contiki/mdns-node: lib/mdns alone
+STOP_LINE = b"mdns-stop\n"  # mdns-node's console command: goodbyes, then the "sent" event
+SENT_KINDS = ("probe", "announce", "response", "query", "goodbye")
 DEFAULT_DURATION_S = 20.0
 STARTUP_S = 10.0  # the start-up window: probing, announcing, the first queries
 READY_TIMEOUT_S = 60.0
@@ -69,11 +75,15 @@ class Point:
     mechanisms: str  # "all", "none", or "no-<mechanism>"
     seed: int
     transport: str = "link"  # "link": ff02::fb, one hop; "mpl": ff05::fb forwarded by MPL
+    #: "linux": the Python engine, a namespace per node; "contiki": nodes/contiki/mdns-node
+    #: firmware processes (lib/mdns, Contiki's netstack) on the medium's frame port
+    platform: str = "linux"
 
     @property
     def name(self) -> str:
         over = "" if self.transport == "link" else f"-{self.transport}"
-        return (f"{self.density}-{self.size}-loss{self.loss:g}-{self.mechanisms}{over}"
+        on = "" if self.platform == "linux" else f"-{self.platform}"
+        return (f"{self.density}-{self.size}-loss{self.loss:g}-{self.mechanisms}{over}{on}"
                 f"-seed{self.seed}")
 
     def switches(self) -> dict[str, bool]:
@@ -85,8 +95,15 @@ class Point:
         return {self.mechanisms.removeprefix("no-"): False}
 
     def topology(self) -> Topology:
+        """The point's PAN; on Contiki the border router runs Contiki's rpl-border-router and
+        every other node mdns-node, so N - 1 nodes take part (Linux: all N)."""
         shape = generate.clique if self.density == "clique" else generate.grid
-        return generate.with_loss(shape(self.size), self.loss)
+        topology = generate.with_loss(shape(self.size), self.loss)
+        return topology.on_platform("contiki") if self.platform == "contiki" else topology
+
+    def defines(self) -> dict[str, str]:
+        """The point's mechanisms as lib/mdns's compile-time switches (MDNS_CONF_<NAME>)."""
+        return {f"MDNS_CONF_{m.upper()}": "0" for m, on in self.switches().items() if not on}
 
 
 def parse_sets(text: str) -> tuple[str, ...]:
@@ -101,8 +118,10 @@ def parse_sets(text: str) -> tuple[str, ...]:
 
 def points(sizes: Sequence[int], densities: Sequence[str], losses: Sequence[float],
            sets: Sequence[str], seeds: Sequence[int],
-           transports: Sequence[str] = ("link",)) -> list[Point]:
-    """Every combination; MPL only where there are hops to cross (not in a clique)."""
+           transports: Sequence[str] = ("link",),
+           contiki_sizes: Sequence[int] = ()) -> list[Point]:
+    """Every combination; MPL only where there are hops to cross (not in a clique). Contiki
+    points (`contiki_sizes`) are link-local only: lib/mdns has no MPL transport yet."""
     for t in transports:
         if t not in TRANSPORTS:
             raise BadInput(f"transport {t!r}: expected one of {', '.join(TRANSPORTS)}")
@@ -112,12 +131,19 @@ def points(sizes: Sequence[int], densities: Sequence[str], losses: Sequence[floa
     for n in sizes:
         if n < 2:
             raise BadInput(f"size {n}: a study needs at least two nodes")
+    for n in contiki_sizes:
+        if n < 3:
+            raise BadInput(f"Contiki size {n}: a Contiki study point needs at least three "
+                           "nodes (the border router and two mdns-nodes)")
     for loss in losses:
         if not 0.0 <= loss < 1.0:
             raise BadInput(f"loss {loss:g}: expected 0 <= loss < 1")
-    return [Point(n, d, loss, s, seed, t) for d, t, loss, s, n, seed
-            in itertools.product(densities, transports, losses, sets, sizes, seeds)
-            if not (d == "clique" and t == "mpl")]
+    linux = [Point(n, d, loss, s, seed, t) for d, t, loss, s, n, seed
+             in itertools.product(densities, transports, losses, sets, sizes, seeds)
+             if not (d == "clique" and t == "mpl")]
+    contiki = [Point(n, d, loss, s, seed, "link", "contiki") for d, loss, s, n, seed
+               in itertools.product(densities, losses, sets, contiki_sizes, seeds[:1])]
+    return linux + contiki
 
 
 # --- one point -----------------------------------------------------------------------------
@@ -125,6 +151,8 @@ def points(sizes: Sequence[int], densities: Sequence[str], losses: Sequence[floa
 
 def run_point(point: Point, *, run: Run, duration_s: float) -> dict[str, Any]:
     """Bring the point's network up, run every node's mDNS for `duration_s`, measure it."""
+    if point.platform == "contiki":
+        return run_contiki_point(point, run=run, duration_s=duration_s)
     topology = point.topology()
     directory = run.directory / point.name
     directory.mkdir(parents=True, exist_ok=True)
@@ -167,11 +195,85 @@ def run_point(point: Point, *, run: Run, duration_s: float) -> dict[str, Any]:
     return measure_point(point, topology, directory, started or stopped, stopped)
 
 
+def run_contiki_point(point: Point, *, run: Run, duration_s: float) -> dict[str, Any]:
+    """The point on Contiki nodes: each node but the border router runs mdns-node, built with
+    the point's mechanisms; their console events become the point's events.jsonl in the
+    swarm's shape, so measure_point() reads both platforms alike."""
+    from testbed.contiki.build import BuildOptions, Target, build_firmware, medium_firmware
+
+    topology = point.topology()
+    directory = run.directory / point.name
+    directory.mkdir(parents=True, exist_ok=True)
+    app = build_firmware(CONTIKI_APP, Target.MEDIUM, BuildOptions(defines=point.defines())).elf
+
+    def firmware_for(name: str) -> Path:
+        return app if name == CONTIKI_APP else medium_firmware(name)
+
+    members = [n for n in topology.nodes if n != topology.border_router]
+    started = stopped = None
+    with EmulatedNetwork.up(topology, run=run, seed=point.seed, directory=directory,
+                            firmware_for=firmware_for) as net:
+        assert net.contiki is not None
+        processes = {n: net.start_firmware(n, CONTIKI_APP, {"TESTBED_NAME": n})
+                     for n in members}
+        started = time.time()
+        deadline = time.monotonic() + duration_s
+        while time.monotonic() < deadline:
+            dead = [n for n, p in processes.items() if not p.alive()]
+            if dead:
+                raise TestbedError(f"{point.name}: Contiki node {dead[0]} exited mid-point; "
+                                   f"console: {processes[dead[0]].console}")
+            time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+        stopped = time.time()
+        for n in members:  # goodbyes and the counters, as the swarm's SIGTERM gives them
+            net.contiki.hub.write(n, STOP_LINE)
+        _wait_for_sent(processes, 5.0)
+    _contiki_events(directory / "events.jsonl", processes)
+    return measure_point(point, topology, directory, started, stopped, members=members)
+
+
+def _wait_for_sent(processes: Mapping[str, Any], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    waiting = set(processes)
+    while waiting and time.monotonic() < deadline:
+        waiting = {n for n in waiting if b'"what": "sent"' not in _read(processes[n].events)}
+        time.sleep(0.1)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return b""
+
+
+def _contiki_events(out: Path, processes: Mapping[str, Any]) -> None:
+    """mdns-node's console events ({"event": "mdns", "what": ...}) in the swarm's shape."""
+    with open(out, "w") as f:
+        for node, process in processes.items():
+            for e in read_json_lines(process.events):
+                if e.get("event") != "mdns":
+                    continue
+                what = e.get("what")
+                line: dict[str, Any] = {"node": node, "t": e.get("t"), "mdns": what}
+                if what == "service":
+                    line["instance"] = e.get("instance", "")
+                elif what == "sent":
+                    line["mdns"] = "stopped"
+                    line["sent"] = {k: [int(e.get(f"{k}_packets", 0)), int(e.get(f"{k}_bytes", 0))]
+                                    for k in SENT_KINDS if e.get(f"{k}_packets")}
+                else:
+                    line.update({k: v for k, v in e.items() if k not in ("event", "what", "t")})
+                f.write(json.dumps(line) + "\n")
+
+
 def measure_point(point: Point, topology: Topology, directory: Path, started: float,
-                  stopped: float) -> dict[str, Any]:
+                  stopped: float, members: Sequence[str] | None = None) -> dict[str, Any]:
+    """members: the nodes that run mDNS (default: all of the topology's)."""
     events = list(read_json_lines(directory / "events.jsonl"))
-    expected = {n: _expected_peers(point, topology, n) for n in topology.nodes}
-    known_at: dict[str, dict[str, float]] = {n: {} for n in topology.nodes}
+    members = list(topology.nodes) if members is None else list(members)
+    expected = {n: _expected_peers(point, topology, n, members) for n in members}
+    known_at: dict[str, dict[str, float]] = {n: {} for n in members}
     sent: dict[str, Any] = {}
     for e in events:
         node = e.get("node")
@@ -191,10 +293,10 @@ def measure_point(point: Point, topology: Topology, directory: Path, started: fl
     complete = [t for t in times if t != math.inf]
     air = _air(directory, started, stopped)
     medium = _medium(directory)
-    n = len(topology.nodes)
+    n = len(members)
     duration_s = stopped - started
     hours = max(duration_s - STARTUP_S, 1e-9) / 3600.0
-    radio = _radio(directory, list(topology.nodes))
+    radio = _radio(directory, members)
     return {
         "point": asdict(point), "nodes": n, "duration_s": round(duration_s, 3),
         "links": len(topology.radio_links()),
@@ -218,10 +320,11 @@ def measure_point(point: Point, topology: Topology, directory: Path, started: fl
     }
 
 
-def _expected_peers(point: Point, topology: Topology, node: str) -> set[str]:
+def _expected_peers(point: Point, topology: Topology, node: str,
+                    members: Sequence[str]) -> set[str]:
     if point.density == "clique" or point.transport == "mpl":
-        return set(topology.nodes) - {node}
-    return set(topology.neighbours(node))
+        return set(members) - {node}
+    return set(topology.neighbours(node)) & set(members)
 
 
 def _air(directory: Path, started: float, stopped: float) -> dict[str, Any]:
@@ -321,14 +424,15 @@ FITTED = {  # figure of a point -> what it is, for the growth table
 
 
 def growth(results: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Per (density, loss, mechanisms) and fitted figure: the power law over N (all seeds)."""
-    groups: dict[tuple[str, float, str, str], list[dict[str, Any]]] = {}
+    """Per (density, loss, mechanisms, transport, platform) and fitted figure: the power law
+    over N (all seeds)."""
+    groups: dict[tuple[str, float, str, str, str], list[dict[str, Any]]] = {}
     for p in results.values():
         key = (p["point"]["density"], p["point"]["loss"], p["point"]["mechanisms"],
-               p["point"].get("transport", "link"))
+               p["point"].get("transport", "link"), p["point"].get("platform", "linux"))
         groups.setdefault(key, []).append(p)
     out = []
-    for (density, loss, sets, transport), pts in sorted(groups.items()):
+    for (density, loss, sets, transport, platform), pts in sorted(groups.items()):
         for figure, get in FITTED.items():
             xs, ys = [], []
             for p in pts:
@@ -339,7 +443,8 @@ def growth(results: Mapping[str, Any]) -> list[dict[str, Any]]:
             fit = fit_power_law(xs, ys)
             if fit is not None:
                 out.append({"density": density, "loss": loss, "mechanisms": sets,
-                            "transport": transport, "figure": figure, **{k: round(v, 4) for k, v in fit.items()},
+                            "transport": transport, "platform": platform, "figure": figure,
+                            **{k: round(v, 4) for k, v in fit.items()},
                             "growth": growth_label(fit["b"])})
     return out
 
@@ -352,11 +457,12 @@ def run_study(*, sizes: Sequence[int] = DEFAULT_SIZES,
               losses: Sequence[float] = DEFAULT_LOSSES, sets: Sequence[str] = DEFAULT_SETS,
               seeds: Sequence[int] = DEFAULT_SEEDS,
               transports: Sequence[str] = DEFAULT_TRANSPORTS,
+              contiki_sizes: Sequence[int] = DEFAULT_CONTIKI_SIZES,
               duration_s: float = DEFAULT_DURATION_S,
               out: str | Path = "reports", argv: Sequence[str] | None = None,
               progress: Callable[[int, int, Point], object] | None = None) -> Path:
     """Every point of the sweep on its own network; the run directory (results.json)."""
-    todo = points(sizes, densities, losses, sets, seeds, transports)
+    todo = points(sizes, densities, losses, sets, seeds, transports, contiki_sizes)
     ns.require_net_admin()
     run = Run.create(topology_name="mdns-study", seed=min(seeds), out=out, argv=argv)
     run.annotate(backend="emulated", study="mdns")
@@ -364,7 +470,8 @@ def run_study(*, sizes: Sequence[int] = DEFAULT_SIZES,
                              "startup_s": STARTUP_S, "sweep": {
                                  "sizes": list(sizes), "densities": list(densities),
                                  "losses": list(losses), "mechanisms": list(sets),
-                                 "seeds": list(seeds), "transports": list(transports)},
+                                 "seeds": list(seeds), "transports": list(transports),
+                                 "contiki_sizes": list(contiki_sizes)},
              "points": {}, "growth": []}
     write_json_atomic(run.directory / RESULTS, study)
     try:

@@ -44,15 +44,17 @@ def read_study(directory: Path) -> dict[str, Any]:
     data["sweep"].setdefault("transports", ["link"])  # a study from before MPL
     for g in data.get("growth", []):
         g.setdefault("transport", "link")
+        g.setdefault("platform", "linux")  # a study from before Contiki points
     return data
 
 
-Series = tuple[str, str, str, float]  # density, transport, mechanisms, loss
+Series = tuple[str, str, str, float, str]  # density, transport, mechanisms, loss, platform
 
 
 def series(study: Mapping[str, Any], get: Callable[[Mapping[str, Any]], Any]
            ) -> dict[Series, list[tuple[int, float, float, float]]]:
-    """(density, transport, mechanisms, loss) -> [(N, mean, min, max)] over seeds, by N."""
+    """(density, transport, mechanisms, loss, platform) -> [(N, mean, min, max)] over seeds,
+    by N."""
     groups: dict[Series, dict[int, list[float]]] = {}
     for p in study["points"].values():
         if "error" in p:
@@ -61,16 +63,18 @@ def series(study: Mapping[str, Any], get: Callable[[Mapping[str, Any]], Any]
         if value is None:
             continue
         pt = p["point"]
-        key = (pt["density"], pt.get("transport", "link"), pt["mechanisms"], float(pt["loss"]))
+        key = (pt["density"], pt.get("transport", "link"), pt["mechanisms"], float(pt["loss"]),
+               pt.get("platform", "linux"))
         groups.setdefault(key, {}).setdefault(int(p["nodes"]), []).append(float(value))
     return {key: [(n, sum(v) / len(v), min(v), max(v)) for n, v in sorted(by_n.items())]
             for key, by_n in sorted(groups.items())}
 
 
 def series_label(key: Series) -> str:
-    density, transport, sets, loss = key
+    density, transport, sets, loss, platform = key
     return " ".join([density, *(["over MPL"] if transport == "mpl" else []), sets,
-                     *([f"loss {loss:g}"] if loss else [])])
+                     *([f"loss {loss:g}"] if loss else []),
+                     *(["on Contiki"] if platform == "contiki" else [])])
 
 
 def study_plots(study: Mapping[str, Any]) -> list[Plot]:
@@ -81,7 +85,7 @@ def study_plots(study: Mapping[str, Any]) -> list[Plot]:
     PLAIN = FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}")
 
     fits = {(g["density"], g.get("transport", "link"), g["mechanisms"], float(g["loss"]),
-             g["figure"]): g for g in study.get("growth", [])}
+             g.get("platform", "linux"), g["figure"]): g for g in study.get("growth", [])}
     plots = []
     for plot_id, (title, ylabel, get) in SERIES_FIGURES.items():
         data = series(study, get)
@@ -146,10 +150,11 @@ def summary_markdown(study: Mapping[str, Any]) -> str:
     lines = [f"### mDNS study {study['run_id']}: {len(study['points'])} points, "
              f"{study['duration_s']:g} s each", "",
              "**Growth with N** (y = a N^b over every point of a series):", "",
-             "| density | transport | loss | mechanisms | figure | b | R² | growth |",
-             "|---|---|---:|---|---|---:|---:|---|"]
+             "| density | transport | nodes | loss | mechanisms | figure | b | R² | growth |",
+             "|---|---|---|---:|---|---|---:|---:|---|"]
     for g in study.get("growth", []):
-        lines.append(f"| {g['density']} | {g.get('transport', 'link')} | {g['loss']:g} "
+        lines.append(f"| {g['density']} | {g.get('transport', 'link')} "
+                     f"| {g.get('platform', 'linux')} | {g['loss']:g} "
                      f"| {g['mechanisms']} | {g['figure']} "
                      f"| {g['b']:.2f} | {g['r2']:.2f} | {g['growth']} |")
     lines += ["", "| point | complete | peers known | p95 s | start-up B/node | collisions |",

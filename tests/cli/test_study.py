@@ -15,6 +15,7 @@ from tests.cli import run_cli
     (["--transports", "flood"], "transport 'flood'"),
     (["--losses", "0,1.5"], "loss 1.5"),
     (["--sizes", "ten"], "--sizes 'ten'"),
+    (["--contiki-sizes", "2"], "Contiki size 2: a Contiki study point needs at least three"),
 ])
 def test_a_bad_sweep_is_one_line_and_exit_2(args: list[str], message: str) -> None:
     done = run_cli("study", "mdns", *args)

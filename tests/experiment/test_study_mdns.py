@@ -13,7 +13,7 @@ from testbed.backends import netns
 from testbed.config import generate
 from testbed.errors import BadInput
 from testbed.experiment.study_mdns import (
-    Point, fit_power_law, growth_label, parse_sets, points, run_study,
+    MECHANISMS, Point, fit_power_law, growth_label, parse_sets, points, run_study,
 )
 
 
@@ -47,6 +47,15 @@ def test_a_sweep_is_every_combination_and_bad_values_are_bad_input() -> None:
     sweep = points([4, 8], ["clique", "grid"], [0.0], ["all", "no-known_answer"], [1, 2],
                    ["link", "mpl"])
     assert len(sweep) == 2 * 2 * 2 * 3  # clique: link only; grid: link and MPL
+    contiki = points([4], ["clique", "grid"], [0.0], ["all", "none"], [1, 2], ["link", "mpl"],
+                     contiki_sizes=[10, 20])
+    on_contiki = [p for p in contiki if p.platform == "contiki"]
+    assert len(on_contiki) == 2 * 2 * 2  # link-local only, the first seed only
+    assert {p.seed for p in on_contiki} == {1} and {p.transport for p in on_contiki} == {"link"}
+    assert Point(10, "grid", 0.0, "none", 1, platform="contiki").defines() == {
+        f"MDNS_CONF_{m.upper()}": "0" for m in MECHANISMS}
+    assert Point(10, "grid", 0.0, "no-goodbye", 1, platform="contiki").defines() == {
+        "MDNS_CONF_GOODBYE": "0"}
     assert Point(4, "clique", 0.0, "none", 1).switches()["probing"] is False
     assert Point(4, "grid", 0.0, "no-rate_limit", 1).switches() == {"rate_limit": False}
     with pytest.raises(BadInput, match="no-magic"):
@@ -67,28 +76,31 @@ def test_a_clique_hears_everyone_and_loss_reaches_every_link() -> None:
 @pytest.mark.needs_root
 @pytest.mark.skipif(not netns.has_net_admin(), reason="needs CAP_NET_ADMIN (run as root)")
 def test_a_tiny_study_crosses_hops_with_mpl_and_reports_it(tmp_path: Path) -> None:
-    """A 2 x 2 grid (the diagonals two hops apart), link-local and over MPL: over ff02::fb
-    every node learns exactly its neighbours, over ff05::fb forwarded by MPL every other node;
-    what the engines sent is on the air; tshark reads the MPL option; the report has the
-    plots and a row per point (the growth fit itself is checked on hand-made cases above)."""
+    """A 2 x 2 grid (the diagonals two hops apart) over MPL, and link-local on Contiki nodes:
+    over ff05::fb forwarded by MPL every node learns every other, over ff02::fb exactly its
+    neighbours; what the engines sent is on the air; tshark reads the MPL option and every
+    Contiki node's mDNS; the report has the plots and a row per point (the growth fit itself
+    is checked on hand-made cases above). Linux nodes over ff02::fb alone are the MPL point's
+    engines without the forwarder (nodes/xmpp-sensor/tests: the engine on real links)."""
     from testbed.report.study import render_study
     from tests.e2e.tshark import fields
 
     run_dir = run_study(sizes=(4,), densities=("grid",), sets=("all",), seeds=(1,),
-                        transports=("link", "mpl"), duration_s=8.0, out=tmp_path)
+                        transports=("mpl",), contiki_sizes=(4,), duration_s=8.0,
+                        out=tmp_path)
     study = json.loads((run_dir / "results.json").read_text())
     assert len(study["points"]) == 2
     for name, p in study["points"].items():
         assert "error" not in p, p
         n = p["nodes"]
-        if "mpl" in name:  # every other node; collisions of the flood may cost a record or
-            # two in 8 s, but more than the neighbours must be known: MPL crossed a hop
+        if "contiki" in name:  # br runs the border router: n1 and n2 hear only n3
+            assert n == 3 and p["expected_peers"] == 4, name
+            assert p["known_peers"] == 4 and p["complete"] == 3, name
+        else:  # MPL: every other node; collisions of the flood may cost a record or two
+            # in 8 s, but more than the neighbours must be known: MPL crossed a hop
             assert p["expected_peers"] == n * (n - 1), name
             assert p["known_peers"] > 2 * p["links"], name
             assert p["known_peers"] >= 0.9 * p["expected_peers"], name
-        else:
-            assert p["known_peers"] == p["expected_peers"] == 2 * p["links"], name
-            assert p["complete"] == n
         sent = p["engine_sent"]
         assert sent["probe"][0] == 3 * n  # RFC 6762 §8.1: 3 probes (both names in each)
         assert sent["announce"][0] >= 2 * n  # §8.3: at least two announcements
@@ -96,8 +108,13 @@ def test_a_tiny_study_crosses_hops_with_mpl_and_reports_it(tmp_path: Path) -> No
     rows = fields(run_dir / "grid-4-loss0-all-mpl-seed1" / "capture.pcap", "ipv6.dst",
                   "ipv6.opt.mpl.sequence", display_filter="mdns")
     assert rows and all(r[0] == "ff05::fb" and r[1] for r in rows)
+    contiki = fields(run_dir / "grid-4-loss0-all-contiki-seed1" / "capture.pcap", "ipv6.src",
+                     "ipv6.hlim", display_filter="mdns")  # Contiki's 6LoWPAN, read by tshark
+    assert {r[0] for r in contiki} == {"fe80::ff:fe00:2", "fe80::ff:fe00:3", "fe80::ff:fe00:4"}
+    assert {r[1] for r in contiki} == {"255"}  # RFC 6762 §11
     assert study["growth"] == []  # one size: nothing to fit
     report, summary = render_study(run_dir)
     html = report.read_text()
     assert "growth-table" in html and "plot-study-bytes" in html and "points-table" in html
     assert "| grid-4-loss0-all-mpl-seed1 |" in summary.read_text()
+    assert "| grid-4-loss0-all-contiki-seed1 |" in summary.read_text()
