@@ -22,6 +22,7 @@ results.json is rewritten after every point, so an interrupted study keeps what 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import math
@@ -45,6 +46,7 @@ from testbed.experiment.results import percentile
 from testbed.experiment.run import Run
 from testbed.jsonlines import read_json_lines, write_json_atomic
 from testbed.lowpan.addresses import link_local, mac48_text
+from testbed.services.srp_server import SrpServer
 
 MECHANISMS = ("probing", "announcing", "response_delay", "known_answer", "duplicate_answer",
               "rate_limit", "cache_refresh", "goodbye")  # nodes/xmpp-sensor/mdns.py's
@@ -53,8 +55,8 @@ DEFAULT_DENSITIES = ("clique", "grid")
 DEFAULT_LOSSES = (0.0,)
 DEFAULT_SETS = ("all", "none")
 DEFAULT_SEEDS = (1, 2)
-DEFAULT_TRANSPORTS = ("link", "mpl")
-TRANSPORTS = ("link", "mpl")
+DEFAULT_TRANSPORTS = ("link", "mpl", "srp")
+TRANSPORTS = ("link", "mpl", "srp")
 PLATFORMS = ("linux", "contiki")
 #: Contiki points of the default sweep: the sizes where a Linux namespace per node costs most
 DEFAULT_CONTIKI_SIZES = (50, 100, 200)
@@ -74,7 +76,9 @@ class Point:
     loss: float
     mechanisms: str  # "all", "none", or "no-<mechanism>"
     seed: int
-    transport: str = "link"  # "link": ff02::fb, one hop; "mpl": ff05::fb forwarded by MPL
+    #: "link": ff02::fb, one hop; "mpl": ff05::fb forwarded by MPL; "srp": no mDNS, every
+    #: node registers with the border router's SRP registrar and asks it by unicast DNS
+    transport: str = "link"
     #: "linux": the Python engine, a namespace per node; "contiki": nodes/contiki/mdns-node
     #: firmware processes (lib/mdns, Contiki's netstack) on the medium's frame port
     platform: str = "linux"
@@ -120,8 +124,9 @@ def points(sizes: Sequence[int], densities: Sequence[str], losses: Sequence[floa
            sets: Sequence[str], seeds: Sequence[int],
            transports: Sequence[str] = ("link",),
            contiki_sizes: Sequence[int] = ()) -> list[Point]:
-    """Every combination; MPL only where there are hops to cross (not in a clique). Contiki
-    points (`contiki_sizes`) are link-local only: lib/mdns has no MPL transport yet."""
+    """Every combination; MPL and SRP only where there are hops to cross (not in a clique),
+    SRP with the first mechanism set only (the RFC 6762 mechanisms are mDNS's). Contiki
+    points (`contiki_sizes`) are link-local only: lib/mdns has no MPL or SRP transport yet."""
     for t in transports:
         if t not in TRANSPORTS:
             raise BadInput(f"transport {t!r}: expected one of {', '.join(TRANSPORTS)}")
@@ -140,7 +145,7 @@ def points(sizes: Sequence[int], densities: Sequence[str], losses: Sequence[floa
             raise BadInput(f"loss {loss:g}: expected 0 <= loss < 1")
     linux = [Point(n, d, loss, s, seed, t) for d, t, loss, s, n, seed
              in itertools.product(densities, transports, losses, sets, sizes, seeds)
-             if not (d == "clique" and t == "mpl")]
+             if not (d == "clique" and t != "link") and not (t == "srp" and s != sets[0])]
     contiki = [Point(n, d, loss, s, seed, "link", "contiki") for d, loss, s, n, seed
                in itertools.product(densities, losses, sets, contiki_sizes, seeds[:1])]
     return linux + contiki
@@ -158,7 +163,9 @@ def run_point(point: Point, *, run: Run, duration_s: float) -> dict[str, Any]:
     directory.mkdir(parents=True, exist_ok=True)
     events = directory / "events.jsonl"
     started = None
-    with EmulatedNetwork.up(topology, run=run, seed=point.seed, directory=directory) as net:
+    with contextlib.ExitStack() as stack:
+        net = stack.enter_context(EmulatedNetwork.up(topology, run=run, seed=point.seed,
+                                                     directory=directory))
         config = {"nodes": [{"name": n, "netns": net.netns(n),
                              "addresses": [str(link_local(topology.short_address(n))),
                                            str(net.address(n))],
@@ -166,6 +173,11 @@ def run_point(point: Point, *, run: Run, duration_s: float) -> dict[str, Any]:
                             for n in topology.nodes],
                   "mechanisms": point.switches(), "seed": point.seed, "events": str(events),
                   "transport": point.transport}
+        if point.transport == "srp":  # the registrar on the border router, up before any node
+            br = topology.border_router
+            stack.enter_context(SrpServer(netns=net.netns(br), log=directory / "srp.log",
+                                          config={"port": 53}))
+            config["registrar"] = str(net.address(br))
         config_path = directory / "swarm.json"
         config_path.write_text(json.dumps(config, indent=1))
         log = directory / "swarm.log"
@@ -322,18 +334,19 @@ def measure_point(point: Point, topology: Topology, directory: Path, started: fl
 
 def _expected_peers(point: Point, topology: Topology, node: str,
                     members: Sequence[str]) -> set[str]:
-    if point.density == "clique" or point.transport == "mpl":
+    if point.density == "clique" or point.transport in ("mpl", "srp"):
         return set(members) - {node}
     return set(topology.neighbours(node)) & set(members)
 
 
 def _air(directory: Path, started: float, stopped: float) -> dict[str, Any]:
-    """mDNS frames and bytes of the capture; the data frames between start and stop split at
-    STARTUP_S after the start (the goodbyes after the stop belong to neither)."""
+    """mDNS and DNS (SRP) frames and bytes of the capture; the data frames between start and
+    stop split at STARTUP_S after the start (the goodbyes after the stop belong to neither)."""
     from testbed.capture.pcapfile import iter_frames
 
     report = analyze_capture(directory / "capture.pcap")
     mdns = report.by_purpose.get("mdns", {"bytes": 0, "frames": 0})
+    dns = report.by_purpose.get("dns", {"bytes": 0, "frames": 0})  # SRP: unicast DNS, port 53
     split = {"startup": {"frames": 0, "bytes": 0}, "steady": {"frames": 0, "bytes": 0}}
     # per frame: every non-ACK frame carries a piece of a datagram; the study's only traffic
     # is mDNS (routes and neighbours are static), so a frame's window is what it splits
@@ -344,6 +357,7 @@ def _air(directory: Path, started: float, stopped: float) -> dict[str, Any]:
         phase["frames"] += 1
         phase["bytes"] += len(frame.psdu)
     return {"mdns_frames": mdns["frames"], "mdns_bytes": mdns["bytes"],
+            "dns_frames": dns["frames"], "dns_bytes": dns["bytes"],
             "frames": report.frames, **split}
 
 
