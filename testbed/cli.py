@@ -842,8 +842,10 @@ def study_mdns(
         "cache_refresh, goodbye).")] = "all,none",
     seeds: Annotated[str, typer.Option("--seeds", help="Seeds (radio and engines).")] = "1,2",
     transports: Annotated[str, typer.Option(
-        "--transports", help="link (ff02::fb, one hop) and/or mpl (ff05::fb forwarded by "
-        "MPL, RFC 7731; grid only).")] = "link,mpl",
+        "--transports", help="link (ff02::fb, one hop), mpl (ff05::fb forwarded by MPL, "
+        "RFC 7731) and/or srp (no mDNS: registration with the border router's SRP "
+        "registrar, RFC 9665, and unicast DNS-SD); mpl and srp on the grid only.")
+    ] = "link,mpl,srp",
     contiki_sizes: Annotated[str, typer.Option(
         "--contiki-sizes", help="Sizes N run again on Contiki-NG nodes (nodes/contiki/"
         "mdns-node firmware processes, the C engine; link-local, the first seed); empty for "

@@ -26,7 +26,8 @@ connection of its own (2-byte length prefix) and gives the answer to receive(); 
 {"mdns": "service", "instance", "type", "host", "port", "addresses"}), what it sent in `sent`
 {"register": [packets, bytes], "query": [...], "query-tcp": [...]}.
 Timing: the registration goes out after a random 0-250 ms (so a PAN that boots together does
-not send at once) and is sent again after 1, 2, 4 ... s until acknowledged; a browse asks
+not send at once) and is sent again after 1, 2, 4 ... s (each up to 25 % longer at random)
+until acknowledged; a browse asks
 20-120 ms after the registration is acknowledged, then 1 s later, doubling to 60 min (RFC 6762
 §5.2's schedule: unicast DNS has no push here, RFC 8765 DNS Push is not built); an instance
 whose SRV or address did not come with the answer is asked for on its own, up to six times.
@@ -219,7 +220,9 @@ class Client:
         unix_now = int(self.unix_clock() if self.unix_clock else now)
         self.send("register", signed_update(self.registration(self.register_id),
                                             in_zone(self.host), self.key, unix_now))
-        self.register_at = now + self.register_interval
+        # 1, 2, 4 ... s, each 0-25 % longer at random: nodes whose updates collided at start
+        # do not send them again in the same instant
+        self.register_at = now + self.register_interval * self.random.between(1.0, 1.25)
         self.register_interval = min(self.register_interval * 2, QUERY_INTERVAL_MAX_S)
 
     def ask(self, name, rtype, now):
