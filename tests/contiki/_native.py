@@ -44,10 +44,13 @@ NODE_PATH = "/usr/bin:/bin"  # no /usr/sbin: tun6-net's ifconfig calls find noth
 
 def build(app: str, target: str = "native", **variables: str) -> Path:
     """make the app for `target` into build/tests/contiki/<app>/ (incremental; a file lock
-    keeps two pytest sessions from building into one folder at once); the ELF's path."""
+    keeps two pytest sessions from building into one folder at once); the ELF's path. Make
+    variables that change the code (all but TARGETDIRS, which names the medium platform) get
+    a folder of their own: Contiki's make does not rebuild when they change."""
     if not (CONTIKI / "Makefile.include").exists():
         pytest.skip(f"no Contiki-NG tree at {CONTIKI} (make contiki)")
-    build_dir = BUILD / app
+    options = "-".join(f"{k}={v}" for k, v in sorted(variables.items()) if k != "TARGETDIRS")
+    build_dir = BUILD / (f"{app}-{options}" if options else app)
     build_dir.mkdir(parents=True, exist_ok=True)
     argv = ["make", "-C", str(APPS / app), f"TARGET={target}", f"BUILD_DIR={build_dir}",
             f"CONTIKI={CONTIKI}", "-j2", *(f"{k}={v}" for k, v in variables.items())]

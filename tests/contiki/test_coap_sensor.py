@@ -45,6 +45,36 @@ def binary() -> Path:
     return build("coap-sensor")
 
 
+def test_with_node_mdns_the_server_is_found_by_zeroconf_and_answers_there() -> None:
+    """NODE_MDNS=1 (lib/mdns): python-zeroconf on tun0 resolves the node's _coap._udp
+    instance, and libcoap's coap-client GETs a reading at the address and port it gave."""
+    import json
+    import threading
+
+    peer = ROOT / "nodes" / "xmpp-sensor" / "tests" / "zeroconf_peer.py"
+    with NativeNode(build("coap-sensor", NODE_MDNS="1"), {**BASE, "OBSERVE": "null"}) as node:
+        browser = subprocess.Popen(["ip", "netns", "exec", node.netns, sys.executable,
+                                    str(peer), "tun0", "browse", "_coap._udp"],
+                                   stdout=subprocess.PIPE, text=True)
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.extend(iter(browser.stdout.readline,
+                                                                     "")), daemon=True)
+        reader.start()
+        deadline = time.monotonic() + 15
+        while not any('"service"' in line for line in lines) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        browser.terminate()
+        browser.wait(10)
+        reader.join(10)
+        (service,) = [json.loads(line)["service"] for line in lines if '"service"' in line]
+        assert service["name"] == f"{NAME}._coap._udp.local."
+        assert service["server"] == f"{NAME}.local." and service["port"] == 5683
+        assert str(node.address) in service["addresses"]
+        (answer,) = received(coap_client(node, "-m", "get",
+                                         f"coap://[{node.address}]:{service['port']}{PATH}"))
+        assert answer.code == "2.05"
+
+
 def url(node: NativeNode, path: str = PATH) -> str:
     return f"coap://[{node.address}]{path}"
 

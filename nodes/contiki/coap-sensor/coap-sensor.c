@@ -16,6 +16,9 @@
 #include "node-config.h"
 #include "res-sensors.h"
 #include "net/routing/routing.h"
+#if COAP_SENSOR_CONF_MDNS
+#include "mdns-process.h"
+#endif
 
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +35,13 @@ AUTOSTART_PROCESSES(&coap_sensor_process);
 static struct node_config node;
 static struct res_sensors_config config;
 static struct etimer ticks[NODE_CONFIG_MAX_SENSORS];
+#if COAP_SENSOR_CONF_MDNS
+/* DNS-SD for the CoAP server (RFC 6763 §6: a TXT record even with nothing to say) */
+static const char *const coap_txt[] = { "txtvers=1" };
+static struct mdns_service coap_service = {
+  NULL, "_coap._udp", COAP_DEFAULT_PORT, coap_txt, 1
+};
+#endif
 /*---------------------------------------------------------------------------*/
 /* Bad configuration: one "error" event naming the key; a Linux-hosted node exits with 2. */
 static void
@@ -108,6 +118,12 @@ PROCESS_THREAD(coap_sensor_process, ev, data)
     etimer_reset(&ticks[0]);
   }
   etimer_stop(&ticks[0]);
+#endif
+#if COAP_SENSOR_CONF_MDNS
+  /* from here the node has the addresses a client can reach it at (in a PAN: its global
+   * one too), which its host records carry */
+  coap_service.instance = node.name;
+  mdns_process_start(node.name, &coap_service, NULL, NULL);
 #endif
   events_simple("ready");
 
