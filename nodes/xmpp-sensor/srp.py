@@ -287,9 +287,11 @@ class Client:
                 self.events.append({"mdns": "registration-refused",
                                     "rcode": RCODE_NAMES.get(rcode, rcode)})
                 return
-            self.register_at = None
             self.registered = True
             granted = lease_of(msg)
+            # renew at 80 % of the lease granted (RFC 9664 §4), from a fresh retry interval
+            self.register_at = now + 0.8 * (granted[0] if granted else self.lease)
+            self.register_interval = 1.0
             self.events.append({"mdns": "registered", "lease": granted[0] if granted else None})
             for browse in self.browsing.values():
                 if browse[1] is None:
@@ -331,10 +333,15 @@ class Client:
             event = {"mdns": "service", "instance": instance[0], "type": ".".join(stype),
                      "host": dnsmsg.name_text(srv[1]), "port": srv[0],
                      "addresses": sorted(format_address(a) for a in addresses),
-                     "txt": [s.decode() for s in self.txt.get(folded, ()) if s]}
+                     "txt": txt_strings(self.txt.get(folded, ()))}
             if self.found.get(folded) != event:
                 self.found[folded] = event
                 self.events.append(dict(event))
+
+
+def txt_strings(strings):
+    import mdns  # a TXT value that is not UTF-8 is kept escaped rather than stopping the node
+    return mdns.txt_strings(strings)
 
 
 def format_address(raw):

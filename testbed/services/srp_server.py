@@ -137,8 +137,11 @@ def unsigned_part(wire: bytes) -> tuple[bytes, bytes]:
     rtype, _rclass, _ttl, rdlen = struct.unpack_from(">HHIH", wire, start + 1)
     if wire[start] != 0 or rtype != SIG:
         raise Refused("REFUSED", "the last record is not a SIG(0)")
+    arcount = struct.unpack_from(">H", wire, 10)[0]
+    if arcount < 1:
+        raise Refused("FORMERR", "the SIG(0) is not in the additional section")
     unsigned = bytearray(wire[:start])
-    struct.pack_into(">H", unsigned, 10, struct.unpack_from(">H", wire, 10)[0] - 1)
+    struct.pack_into(">H", unsigned, 10, arcount - 1)
     return bytes(unsigned), wire[start + 11:start + 11 + rdlen]
 
 
@@ -251,7 +254,7 @@ class Registry:
                 raise Refused("YXDOMAIN", f"{name} is held by {other.host}")
         lease, key_lease = lease_option(msg)
         lease = min(max(lease, LEASE_LIMITS_S[0]), LEASE_LIMITS_S[1])
-        key_lease = max(key_lease, lease)
+        key_lease = min(max(key_lease, lease), DEFAULT_KEY_LEASE_S)
         self.hosts[host] = Host(key, addresses, now + lease, now + key_lease)
         for name in [n for n, i in self.instances.items() if i.host == host]:
             del self.instances[name]  # the update replaces what the host had
@@ -320,7 +323,7 @@ class Registry:
             out += [("answer", *r) for r in own if r[2].rdtype == rtype or rtype == ANY
                     and r[0] == name]
             out += [("additional", *r) for r in own if r[0] != name]
-        if rtype in (28, ANY) and name in self.hosts:
+        if rtype in (28, ANY) and name in self.hosts and self.hosts[name].expires > now:
             h = self.hosts[name]
             out += [("answer", name, self.ttl(120, h.expires, now), rd_aaaa(a))
                     for a in h.addresses]
@@ -330,7 +333,7 @@ class Registry:
         h = self.hosts.get(i.host)
         out = [(i.name, self.ttl(i.srv_ttl, i.expires, now), rd_srv(i.port, i.host)),
                (i.name, self.ttl(4500, i.expires, now), rd_txt(i.txt))]
-        if h is not None:
+        if h is not None and h.expires > now:
             out += [(i.host, self.ttl(120, h.expires, now), rd_aaaa(a)) for a in h.addresses]
         return out
 

@@ -346,7 +346,7 @@ read_name_at(struct mdns_reader *r, uint16_t at, uint8_t *out, uint16_t *end)
     if(at + 1 + r->buf[at] > limit) {
       return fail(r, at, "label runs past its end");
     }
-    if(n + 1 + r->buf[at] > MDNS_NAME_MAX) {
+    if(n + 1 + r->buf[at] + 1 > MDNS_NAME_MAX) { /* with the root's zero byte */
       return fail(r, at, "name longer than 255 bytes");
     }
     memcpy(out + n, r->buf + at, r->buf[at] + 1);

@@ -86,7 +86,10 @@ received(struct simple_udp_connection *c, const uip_ipaddr_t *sender_addr,
          uint16_t sender_port, const uip_ipaddr_t *receiver_addr, uint16_t receiver_port,
          const uint8_t *data, uint16_t datalen)
 {
-  mdns_receive(data, datalen, (const uint8_t *)sender_addr, sender_port, now_ms());
+  uint8_t sender[16]; /* it points into uip_buf, which an answer sent meanwhile rewrites */
+
+  memcpy(sender, sender_addr, sizeof(sender));
+  mdns_receive(data, datalen, sender, sender_port, now_ms());
   process_poll(&mdns_process);
 }
 /*---------------------------------------------------------------------------*/
@@ -149,7 +152,10 @@ PROCESS_THREAD(mdns_process, ev, data)
     events_error("mdns: no room for ff02::fb (UIP_CONF_DS6_MADDR_NBU)");
     PROCESS_EXIT();
   }
-  simple_udp_register(&udp, MDNS_PORT, NULL, 0, received);
+  if(!simple_udp_register(&udp, MDNS_PORT, NULL, 0, received)) {
+    events_error("mdns: no UDP connection free (UIP_CONF_UDP_CONNS)");
+    PROCESS_EXIT();
+  }
   udp.udp_conn->ttl = 255; /* RFC 6762 §11: sent with hop limit 255 */
 
   address = uip_ds6_get_link_local(-1);

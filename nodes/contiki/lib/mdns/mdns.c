@@ -523,6 +523,9 @@ conflict(int o, uint32_t now, const char *why)
   rename_owned(o);
   mdns_name_text(owned_name(o), text[1], sizeof(text[1]));
   emit("conflict", text[0], text[1], why);
+  if(o == HOST && published && owned[INSTANCE].state == READY) {
+    owned[INSTANCE].state = PROBING; /* its SRV names the new host: probed and announced anew */
+  }
   restart_probing(o, now, 0);
 }
 /*---------------------------------------------------------------------------*/
@@ -748,9 +751,10 @@ remember(const struct mdns_reader *m, const struct mdns_rr_read *r, uint32_t now
   }
   slot->used = 1;
   slot->flush = r->flush;
-  slot->ttl = r->ttl;
+  /* a day at most: the clock is 32-bit milliseconds (RFC 2181 §8: 2^31 s and up is 0) */
+  slot->ttl = r->ttl >= 0x80000000UL ? 0 : (r->ttl > 86400 ? 86400 : r->ttl);
   slot->received = now;
-  slot->expires = now + r->ttl * 1000;
+  slot->expires = now + slot->ttl * 1000;
   slot->refresh_step = MDNS_CACHE_REFRESH ? 0 : REFRESH_STEPS;
   if(MDNS_CACHE_REFRESH) {
     refresh_schedule(slot);
@@ -1360,7 +1364,7 @@ query(uint32_t now)
         memset(&r, 0, sizeof(r));
         r.name = c->name;
         r.type = c->type;
-        r.flush = c->flush;
+        r.flush = 0; /* §10.2: never in a query's known answers */
         r.ttl = left / 1000;
         r.port = c->port;
         r.target = c->data;
@@ -1569,7 +1573,13 @@ mdns_receive(const uint8_t *data, uint16_t len, const uint8_t *address, uint16_t
     mdns_arch_event(&e);
     return;
   }
+  if((h.flags & 0x780f) != 0) { /* §18.3, §18.11: opcode and rcode must be zero */
+    return;
+  }
   if(h.flags & MDNS_FLAG_QR) {
+    if(port != MDNS_PORT) { /* §6: a response not from port 5353 is ignored */
+      return;
+    }
     received_response(&m, &h, now);
   } else {
     received_query(&m, &h, address, port, now);
