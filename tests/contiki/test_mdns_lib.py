@@ -11,19 +11,18 @@ The firmware on Contiki's netstack is tested by tests/experiment/test_study_mdns
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scapy.layers.dns import DNS
+
+from tests.contiki._native import load_python_module
 
 ROOT = Path(__file__).resolve().parents[2]
 LIB = ROOT / "nodes" / "contiki" / "lib" / "mdns"
@@ -38,18 +37,8 @@ PRESENCE = "_presence._tcp"
 TXT = ("txtvers=1", "port.p2pj=5562")
 
 
-def load(name: str) -> ModuleType:
-    if str(PYTHON_SENSOR) not in sys.path:  # mdns.py imports dnsmsg and prng by name
-        sys.path.insert(0, str(PYTHON_SENSOR))
-    spec = importlib.util.spec_from_file_location(name, PYTHON_SENSOR / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-dnsmsg = load("dnsmsg")
-pymdns = load("mdns")
+dnsmsg = load_python_module("dnsmsg", PYTHON_SENSOR / "dnsmsg.py")
+pymdns = load_python_module("mdns", PYTHON_SENSOR / "mdns.py")  # imports dnsmsg, prng by name
 
 
 def h(data: bytes) -> str:

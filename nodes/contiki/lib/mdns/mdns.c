@@ -594,28 +594,33 @@ refresh_schedule(struct cached *c)
   c->refresh_at = c->received + (uint32_t)((uint64_t)c->ttl * permille);
 }
 /*---------------------------------------------------------------------------*/
+/* An event about the instance a cached PTR names: its label and the browsed type */
+static void
+service_event(struct mdns_event *e, const char *what, const struct cached *ptr)
+{
+  memset(e, 0, sizeof(*e));
+  e->offset = -1;
+  e->what = what;
+  snprintf(text[0], sizeof(text[0]), "%.*s", ptr->data[0], (const char *)ptr->data + 1);
+  e->name = text[0];
+  mdns_name_text(browse_name, text[1], sizeof(text[1]));
+  text[1][strlen(text[1]) - strlen(".local")] = '\0';
+  e->type = text[1];
+}
+/*---------------------------------------------------------------------------*/
 static void
 report_found(struct cached *ptr)
 {
+  static char host[MDNS_CACHED_MAX + 1];
   struct mdns_event e;
   struct cached *srv = cache_find(ptr->data, MDNS_TYPE_SRV, NULL);
   struct cached *aaaa = srv ? cache_find(srv->data, MDNS_TYPE_AAAA, NULL) : NULL;
 
-  memset(&e, 0, sizeof(e));
-  e.offset = -1;
-  e.what = "service";
-  snprintf(text[0], sizeof(text[0]), "%.*s", ptr->data[0], (const char *)ptr->data + 1);
-  e.name = text[0];
-  mdns_name_text(browse_name, text[1], sizeof(text[1]));
-  text[1][strlen(text[1]) - strlen(".local")] = '\0';
-  e.type = text[1];
+  service_event(&e, "service", ptr);
   e.port = srv->port;
   e.address = aaaa->data;
-  {
-    static char host[MDNS_CACHED_MAX + 1];
-    mdns_name_text(srv->data, host, sizeof(host));
-    e.host = host;
-  }
+  mdns_name_text(srv->data, host, sizeof(host));
+  e.host = host;
   mdns_arch_event(&e);
 }
 /*---------------------------------------------------------------------------*/
@@ -624,14 +629,7 @@ report_removed(struct cached *ptr)
 {
   struct mdns_event e;
 
-  memset(&e, 0, sizeof(e));
-  e.offset = -1;
-  e.what = "service-removed";
-  snprintf(text[0], sizeof(text[0]), "%.*s", ptr->data[0], (const char *)ptr->data + 1);
-  e.name = text[0];
-  mdns_name_text(browse_name, text[1], sizeof(text[1]));
-  text[1][strlen(text[1]) - strlen(".local")] = '\0';
-  e.type = text[1];
+  service_event(&e, "service-removed", ptr);
   ptr->reported = 0;
   mdns_arch_event(&e);
 }
@@ -1609,17 +1607,5 @@ const struct mdns_counts *
 mdns_sent(void)
 {
   return &counts;
-}
-/*---------------------------------------------------------------------------*/
-uint16_t
-mdns_found_count(void)
-{
-  struct cached *ptr = NULL;
-  uint16_t n = 0;
-
-  while((ptr = cache_find(browse_name, MDNS_TYPE_PTR, ptr)) != NULL) {
-    n += ptr->reported;
-  }
-  return n;
 }
 /*---------------------------------------------------------------------------*/

@@ -163,7 +163,5 @@ void mdns_receive(const uint8_t *data, uint16_t len, const uint8_t *address, uin
                   uint32_t now);
 void mdns_stop(uint32_t now);
 const struct mdns_counts *mdns_sent(void);
-/* Services of the browsed type found and not gone */
-uint16_t mdns_found_count(void);
 
 #endif /* MDNS_H_ */

@@ -10,8 +10,7 @@
  *                              rdata_h target_h port; or ERR offset
  *   init host_h seed addr_h [addr_h]   publish instance_h type port [txt_h ...]
  *   browse type    start t    poll t    stop t    recv t port addr_h data_h
- *   deadline                -> D t | D none      sent -> C kind packets bytes (per kind)
- *   found                   -> F count
+ *   deadline                -> D t | D none
  * While a command runs, what the engine does is printed as it happens:
  *   S dest_h port data_h    (dest "-": the group ff02::fb)
  *   E what key=h ...        (the event's fields, values in hex)
@@ -198,13 +197,6 @@ main(void)
       } else {
         printf("D none\n");
       }
-    } else if(strcmp(argv[0], "sent") == 0) {
-      for(i = 0; i < MDNS_SENT_KINDS; i++) {
-        printf("C %s %lu %lu\n", mdns_sent_names[i], (unsigned long)mdns_sent()->packets[i],
-               (unsigned long)mdns_sent()->bytes[i]);
-      }
-    } else if(strcmp(argv[0], "found") == 0) {
-      printf("F %u\n", mdns_found_count());
     } else {
       printf("ERR unknown command %s\n", argv[0]);
     }
