@@ -15,8 +15,8 @@ from __future__ import annotations
 import fcntl
 import importlib.util
 import json
-import re
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -281,3 +281,45 @@ def load_python_module(name: str, path: Path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+class ZeroconfPeer:
+    """python-zeroconf on a native node's tun0, in its namespace
+    (nodes/xmpp-sensor/tests/zeroconf_peer.py: `browse TYPE` or `publish INSTANCE TYPE PORT
+    [k=v ...]`); what it resolves is read as it comes. `with ZeroconfPeer(ns, "browse", t):`"""
+
+    SCRIPT = ROOT / "nodes" / "xmpp-sensor" / "tests" / "zeroconf_peer.py"
+
+    def __init__(self, netns: str, *args: str) -> None:
+        self.argv = ["ip", "netns", "exec", netns, sys.executable, str(self.SCRIPT), "tun0",
+                     *args]
+        self.lines: list[str] = []
+        self.process: subprocess.Popen[str] | None = None
+        self.reader: threading.Thread | None = None
+
+    def __enter__(self) -> ZeroconfPeer:
+        self.process = subprocess.Popen(self.argv, stdout=subprocess.PIPE, text=True)
+        stdout = self.process.stdout
+        assert stdout is not None
+        self.reader = threading.Thread(target=lambda: self.lines.extend(iter(stdout.readline,
+                                                                             "")), daemon=True)
+        self.reader.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.process is not None and self.reader is not None
+        self.process.terminate()
+        self.process.wait(10)
+        self.reader.join(10)
+
+    def services(self) -> list[dict]:
+        """What it resolved so far: {"name", "server", "port", "addresses", "properties"}."""
+        return [json.loads(line)["service"] for line in list(self.lines) if '"service"' in line]
+
+    def wait_for(self, name: str, timeout_s: float = 15.0) -> list[dict]:
+        """Until it has resolved the instance `name` (or the time is up): what it resolved."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and not any(s["name"] == name
+                                                      for s in self.services()):
+            time.sleep(0.1)
+        return self.services()

@@ -27,7 +27,7 @@ from testbed.contiki.build import Target, build_firmware
 from testbed.services.coap_sink import CoapSink
 from testbed.services.deliveries import read_deliveries
 
-from ._native import (APPS, ROOT, CoapMessage, NativeNode, build, coap_client,
+from ._native import (APPS, ROOT, CoapMessage, NativeNode, ZeroconfPeer, build, coap_client,
                       load_python_module, received)
 
 COAP_APP = ROOT / "nodes" / "coap-sensor"
@@ -48,25 +48,10 @@ def binary() -> Path:
 def test_with_node_mdns_the_server_is_found_by_zeroconf_and_answers_there() -> None:
     """NODE_MDNS=1 (lib/mdns): python-zeroconf on tun0 resolves the node's _coap._udp
     instance, and libcoap's coap-client GETs a reading at the address and port it gave."""
-    import json
-    import threading
-
-    peer = ROOT / "nodes" / "xmpp-sensor" / "tests" / "zeroconf_peer.py"
     with NativeNode(build("coap-sensor", NODE_MDNS="1"), {**BASE, "OBSERVE": "null"}) as node:
-        browser = subprocess.Popen(["ip", "netns", "exec", node.netns, sys.executable,
-                                    str(peer), "tun0", "browse", "_coap._udp"],
-                                   stdout=subprocess.PIPE, text=True)
-        lines: list[str] = []
-        reader = threading.Thread(target=lambda: lines.extend(iter(browser.stdout.readline,
-                                                                     "")), daemon=True)
-        reader.start()
-        deadline = time.monotonic() + 15
-        while not any('"service"' in line for line in lines) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        browser.terminate()
-        browser.wait(10)
-        reader.join(10)
-        (service,) = [json.loads(line)["service"] for line in lines if '"service"' in line]
+        with ZeroconfPeer(node.netns, "browse", "_coap._udp") as browser:
+            resolved = browser.wait_for(f"{NAME}._coap._udp.local.")
+        (service,) = resolved
         assert service["name"] == f"{NAME}._coap._udp.local."
         assert service["server"] == f"{NAME}.local." and service["port"] == 5683
         assert str(node.address) in service["addresses"]

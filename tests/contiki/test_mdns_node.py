@@ -10,10 +10,6 @@ zeroconf publishes. The engine's RFC rules are tested on the host driver
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,8 +19,6 @@ import pytest
 
 from testbed.backends import netns
 from tests.contiki import _native as native
-
-PEER = native.ROOT / "nodes" / "xmpp-sensor" / "tests" / "zeroconf_peer.py"
 
 pytestmark = [
     pytest.mark.needs_root,
@@ -37,31 +31,15 @@ def binary() -> Path:
     return native.build("mdns-node")
 
 
-def peer(ns: str, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, str(PEER), "tun0",
-                             *args], stdout=subprocess.PIPE, text=True)
-
-
 def test_zeroconf_and_the_contiki_node_find_each_other(binary: Path) -> None:
     with native.NativeNode(binary, {"NAME": "c1"}) as node:
-        browser = peer(node.netns, "browse", "_presence._tcp")
-        publisher = peer(node.netns, "publish", "z1@z1", "_presence._tcp", "5562", "txtvers=1")
-        lines: list[str] = []
-        reader = threading.Thread(target=lambda: lines.extend(iter(browser.stdout.readline,
-                                                                     "")), daemon=True)
-        reader.start()
-        try:
+        with native.ZeroconfPeer(node.netns, "browse", "_presence._tcp") as browser, \
+                native.ZeroconfPeer(node.netns, "publish", "z1@z1", "_presence._tcp", "5562",
+                                    "txtvers=1"):
             found = wait_for(lambda: [e for e in node.events("mdns")
                                       if e.get("what") == "service"])
-            wait_for(lambda: [line for line in lines if "c1@c1" in line])
-        finally:
-            browser.terminate()
-            publisher.terminate()
-            browser.wait(10)
-            publisher.wait(10)
-            reader.join(10)
+            resolved = browser.wait_for("c1@c1._presence._tcp.local.")
         claimed = [e["name"] for e in node.events("mdns") if e.get("what") == "claimed"]
-    resolved = [json.loads(line)["service"] for line in lines if '"service"' in line]
     (mine,) = [s for s in resolved if s["name"] == "c1@c1._presence._tcp.local."]
     assert mine["server"] == "c1.local." and mine["port"] == 5562
     assert str(native.NODE_ADDRESS) in mine["addresses"]
