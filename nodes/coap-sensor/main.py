@@ -53,7 +53,7 @@ except ImportError:  # pragma: no cover
     hashlib = None
 
 import coap
-import senml
+import reading
 
 # RFC 7252 §4.8 transmission parameters, §4.8.2 derived time
 ACK_TIMEOUT = 2.0
@@ -64,7 +64,10 @@ NON_LIFETIME = 145.0
 OBSERVE_MODULO = 1 << 24  # RFC 7641 §3.4: 24-bit sequence numbers
 STRANDED_LIMIT = 32  # notifications kept per endpoint and resource after its observer was dropped
 
-FORMATS = {"text": coap.TEXT_PLAIN, "senml-cbor": coap.SENML_CBOR}
+# --payload -> the Content-Format it is served as (RFC 7252 §12.3, RFC 8428 §12.3)
+FORMATS = {"text": coap.TEXT_PLAIN, "senml-json": coap.SENML_JSON,
+           "senml-cbor": coap.SENML_CBOR, "xep0323": coap.APPLICATION_XML}
+FORMAT_NAMES = {number: name for name, number in FORMATS.items()}
 # RFC 7252 §5.4.1: critical options this server understands (others -> 4.02 Bad Option)
 KNOWN_CRITICAL = (coap.URI_HOST, coap.URI_PORT,
                   coap.URI_PATH, coap.URI_QUERY, coap.ACCEPT, coap.BLOCK2)
@@ -118,20 +121,8 @@ def emit(event, **fields):
         pass
 
 
-def reading_value(name, sensor, seq, seed):
-    """The value of reading `seq`: 20.0 .. 29.9, a function of (name, sensor, seq, seed) only."""
-    offset = 0
-    for byte in (name + "/" + sensor).encode():
-        offset = (offset * 31 + byte) % 1000
-    return 20 + ((seq * 37 + seed * 11 + offset) % 100) / 10
-
-
 def _hex(data):
     return "".join("%02x" % b for b in data)
-
-
-def text_payload(seq, t, value):
-    return ("seq=%d t=%.3f v=%.1f" % (seq, t, value)).encode()
 
 
 class Observer:
@@ -161,7 +152,7 @@ class SensorServer:
         self.readings = int(config.get("readings", 10))
         self.interval = float(config.get("interval_s", 1.0))
         self.seed = int(config.get("seed", 1))
-        self.format = FORMATS[config.get("format", "text")]
+        self.format = FORMATS[config.get("format", "senml-json")]
         self.observe = config.get("observe")  # "con" | "non" | None
         self.max_age = int(config.get("max_age", 60))
         self.ack_timeout = float(config.get("ack_timeout_s", ACK_TIMEOUT))
@@ -193,15 +184,14 @@ class SensorServer:
         """Produce reading seq + 1 of `sensor`: (seq, t, value); emits the reading event."""
         seq = self.seq.get(sensor, 0) + 1
         self.seq[sensor] = seq
-        value = reading_value(self.name, sensor, seq, self.seed)
+        value = reading.reading_value(self.name, sensor, seq, self.seed)
         t = epoch()
         emit("reading", seq=seq, sensor=sensor, value=value, t=t)
         return seq, t, value
 
     def representation(self, sensor, seq, t, value, content_format):
-        if content_format == coap.SENML_CBOR:
-            return senml.encode_reading(self.name, sensor, seq, t, value)
-        return text_payload(seq, t, value)
+        return reading.encode(FORMAT_NAMES[content_format], self.name, seq, t,
+                              [(sensor, value)])
 
     def etag(self, payload):
         if hashlib is not None:
@@ -289,7 +279,7 @@ class SensorServer:
         content_format = self.format
         if accept is not None:
             content_format = coap.decode_uint(accept)
-            if content_format not in (coap.TEXT_PLAIN, coap.SENML_CBOR):
+            if content_format not in FORMAT_NAMES:
                 return coap.Message(code=coap.NOT_ACCEPTABLE)
         observe = request.option(coap.OBSERVE)
         register = False
@@ -310,7 +300,7 @@ class SensorServer:
             seq = self.seq.get(sensor, 0)
             if register and entry.queue:  # older than what is handed over (module docstring)
                 seq = coap.decode_uint(entry.queue[0].option(coap.OBSERVE)) - 1
-            t, value = epoch(), reading_value(self.name, sensor, seq, self.seed)
+            t, value = epoch(), reading.reading_value(self.name, sensor, seq, self.seed)
         else:
             seq, t, value = self.new_reading(sensor)
         payload = self.representation(sensor, seq, t, value, content_format)

@@ -3,10 +3,11 @@
 Run: `micropython main.py CONFIG.json` (or python3). Config keys: see manifest.toml and
 docs/CONTRACTS.md "Issue 02". Events go to stdout as JSON lines (ready, phase setup, reading,
 queued, dropped, done, reconnect, error, stopped). Modes:
-  message  a <message/> with the XEP-0323-shaped <fields/> payload to `sink` every interval_s
+  message  a <message/> with the reading's payload element (stanzas.payload, in the config's
+           "format": SenML JSON by default) to `sink` every interval_s
   pubsub   an XEP-0060 §7.1 publish of that payload to pubsub_service / pubsub_node
   iq       answer the sink's <iq type='get'><req xmlns='urn:xmpp:iot:sensordata'/></iq> with an
-           iq result carrying <fields/> at once. XEP-0323 §3.1 answers a readout request with
+           iq result carrying the payload at once. XEP-0323 §3.1 answers a readout request with
            <accepted/> and delivers the fields later in <message/>s; the synchronous IQ result is
            a deliberate deviation: one round trip per reading, the cheapest on-demand readout.
 Every session answers XMPP pings (XEP-0199) and any other IQ get/set with service-unavailable
@@ -31,6 +32,7 @@ import stanzas
 from backoff import Backoff
 from client import Closed, ServerTimeout, Session, StreamError
 from outbox import Outbox
+from reading import reading_value
 from sigterm import stop_on_sigterm
 
 
@@ -108,6 +110,7 @@ class Sensor:
         self.interval_s = float(config.get("interval_s", 1.0))
         self.sensors = config.get("sensors") or ["temperature"]
         self.seed = int(config.get("seed", 1))
+        self.payload = config.get("format", "senml-json")  # reading.FORMATS
         self.keepalive_s = float(config.get("keepalive_s", 30.0))
         self.backoff = Backoff(self.name, self.seed, float(config["backoff_base_s"]),
                                float(config["backoff_factor"]), float(config["backoff_cap_s"]))
@@ -130,7 +133,7 @@ class Sensor:
         self.seq += 1
         t = epoch()
         values = [
-            (s, stanzas.reading_value(self.name, s, self.seq, self.seed)) for s in self.sensors
+            (s, reading_value(self.name, s, self.seq, self.seed)) for s in self.sensors
         ]
         return (self.seq, t, values)
 
@@ -156,7 +159,7 @@ class Sensor:
     def transmit(self, reading):
         """Write one reading's stanza to the session (raises Closed if it drops)."""
         seq, t, values = reading
-        payload = stanzas.fields(self.name, seq, t, values)
+        payload = stanzas.payload(self.payload, self.name, seq, t, values)
         if self.serverless:  # XEP-0174: a message to the collector's instance name
             self.send(stanzas.message(self.config["collector"], payload))
         elif self.mode == "message":
@@ -235,8 +238,8 @@ class Sensor:
             reading = self.produce()
             seq, t, values = reading
             try:
-                self.send(stanzas.iq_result(sender, iq_id, stanzas.fields(self.name, seq, t,
-                                                                           values)))
+                self.send(stanzas.iq_result(sender, iq_id, stanzas.payload(
+                    self.payload, self.name, seq, t, values)))
             except StreamError:
                 self.seq -= 1  # never sent: the next readout asks for this reading again
                 raise

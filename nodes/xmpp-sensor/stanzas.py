@@ -1,14 +1,15 @@
 """Stanza builders for the sensor (strings, compact: single quotes, no needless attributes).
 
-The sensor payload is shaped like XEP-0323 (Internet of Things - Sensor Data) <fields/>:
-    <fields xmlns='urn:xmpp:iot:sensordata' seqnr='3'><node nodeId='s1'>
-      <timestamp value='2026-11-26T05:38:45.123Z'><numeric name='temperature' value='22.5'
-      unit='Cel' momentary='true'/></timestamp></node></fields>
-The timestamp carries the node's epoch time to the millisecond, so the sink can compute latency.
+A reading travels as one payload element (`payload`), in the format the run chose
+(reading.py makes the application bytes, the same a CoAP node sends):
+  senml-json  <json xmlns='urn:xmpp:json:0'>[...]</json>  (XEP-0335 JSON container)
+  senml-cbor  <cbor xmlns='urn:xmpp:testbed:payload:0'>base64</cbor>
+  xep0323     <fields xmlns='urn:xmpp:iot:sensordata' seqnr='3'>...</fields>  (XEP-0323)
+  text        <text xmlns='urn:xmpp:testbed:payload:0' n='temperature'>seq=3 t=... v=22.5</text>
+The node's epoch time travels in the payload to the millisecond, so the sink can compute latency.
 """
 
-import time
-
+import reading
 from xmltok import escape
 
 NS_STREAM = "http://etherx.jabber.org/streams"
@@ -19,9 +20,9 @@ NS_BIND = "urn:ietf:params:xml:ns:xmpp-bind"
 NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
 NS_PING = "urn:xmpp:ping"
 NS_PUBSUB = "http://jabber.org/protocol/pubsub"
-NS_SENSORDATA = "urn:xmpp:iot:sensordata"
-
-UNITS = {"temperature": "Cel", "humidity": "%RH", "pressure": "hPa", "light": "lx"}
+NS_SENSORDATA = reading.NS_SENSORDATA
+NS_JSON = "urn:xmpp:json:0"  # XEP-0335
+NS_PAYLOAD = "urn:xmpp:testbed:payload:0"  # the testbed's own: CBOR as base64, text
 
 
 def q(value):
@@ -78,34 +79,26 @@ def presence(to=None):
     return "<presence/>"
 
 
-def iso8601(t):
-    """Epoch seconds -> 'YYYY-MM-DDTHH:MM:SS.mmmZ' (UTC; XEP-0082 DateTime)."""
-    seconds = int(t)
-    ms = int((t - seconds) * 1000)
-    ms = min(ms, 999)
-    tm = time.gmtime(seconds)
-    return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (tm[0], tm[1], tm[2], tm[3], tm[4], tm[5], ms)
+def text_escape(text):
+    """Character data: only & < > need escaping there (the JSON's quotes stay as they are)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-# XEP-0323 §3 (sensor data "fields"), compact: momentary numeric values of one node
-def fields(node_id, seq, t, values):
-    """`values` = [(sensor, value)]."""
-    numerics = "".join(
-        "<numeric name='%s' value='%s' unit='%s' momentary='true'/>"
-        % (q(s), q(v), q(UNITS.get(s, "")))
-        for s, v in values
-    )
-    return (
-        "<fields xmlns='%s' seqnr='%d'><node nodeId='%s'><timestamp value='%s'>%s"
-        "</timestamp></node></fields>"
-        % (
-            NS_SENSORDATA,
-            seq,
-            q(node_id),
-            iso8601(t),
-            numerics,
-        )
-    )
+def payload(fmt, node, seq, t, values):
+    """The payload element of one reading in `fmt` (reading.FORMATS); `values` = [(sensor,
+    value)]."""
+    data = reading.encode(fmt, node, seq, t, values)
+    if fmt == "senml-json":
+        return "<json xmlns='%s'>%s</json>" % (NS_JSON, text_escape(data.decode()))
+    if fmt == "senml-cbor":
+        import binascii  # here: a port without it still sends the other formats
+
+        b64 = binascii.b2a_base64(data).strip().decode()
+        return "<cbor xmlns='%s'>%s</cbor>" % (NS_PAYLOAD, b64)
+    if fmt == "text":
+        return "<text xmlns='%s' n='%s'>%s</text>" % (NS_PAYLOAD, q(values[0][0]),
+                                                      text_escape(data.decode()))
+    return data.decode()  # xep0323: the element itself
 
 
 # RFC 6121 §5: a message carrying the payload to the sink
@@ -137,15 +130,3 @@ def iq_error_unavailable(to, iq_id):
         "<iq type='error'%s id='%s'><error type='cancel'>"
         "<service-unavailable xmlns='%s'/></error></iq>" % (to_attr, q(iq_id), NS_STANZAS)
     )
-
-
-def reading_value(name, sensor, seq, seed):
-    """The value a node reports: deterministic in (name, sensor, seq, seed) so sinks can check it.
-
-    20.0 + (a small hash of the inputs mod 100) / 10, one decimal: 20.0 .. 29.9.
-    """
-    h = seed * 1000003
-    for c in (name + "/" + sensor).encode():
-        h = (h * 31 + c) % 1000000007
-    h = (h + seq * 7919) % 1000000007
-    return (200 + h % 100) / 10

@@ -1,18 +1,16 @@
 """CoAP messages as the analysis sees them on the air: type, code, token, Observe, reading seq.
 
 What it is: a lean parser of one CoAP message (RFC 7252 §3) that tells what the message is
-for (request, response, notification, empty ACK/RST) and which reading it carries (the
-sensor firmware's text payload "seq=<n> ..." or a SenML CBOR pack holding {n: "seq", v: n}).
+for (request, response, notification, empty ACK/RST); which reading a payload carries is
+readings.reading_seq's to say.
 What it is not: a CoAP stack (aiocoap in the sinks is) nor a validator of option semantics.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from enum import IntEnum
 
-import cbor2
 
 from testbed.errors import FrameError
 
@@ -115,27 +113,3 @@ def _extended(data: bytes, nibble: int, pos: int, start: int) -> tuple[int, int]
     if nibble == 14 and pos + 1 < len(data):
         return ((data[pos] << 8) | data[pos + 1]) + 269, pos + 2
     raise FrameError(f"offset {start}: CoAP option header reserved or truncated")
-
-
-_TEXT_SEQ = re.compile(rb"(?:^|\s)seq=(\d+)")
-#: SenML CBOR labels, RFC 8428 §6: n = 0 (name), v = 2 (value)
-SENML_NAME = 0
-SENML_VALUE = 2
-
-
-def reading_seq(payload: bytes) -> int | None:
-    """The reading sequence number a sensor payload carries (text or SenML CBOR), or None."""
-    match = _TEXT_SEQ.search(payload)
-    if match:
-        return int(match[1])
-    if not payload or payload[0] & 0xE0 != 0x80:  # a CBOR array (major type 4), RFC 8949 §3.1
-        return None
-    try:
-        pack = cbor2.loads(payload)
-    except (ValueError, EOFError, cbor2.CBORDecodeError):
-        return None
-    for record in pack if isinstance(pack, list) else ():
-        if isinstance(record, dict) and record.get(SENML_NAME) == "seq":
-            value = record.get(SENML_VALUE)
-            return value if isinstance(value, int) else None
-    return None

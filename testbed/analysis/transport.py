@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from testbed.errors import FrameError
 from testbed.analysis import coap, tls, xmpp
 from testbed.analysis.datagrams import Datagram
+from testbed.analysis.readings import reading_seq
 from testbed.analysis.layers import ICMPV6, IPV6_HEADER_LENGTH, TCP, UDP, UDP_HEADER_LENGTH, Layer
 
 SETUP = "setup"
@@ -239,7 +240,7 @@ class Transport:
             if seen in self._coap_seen:
                 self.retransmissions += 1
             self._coap_seen.add(seen)
-        seq = coap.reading_seq(msg.payload) if not msg.is_request else None
+        seq = reading_seq(msg.payload) if not msg.is_request else None
         purpose = msg.purpose
         if msg.type is coap.CoapType.ACK and (back, msg.message_id) in self._registrations:
             tag = Tag(purpose, (SETUP,))  # RFC 7641 §3.1: the registration's own response

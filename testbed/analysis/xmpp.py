@@ -7,8 +7,8 @@ each first-level child of the stream (features, SASL, stanzas), whitespace keepa
 one element (named "#tls") per TLS record (tls.py), `record` its content type.
 Each has a purpose (xmpp-stream, xmpp-tls, xmpp-sasl, xmpp-bind, xmpp-presence,
 xmpp-message, xmpp-pubsub, xmpp-iq, xmpp-keepalive, xmpp-other), the reading it carries
-(`seqnr` of XEP-0323 <fields>) and its stanza id. What it is not: an XML parser (no
-entity or namespace resolution; the sensors' stanzas need none).
+(readings.reading_seq: SenML, XEP-0323 seqnr, text) and its stanza id. What it is not: an
+XML parser (no entity or namespace resolution; the sensors' stanzas need none).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 
 from testbed.analysis import tls
+from testbed.analysis.readings import reading_seq
 
 XMPP_CLIENT_PORT = 5222
 XMPP_LINK_LOCAL_PORT = 5562  # XEP-0174 §4.1: serverless streams (IANA "presence")
@@ -24,7 +25,6 @@ XMPP_LINK_LOCAL_PORT = 5562  # XEP-0174 §4.1: serverless streams (IANA "presenc
 XMPP_PORTS = (XMPP_CLIENT_PORT, XMPP_LINK_LOCAL_PORT)
 
 _NAME = re.compile(rb"<\s*/?\s*([A-Za-z_][\w.:-]*)")
-_SEQNR = re.compile(rb"""\sseqnr\s*=\s*["'](\d+)["']""")
 _ID = re.compile(rb"""^<[^>]*?\sid\s*=\s*["']([^"']*)["']""")
 _SASL = {b"auth", b"challenge", b"response", b"success", b"failure", b"abort"}
 
@@ -65,10 +65,10 @@ def _classify(name: bytes, body: bytes) -> str:
 def _element(data: bytes, start: int, end: int, name: bytes, purpose: str | None = None
              ) -> Element:
     body = data[start:end]
-    seqnr = _SEQNR.search(body)
+    seqnr = reading_seq(body)
     ident = _ID.search(body)
     return Element(start, end, purpose or _classify(name, body), name.decode("ascii", "replace"),
-                   int(seqnr[1]) if seqnr else None,
+                   seqnr,
                    ident[1].decode("utf-8", "replace") if ident else None)
 
 

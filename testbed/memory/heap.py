@@ -41,24 +41,24 @@ class AppCodec:
     encode: str
 
 
-# One CoAP Observe notification (RFC 7641 §4.2) carrying a SenML-CBOR reading, as
-# CoapSensor.notify builds it (the ETag is fixed here: main.py hashes the payload with hashlib).
+# One CoAP Observe notification (RFC 7641 §4.2) carrying a SenML JSON reading (the default
+# payload), as CoapSensor.notify builds it (the ETag is fixed here: main.py hashes the payload).
 COAP = AppCodec(
-    app="coap-sensor", modules=("senml", "coap"),
+    app="coap-sensor", modules=("reading", "coap"),
     encode=(
         "wire = coap.encode(coap.Message(coap.CON, coap.CONTENT, 1, b'\\x5a\\x01', "
         "[(coap.ETAG, b'\\x01\\x02\\x03\\x04'), (coap.OBSERVE, coap.encode_uint(3)), "
-        "(coap.CONTENT_FORMAT, coap.encode_uint(coap.SENML_CBOR)), "
+        "(coap.CONTENT_FORMAT, coap.encode_uint(coap.SENML_JSON)), "
         "(coap.MAX_AGE, coap.encode_uint(60))], "
-        "senml.encode_reading('n1', 'temperature', 3, 1764000000, 22.5)))"
+        "reading.senml_json('n1', 3, 1764000000, [('temperature', 22.5)])))"
     ),
 )
-# One XEP-0323 <fields/> reading in an RFC 6121 <message/>, as the sensor's message variant.
+# The same reading in its XEP-0335 element in an RFC 6121 <message/>, as the message variant.
 XMPP = AppCodec(
-    app="xmpp-sensor", modules=("xmltok", "stanzas"),
+    app="xmpp-sensor", modules=("xmltok", "reading", "stanzas"),
     encode=(
         "wire = stanzas.message('sink@cloud.test', "
-        "stanzas.fields('n1', 3, 1764000000, [('temperature', 22.5)])).encode()"
+        "stanzas.payload('senml-json', 'n1', 3, 1764000000, [('temperature', 22.5)])).encode()"
     ),
 )
 CODECS: dict[str, AppCodec] = {c.app: c for c in (COAP, XMPP)}

@@ -20,21 +20,18 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import re
 import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from enum import StrEnum
 from ipaddress import IPv6Address, ip_address
 from pathlib import Path
 from typing import Any, TextIO
 
-import cbor2
-
 from testbed.errors import TestbedError
 from testbed.backends.processes import dies_with_parent, stop_process
+from testbed.services.payload import FORMAT_OF_CONTENT, Reading, parse
 
 COAP_PORT = 5683  # RFC 7252 §6.1
 READY_TIMEOUT_S = 15.0
@@ -45,10 +42,6 @@ GRACE_S = 30.0  # after the last expected reading, how long a sink keeps waiting
 # full-jitter backoff between attempts
 SILENT_INTERVALS = 5
 REREGISTER_BASE_S, REREGISTER_CAP_S = 1.0, 15.0
-TEXT_PLAIN, SENML_CBOR = 0, 112  # RFC 7252 §12.3, RFC 8428 §12.3
-# RFC 8428 §6: CBOR labels
-BN, BT, N, V, T = -2, -3, 0, 2, 6
-TEXT_READING = re.compile(r"^seq=(\d+) t=(-?[\d.]+) v=(-?[\d.]+)$")
 
 
 class CoapSinkError(TestbedError):
@@ -61,56 +54,16 @@ class SinkMode(StrEnum):
     OBSERVE_NON = "observe-non"
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """What one CoAP response carried: sequence number, node time, value."""
-
-    seq: int
-    t: float
-    value: float
-
-
-def parse_text(payload: bytes) -> Reading:
-    """`seq=<n> t=<epoch> v=<value>` (the coap-sensor's text/plain representation)."""
-    match = TEXT_READING.match(payload.decode("utf-8", errors="replace").strip())
-    if match is None:
-        raise ValueError(f"not a text reading: {payload[:60]!r}")
-    return Reading(int(match[1]), float(match[2]), float(match[3]))
-
-
-# RFC 8428 §4.6: resolve base name/time; the pack holds the measurement and a "seq" record
-def parse_senml(payload: bytes, sensor: str) -> Reading:
-    try:
-        pack = cbor2.loads(payload)
-    except cbor2.CBORError as error:  # not a ValueError in cbor2
-        raise ValueError(f"not CBOR: {error}") from error
-    if not isinstance(pack, list) or not all(isinstance(r, dict) for r in pack):
-        raise ValueError("SenML pack is not an array of maps")
-    base_name, base_time = "", 0.0
-    seq = value = t = None
-    try:
-        for record in pack:
-            base_name = record.get(BN, base_name)
-            base_time = record.get(BT, base_time)
-            name = base_name + record.get(N, "")
-            leaf = name.rsplit("/", 1)[-1]  # the name below the node's base name
-            if leaf == "seq":
-                seq = int(record[V])
-            elif leaf == sensor and V in record:
-                value = float(record[V])
-                t = float(base_time + record.get(T, 0.0))
-    # a name or time of another CBOR type (a list has no rsplit), a number beyond float
-    except (KeyError, TypeError, AttributeError, OverflowError) as error:
-        raise ValueError(f"malformed SenML record: {error!r}") from error
-    if seq is None or value is None or t is None:
-        raise ValueError(f"SenML pack lacks seq or {sensor}: {pack!r}")
-    return Reading(seq, t, value)
-
-
 def parse_reading(payload: bytes, content_format: int | None, sensor: str) -> Reading:
-    if content_format == SENML_CBOR:
-        return parse_senml(payload, sensor)
-    return parse_text(payload)
+    """The reading of `sensor` in a response's payload (any format of services/payload.py;
+    no Content-Format: text/plain, RFC 7252 §5.10.3)."""
+    fmt = FORMAT_OF_CONTENT.get(content_format or 0)
+    if fmt is None:
+        raise ValueError(f"unknown Content-Format {content_format}")
+    readings = [r for r in parse(fmt, payload, sensor=sensor) if r.sensor == sensor]
+    if not readings:
+        raise ValueError(f"no {sensor} reading in the payload")
+    return readings[0]
 
 
 # --- the sink process ---------------------------------------------------------------------
@@ -136,6 +89,8 @@ class Deliveries:
             return
         record = {"node": node, "seq": reading.seq, "sensor": self.sensor,
                   "value": reading.value, "t_node": reading.t, "t_sink": t_sink}
+        if reading.node is not None and reading.node != node:  # the payload names another
+            record["claimed_node"] = reading.node
         if t_request is not None:  # GET mode: the response time includes any queueing
             record["t_request"] = t_request
         self.out.write(json.dumps(record) + "\n")

@@ -1,13 +1,14 @@
 """The XMPP sink: a slixmpp client in the cloud that receives every reading (ground truth).
 
 `python -m testbed.services.xmpp_sink CONFIG.json` logs in as sink@domain and, per mode:
-  message  records each <message/> carrying an XEP-0323-shaped <fields/> payload;
+  message  records each <message/> carrying a reading's payload element (services/payload.py:
+           SenML JSON, SenML CBOR, XEP-0323 <fields/> or text);
   pubsub   creates each sensor's node on pubsub.<domain> with publish_model "open" (XEP-0060
            §8.1.3; the sink is the pubsub service's admin, see prosody.py), subscribes to it
            (§6.1) and records the event notifications (§7.1.2.1);
   iq       waits for each sensor's presence, then every interval_s sends
            <iq type='get'><req xmlns='urn:xmpp:iot:sensordata' seqnr='N' momentary='true'/></iq>
-           to its full JID, `readings` times, and records the <fields/> in the result.
+           to its full JID, `readings` times, and records the payload in the result.
 It prints READY once it can receive (pubsub: after every node exists and is subscribed), DONE
 when it has finished polling (iq), and writes one JSONL line per reading it got:
   {"node": "s1", "seq": 3, "sensor": "temperature", "value": 22.5, "t_node": ..., "t_sink": ...}
@@ -20,7 +21,6 @@ certificate prosody made (`cafile`), host name included. Without TLS, plaintext 
 from __future__ import annotations
 
 import asyncio
-import calendar
 import contextlib
 import json
 import logging
@@ -40,9 +40,10 @@ from typing import IO, Any
 from testbed.errors import TestbedError
 from testbed.backends.processes import dies_with_parent, stop_process
 from testbed.jsonlines import read_json_lines
+from testbed.services.payload import ELEMENTS as PAYLOAD_ELEMENTS
+from testbed.services.payload import find_element, parse_element
 
 NS_SENSORDATA = "urn:xmpp:iot:sensordata"
-FIELDS = f"{{{NS_SENSORDATA}}}fields"
 READY_TIMEOUT_S = 30.0
 IQ_TIMEOUT_S = 30.0
 READOUT_ATTEMPTS = 4  # iq mode: tries of one readout before it counts as lost (issue 06)
@@ -55,51 +56,38 @@ class SinkError(TestbedError):
 # reading the payload ----------------------------------------------------------------------
 
 
-def parse_timestamp(value: str) -> float:
-    """XEP-0082 DateTime 'YYYY-MM-DDTHH:MM:SS[.mmm]Z' -> epoch seconds."""
-    value = value.rstrip("Z")
-    whole, _, fraction = value.partition(".")
-    seconds = calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S"))
-    return seconds + (float("0." + fraction) if fraction else 0.0)
-
-
-def deliveries_from_fields(fields: ET.Element, t_sink: float, *, sender: str | None = None,
-                           t_request: float | None = None) -> Iterator[dict[str, Any]]:
-    """One delivery record per <numeric/> in an XEP-0323 <fields/> element.
+def deliveries_from_payload(element: ET.Element, t_sink: float, *, sender: str | None = None,
+                            t_request: float | None = None) -> Iterator[dict[str, Any]]:
+    """One delivery record per reading in a payload element (services/payload.py).
 
     `sender` is who the server says sent it (the authenticated JID's local part, or the
-    pubsub node's owner): a payload claiming another nodeId is recorded under the sender,
+    pubsub node's owner): a payload claiming another node is recorded under the sender,
     with the claim, so a mix-up cannot pass for a delivery."""
-    seq = int(fields.get("seqnr", "-1"))
-    for node in fields.findall(f"{{{NS_SENSORDATA}}}node"):
-        claimed = node.get("nodeId")
-        for stamp in node.findall(f"{{{NS_SENSORDATA}}}timestamp"):
-            t_node = parse_timestamp(stamp.get("value", ""))
-            for numeric in stamp.findall(f"{{{NS_SENSORDATA}}}numeric"):
-                record = {
-                    "node": sender or claimed,
-                    "seq": seq,
-                    "sensor": numeric.get("name"),
-                    "value": float(numeric.get("value", "nan")),
-                    "t_node": t_node,
-                    "t_sink": t_sink,
-                }
-                if sender is not None and claimed != sender:
-                    record["claimed_node"] = claimed
-                if t_request is not None:
-                    record["t_request"] = t_request
-                yield record
+    for reading in parse_element(element):
+        record = {
+            "node": sender or reading.node,
+            "seq": reading.seq,
+            "sensor": reading.sensor,
+            "value": reading.value,
+            "t_node": reading.t,
+            "t_sink": t_sink,
+        }
+        if sender is not None and reading.node is not None and reading.node != sender:
+            record["claimed_node"] = reading.node
+        if t_request is not None:
+            record["t_request"] = t_request
+        yield record
 
 
-def write_deliveries(out: IO[str], fields: ET.Element, t_sink: float, *, sender: str | None,
+def write_deliveries(out: IO[str], element: ET.Element, t_sink: float, *, sender: str | None,
                      t_request: float | None = None, via: str | None = None) -> int:
     """Append the stanza's delivery records to `out`; return how many.
 
-    A malformed <fields/> (a seqnr, timestamp or value that does not parse) is one warning
+    A malformed payload (a sequence number, time or value that does not parse) is one warning
     line naming the sender, and none of its records: a half-recorded stanza would pass for a
     partial delivery, and an exception here only reached slixmpp's traceback log."""
     try:
-        records = list(deliveries_from_fields(fields, t_sink, sender=sender, t_request=t_request))
+        records = list(deliveries_from_payload(element, t_sink, sender=sender, t_request=t_request))
     except ValueError as exc:
         logging.warning("%s: malformed sensor data, not recorded: %s", sender or "?", exc)
         return 0
@@ -122,11 +110,12 @@ def run_sink(config: dict[str, Any]) -> None:
     domain = config["domain"]
     out = open(config["deliveries"], "a", buffering=1)  # noqa: SIM115 - lives as long as the process
 
-    def record(fields: ET.Element | None, sender: str | None,
+    def record(parent: ET.Element, sender: str | None,
                t_request: float | None = None) -> None:
-        if fields is None:
+        element = find_element(parent)
+        if element is None:
             return
-        write_deliveries(out, fields, time.time(), sender=sender, t_request=t_request)
+        write_deliveries(out, element, time.time(), sender=sender, t_request=t_request)
 
     xmpp = slixmpp.ClientXMPP(f"{config.get('user', 'sink')}@{domain}/sink", config["password"])
     xmpp.register_plugin("xep_0030")
@@ -150,12 +139,12 @@ def run_sink(config: dict[str, Any]) -> None:
     done = asyncio.Event()
 
     def on_message(msg: Any) -> None:
-        record(msg.xml.find(FIELDS), msg["from"].user)
+        record(msg.xml, msg["from"].user)
 
     def on_publish(msg: Any) -> None:
         items = msg["pubsub_event"]["items"]
         owner = str(items["node"]).rsplit("/", 1)[-1]  # sensors/<name>: only <name> publishes
-        record(items["item"].xml.find(FIELDS), owner)
+        record(items["item"].xml, owner)
 
     def on_presence(presence: Any) -> None:
         name = by_jid.get(str(presence["from"]))
@@ -168,7 +157,7 @@ def run_sink(config: dict[str, Any]) -> None:
         """Every readout result, also one that comes after its wait timed out (a congested
         path): the sensor sent that reading and the sink got it, so it counts."""
         if iq["type"] == "result":
-            record(iq.xml.find(FIELDS), iq["from"].user, asked.pop(iq["id"], None))
+            record(iq.xml, iq["from"].user, asked.pop(iq["id"], None))
 
     def on_unavailable(presence: Any) -> None:  # RFC 6121 §4.6.3: the sensor went offline
         name = by_jid.get(str(presence["from"]))
@@ -244,12 +233,13 @@ def run_sink(config: dict[str, Any]) -> None:
     xmpp.add_event_handler("session_start", on_session_start)
     xmpp.add_event_handler("failed_all_auth", on_failure)
     # slixmpp's "message" event only fires for messages with a <body/>: match the payload instead
-    xmpp.register_handler(
-        Callback("sensor data", MatchXPath(f"{{jabber:client}}message/{FIELDS}"), on_message)
-    )
-    xmpp.register_handler(
-        Callback("sensor readout", MatchXPath(f"{{jabber:client}}iq/{FIELDS}"), on_readout)
-    )
+    for tag in PAYLOAD_ELEMENTS:  # one handler per payload format (services/payload.py)
+        xmpp.register_handler(
+            Callback(f"sensor data {tag}", MatchXPath(f"{{jabber:client}}message/{tag}"),
+                     on_message))
+        xmpp.register_handler(
+            Callback(f"sensor readout {tag}", MatchXPath(f"{{jabber:client}}iq/{tag}"),
+                     on_readout))
     xmpp.add_event_handler("pubsub_publish", on_publish)
     xmpp.add_event_handler("presence_available", on_presence)
     xmpp.add_event_handler("presence_unavailable", on_unavailable)

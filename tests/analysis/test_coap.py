@@ -44,15 +44,6 @@ def test_extended_option_lengths() -> None:
     assert coap.parse(message).uri_path == long_path
 
 
-def test_reading_seq_from_text_and_senml() -> None:
-    assert coap.reading_seq(b"seq=42 t=1795673087.292 v=20.7") == 42
-    pack = cbor2.dumps([{-2: "s1/", -3: 1795673087.3, 0: "temperature", 1: "Cel", 2: 20.7},
-                        {0: "seq", 2: 300}])
-    assert coap.reading_seq(pack) == 300
-    assert coap.reading_seq(b"temperature 20.7") is None
-    assert coap.reading_seq(b"\x82garbage") is None
-
-
 @pytest.mark.parametrize(("data", "offset"), [
     (b"\x40\x01", 2), (b"\x80\x01\x00\x00", 0), (b"\x4f\x01\x00\x00", 0),
     (b"\x40\x01\x00\x00\xbf", 4),

@@ -3,8 +3,8 @@ Python node apps' own functions, byte for byte.
 
 The C side is the real code, built with the host gcc into a small driver
 (nodes/contiki/common/tests/reading-driver.c, no Contiki needed: the Linux-hosted branches);
-the Python side is imported from nodes/coap-sensor and nodes/xmpp-sensor, so a change to
-either app's reading_value, payloads or emit() shows up here as a difference.
+the Python side is imported from nodes/common/reading.py (both apps' payloads and values) and
+the apps' main.py (emit), so a change to either shows up here as a difference.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -42,8 +43,7 @@ def _load(name: str, path: Path):
 
 
 coap_main = _load("coap_sensor_main", COAP_APP / "main.py")
-coap_senml = _load("coap_sensor_senml", COAP_APP / "senml.py")
-xmpp_stanzas = _load("xmpp_sensor_stanzas", XMPP_APP / "stanzas.py")
+node_reading = _load("node_reading", ROOT / "nodes" / "common" / "reading.py")
 xmpp_main = _load("xmpp_sensor_main", XMPP_APP / "main.py")
 
 
@@ -129,37 +129,38 @@ def tenths_of(value: float) -> int:
 
 @settings(max_examples=300)
 @given(names, texts, seqs, seeds)
-def test_coap_value_is_the_python_apps(driver, name, sensor, seq, seed):
-    expected = coap_main.reading_value(name, sensor, seq, seed)
-    assert int(driver.ask("coap", hexed(name), hexed(sensor), seq, seed)) == tenths_of(expected)
+def test_value_is_the_python_apps(driver, name, sensor, seq, seed):
+    expected = node_reading.reading_value(name, sensor, seq, seed)
+    assert int(driver.ask("value", hexed(name), hexed(sensor), seq, seed)) == tenths_of(expected)
+
+
+def test_values_stay_in_range(driver):
+    values = [int(driver.ask("value", hexed("s1"), hexed("temperature"), s, 1)) for s in range(50)]
+    assert all(200 <= v <= 299 for v in values) and len(set(values)) > 10
 
 
 @settings(max_examples=300)
-@given(names, texts, seqs, seeds)
-def test_xmpp_value_is_the_python_apps(driver, name, sensor, seq, seed):
-    expected = xmpp_stanzas.reading_value(name, sensor, seq, seed)
-    assert int(driver.ask("xmpp", hexed(name), hexed(sensor), seq, seed)) == tenths_of(expected)
-
-
-def test_the_two_apps_values_differ_and_stay_in_range(driver):
-    """The apps compute values differently (each C app follows its own); both give 20.0..29.9."""
-    coap = [int(driver.ask("coap", hexed("s1"), hexed("temperature"), s, 1)) for s in range(50)]
-    xmpp = [int(driver.ask("xmpp", hexed("s1"), hexed("temperature"), s, 1)) for s in range(50)]
-    assert coap != xmpp
-    assert all(200 <= v <= 299 for v in coap + xmpp)
+@given(names, texts, seqs, times_ms, st.integers(200, 299) | tenths)
+def test_senml_json_is_the_python_apps(driver, name, sensor, seq, t_ms, value):
+    expected = node_reading.senml_json(name, seq, t_ms / 1000, [(sensor, value / 10)])
+    got = bytes.fromhex(driver.ask("json", hexed(name), hexed(sensor), seq, t_ms, value))
+    assert got == expected
+    pack = json.loads(got)  # and it is JSON an independent decoder reads as the SenML pack
+    assert pack[0]["bn"] == name + "/" and pack[0]["n"] == sensor
+    assert pack[-1] == {"n": "seq", "v": seq}
 
 
 @settings(max_examples=300)
 @given(seqs, times_ms, tenths)
 def test_text_payload_is_the_python_apps(driver, seq, t_ms, value):
-    expected = coap_main.text_payload(seq, t_ms / 1000, value / 10).decode()
+    expected = node_reading.text("n", seq, t_ms / 1000, [("s", value / 10)]).decode()
     assert driver.ask("text", seq, t_ms, value) == expected
 
 
 @settings(max_examples=300)
 @given(names, texts, seqs, times_ms, st.integers(200, 299) | tenths)
 def test_senml_cbor_is_the_python_apps(driver, name, sensor, seq, t_ms, value):
-    expected = coap_senml.encode_reading(name, sensor, seq, t_ms / 1000, value / 10)
+    expected = node_reading.senml_cbor(name, seq, t_ms / 1000, [(sensor, value / 10)])
     got = bytes.fromhex(driver.ask("cbor", hexed(name), hexed(sensor), seq, t_ms, value))
     assert got == expected
     pack = cbor2.loads(got)  # and it is CBOR an independent decoder reads as the SenML pack

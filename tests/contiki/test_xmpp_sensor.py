@@ -4,7 +4,7 @@ End to end: the app built for TARGET=native runs in a fresh network namespace wi
 native tun (tests/contiki/_xmpp_native.py says how tun0 is made with `ip`, since Debian has no
 ifconfig), against a real prosody (testbed.services.prosody) and the project's slixmpp sink
 (testbed.services.xmpp_sink), both in that namespace on fd00::1. The sink must receive every
-reading the node reports, with the values of the Python sensor's stanzas.reading_value and
+reading the node reports, with the values of nodes/common/reading.py reading_value and
 the node's timestamps; dumpcap on tun0 records the TCP stream so the C client's stanzas are
 compared byte for byte with the Python sensor's stanzas.py. Nothing is mocked.
 
@@ -53,6 +53,7 @@ def load(name: str) -> ModuleType:
 
 
 stanzas = load("stanzas")
+reading = load("reading")
 backoff = load("backoff")
 
 
@@ -107,7 +108,7 @@ def assert_every_reading_arrived(events: list[dict[str, Any]], deliveries: list[
     sent = {(e["seq"], e["sensor"]): e for e in events if e["event"] == "reading"}
     assert sorted(seq for seq, _ in sent) == list(range(1, readings + 1))
     for (seq, sensor), event in sent.items():
-        assert event["value"] == stanzas.reading_value("n1", sensor, seq, 1)
+        assert event["value"] == reading.reading_value("n1", sensor, seq, 1)
     got = {(d["seq"], d["sensor"]): d for d in deliveries}
     assert got.keys() == sent.keys(), (deliveries, events)
     for key, d in got.items():
@@ -119,10 +120,11 @@ def assert_every_reading_arrived(events: list[dict[str, Any]], deliveries: list[
 
 
 def expected_payload(event: dict[str, Any]) -> str:
-    """The Python sensor's <fields/> for the reading the C node reported. The event's t has
-    milliseconds; 0.4 ms more keeps stanzas.iso8601's int(fraction * 1000) on that ms."""
-    return stanzas.fields("n1", event["seq"], event["t"] + 0.0004,
-                          [(event["sensor"], event["value"])])
+    """The Python sensor's payload element (the default format, SenML JSON) for the reading the
+    C node reported. The event's t has milliseconds; 0.4 ms more keeps the ms where a float
+    just below it would round or truncate down."""
+    return stanzas.payload("senml-json", "n1", event["seq"], event["t"] + 0.0004,
+                           [(event["sensor"], event["value"])])
 
 
 def assert_python_stanzas(stream: str | None, events: list[dict[str, Any]], mode: str) -> None:
@@ -216,7 +218,7 @@ def test_sensor_waits_for_the_server_with_the_python_backoff(binary: Path,
             time.sleep(0.1)
         assert sorted(d["seq"] for d in sink.read_deliveries()) == [1, 2, 3]
         for d in sink.read_deliveries():
-            assert d["value"] == stanzas.reading_value("n1", "temperature", d["seq"], 7)
+            assert d["value"] == reading.reading_value("n1", "temperature", d["seq"], 7)
         assert passwords["n1"] not in node.output()
 
 
@@ -325,7 +327,7 @@ def test_readings_wait_in_the_outbox_while_the_server_is_gone(binary: Path,
     assert attempts == list(range(1, len(attempts) + 1))  # backoff counts up until it is back
     for e in events:
         if e["event"] == "reading":
-            assert e["value"] == stanzas.reading_value("n1", "temperature", e["seq"], 1)
+            assert e["value"] == reading.reading_value("n1", "temperature", e["seq"], 1)
 
 
 @pytest.mark.slow
@@ -355,7 +357,7 @@ def test_node_answers_ping_unknown_iq_and_readout(binary: Path, tmp_path: Path) 
     answers = json.loads(probe.stdout.strip().splitlines()[-1])
     assert answers["ping_s"] > 0
     assert answers["disco"] == ["cancel", "service-unavailable"]
-    assert answers["fields"] is True
+    assert answers["payload"] == [1]  # the reading it produced for this readout
     assert [e["seq"] for e in node.events("reading")] == [1]
 
 
@@ -457,4 +459,4 @@ def test_pubsub_publishes_survive_a_server_restart(binary: Path, tmp_path: Path)
     assert len([e for e in events if e["event"] == "phase"]) == 2
     assert delivered and 1 in {d["seq"] for d in delivered}
     for d in delivered:
-        assert d["value"] == stanzas.reading_value("n1", "temperature", d["seq"], 1)
+        assert d["value"] == reading.reading_value("n1", "temperature", d["seq"], 1)

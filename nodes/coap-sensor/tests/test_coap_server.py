@@ -152,7 +152,7 @@ def test_con_get_gets_a_piggybacked_reading_with_etag_and_max_age(node, client):
     fields = dict(part.split("=") for part in response.payload.decode().split())
     [reading] = n.events("reading")
     assert int(fields["seq"]) == reading["seq"] == 1
-    assert float(fields["v"]) == reading["value"] == firmware.reading_value("s1", "temperature",
+    assert float(fields["v"]) == reading["value"] == firmware.reading.reading_value("s1", "temperature",
                                                                            1, 1)
     assert abs(float(fields["t"]) - reading["t"]) < 0.001
     # sizes: GET 4 + 1 + (1+7) + (1+11); 2.05: 4 + 1 + ETag 5 + CF 1 + Max-Age 2 + 1 + payload

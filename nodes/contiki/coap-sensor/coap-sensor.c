@@ -63,13 +63,16 @@ configure(void)
 
   node_config_load(&node);
   config.node = &node;
-  format = node_config_string("FORMAT", "text");
+  format = node_config_string("FORMAT", "senml-json");
   if(strcmp(format, "text") == 0) {
     config.content_format = RES_SENSORS_TEXT_PLAIN;
+  } else if(strcmp(format, "senml-json") == 0) {
+    config.content_format = RES_SENSORS_SENML_JSON;
   } else if(strcmp(format, "senml-cbor") == 0) {
     config.content_format = RES_SENSORS_SENML_CBOR;
   } else {
-    refuse("TESTBED_FORMAT: expected text or senml-cbor");
+    refuse("TESTBED_FORMAT: expected senml-json, senml-cbor or text "
+           "(the C coap-sensor writes no XEP-0323 XML)");
     return -1;
   }
   /* the manifest's default is "con"; unset, empty, "null" or "none" means GET mode as the

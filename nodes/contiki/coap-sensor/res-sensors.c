@@ -167,7 +167,7 @@ recent_add(const coap_message_t *request, const struct sensor *s, uint32_t seq, 
 static int
 value_of(const struct sensor *s, uint32_t seq)
 {
-  return reading_value_coap(config->node->name, s->name, seq, config->node->seed);
+  return reading_value(config->node->name, s->name, seq, config->node->seed);
 }
 /*---------------------------------------------------------------------------*/
 /* main.py new_reading: reading seq + 1, its "reading" event */
@@ -253,7 +253,8 @@ sensor_get(coap_message_t *request, coap_message_t *response,
     return;
   }
   if(!notifying && coap_get_header_accept(request, &accept)) {
-    if(accept != RES_SENSORS_TEXT_PLAIN && accept != RES_SENSORS_SENML_CBOR) {
+    if(accept != RES_SENSORS_TEXT_PLAIN && accept != RES_SENSORS_SENML_JSON
+       && accept != RES_SENSORS_SENML_CBOR) {
       coap_set_status_code(response, NOT_ACCEPTABLE_4_06);
       return;
     }
@@ -291,6 +292,11 @@ sensor_get(coap_message_t *request, coap_message_t *response,
   if(content_format == RES_SENSORS_SENML_CBOR) {
     len = reading_senml_cbor(buffer, preferred_size, config->node->name, s->name, seq, t_ms,
                              value_of(s, seq));
+  } else if(content_format == RES_SENSORS_SENML_JSON) {
+    const char *names[1] = { s->name };
+    int tenths[1] = { value_of(s, seq) };
+    len = reading_senml_json((char *)buffer, preferred_size, config->node->name, names, tenths,
+                             1, seq, t_ms);
   } else {
     len = reading_text((char *)buffer, preferred_size, seq, t_ms, value_of(s, seq));
   }

@@ -18,6 +18,7 @@
 /* RFC 7252 §12.3, RFC 6690, RFC 8428 §12.3 */
 #define RES_SENSORS_TEXT_PLAIN 0
 #define RES_SENSORS_LINK_FORMAT 40
+#define RES_SENSORS_SENML_JSON 110
 #define RES_SENSORS_SENML_CBOR 112
 
 enum res_sensors_observe {

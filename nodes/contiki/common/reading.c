@@ -29,24 +29,12 @@ py_mod(int64_t a, int64_t b)
 } while(0)
 /*---------------------------------------------------------------------------*/
 int
-reading_value_coap(const char *name, const char *sensor, uint32_t seq, int32_t seed)
+reading_value(const char *name, const char *sensor, uint32_t seq, int32_t seed)
 {
   int64_t offset = 0;
 
   FOR_EACH_BYTE(name, sensor, byte, offset = (offset * 31 + byte) % 1000);
   return 200 + (int)py_mod((int64_t)seq * 37 + (int64_t)seed * 11 + offset, 100);
-}
-/*---------------------------------------------------------------------------*/
-int
-reading_value_xmpp(const char *name, const char *sensor, uint32_t seq, int32_t seed)
-{
-  const int64_t prime = 1000000007;
-  /* |seed * 1000003| < 2^51: h * 31 + byte fits in 64 bits on the first step too */
-  int64_t h = (int64_t)seed * 1000003;
-
-  FOR_EACH_BYTE(name, sensor, byte, h = py_mod(h * 31 + byte, prime));
-  h = py_mod(h + (int64_t)seq * 7919, prime);
-  return 200 + (int)(h % 100);
 }
 /*---------------------------------------------------------------------------*/
 static int
@@ -117,7 +105,7 @@ reading_text(char *buf, size_t size, uint32_t seq, uint64_t t_ms, int tenths)
   return fitted(snprintf(buf, size, "seq=%lu t=%s v=%s", (unsigned long)seq, t, v), size);
 }
 /*---------------------------------------------------------------------------*/
-/* RFC 8428 §12.1 units, as senml.py UNITS */
+/* RFC 8428 §12.1 units, as reading.py UNITS */
 static const char *const units[][2] = {
   { "temperature", "Cel" },
   { "humidity", "%RH" },
@@ -136,6 +124,90 @@ reading_senml_unit(const char *sensor)
     }
   }
   return NULL;
+}
+/*---------------------------------------------------------------------------*/
+/* A text writer that counts what did not fit instead of checking every call. */
+struct json {
+  char *buf;
+  size_t size;
+  size_t len;
+};
+static void
+json_put(struct json *j, const char *text)
+{
+  for(; *text != '\0'; text++) {
+    if(j->len + 1 < j->size) {
+      j->buf[j->len] = *text;
+    }
+    j->len++;
+  }
+}
+/* RFC 8259 §7, as reading.py _json_string: quote, backslash and control characters escaped */
+static void
+json_string(struct json *j, const char *text, const char *suffix)
+{
+  char esc[8];
+
+  json_put(j, "\"");
+  for(; *text != '\0'; text++) {
+    unsigned char ch = (unsigned char)*text;
+    if(ch == '"' || ch == '\\') {
+      esc[0] = '\\';
+      esc[1] = (char)ch;
+      esc[2] = '\0';
+    } else if(ch < 0x20) {
+      snprintf(esc, sizeof(esc), "\\u%04x", ch);
+    } else {
+      esc[0] = (char)ch;
+      esc[1] = '\0';
+    }
+    json_put(j, esc);
+  }
+  if(suffix != NULL) {
+    json_put(j, suffix);
+  }
+  json_put(j, "\"");
+}
+/*---------------------------------------------------------------------------*/
+int
+reading_senml_json(char *buf, size_t size, const char *name, const char *const *sensors,
+                   const int *tenths, int count, uint32_t seq, uint64_t t_ms)
+{
+  struct json j = { buf, size, 0 };
+  char number[24];
+  const char *unit;
+  int i;
+
+  json_put(&j, "[");
+  for(i = 0; i < count; i++) {
+    json_put(&j, i ? ",{" : "{\"bn\":");
+    if(i == 0) {
+      json_string(&j, name, "/");
+      reading_seconds_fixed3(number, sizeof(number), t_ms);
+      json_put(&j, ",\"bt\":");
+      json_put(&j, number);
+      json_put(&j, ",");
+    }
+    json_put(&j, "\"n\":");
+    json_string(&j, sensors[i], NULL);
+    unit = reading_senml_unit(sensors[i]);
+    if(unit != NULL) {
+      json_put(&j, ",\"u\":");
+      json_string(&j, unit, NULL);
+    }
+    reading_tenths_text(number, sizeof(number), tenths[i]);
+    json_put(&j, ",\"v\":");
+    json_put(&j, number);
+    json_put(&j, "}");
+  }
+  snprintf(number, sizeof(number), "%lu", (unsigned long)seq);
+  json_put(&j, ",{\"n\":\"seq\",\"v\":");
+  json_put(&j, number);
+  json_put(&j, "}]");
+  if(size > 0) {
+    buf[j.len < size ? j.len : size - 1] = '\0';
+  }
+  return j.len < size ? (int)j.len : -1;
 }
 /*---------------------------------------------------------------------------*/
 /* A CBOR writer that counts what did not fit instead of checking every call. */

@@ -44,8 +44,14 @@
 
 #define QUEUE_MAX XMPP_SENSOR_CONF_QUEUE_MAX
 #define NS_SENSORDATA "urn:xmpp:iot:sensordata"
+#define NS_JSON "urn:xmpp:json:0"                 /* XEP-0335 */
+#define NS_PAYLOAD "urn:xmpp:testbed:payload:0"   /* CBOR as base64, text */
+/* A SenML JSON pack of every sensor: 90 bytes for one (reading.h) */
+#define PAYLOAD_MAX (24 + NODE_CONFIG_MAX_SENSORS * 64 + 32)
 
 enum { MODE_MESSAGE, MODE_PUBSUB, MODE_IQ };
+/* nodes/common/reading.py FORMATS */
+enum { FORMAT_SENML_JSON, FORMAT_SENML_CBOR, FORMAT_XEP0323, FORMAT_TEXT };
 
 struct reading {
   uint32_t seq;
@@ -62,6 +68,7 @@ static struct {
   struct node_config node;
   struct xmpp_config xmpp;
   uint8_t mode;
+  uint8_t format;
   const char *sink;
   const char *pubsub_service;
   const char *pubsub_node;
@@ -139,7 +146,7 @@ emit_reading_events(const struct reading *r)
     event_begin(&e, "reading");
     event_uint(&e, "seq", r->seq);
     event_string(&e, "sensor", cfg.node.sensors[i]);
-    event_tenths(&e, "value", reading_value_xmpp(cfg.node.name, cfg.node.sensors[i],
+    event_tenths(&e, "value", reading_value(cfg.node.name, cfg.node.sensors[i],
                                                  r->seq, cfg.node.seed));
     event_ms(&e, "t", r->t_ms);
     event_emit(&e);
@@ -157,21 +164,7 @@ emit_dropped(uint32_t seq)
   event_emit(&e);
 }
 /*---------------------------------------------------------------------------*/
-/* stanzas.py fields(): the XEP-0323-shaped payload of one reading */
-static const char *
-unit(const char *sensor)
-{
-  if(!strcmp(sensor, "temperature")) {
-    return "Cel";
-  } else if(!strcmp(sensor, "humidity")) {
-    return "%RH";
-  } else if(!strcmp(sensor, "pressure")) {
-    return "hPa";
-  } else if(!strcmp(sensor, "light")) {
-    return "lx";
-  }
-  return "";
-}
+/* stanzas.py payload(): one reading's payload element in the configured format */
 /* XEP-0082 DateTime of Unix time in ms: YYYY-MM-DDTHH:MM:SS.mmmZ */
 static void
 iso8601(char *out, size_t size, uint64_t t_ms)
@@ -195,10 +188,10 @@ iso8601(char *out, size_t size, uint64_t t_ms)
            (unsigned long)(rem % 60), (unsigned)(t_ms % 1000));
 }
 static void
-put_fields(const void *arg)
+put_fields(const struct reading *r)
 {
-  const struct reading *r = arg;
   char text[40];
+  const char *unit;
   uint8_t i;
   xmpp_put("<fields xmlns='" NS_SENSORDATA "' seqnr='");
   xmpp_put_uint(r->seq);
@@ -213,14 +206,58 @@ put_fields(const void *arg)
     xmpp_put_escaped(cfg.node.sensors[i]);
     xmpp_put("' value='");
     reading_tenths_text(text, sizeof(text),
-                        reading_value_xmpp(cfg.node.name, cfg.node.sensors[i], r->seq,
-                                           cfg.node.seed));
+                        reading_value(cfg.node.name, cfg.node.sensors[i], r->seq,
+                                      cfg.node.seed));
     xmpp_put(text);
     xmpp_put("' unit='");
-    xmpp_put_escaped(unit(cfg.node.sensors[i]));
+    unit = reading_senml_unit(cfg.node.sensors[i]);
+    xmpp_put_escaped(unit != NULL ? unit : "");
     xmpp_put("' momentary='true'/>");
   }
   xmpp_put("</timestamp></node></fields>");
+}
+static void
+put_payload(const void *arg)
+{
+  const struct reading *r = arg;
+  static char data[PAYLOAD_MAX];
+  int tenths[NODE_CONFIG_MAX_SENSORS];
+  int len;
+  uint8_t i;
+
+  for(i = 0; i < cfg.node.sensor_count; i++) {
+    tenths[i] = reading_value(cfg.node.name, cfg.node.sensors[i], r->seq, cfg.node.seed);
+  }
+  switch(cfg.format) {
+  case FORMAT_XEP0323:
+    put_fields(r);
+    return;
+  case FORMAT_SENML_JSON:
+    len = reading_senml_json(data, sizeof(data), cfg.node.name,
+                             (const char *const *)cfg.node.sensors, tenths,
+                             cfg.node.sensor_count, r->seq, r->t_ms);
+    xmpp_put("<json xmlns='" NS_JSON "'>");
+    xmpp_put_text(len < 0 ? "" : data);
+    xmpp_put("</json>");
+    return;
+  case FORMAT_SENML_CBOR:  /* the first sensor's pack (the Python app packs every sensor) */
+    len = reading_senml_cbor((uint8_t *)data, sizeof(data), cfg.node.name, cfg.node.sensors[0],
+                             r->seq, r->t_ms, tenths[0]);
+    xmpp_put("<cbor xmlns='" NS_PAYLOAD "'>");
+    if(len > 0) {
+      xmpp_put_base64(data, len);
+      xmpp_put_base64_end();
+    }
+    xmpp_put("</cbor>");
+    return;
+  default:
+    len = reading_text(data, sizeof(data), r->seq, r->t_ms, tenths[0]);
+    xmpp_put("<text xmlns='" NS_PAYLOAD "' n='");
+    xmpp_put_escaped(cfg.node.sensors[0]);
+    xmpp_put("'>");
+    xmpp_put_text(len < 0 ? "" : data);
+    xmpp_put("</text>");
+  }
 }
 /*---------------------------------------------------------------------------*/
 /* backoff.py: full jitter in [0, min(cap, base * factor^(k-1))], xorshift32 seeded by
@@ -273,12 +310,12 @@ transmit(const struct reading *r)
   int sent = 0;
 #if XMPP_CONF_WITH_MESSAGE
   if(cfg.mode == MODE_MESSAGE) {
-    sent = xmpp_message_send(cfg.sink, put_fields, r) == 1;
+    sent = xmpp_message_send(cfg.sink, put_payload, r) == 1;
   }
 #endif
 #if XMPP_CONF_WITH_PUBSUB
   if(cfg.mode == MODE_PUBSUB && s.unacked.len < QUEUE_MAX) {
-    sent = xmpp_pubsub_publish(cfg.pubsub_service, cfg.pubsub_node, r->seq, put_fields, r) == 1;
+    sent = xmpp_pubsub_publish(cfg.pubsub_service, cfg.pubsub_node, r->seq, put_payload, r) == 1;
     if(sent) {
       queue_put(&s.unacked, r, QUEUE_MAX, &pushed);
     }
@@ -407,7 +444,7 @@ on_readout(void)
   }
   r.seq = s.seq + 1;
   r.t_ms = events_now_ms();
-  if(xmpp_iq_answer(put_fields, &r) != 1) {
+  if(xmpp_iq_answer(put_payload, &r) != 1) {
     return 0;  /* never sent: the next readout asks for this reading again */
   }
   s.seq = r.seq;
@@ -569,6 +606,18 @@ load_config(void)
   } else {
     snprintf(error, sizeof(error), "sasl '%.24s' is not built in (XMPP_MODULES)", text);
     return error;
+  }
+  text = node_config_string("FORMAT", "senml-json");
+  if(!strcmp(text, "senml-json")) {
+    cfg.format = FORMAT_SENML_JSON;
+  } else if(!strcmp(text, "senml-cbor")) {
+    cfg.format = FORMAT_SENML_CBOR;
+  } else if(!strcmp(text, "xep0323")) {
+    cfg.format = FORMAT_XEP0323;
+  } else if(!strcmp(text, "text")) {
+    cfg.format = FORMAT_TEXT;
+  } else {
+    return "TESTBED_FORMAT: expected senml-json, senml-cbor, xep0323 or text";
   }
   text = node_config_string("MODE", "message");
   if(!strcmp(text, "message") && XMPP_CONF_WITH_MESSAGE) {

@@ -1,7 +1,8 @@
-"""Stanza builders: well-formed XML (ElementTree parses them), the XEP-0323 shape, their sizes."""
+"""Stanza builders: well-formed XML (ElementTree parses them), the payload elements, their sizes."""
 
 from __future__ import annotations
 
+import base64
 import calendar
 import sys
 import time
@@ -13,11 +14,12 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import reading
 import stanzas
 
 T = 1795671609.618  # a node time with milliseconds
 SD = "{urn:xmpp:iot:sensordata}"
-PAYLOAD = stanzas.fields("s1", 3, T, [("temperature", 22.5)])
+PAYLOAD = stanzas.payload("xep0323", "s1", 3, T, [("temperature", 22.5)])
 
 
 def parse(text: str) -> ET.Element:
@@ -42,7 +44,7 @@ def test_fields_payload_has_the_xep_0323_shape() -> None:
 
 @given(st.floats(min_value=0, max_value=4e9))
 def test_timestamp_keeps_the_millisecond(t: float) -> None:
-    text = stanzas.iso8601(t)
+    text = reading.iso8601(t)
     whole, ms = text.rstrip("Z").split(".")
     back = calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S")) + int(ms) / 1000
     assert 0 <= t - back < 0.0011
@@ -62,6 +64,9 @@ def test_every_stanza_is_well_formed() -> None:
         stanzas.publish("pubsub.iot.testbed", "sensors/s1", "3", PAYLOAD, "p3"),
         stanzas.iq_result("sink@iot.testbed/sink", "x1", PAYLOAD),
         stanzas.iq_result("sink@iot.testbed/sink", "x1"),
+        *(stanzas.message("sink@iot.testbed", stanzas.payload(fmt, "s1", 3, T,
+                                                              [("temperature", 22.5)]))
+          for fmt in reading.FORMATS),
         stanzas.iq_error_unavailable("sink@iot.testbed/sink", "x2"),
     ):
         parse(stanza)
@@ -69,7 +74,7 @@ def test_every_stanza_is_well_formed() -> None:
 
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=30))
 def test_untrusted_strings_are_escaped(text: str) -> None:
-    element = parse(stanzas.message(text, stanzas.fields(text, 1, T, [(text, 1.5)])))
+    element = parse(stanzas.message(text, stanzas.payload("xep0323", text, 1, T, [(text, 1.5)])))
     assert element.get("to") == text
     assert element.find(SD + "fields").find(SD + "node").get("nodeId") == text
 
@@ -103,8 +108,18 @@ def test_sizes() -> None:
     assert sizes["message"] - sizes["fields"] == 31 + 10
 
 
-def test_reading_values_are_deterministic_and_plausible() -> None:
-    values = [stanzas.reading_value("s1", "temperature", seq, 1) for seq in range(1, 50)]
-    assert values == [stanzas.reading_value("s1", "temperature", seq, 1) for seq in range(1, 50)]
-    assert all(20.0 <= v <= 29.9 for v in values) and len(set(values)) > 10
-    assert values != [stanzas.reading_value("s2", "temperature", seq, 1) for seq in range(1, 50)]
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=20),
+       st.sampled_from(reading.FORMATS))
+def test_every_payload_element_carries_the_application_bytes(node: str, fmt: str) -> None:
+    """What the element holds, once XML is undone (and base64 for CBOR), is byte for byte
+    what a CoAP node sends for the same reading: the comparison's payloads are equal."""
+    if "\x00" in node or any(ord(c) < 0x20 and c not in "\t\n\r" for c in node):
+        return  # not representable in XML 1.0 at all (RFC 6120 §11.1 forbids them)
+    data = reading.encode(fmt, node, 3, T, [("temperature", 22.5)])
+    element = parse(stanzas.payload(fmt, node, 3, T, [("temperature", 22.5)]))
+    if fmt == "xep0323":
+        assert element.tag == SD + "fields" and parse(data.decode()).attrib == element.attrib
+    elif fmt == "senml-cbor":
+        assert base64.b64decode(element.text) == data
+    else:
+        assert element.text.replace("\r\n", "\n") == data.decode().replace("\r\n", "\n")

@@ -1,8 +1,8 @@
 /*
  * A host-gcc driver of nodes/contiki/common for tests/contiki/test_reading.py: one command a
  * line on stdin, one answer a line on stdout. Strings travel as hex (any byte but NUL).
- *   coap NAME SENSOR SEQ SEED        -> tenths (coap-sensor's reading_value)
- *   xmpp NAME SENSOR SEQ SEED        -> tenths (xmpp-sensor's reading_value)
+ *   value NAME SENSOR SEQ SEED       -> tenths (reading_value)
+ *   json NAME SENSOR SEQ T_MS TENTHS -> the SenML JSON pack of one sensor
  *   text SEQ T_MS TENTHS             -> the text payload
  *   cbor NAME SENSOR SEQ T_MS TENTHS -> the SenML CBOR pack, hex
  *   reading SEQ SENSOR TENTHS T_MS   -> the "reading" event line
@@ -50,12 +50,22 @@ main(void)
     if(sscanf(line, "%15s", cmd) != 1) {
       continue;
     }
-    if(!strcmp(cmd, "coap") || !strcmp(cmd, "xmpp")) {
+    if(!strcmp(cmd, "value")) {
       sscanf(line, "%*s %2047s %2047s %llu %ld", a, b, &u1, &l1);
       char *name = unhex(strcmp(a, "-") ? a : ""), *sensor = unhex(strcmp(b, "-") ? b : "");
-      printf("%d\n", !strcmp(cmd, "coap")
-             ? reading_value_coap(name, sensor, (uint32_t)u1, (int32_t)l1)
-             : reading_value_xmpp(name, sensor, (uint32_t)u1, (int32_t)l1));
+      printf("%d\n", reading_value(name, sensor, (uint32_t)u1, (int32_t)l1));
+      free(name);
+      free(sensor);
+    } else if(!strcmp(cmd, "json")) {
+      sscanf(line, "%*s %2047s %2047s %llu %llu %ld", a, b, &u1, &u2, &l1);
+      char *name = unhex(strcmp(a, "-") ? a : ""), *sensor = unhex(strcmp(b, "-") ? b : "");
+      const char *sensors[1] = { sensor };
+      int tenths[1] = { (int)l1 };
+      n = reading_senml_json(out, sizeof(out), name, sensors, tenths, 1, (uint32_t)u1, u2);
+      for(i = 0; i < n; i++) {
+        printf("%02x", (unsigned char)out[i]);
+      }
+      printf("%s\n", n < 0 ? "ERROR" : "");
       free(name);
       free(sensor);
     } else if(!strcmp(cmd, "text")) {

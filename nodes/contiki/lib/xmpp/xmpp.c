@@ -125,6 +125,21 @@ xmpp_put_escaped(const char *text)
   }
 }
 void
+xmpp_put_text(const char *text)
+{
+  static const char specials[] = "&<>";
+  static const char *const entities[] = { "&amp;", "&lt;", "&gt;" };
+  const char *special;
+  for(; *text; text++) {
+    special = strchr(specials, *text);
+    if(special != NULL) {
+      xmpp_put(entities[special - specials]);
+    } else {
+      out(text, 1);
+    }
+  }
+}
+void
 xmpp_put_uint(uint32_t value)
 {
   char digits[11];

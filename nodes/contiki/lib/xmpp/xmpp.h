@@ -115,6 +115,8 @@ uint32_t xmpp_sent_bytes(void);
 /* Writers for use inside an xmpp_writer_t. */
 void xmpp_put(const char *text);
 void xmpp_put_escaped(const char *text);
+/* Character data: only & < > escaped (stanzas.py text_escape; a JSON payload keeps its quotes) */
+void xmpp_put_text(const char *text);
 void xmpp_put_uint(uint32_t value);
 /* Base64 of the bytes given in any number of calls, then _end() for the last group. */
 void xmpp_put_base64(const void *data, size_t len);

@@ -1,4 +1,4 @@
-"""senml.py: the CBOR encoder (RFC 8949) against cbor2, and the SenML pack (RFC 8428 §6)."""
+"""reading.py: the CBOR encoder (RFC 8949) against cbor2, and the SenML CBOR pack (RFC 8428 §6)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import senml  # noqa: E402
+import reading  # noqa: E402
 
 scalars = (st.integers(-(2**64), 2**64 - 1) | st.floats(allow_nan=False) | st.text()
            | st.binary() | st.booleans() | st.none())
@@ -26,18 +26,18 @@ items = st.recursive(
 
 @given(items)
 def test_cbor2_decodes_what_we_encode(item):
-    assert cbor2.loads(senml.encode(item)) == item
+    assert cbor2.loads(reading.cbor(item)) == item
 
 
 @given(st.integers(-(2**64), 2**64 - 1) | st.text() | st.binary())
 def test_integers_and_strings_match_cbor2_byte_for_byte(item):
     """Both use the shortest argument encoding (RFC 8949 §4.2.1 preferred serialization)."""
-    assert senml.encode(item) == cbor2.dumps(item)
+    assert reading.cbor(item) == cbor2.dumps(item)
 
 
 @given(st.floats(allow_nan=False))
 def test_floats_are_single_when_exact_else_double(value):
-    data = senml.encode(value)
+    data = reading.cbor(value)
     try:
         exact_single = struct.unpack(">f", struct.pack(">f", value))[0] == value
     except OverflowError:
@@ -52,18 +52,18 @@ def test_floats_are_single_when_exact_else_double(value):
     (22.5, "fa41b40000"), (1.1, "fb3ff199999999999a"),
 ])
 def test_rfc8949_appendix_a_vectors(item, data):
-    assert senml.encode(item).hex() == data
+    assert reading.cbor(item).hex() == data
 
 
 def test_out_of_range_and_unknown_types_are_refused():
     with pytest.raises(ValueError):
-        senml.encode(2**64)
+        reading.cbor(2**64)
     with pytest.raises(TypeError):
-        senml.encode(object())
+        reading.cbor(object())
 
 
 def test_reading_pack_uses_integer_labels_and_carries_seq_and_base_time():
-    data = senml.encode_reading("s1", "temperature", 7, 1700000000.25, 22.5)
+    data = reading.senml_cbor("s1", 7, 1700000000.25, [("temperature", 22.5)])
     assert cbor2.loads(data) == [
         {-2: "s1/", -3: 1700000000.25, 0: "temperature", 1: "Cel", 2: 22.5},
         {0: "seq", 2: 7},
@@ -71,5 +71,12 @@ def test_reading_pack_uses_integer_labels_and_carries_seq_and_base_time():
 
 
 def test_a_sensor_without_a_known_unit_has_no_u():
-    pack = cbor2.loads(senml.encode_reading("s1", "wind", 1, 1.5, 3.0))
+    pack = cbor2.loads(reading.senml_cbor("s1", 1, 1.5, [("wind", 3.0)]))
     assert 1 not in pack[0]
+
+
+def test_several_sensors_share_the_base_record_and_seq_comes_last():
+    pack = cbor2.loads(reading.senml_cbor("n2", 4, 10.5, [("temperature", 21.0),
+                                                          ("humidity", 40.5)]))
+    assert pack == [{-2: "n2/", -3: 10.5, 0: "temperature", 1: "Cel", 2: 21.0},
+                    {0: "humidity", 1: "%RH", 2: 40.5}, {0: "seq", 2: 4}]
