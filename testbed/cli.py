@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -286,6 +286,12 @@ def compare(
     readings: Annotated[int, typer.Option(min=1, help="Readings per sensor.")] = 10,
     interval: Annotated[float, typer.Option(min=0.05, help="Seconds between readings.")] = 1.0,
     seed: Annotated[int, typer.Option(help="Seed of the radio medium and the sensor values.")] = 1,
+    payload: Annotated[str, typer.Option(
+        help="The readings' application format, the same in every variant: senml-json, "
+             "senml-cbor, xep0323 or text.")] = "senml-json",
+    repeat: Annotated[int, typer.Option(
+        min=1, help="Run the whole comparison N times with seeds SEED..SEED+N-1; results.json "
+                    "gets each figure's median and 95 % interval, the report draws them.")] = 1,
     out_dir: OutOption = Path("reports"),
     profile: Annotated[str, typer.Option(
         help="Energy profile: cc2420, at86rf231, nrf52840, cc2538.")] = "cc2420",
@@ -318,6 +324,7 @@ def compare(
     from testbed.experiment.variants import parse_variants
 
     chosen = parse_variants(variants)
+    _check_payload(payload)
     topo = load_topology(topology)
     platforms = _parse_platforms(platform)
     the_lab = None
@@ -342,7 +349,8 @@ def compare(
     if len(platforms) < 2:
         on = topo.on_platform(platforms[0]) if platforms else topo
         status = _compare_on(on, chosen, readings=readings, interval=interval, seed=seed,
-                             out_dir=out_dir, energy_settings=energy_settings, as_json=as_json,
+                             payload=payload, repeat=repeat, out_dir=out_dir,
+                             energy_settings=energy_settings, as_json=as_json,
                              explicit=variants is not None, lab=the_lab, wait=wait)
         if status:
             raise typer.Exit(status)
@@ -351,7 +359,8 @@ def compare(
     for name in platforms:  # one run each, then B - A
         err.print(f"testbed: platform {name}", highlight=False)
         statuses.append(_compare_on(topo.on_platform(name), chosen, readings=readings,
-                                    interval=interval, seed=seed, out_dir=out_dir,
+                                    interval=interval, seed=seed, payload=payload,
+                                    repeat=repeat, out_dir=out_dir,
                                     energy_settings=energy_settings, as_json=as_json,
                                     explicit=variants is not None, runs=runs))
         if statuses[-1] == 130:
@@ -372,6 +381,15 @@ def compare(
 _PLATFORMS = ("emulated", "contiki")
 
 
+def _check_payload(name: str) -> None:
+    """`--payload`: one of services/payload.py FORMATS (BadInput, exit 2, for anything else)."""
+    from testbed.services.payload import FORMATS
+
+    if name not in FORMATS:
+        raise BadInput(f"--payload: unknown format {name!r}{did_you_mean(name, FORMATS)} "
+                       f"(expected {', '.join(FORMATS)})")
+
+
 def _parse_platforms(text: str | None) -> list[str]:
     """`--platform`: one or two of emulated, contiki (BadInput, exit 2, for anything else)."""
     if text is None:
@@ -387,7 +405,8 @@ def _parse_platforms(text: str | None) -> list[str]:
 
 
 def _compare_on(topo: Topology, chosen: Any, *, readings: int, interval: float, seed: int,
-                out_dir: Path, energy_settings: Any, as_json: bool, explicit: bool,
+                payload: str, out_dir: Path, repeat: int = 1, energy_settings: Any,
+                as_json: bool, explicit: bool,
                 runs: list[Path] | None = None, lab: Any = None, wait: float = 0.0) -> int:
     """One comparison run on `topo`: the verdict, the files; the exit status it deserves."""
     from testbed.energy.report import EnergySettings
@@ -403,19 +422,31 @@ def _compare_on(topo: Topology, chosen: Any, *, readings: int, interval: float, 
         TextColumn("{task.fields[figures]}"), TimeElapsedColumn(), console=err,
         disable=as_json or not err.is_terminal,  # bars are for a person at a terminal
     )
-    observer = _CompareProgress(progress, expected=readings * len(sensors_of(topo)))
     interrupted = False
+    run_dir: Path | None = None  # the first repeat's: the run directory the user is shown
+    repeats: list[Path] = []  # the other repeats', under <run_dir>/repeats/
     with progress:
-        try:
-            run_dir = run_comparison(
-                topo, variants=chosen, readings=readings, interval_s=interval, seed=seed,
-                out=out_dir, observer=observer, argv=["testbed", *_argv], lab=lab,
-                lease_wait_s=wait,
-                on_lease_wait=lambda why: err.print(f"testbed: {why}", markup=False),
-            )
-        except KeyboardInterrupt:  # torn down, finished variants written; click would say 1
-            interrupted = True
-            run_dir = observer.run_dir
+        for index in range(repeat):
+            observer = _CompareProgress(progress, expected=readings * len(sensors_of(topo)),
+                                        label=f"[{index + 1}/{repeat}] " if repeat > 1 else "")
+            try:
+                done = run_comparison(
+                    topo, variants=chosen, readings=readings, interval_s=interval,
+                    seed=seed + index, payload=payload,
+                    out=out_dir if run_dir is None else run_dir / "repeats", observer=observer,
+                    argv=["testbed", *_argv], lab=lab, lease_wait_s=wait,
+                    on_lease_wait=lambda why: err.print(f"testbed: {why}", markup=False),
+                    measure_memory=run_dir is None,  # the apps' memory does not change per seed
+                )
+            except KeyboardInterrupt:  # torn down, finished variants written; click would say 1
+                interrupted = True
+                if run_dir is None:
+                    run_dir = observer.run_dir
+                break
+            if run_dir is None:
+                run_dir = done
+            else:
+                repeats.append(done)
     from testbed.experiment.results import RESULTS_FILE, read_results
 
     if run_dir is None:
@@ -425,7 +456,10 @@ def _compare_on(topo: Topology, chosen: Any, *, readings: int, interval: float, 
     if energy_settings != EnergySettings():  # the run recorded the defaults: recompute
         from testbed.energy.report import rewrite_energy
 
-        rewrite_energy(run_dir, sensors=sensors_of(topo), settings=energy_settings)
+        for directory in (run_dir, *repeats):
+            rewrite_energy(directory, sensors=sensors_of(topo), settings=energy_settings)
+    if repeats:
+        _write_spread(run_dir, repeats)
     results = read_results(run_dir)
     report_error: str | None = None
     files = None
@@ -444,9 +478,11 @@ def _compare_on(topo: Topology, chosen: Any, *, readings: int, interval: float, 
         })
     else:
         from testbed.report.model import memory_lines  # the report's wording, thousands separated
-        from testbed.report import verdict_table
+        from testbed.report import spread_table, verdict_table
 
         out.print(verdict_table(results))
+        if (spread := spread_table(results)) is not None:
+            out.print(spread)
         for line in memory_lines(results.memory):
             out.print(line, highlight=False, markup=False)
         out.print(f"run directory: {run_dir}\nresults: {run_dir / RESULTS_FILE}",
@@ -461,6 +497,19 @@ def _compare_on(topo: Topology, chosen: Any, *, readings: int, interval: float, 
         err.print(f"testbed: {report_error}", highlight=False, markup=False)
         failed = True
     return 1 if failed else 0
+
+
+def _write_spread(run_dir: Path, repeats: Sequence[Path]) -> None:
+    """results.json of the first repeat gets the `repeats` section over all of them."""
+    from dataclasses import replace
+
+    from testbed.experiment.results import read_results, write_results
+    from testbed.report.spread import spread_section
+
+    first = read_results(run_dir)
+    runs = [first, *(read_results(d) for d in repeats)]
+    section = spread_section(runs, [str(d.relative_to(run_dir)) for d in (run_dir, *repeats)])
+    write_results(replace(first, repeats=section), run_dir)
 
 
 def _say_failed_variants(results: Results, *, run: str = "") -> bool:
@@ -479,8 +528,9 @@ class _CompareProgress:
     """The scenario's observer: one bar per variant, its phase as the description and the
     readings delivered as the bar once the readings phase starts."""
 
-    def __init__(self, progress: Progress, *, expected: int) -> None:
+    def __init__(self, progress: Progress, *, expected: int, label: str = "") -> None:
         self.progress = progress
+        self.label = label  # "[2/5] " while repeating
         self.expected = expected  # readings x sensors, per variant
         self.tasks: dict[str, Any] = {}
         self.run_dir: Path | None = None
@@ -490,13 +540,13 @@ class _CompareProgress:
 
     def _task(self, name: str) -> Any:
         if name not in self.tasks:
-            self.tasks[name] = self.progress.add_task(name, total=None, figures="")
+            self.tasks[name] = self.progress.add_task(self.label + name, total=None, figures="")
         return self.tasks[name]
 
     def phase(self, variant: object, what: str) -> None:
         name = str(variant)
         task = self._task(name)
-        self.progress.update(task, description=f"{name}: {what}")
+        self.progress.update(task, description=f"{self.label}{name}: {what}")
         if what == "readings":
             self.progress.update(task, total=self.expected, completed=0,
                                  figures=f"0/{self.expected} readings")
@@ -511,7 +561,8 @@ class _CompareProgress:
         r = result.readings
         expected = max(r.expected, r.sent, 1)
         state = f"error: {result.error}" if result.error else f"{r.delivered}/{r.sent} delivered"
-        self.progress.update(self._task(name), description=f"{name}: {state}", total=expected,
+        self.progress.update(self._task(name), description=f"{self.label}{name}: {state}",
+                             total=expected,
                              completed=r.delivered, figures=f"{r.delivered}/{expected} readings")
 
 @app.command(

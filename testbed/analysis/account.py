@@ -172,6 +172,8 @@ def _analyze(frames: Iterable[tuple[float, bytes]], prefix: ipaddress.IPv6Networ
     undecodable = Tag("undecodable", (OVERHEAD,))
     mac_other = Tag("mac-other", (OVERHEAD,))
     shares_of: list[list[tuple[Tag, int]] | None] = [None] * len(decoded.frames)  # by index
+    # reading bucket -> link-layer sender -> the datagrams carrying the reading it sent
+    messages: dict[tuple, dict[bytes, dict[int, Datagram]]] = {}
     psdu_bytes = ack_bytes = other_bytes = acks = mac_bytes = lowpan_bytes = nhc_bytes = 0
     for frame in decoded.frames:
         kind = frame.kind
@@ -209,6 +211,8 @@ def _analyze(frames: Iterable[tuple[float, bytes]], prefix: ipaddress.IPv6Networ
                 shares = shares_of[frame.retry_of.index] or shares
             if shares[0][0] is undecodable:  # its 6LoWPAN, IPv6 or transport unreadable
                 report.undecodable += 1
+            elif frame.retry_of is None:
+                _note_message(frame, shares, messages)
         shares_of[frame.index] = shares
         on_air = length + SHR_PHR_BYTES
         if len(shares) == 1:  # the whole frame to one tag (_split of one weight)
@@ -265,6 +269,7 @@ def _analyze(frames: Iterable[tuple[float, bytes]], prefix: ipaddress.IPv6Networ
         "bytes_min": min((v[0] for v in readings.values()), default=0),
         "bytes_max": max((v[0] for v in readings.values()), default=0),
     }
+    report.per_reading.update(_message_sizes(messages))
     setup = buckets.get((SETUP,), [0, 0])
     overhead = buckets.get((OVERHEAD,), [0, 0])
     report.setup = {"bytes": setup[0], "frames": setup[1]}
@@ -274,6 +279,44 @@ def _analyze(frames: Iterable[tuple[float, bytes]], prefix: ipaddress.IPv6Networ
     report.payload = {"tcp": tcp_payload, "udp": udp_payload}
     decoded.release()
     return report
+
+
+#: the purposes of the message that carries a reading from its sensor (not its request)
+CARRIERS = frozenset({"coap-response", "coap-notification", "xmpp-message", "xmpp-pubsub",
+                      "xmpp-iq", "xmpp-tls"})
+
+
+def _note_message(frame: Frame, shares: list[tuple[Tag, int]],
+                  messages: dict[tuple, dict[bytes, dict[int, Datagram]]]) -> None:
+    """Remember the frame's datagram when it carries a reading from the reading's sensor (its
+    IPv6 source): the reading's own message, hop by hop."""
+    d = frame.datagram
+    if d is None or d.packet is None:
+        return
+    for tag, _ in shares:
+        if tag.purpose in CARRIERS:
+            bucket = tag.bucket()
+            if bucket[0] == "reading" and d.packet[8:24] == bucket[1]:
+                messages.setdefault(bucket, {}).setdefault(d.src_ll, {})[id(d)] = d
+
+
+def _message_sizes(messages: Mapping[tuple, Mapping[bytes, Mapping[int, Datagram]]]
+                   ) -> dict[str, Any]:
+    """The reading's message on its first hop (the sensor's own transmission, the earliest
+    link-layer sender): its frames (fragments, MAC retries not counted) and bytes on air.
+    `message_one_frame` readings went out in a single 802.15.4 frame."""
+    sizes = []
+    for hops in messages.values():
+        first = min(hops.values(), key=lambda ds: min(d.time for d in ds.values()))
+        frames = [f for d in first.values() for f in d.frames if f.retry_of is None]
+        sizes.append((len(frames), sum(f.length + SHR_PHR_BYTES for f in frames)))
+    if not sizes:
+        return {}
+    sizes.sort(key=lambda fb: fb[1])
+    return {"messages": len(sizes), "message_bytes": sizes[len(sizes) // 2][1],
+            "message_frames": sorted(f for f, _ in sizes)[len(sizes) // 2],
+            "message_frames_max": max(f for f, _ in sizes),
+            "message_one_frame": sum(1 for f, _ in sizes if f == 1)}
 
 
 def _weight(share: tuple[Tag, int]) -> int:

@@ -142,8 +142,13 @@ class Results:
     #: what the nodes ran: "emulated" (Linux namespaces, Python apps) or "contiki" (Contiki-NG
     #: firmware on the frame port); the topology's PAN platform
     platform: str = "emulated"
+    #: the readings' application format in both protocols (services/payload.py FORMATS)
+    payload: str = "senml-json"
     # issue 04: per protocol app, testbed/memory/summary.py memory_section (once per run)
     memory: dict[str, Any] = field(default_factory=dict)
+    #: compare --repeat N: seeds, the repeats' run directories and per variant and headline
+    #: figure the median and its 95 % interval (report/spread.py); empty for one run
+    repeats: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -208,6 +213,9 @@ def read_results(path: str | Path) -> Results:
             interrupted=data.get("interrupted"),
             memory=dict(data.get("memory") or {}),
             platform=str(data.get("platform", "emulated")),
+            # runs before --payload carried XEP-0323 (XMPP) and text (CoAP)
+            payload=str(data.get("payload", "xep0323/text")),
+            repeats=dict(data.get("repeats") or {}),
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise BadInput(f"{path}: not a results.json ({type(exc).__name__}: {exc})") from exc

@@ -51,6 +51,7 @@ from testbed.experiment.results import (
 from testbed.experiment.results import NodeFigures  # issue 04 energy
 from testbed.experiment.run import Run
 from testbed.experiment.variants import Protocol, Variant
+from testbed.services.payload import DEFAULT_FORMAT
 from testbed.services.deliveries import Delivery, read_deliveries  # noqa: F401 (tests import them here)
 
 DOMAIN = "iot.testbed"
@@ -198,6 +199,7 @@ class _VariantRun:
     variant: Variant
     directory: Path
     sensors: tuple[str, ...]
+    payload: str = DEFAULT_FORMAT  # the readings' application format (services/payload.py)
     nodes: dict[str, RunningNode] = field(default_factory=dict)
     timed_out: bool = False
 
@@ -229,9 +231,11 @@ def start_offsets(sensors: Sequence[str], *, interval_s: float, seed: int) -> di
 
 
 def _node_config(variant: Variant, name: str, *, readings: int, interval_s: float, seed: int,
-                 net: EmulatedNetwork, password: str | None) -> dict[str, Any]:
+                 net: EmulatedNetwork, password: str | None,
+                 payload: str = DEFAULT_FORMAT) -> dict[str, Any]:
     config: dict[str, Any] = {"name": name, "readings": readings, "interval_s": interval_s,
-                              "sensors": [SENSOR], "seed": seed, **variant.node_config()}
+                              "sensors": [SENSOR], "seed": seed, "format": payload,
+                              **variant.node_config()}
     if variant.protocol is Protocol.XMPP:
         config["start_delay_s"] = start_offsets([name], interval_s=interval_s, seed=seed)[name]
     if variant.protocol is Protocol.XMPP:
@@ -321,12 +325,13 @@ def _wait_delivered(vr: _VariantRun, *, readings: int, interval_s: float, sink: 
 
 def run_variant(variant: Variant, *, topology: Topology, run: Run, readings: int,
                 interval_s: float, seed: int, observer: Observer,
-                lab: Lab | None = None) -> VariantResult:
+                lab: Lab | None = None, payload: str = DEFAULT_FORMAT) -> VariantResult:
     """Run one variant on a fresh network (or the lab's boards, flashed afresh); measure it
     after the tear-down."""
     directory = run.directory / str(variant)
     directory.mkdir(parents=True, exist_ok=True)
-    vr = _VariantRun(variant=variant, directory=directory, sensors=sensors_of(topology))
+    vr = _VariantRun(variant=variant, directory=directory, sensors=sensors_of(topology),
+                     payload=payload)
     error: str | None = None
     try:
         with contextlib.ExitStack() as stack:
@@ -412,7 +417,7 @@ def _run_services_and_nodes(vr: _VariantRun, net: EmulatedNetwork, stack: contex
     passwords = {name: secrets.token_urlsafe(12) for name in (*vr.sensors, SINK_USER)}
     configs = {
         name: _node_config(variant, name, readings=readings, interval_s=interval_s, seed=seed,
-                           net=net, password=passwords.get(name))
+                           net=net, password=passwords.get(name), payload=vr.payload)
         for name in vr.sensors
     }
     sink_log = vr.logs / "sink.log"
@@ -623,12 +628,14 @@ def run_comparison(
     readings: int = 10,
     interval_s: float = 1.0,
     seed: int = 1,
+    payload: str = DEFAULT_FORMAT,
     out: str | Path = "reports",
     observer: Observer | None = None,
     argv: Sequence[str] | None = None,
     lab: Lab | None = None,
     lease_wait_s: float = 0.0,
     on_lease_wait: Callable[[str], object] | None = None,
+    measure_memory: bool = True,
 ) -> Path:
     """Run every variant on `topology`; return the run directory (with results.json).
 
@@ -642,7 +649,7 @@ def run_comparison(
     if lab is None:
         return _run_comparison(topology, variants=variants, readings=readings,
                                interval_s=interval_s, seed=seed, out=out, observer=observer,
-                               argv=argv)
+                               argv=argv, payload=payload, measure_memory=measure_memory)
     from testbed.backends.leases import lease_boards
     from testbed.experiment.run import new_run_id
 
@@ -655,13 +662,15 @@ def run_comparison(
     with lease_boards(lab, boards, run_id=run_id, timeout_s=lease_wait_s, on_wait=on_lease_wait):
         return _run_comparison(topology, variants=variants, readings=readings,
                                interval_s=interval_s, seed=seed, out=out, observer=observer,
-                               argv=argv, lab=lab, run_id=run_id)
+                               argv=argv, lab=lab, run_id=run_id, payload=payload,
+                               measure_memory=measure_memory)
 
 
 def _run_comparison(topology: Topology, *, variants: Sequence[Variant], readings: int,
                     interval_s: float, seed: int, out: str | Path, observer: Observer | None,
                     argv: Sequence[str] | None, lab: Lab | None = None,
-                    run_id: str | None = None) -> Path:
+                    run_id: str | None = None, payload: str = DEFAULT_FORMAT,
+                    measure_memory: bool = True) -> Path:
     ns.require_net_admin()
     observer = observer or _Silent()
     run = Run.create(topology_name=topology.name, topology_source=topology.source, seed=seed,
@@ -674,7 +683,8 @@ def _run_comparison(topology: Topology, *, variants: Sequence[Variant], readings
                      boards={name: lab.board_for_node(name).name  # type: ignore[union-attr]
                              for name in topology.nodes})
     results = Results(run_id=run.run_id, topology=topology.name, seed=seed, readings=readings,
-                      interval_s=interval_s, platform=str(topology.pan_platform))
+                      interval_s=interval_s, platform=str(topology.pan_platform),
+                      payload=payload)
     write_results(results, run.directory)
     observer.started(run.directory)
     try:
@@ -683,7 +693,7 @@ def _run_comparison(topology: Topology, *, variants: Sequence[Variant], readings
                 try:
                     result = run_variant(variant, topology=topology, run=run, readings=readings,
                                          interval_s=interval_s, seed=seed, observer=observer,
-                                         lab=lab)
+                                         lab=lab, payload=payload)
                 except (KeyboardInterrupt, SystemExit) as exc:  # SystemExit: SIGTERM in `up`
                     results = replace(results, interrupted=str(variant))
                     raise KeyboardInterrupt from exc
@@ -691,8 +701,9 @@ def _run_comparison(topology: Topology, *, variants: Sequence[Variant], readings
                 write_results(results, run.directory)
                 observer.finished(variant, result)
             # --- issue 04 memory: once per run, not per variant (boots QEMU's micro:bit) ---
-            results = replace(results, memory=_measure_memory(run))
-            write_results(results, run.directory)
+            if measure_memory:
+                results = replace(results, memory=_measure_memory(run))
+                write_results(results, run.directory)
     finally:
         write_results(results, run.directory)
         if not any(ns.netns_exists(name) for name in run.entry.netns):

@@ -99,7 +99,7 @@ class VariantSpec:
 def _coap(mode: str, observe: str | None, *, reliable: bool = True) -> VariantSpec:
     return VariantSpec(
         protocol=Protocol.COAP, app="coap-sensor", sink_mode=mode, reliable=reliable,
-        node=(("port", 5683), ("format", "text"), ("observe", observe), ("max_age", 60)),
+        node=(("port", 5683), ("observe", observe), ("max_age", 60)),
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from testbed.report.delta import RunDelta, compare_runs, write_delta_report
 from testbed.report.markdown import summary_markdown
 from testbed.report.render import ReportFiles, render_report
-from testbed.report.terminal import delta_table, verdict_table
+from testbed.report.terminal import delta_table, spread_table, verdict_table
 
 __all__ = [
     "ReportFiles",
@@ -20,6 +20,7 @@ __all__ = [
     "delta_table",
     "render_report",
     "summary_markdown",
+    "spread_table",
     "verdict_table",
     "write_delta_report",
 ]

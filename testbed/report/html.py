@@ -29,6 +29,7 @@ from testbed.report.model import (
     outcome_counts, pct, phase_cell, run_line, table_caption, variant_figures,
 )
 from testbed.report.palette import variant_colours
+from testbed.report.spread import spread_caption, spread_rows
 from testbed.report.plot import Plot
 from testbed.report.rundir import RunFiles, versions_of
 from testbed.report.verdict import verdict_lines
@@ -97,6 +98,8 @@ def render_report_html(run: RunFiles, plots: Sequence[Plot], topology: Plot | No
             results.memory), energest=energest_rows(results), energest_what=ENERGEST_WHAT,
         measured=measured_rows(results), measured_what=MEASURED_WHAT,
         discovery=discovery_rows(results), discovery_what=DISCOVERY_WHAT,
+        spread=spread_rows(results), spread_caption=spread_caption(results)
+        if results.repeats else "",
         ms=ms, ms_range=ms_range, pct=pct, num=num, phase_cell=phase_cell,
     )
 

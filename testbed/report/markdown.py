@@ -19,6 +19,7 @@ from testbed.report.model import (
     outcome_counts, pct, phase_cell, run_line, table_caption, variant_figures,
 )
 from testbed.report.rundir import RunFiles, read_run
+from testbed.report.spread import spread_caption, spread_rows
 from testbed.report.verdict import verdict_lines
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ def markdown_of(run: RunFiles) -> str:
     lines += [f"**Verdict.** {md(' '.join(verdict_lines(results)))}", ""]
     lines += table_markdown(run)
     lines += ["", f"<sub>{md(table_caption(results))}</sub>", ""]
+    lines += spread_markdown(results)
     lines += [f"- {md(line)}" for line in memory_lines(results.memory)]
     lines += firmware_markdown(results.memory)
     lines += energest_markdown(run)
@@ -67,6 +69,15 @@ def markdown_of(run: RunFiles) -> str:
     for note in run.notes:
         lines += ["", f"> {md(note)}"]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def spread_markdown(results) -> list[str]:
+    rows = spread_rows(results)
+    if not rows:
+        return []
+    lines = ["| variant | figure | median [interval] |", "|---|---|---:|"]
+    lines += [f"| {md(n)} | {md(f)} | {md(t)} |" for n, f, t in rows]
+    return [*lines, "", f"<sub>{md(spread_caption(results))}</sub>", ""]
 
 
 def firmware_markdown(memory) -> list[str]:

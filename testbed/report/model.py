@@ -132,6 +132,21 @@ class VariantFigures:
     bytecode_bytes: int | None
     heap: HeapFigures
     reconnects: int = 0
+    #: the reading's own message on its first hop (analysis: per_reading.message_*): median
+    #: bytes on air, frames, and how many of the readings went out in one 802.15.4 frame
+    message_bytes: int | None = None
+    message_frames: int | None = None
+    message_one_frame: int | None = None
+    messages: int = 0
+
+    @property
+    def one_frame_cell(self) -> str:
+        """'yes' when every reading's message was one frame, 'no' when none was, else 'k/n'."""
+        if not self.messages or self.message_one_frame is None:
+            return "-"
+        if self.message_one_frame == self.messages:
+            return "yes"
+        return "no" if self.message_one_frame == 0 else f"{self.message_one_frame}/{self.messages}"
 
     @property
     def delivered_cell(self) -> str:
@@ -176,6 +191,10 @@ def figures_of(name: str, v: VariantResult, memory: Mapping[str, Any]) -> Varian
         energy_mj_per_reading=per, lifetime_days=min(lives) if lives else None,
         bytecode_bytes=m.get("bytecode_bytes"), heap=heap_figures(m.get("heap")),
         reconnects=r.reconnects,
+        message_bytes=air.per_reading.get("message_bytes"),
+        message_frames=air.per_reading.get("message_frames"),
+        message_one_frame=air.per_reading.get("message_one_frame"),
+        messages=int(air.per_reading.get("messages") or 0),
     )
 
 
@@ -226,12 +245,17 @@ def energy_mode(energy: Mapping[str, Any]) -> str:
 
 def table_title(results: Results) -> str:
     return (f"compare {results.topology}: {results.readings} readings per sensor every "
-            f"{results.interval_s} s, seed {results.seed}, run {results.run_id}")
+            f"{results.interval_s} s, payload {results.payload}, seed {results.seed}, "
+            f"run {results.run_id}")
 
 
 def table_caption(results: Results) -> str:
     """What the verdict table's columns mean (the terminal's caption and the HTML's)."""
-    caption = ("PSDU bytes: MAC header to FCS of every frame (tshark's frame.len); all-in, "
+    caption = ("msg B, 1 frame: one reading's own message (the CoAP response or notification, "
+               "the XMPP stanza's segment) on its first hop, median bytes on the air incl. "
+               "SHR+PHR, and whether it went out in a single 127-byte frame (yes, no, or how "
+               "many of the readings did); "
+               "PSDU bytes: MAC header to FCS of every frame (tshark's frame.len); all-in, "
                "steady and set-up B: bytes on the air incl. PHY SHR+PHR, all-in = every "
                "frame of the run (set-up, ACKs, retries) / delivered reading, steady = one "
                "reading without set-up (analysis); frames/rdg: frames per reading in steady "
@@ -259,8 +283,8 @@ def table_caption(results: Results) -> str:
 def run_line(run: RunFiles) -> str:
     """One line of plain text: readings, rate, seed, variants, when, which topology file."""
     r, m = run.results, run.manifest
-    line = (f"{r.readings} readings per sensor every {r.interval_s:g} s, seed {r.seed}, "
-            f"{len(r.variants)} variants")
+    line = (f"{r.readings} readings per sensor every {r.interval_s:g} s, payload {r.payload} "
+            f"in every variant, seed {r.seed}, {len(r.variants)} variants")
     if m and m.started:
         line += f", {when(m.started, m.ended)}"
     if m and m.topology and m.topology.sha256:

@@ -30,6 +30,7 @@ from testbed.report.palette import (
     FAILED, LAYER_COLOURS, LAYER_LABELS, LAYERS, KNOWN, lighter,
 )
 from testbed.report.plot import Plot, plain
+from testbed.report.spread import SHOWN, spread_caption, spreads
 from testbed.report.svg import new_figure, plot_style, to_svg
 
 STATES = ("tx", "rx", "listen", "sleep")
@@ -427,3 +428,32 @@ def _app_colour(app: str) -> str:
 def _shades(colour: str, n: int) -> list[str]:
     """n shades of one colour, darkest first, for the modules of one app."""
     return [lighter(colour, 0.65 * i / max(n - 1, 1)) for i in range(n)]
+
+
+def spread_intervals(results: Results, colours: Mapping[str, str]) -> Plot | None:
+    """(f) compare --repeat: each variant's median and interval over the repeats, per figure."""
+    table = spreads(results)
+    shown = [(k, label, unit) for k, label, unit in SHOWN
+             if k != "delivered" and any(k in f for f in table.values())]
+    if not table or not shown:
+        return None
+    names = list(table)
+    with plot_style("plot-spread"):
+        fig = new_figure(10.5, 1.1 + 0.33 * len(names) * ((len(shown) + 1) // 2))
+        for i, (key, label, unit) in enumerate(shown):
+            ax = fig.add_subplot((len(shown) + 1) // 2, 2, i + 1)
+            for y, name in enumerate(names):
+                s = table[name].get(key)
+                if s is None:
+                    continue
+                ax.errorbar([s.median], [y], xerr=[[s.median - s.low], [s.high - s.median]],
+                            fmt="o", color=colours.get(name, "#444444"), capsize=3,
+                            markersize=4)
+            ax.set_yticks(range(len(names)), [plain(n) for n in names] if i % 2 == 0
+                          else [""] * len(names), fontsize=8)
+            ax.set_ylim(-0.6, len(names) - 0.4)
+            ax.invert_yaxis()
+            ax.set_title(f"{label} ({unit})", loc="left", fontsize=9)
+            ax.tick_params(axis="x", labelsize=8)
+        svg = to_svg(fig, element_id="plot-spread")
+    return Plot("plot-spread", "Spread over the repeats", spread_caption(results), svg)

@@ -46,6 +46,7 @@ def run_plots(run: RunFiles) -> list[Plot]:
         plots.frames_and_fragments(results, figures, colours),
         plots.energy_by_state(results, figures, colours),
         plots.latency_cdf(run.latencies_ms, colours),
+        plots.spread_intervals(results, colours),
         plots.memory_bars(apps, heaps),
         plots.firmware_bars(results.memory),
     ]

@@ -13,6 +13,7 @@ from testbed.experiment.results import Results
 from testbed.report.columns import COLUMNS, figure_text, row_digits
 from testbed.report.delta import RunDelta
 from testbed.report.model import table_caption, table_title, variant_figures
+from testbed.report.spread import spread_caption, spread_rows
 
 STYLES = {"ok": None, "lossy": "yellow", "failed": "red"}
 CHANGE_STYLES = {"better": "green", "worse": "red", "same": "dim", "n/a": "dim"}
@@ -28,6 +29,23 @@ def verdict_table(results: Results) -> Table:
             table.add_column(column.header, no_wrap=column.header == "variant")
     for f in variant_figures(results):
         table.add_row(*(Text(c.cell(f)) for c in COLUMNS), style=STYLES[f.status])
+    return table
+
+
+def spread_table(results: Results) -> Table | None:
+    """compare --repeat: per variant and figure, the median and its interval over the repeats."""
+    rows = spread_rows(results)
+    if not rows:
+        return None
+    table = Table(title=Text("spread over the repeats"), caption=Text(spread_caption(results)))
+    for header in ("variant", "figure", "median [interval]"):
+        table.add_column(header, justify="right" if header.startswith("median") else "left",
+                         no_wrap=header == "variant")
+    previous = None
+    for name, figure, text in rows:
+        table.add_row(Text(name if name != previous else ""), Text(figure), Text(text),
+                      end_section=False)
+        previous = name
     return table
 
 

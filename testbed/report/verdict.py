@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from testbed.experiment.results import Results
+from testbed.report.spread import spread_verdict
 from testbed.report.model import (
     COAP, XMPP, VariantFigures, energy_settings, variant_figures,
 )
@@ -27,7 +28,7 @@ def verdict_lines(results: Results) -> list[str]:
     if not figures:
         return ["No variant finished: nothing to compare."]
     lines = [_delivery(figures), _bytes(figures), _energy(results, figures), _memory(figures)]
-    return [line for line in lines if line]
+    return [line for line in lines if line] + spread_verdict(results)
 
 
 def _candidates(figures: Sequence[VariantFigures], get: Get, protocol: str | None = None

@@ -6,8 +6,8 @@ node of the PAN) and:
     TXT txtvers=1 first, port.p2pj, status), on the PAN interface only;
   - accepts link-local streams on its port (XEP-0174 §4): answers a sensor's stream header
     with its own (from/to swapped) and empty stream features, and records every <message/>
-    carrying XEP-0323 <fields/> in deliveries.jsonl exactly as the XMPP sink does, under the
-    node named by the stream's `from` (its local part), with "via": "xep-0174".
+    carrying a reading's payload element in deliveries.jsonl exactly as the XMPP sink does,
+    under the node named by the stream's `from` (its local part), with "via": "xep-0174".
 It prints READY once listening and announced. The server, when there is one, is announced by
 the advertising proxy beside it (advertising_proxy.py).
 """
@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from testbed.services.process import ServiceProcess, say, stop_on_signals, zeroconf_on
-from testbed.services.xmpp_sink import FIELDS, write_deliveries
+from testbed.services.payload import find_element
+from testbed.services.xmpp_sink import write_deliveries
 
 PORT = 5562  # XEP-0174 §4.1 (IANA 'presence')
 NS_STREAM = "http://etherx.jabber.org/streams"
@@ -71,9 +72,9 @@ async def serve_stream(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
                     await writer.drain()
                     return
                 if depth == 1:
-                    fields = element.find(FIELDS)
-                    if element.tag == "{jabber:client}message" and fields is not None:
-                        write_deliveries(out, fields, time.time(), sender=sender,
+                    payload = find_element(element)
+                    if element.tag == "{jabber:client}message" and payload is not None:
+                        write_deliveries(out, payload, time.time(), sender=sender,
                                          via="xep-0174")
                     element.clear()
     except (ConnectionError, OSError) as exc:

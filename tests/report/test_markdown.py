@@ -68,7 +68,8 @@ def test_numbers_are_those_of_results_json(which: str, request: pytest.FixtureRe
 def test_run_line_verdict_memory_and_captures(synthetic_run: Path) -> None:
     text = summary_markdown(synthetic_run)
     assert text.startswith("### XMPP vs CoAP: run a1b2c3 on topology tiny\n")
-    assert "4 readings per sensor every 0.5 s, seed 7, 2 variants, 2026-11-26 07:50:52 UTC, " \
+    assert "4 readings per sensor every 0.5 s, payload senml-json in every variant, seed 7, " \
+           "2 variants, 2026-11-26 07:50:52 UTC, " \
            "took 42 s" in text
     assert "**Verdict.** Every variant delivered all 8 readings it sent." in text
     assert "costs 4.0× the leanest CoAP variant" in text

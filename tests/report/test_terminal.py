@@ -26,11 +26,13 @@ def test_verdict_table_columns_rows_and_caption(synthetic_run: Path) -> None:
     table = verdict_table(read_results(synthetic_run))
     assert [c.header for c in table.columns] == [
         "variant", "delivered/sent", "frames", "PSDU bytes", "all-in B/rdg", "steady B/rdg",
+        "msg B", "1 frame",
         "frames/rdg", "set-up B", "latency p50 ms", "p95 ms", "set-up ms", "reconnects", "mJ/reading",
         "life d", "bytecode B", "heap"]
     assert table.row_count == 2
     text = _text(table)
-    assert "compare tiny: 4 readings per sensor every 0.5 s, seed 7, run a1b2c3" in text
+    assert ("compare tiny: 4 readings per sensor every 0.5 s, payload senml-json, seed 7, "
+            "run a1b2c3") in text
     coap_row = _cells(next(line for line in text.splitlines() if "coap-observe-non" in line))
     assert coap_row[1:15] == ["8/8", "40", "2,000", "280", "150", "3.0", "600", "5", "9", "-",
                               "0", "20.0", "5.5", "9,000"]
