@@ -86,10 +86,11 @@ CONTIKI_VENDOR ?= ../shared/vendor
 contiki: python-env
 	@$(PY) -m testbed.contiki.tree --dest $(CONTIKI_DIR) --vendor $(CONTIKI_VENDOR)
 
-# The comparison: every XMPP and CoAP variant on the default topology; it prints the verdict
-# table and where report.html (plots), summary.md and results.json are.
+# The comparison: every XMPP and CoAP variant on the default topology, three times (seeds 1-3:
+# the report shows each figure's spread); it prints the verdict table and where report.html
+# (plots), summary.md and results.json are.
 compare: deps contiki
-	$(SUDO) $(PY) -m testbed.cli compare --topology topologies/default.yaml; status=$$?; $(OWN_BACK); exit $$status
+	$(SUDO) $(PY) -m testbed.cli compare --topology topologies/default.yaml --repeat 3; status=$$?; $(OWN_BACK); exit $$status
 
 # The lab suites run against labs/qemu.yaml: QEMU's micro:bit with the real MicroPython firmware
 # (Debian packages above) plays board s1, so the MicroPython lab path runs on every machine.

@@ -240,7 +240,7 @@ def _node_config(variant: Variant, name: str, *, readings: int, interval_s: floa
         config["start_delay_s"] = start_offsets([name], interval_s=interval_s, seed=seed)[name]
     if variant.protocol is Protocol.XMPP:
         config.update(server=str(net.cloud_address), domain=DOMAIN, user=name,
-                      password=password, sink=f"{SINK_USER}@{DOMAIN}",
+                      password=password, sink=f"{variant.spec.sink_user}@{DOMAIN}",
                       pubsub_service=f"pubsub.{DOMAIN}", pubsub_node=f"sensors/{name}")
     if variant.protocol is Protocol.XMPP and not net.is_contiki:
         # issue 09: the server is found by mDNS, or by the border router's discovery proxy;
@@ -414,7 +414,8 @@ def _run_services_and_nodes(vr: _VariantRun, net: EmulatedNetwork, stack: contex
     app = NodeApp.load(variant.app)
     cloud = net.netns(CLOUD)
     # fresh secrets per variant: they live in prosody's store and the 0600 CONFIG.json only
-    passwords = {name: secrets.token_urlsafe(12) for name in (*vr.sensors, SINK_USER)}
+    sink_user = variant.spec.sink_user  # "sink" but where a variant shortens the JID
+    passwords = {name: secrets.token_urlsafe(12) for name in (*vr.sensors, sink_user)}
     configs = {
         name: _node_config(variant, name, readings=readings, interval_s=interval_s, seed=seed,
                            net=net, password=passwords.get(name), payload=vr.payload)
@@ -436,11 +437,12 @@ def _run_services_and_nodes(vr: _VariantRun, net: EmulatedNetwork, stack: contex
         stack.callback(_keep_prosody_files, private, vr.directory / "prosody")
         prosody = stack.enter_context(Prosody(netns=cloud, address=net.cloud_address,
                                               domain=DOMAIN, accounts=passwords,
-                                              directory=private, tls=variant.tls))
+                                              directory=private, tls=variant.tls,
+                                              pubsub_admins=(sink_user,)))
         observer.phase(variant, "sink")
         sink = stack.enter_context(XmppSink(
-            netns=cloud, server=str(net.cloud_address), domain=DOMAIN, user=SINK_USER,
-            password=passwords[SINK_USER], mode=variant.sink_mode,
+            netns=cloud, server=str(net.cloud_address), domain=DOMAIN, user=sink_user,
+            password=passwords[sink_user], mode=variant.sink_mode,
             nodes={n: f"{n}@{DOMAIN}/{configs[n]['resource']}" for n in vr.sensors},
             pubsub_service=f"pubsub.{DOMAIN}", readings=readings, interval_s=interval_s,
             tls=variant.tls, cafile=prosody.certificate if variant.tls else None,

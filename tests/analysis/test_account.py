@@ -45,6 +45,10 @@ def test_a_coap_get_and_its_answer_byte_by_byte() -> None:
     assert report.per_reading["readings"] == 1 and report.per_reading["bytes"] == 116
     assert report.setup == {"bytes": 0, "frames": 0} and report.overhead["bytes"] == 0
     assert report.payload == {"tcp": 0, "udp": 42}
+    # the reading's own message: the answer, one frame of 11 + 2 + 7 + 25 bytes + SHR/PHR
+    assert {k: v for k, v in report.per_reading.items() if k.startswith("message")} == {
+        "messages": 1, "message_bytes": 51, "message_frames": 1, "message_frames_max": 1,
+        "message_one_frame": 1}
     _invariants(report)
 
 
@@ -122,6 +126,14 @@ def test_an_xmpp_session_setup_reading_retransmission_teardown() -> None:
     purposes = report.by_purpose
     assert {"tcp-handshake", "xmpp-stream", "xmpp-presence", "xmpp-message", "tcp-ack",
             "tcp-retransmission", "tcp-fin", "mac-ack"} <= set(purposes)
+    # the reading's own message: the 7th datagram's fragments, once (not the MAC retry of one,
+    # not the TCP retransmission of the whole segment, not the ACKs)
+    fragments = air.datagrams[6]
+    data = [f for f in air.frames[marks["reading"]:marks["retransmission"]] if len(f) != 5]
+    first = [f for i, f in enumerate(data) if i == 0 or f != data[i - 1]][:fragments]
+    assert fragments >= 2 and report.per_reading["message_frames"] == fragments
+    assert report.per_reading["message_bytes"] == sum(len(f) + 6 for f in first)
+    assert report.per_reading["message_one_frame"] == 0
 
 
 def test_the_same_from_a_pcap_file_and_a_damaged_one(tmp_path: Path) -> None:

@@ -100,3 +100,16 @@ def test_a_repeated_run_carries_medians_and_intervals_to_every_report(tmp_path):
     assert 'id="spread-table"' in html and 'id="plot-spread"' in html
     assert "31.7 [25.3, 38.0]" in html and "31.7 [25.3, 38.0]" in markdown
     assert "confidence 93.8 %" in markdown
+
+
+def test_overlapping_intervals_name_no_difference():
+    from testbed.experiment.results import Results
+    from testbed.report.spread import spread_verdict
+
+    results = Results(run_id="x", topology="t", seed=1, readings=3, interval_s=1.0, repeats={
+        "n": 3, "seeds": [1, 2, 3], "variants": {
+            "coap-get": {"latency_p50_ms": Spread(10, 8, 14, 3, 0.75, ()).to_json()},
+            "xmpp-message": {"latency_p50_ms": Spread(12, 9, 20, 3, 0.75, ()).to_json()}}})
+    assert spread_verdict(results) == [
+        "Over 3 repeats, latency p50 of xmpp-message (12.0 [9.0, 20.0] ms) and coap-get "
+        "(10.0 [8.0, 14.0] ms) cannot be told apart: the intervals overlap."]
