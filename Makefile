@@ -8,6 +8,9 @@ SHELL := /bin/bash
 # Debian packages the testbed runs with, in one list.
 DEBIAN_PACKAGES := python3 python3-venv iproute2 iputils-ping tshark netcat-openbsd procps prosody libcoap3-bin openssl qemu-system-arm firmware-microbit-micropython gcc-arm-none-eabi binutils-arm-none-eabi libnewlib-arm-none-eabi \
 	make gcc libc6-dev git openssh-server ser2net avahi-daemon avahi-utils dbus
+# node and npm run MicroPython 1.27's webassembly port; a machine with another Node.js
+# distribution (whose nodejs package carries npm) keeps it: only missing commands are installed
+NODE_PACKAGES := nodejs npm
 # Optional: the report's screenshots and its browser test. Ubuntu ships chromium as a snap only,
 # so these are tried one by one and a failure only skips that test.
 OPTIONAL_DEBIAN_PACKAGES := chromium chromium-driver
@@ -26,7 +29,7 @@ PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help deps privileges system-deps python-env contiki compare test test-fast bench clean lock
+.PHONY: help deps privileges system-deps python-env contiki micropython-wasm compare test test-fast bench clean lock
 
 help:
 	@echo "make compare   install what is missing, run the XMPP-vs-CoAP comparison on the emulated testbed"
@@ -48,6 +51,7 @@ privileges:
 # avahi-daemon's (the mDNS tests run theirs in a namespace on a bus of their own).
 system-deps: privileges
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then missing="$$missing $(NODE_PACKAGES)"; fi; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages: $$missing"; \
 		$(SUDO) apt-get update -qq && \
@@ -96,10 +100,17 @@ compare: deps contiki
 # (Debian packages above) plays board s1, so the MicroPython lab path runs on every machine.
 TEST_LAB := --lab=labs/qemu.yaml
 
-test: deps contiki
+# MicroPython 1.27 (webassembly port, npm, pinned with its sha512 in package-lock.json): the
+# suite runs the nodes' pure modules on it (nodes/common/tests/test_on_micropython.py)
+MPY_WASM := tools/micropython-wasm
+micropython-wasm: system-deps
+	@[ -d $(MPY_WASM)/node_modules/@micropython/micropython-webassembly-pyscript ] \
+		|| (cd $(MPY_WASM) && npm ci --no-audit --no-fund --silent)
+
+test: deps contiki micropython-wasm
 	$(SUDO) $(PY) -m pytest $(TEST_LAB); status=$$?; $(OWN_BACK); exit $$status
 
-test-fast: deps contiki
+test-fast: deps contiki micropython-wasm
 	$(SUDO) $(PY) -m pytest $(TEST_LAB) -m "not slow"; status=$$?; $(OWN_BACK); exit $$status
 
 bench: deps contiki

@@ -108,23 +108,28 @@ def cbor(item):
 
 
 # RFC 8428 §4: base name "<node>/" and base time in the first record, one record per sensor,
-# the sequence number last
-def senml_pack(node, seq, t, values):
-    pack = []
+# the sequence number last. Records are lists of (label, value) pairs, not dicts: MicroPython
+# does not keep a dict's insertion order, and the bytes must not depend on the port.
+def senml_records(node, seq, t, values):
+    records = []
     for sensor, value in values:
-        record = {BASE_NAME: node + "/", BASE_TIME: float(t)} if not pack else {}
-        record[NAME] = sensor
+        record = [(BASE_NAME, node + "/"), (BASE_TIME, float(t))] if not records else []
+        record.append((NAME, sensor))
         unit = UNITS.get(sensor)
         if unit:
-            record[UNIT] = unit
-        record[VALUE] = float(value)
-        pack.append(record)
-    pack.append({NAME: "seq", VALUE: seq})
-    return pack
+            record.append((UNIT, unit))
+        record.append((VALUE, float(value)))
+        records.append(record)
+    records.append([(NAME, "seq"), (VALUE, seq)])
+    return records
 
 
 def senml_cbor(node, seq, t, values):
-    return cbor(senml_pack(node, seq, t, values))
+    out = [_head(4, len(values) + 1)]
+    for record in senml_records(node, seq, t, values):
+        out.append(_head(5, len(record)))
+        out.extend(cbor(label) + cbor(value) for label, value in record)
+    return b"".join(out)
 
 
 def _json_string(text):

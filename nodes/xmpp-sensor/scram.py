@@ -19,6 +19,9 @@ def b64(data):
 
 
 def unb64(data):
+    # bytes in: MicroPython 1.27's binascii (webassembly port) refuses a str, CPython's takes both
+    if isinstance(data, str):
+        data = data.encode()
     return binascii.a2b_base64(data)
 
 

@@ -62,6 +62,9 @@ def memory_section(board: Board | None, *, nodes_dir: Path = NODES_DIR,
             section[app] = {"bytecode_bytes": None, "source_bytes": None, "modules": {},
                             "bytecode_error": str(exc)}
         section[app]["elf"] = elf_sizes(elf[app]).to_json() if elf and app in elf else None
+    section_127 = heap_needs_127(nodes_dir, apps)
+    for app in apps:
+        section[app]["heap_127"] = section_127[app]
     key = heap_cache_key(board, nodes_dir, apps) if cache is not None else None
     cached = _read_cache(cache, key)
     if cached is not None and all(isinstance(cached.get(app), dict) for app in apps):
@@ -74,6 +77,18 @@ def memory_section(board: Board | None, *, nodes_dir: Path = NODES_DIR,
     if key is not None and all("heap_total" in heap for heap in heaps.values()):
         _write_cache(cache, key, heaps)  # measured on the board, not a reason why not
     return section
+
+
+def heap_needs_127(nodes_dir: Path, apps: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """Each app's codec on MicroPython 1.27 (memory/wasm.py: the smallest heap, live bytes),
+    or the reason it could not run there; about a second for both apps."""
+    from testbed.memory.wasm import PLATFORM, WasmError, heap_need, micropython_127
+
+    try:
+        with micropython_127() as mp:
+            return {app: heap_need(mp, nodes_dir / app, CODECS[app]).to_json() for app in apps}
+    except (WasmError, OSError, ValueError) as exc:
+        return {app: {"platform": PLATFORM, "error": str(exc)} for app in apps}
 
 
 def heap_cache_key(board: Board | None, nodes_dir: Path, apps: tuple[str, ...]) -> str | None:

@@ -21,7 +21,7 @@ KNOWN = {
     "xmpp-pubsub": "#e15759",
     "xmpp-iq": "#d4a62a",
     "xmpp-message-tls": "#a0522d",
-    "xmpp-message-min": "#b07aa1",
+    "xmpp-message-min": "#cc4778",
 }
 SPARE = {
     COAP: ("#7b8fd4", "#8ecae6", "#2f5f8a"),

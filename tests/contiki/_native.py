@@ -274,7 +274,7 @@ def received(messages: list[CoapMessage]) -> list[CoapMessage]:
 
 def load_python_module(name: str, path: Path):
     """Import a Python node app's module under a unique name (both apps have a main.py);
-    its folder goes on sys.path for the app's own imports (coap, senml, xmltok)."""
+    its folder goes on sys.path for the app's own imports (coap, reading, xmltok)."""
     if str(path.parent) not in sys.path:
         sys.path.insert(0, str(path.parent))
     spec = importlib.util.spec_from_file_location(name, path)

@@ -52,7 +52,7 @@ for _app in (COAP_NODE, XMPP_NODE):  # the node apps import their modules by pla
 
 import coap  # noqa: E402
 import scram  # noqa: E402
-import senml  # noqa: E402
+import reading  # noqa: E402  (nodes/common/reading.py, linked into both apps)
 import xmltok  # noqa: E402
 
 
@@ -405,11 +405,10 @@ def coap_seeds() -> tuple[bytes, ...]:
 
 @cache
 def reading_seeds() -> tuple[bytes, ...]:
-    return (coap_main.text_payload(3, 1_700_000_000.25, 21.5).encode()
-            if isinstance(coap_main.text_payload(3, 1.0, 1.0), str)
-            else coap_main.text_payload(3, 1_700_000_000.25, 21.5),
-            senml.encode_reading("s1", "temperature", 3, 1_700_000_000.25, 21.5),
-            senml.encode_reading("s1", "temperature", 0, 1_700_000_000.0, -3.0))
+    return (reading.text("s1", 3, 1_700_000_000.25, [("temperature", 21.5)]),
+            reading.senml_cbor("s1", 3, 1_700_000_000.25, [("temperature", 21.5)]),
+            reading.senml_cbor("s1", 0, 1_700_000_000.0, [("temperature", -3.0)]),
+            reading.senml_json("s1", 3, 1_700_000_000.25, [("temperature", 21.5)]))
 
 
 _CBOR_LEAF = st.one_of(st.none(), st.booleans(), st.integers(), st.integers(-2**70, 2**70),
@@ -614,7 +613,7 @@ def feed_stanzas(chunks: list[bytes]) -> object:
 
 
 def sink_fields(fields: ET.Element) -> object:
-    return list(xmpp_sink.deliveries_from_fields(fields, 1.0, sender="s1", t_request=0.5))
+    return list(xmpp_sink.deliveries_from_payload(fields, 1.0, sender="s1", t_request=0.5))
 
 
 def _show_fields(fields: ET.Element) -> str:
@@ -655,11 +654,14 @@ TARGETS: tuple[Target, ...] = (
            lambda samples: meters.ppk2_samples(samples, t0_s=0.0, voltage_v=3.0), (BadInput,),
            ppk2_stream(), rejects=False),
     Target("CoAP sink text reading",
-           lambda payload: coap_sink.parse_reading(payload, coap_sink.TEXT_PLAIN, "temperature"),
+           lambda payload: coap_sink.parse_reading(payload, 0, "temperature"),
            (ValueError,), any_bytes(reading_seeds(), 64)),
     Target("CoAP sink SenML reading",
-           lambda payload: coap_sink.parse_reading(payload, coap_sink.SENML_CBOR, "temperature"),
+           lambda payload: coap_sink.parse_reading(payload, 112, "temperature"),
            (ValueError,), st.one_of(any_bytes(reading_seeds(), 64), SENML_PACKS)),
+    Target("CoAP sink SenML JSON reading",
+           lambda payload: coap_sink.parse_reading(payload, 110, "temperature"),
+           (ValueError,), any_bytes(reading_seeds(), 64)),
     Target("XMPP sink fields", sink_fields, (ValueError,), FIELDS_INPUT, _show_fields),
     Target("coap-sensor decode", coap.decode, (coap.FormatError,), any_bytes(coap_seeds())),
     Target("coap-sensor requests", coap_server_receive, (), any_bytes(coap_seeds()),

@@ -71,12 +71,14 @@ def test_a_codec_that_fits_gives_every_figure(microbit_port: str, tmp_path: Path
     assert figures.source_bytes_sent < len((tmp_path / "tiny.py").read_text())
 
 
-def test_senml_recursion_is_a_finding_not_a_crash(microbit_port: str) -> None:
-    """senml alone imports, but its recursive encoder overflows the micro:bit's stack."""
-    codec = AppCodec(app="senml-only", modules=("senml",),
-                     encode="wire = senml.encode_reading('n1', 'temperature', 3, 1764000000, 22.5)")
+def test_a_recursion_too_deep_is_a_finding_not_a_crash(microbit_port: str,
+                                                       tmp_path: Path) -> None:
+    """A module that imports, but whose encoder recurses deeper than the micro:bit's stack
+    allows (a recursive CBOR encoder on a nested pack did, before reading.py)."""
+    (tmp_path / "deep.py").write_text("def nest(n):\n    return [nest(n - 1)] if n else 1\n")
+    codec = AppCodec(app="deep", modules=("deep",), encode="wire = repr(deep.nest(500))")
     with RawRepl(microbit_port) as repl:
-        figures = measure_heap(repl, NODES / "coap-sensor", codec, platform=PLATFORM)
+        figures = measure_heap(repl, tmp_path, codec, platform=PLATFORM)
     assert figures.after_import is not None and figures.after_import > figures.before  # type: ignore[operator]
     assert figures.fits is False
     assert figures.error == "encode: RuntimeError: maximum recursion depth exceeded"

@@ -34,8 +34,8 @@ def test_verdict_table_columns_rows_and_caption(synthetic_run: Path) -> None:
     assert ("compare tiny: 4 readings per sensor every 0.5 s, payload senml-json, seed 7, "
             "run a1b2c3") in text
     coap_row = _cells(next(line for line in text.splitlines() if "coap-observe-non" in line))
-    assert coap_row[1:15] == ["8/8", "40", "2,000", "280", "150", "3.0", "600", "5", "9", "-",
-                              "0", "20.0", "5.5", "9,000"]
+    assert coap_row[1:17] == ["8/8", "40", "2,000", "280", "150", "-", "-", "3.0", "600", "5",
+                              "9", "-", "0", "20.0", "5.5", "9,000"]
     assert "fits 7,000/10,000 B" in text and "MemoryError" in text
     assert "steady and set-up B: bytes on the air incl. PHY SHR+PHR" in text
 
