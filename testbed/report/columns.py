@@ -71,6 +71,7 @@ COLUMNS: tuple[Column, ...] = (
     _column("set-up ms", lambda f: f.setup_ms_p50),
     _column("reconnects", lambda f: f.reconnects),
     _column("mJ/reading", lambda f: f.energy_mj_per_reading, 1),
+    _column("mJ/rdg DC", lambda f: f.energy_duty_mj_per_reading, 1),
     _column("life d", lambda f: f.lifetime_days, 1),
     _column("bytecode B", lambda f: f.bytecode_bytes),
     Column("heap", lambda f: f.heap.verdict, lambda f: f.heap.verdict, numeric=False),

@@ -134,6 +134,10 @@ class VariantFigures:
     reconnects: int = 0
     #: the reading's own message on its first hop (analysis: per_reading.message_*): median
     #: bytes on air, frames, and how many of the readings went out in one 802.15.4 frame
+    #: the sensors' radio energy per reading under the duty-cycled model (ContikiMAC at the
+    #: run's wake-up interval; energy.other_modes or the chosen mode): what the protocol's own
+    #: radio time costs once listening is no longer nearly all of it
+    energy_duty_mj_per_reading: float | None = None
     message_bytes: int | None = None
     message_frames: int | None = None
     message_one_frame: int | None = None
@@ -191,6 +195,7 @@ def figures_of(name: str, v: VariantResult, memory: Mapping[str, Any]) -> Varian
         energy_mj_per_reading=per, lifetime_days=min(lives) if lives else None,
         bytecode_bytes=m.get("bytecode_bytes"), heap=heap_figures(m.get("heap")),
         reconnects=r.reconnects,
+        energy_duty_mj_per_reading=duty_cycled_mj(v.energy),
         message_bytes=air.per_reading.get("message_bytes"),
         message_frames=air.per_reading.get("message_frames"),
         message_one_frame=air.per_reading.get("message_one_frame"),
@@ -208,6 +213,7 @@ HEADLINE_UNITS: dict[str, str] = {
     "delivered": "readings", "sent": "readings", "steady_bytes_per_reading": "B",
     "all_in_bytes_per_reading": "B", "frames_per_reading": "frames", "setup_bytes": "B",
     "latency_p50_ms": "ms", "latency_p95_ms": "ms", "energy_mj_per_reading": "mJ",
+    "energy_duty_mj_per_reading": "mJ",
     "lifetime_days": "days", "reconnects": "reconnects",
 }
 
@@ -224,9 +230,22 @@ def headline_figures(result: VariantResult, memory: dict[str, Any] | None = None
         "all_in_bytes_per_reading": f.all_in_bytes_per_reading,
         "frames_per_reading": f.frames_per_reading, "setup_bytes": f.setup_bytes,
         "latency_p50_ms": f.latency_p50_ms, "latency_p95_ms": f.latency_p95_ms,
-        "energy_mj_per_reading": f.energy_mj_per_reading, "lifetime_days": f.lifetime_days,
+        "energy_mj_per_reading": f.energy_mj_per_reading,
+        "energy_duty_mj_per_reading": f.energy_duty_mj_per_reading,
+        "lifetime_days": f.lifetime_days,
         "reconnects": f.reconnects,
     }
+
+
+def duty_cycled_mj(energy: Mapping[str, Any]) -> float | None:
+    """The sensors' mJ per reading under ContikiMAC: the chosen mode's, or the one computed
+    beside it (energy/report.py other_modes); None when neither (Energest-only runs)."""
+    if energy.get("mode") == "contikimac":
+        section: Mapping[str, Any] = energy
+    else:
+        section = (energy.get("other_modes") or {}).get("contikimac") or {}
+    value = (section.get("per_reading_mj") or {}).get("sensors")
+    return float(value) if isinstance(value, (int, float)) else None
 
 
 def energy_settings(results: Results) -> Mapping[str, Any] | None:
@@ -264,9 +283,17 @@ def table_caption(results: Results) -> str:
     if energy is not None:
         mah = (energy.get("battery") or {}).get("capacity_mah")
         battery = f"{mah:g} mAh" if isinstance(mah, (int, float)) else "the battery"
+        source = ("measured by the boards' Energest" if energy.get("source") == "energest" else
+                  "a MODEL: the medium's radio log x the profile's currents")
+        wakeup = energy.get("wakeup_ms") or ((energy.get("other_modes") or {}).get(
+            "contikimac") or {}).get("wakeup_ms")
         caption += (f"; mJ/reading: sensors' radio energy per delivered reading at the reading "
                     f"rate, life d: shortest sensor lifetime on {battery} "
-                    f"({profile_of(energy).get('name', '?')}, {energy_mode(energy)}; radio only)")
+                    f"({profile_of(energy).get('name', '?')}, {energy_mode(energy)}; radio only)"
+                    f"; mJ/rdg DC: the same under ContikiMAC"
+                    + (f" with {wakeup:g} ms wake-ups" if isinstance(wakeup, (int, float)) else "")
+                    + f" (the listening it saves shows what the protocol's own radio time "
+                    f"costs); both {source}")
     platforms = sorted({str(h.platform) for f in variant_figures(results)
                         if (h := f.heap).platform and h.fits is not None})
     caption += ("; bytecode B: mpy-cross output of the variant's app; heap: "

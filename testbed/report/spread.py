@@ -107,11 +107,12 @@ SHOWN = (
     ("latency_p50_ms", "latency p50", "ms"),
     ("latency_p95_ms", "latency p95", "ms"),
     ("energy_mj_per_reading", "mJ/reading", "mJ"),
+    ("energy_duty_mj_per_reading", "mJ/reading duty-cycled", "mJ"),
     ("delivered", "delivered", "readings"),
 )
 #: the figures the verdict names a difference in (best XMPP variant vs best CoAP variant)
 COMPARED = ("steady_bytes_per_reading", "all_in_bytes_per_reading", "latency_p50_ms",
-            "energy_mj_per_reading")
+            "energy_mj_per_reading", "energy_duty_mj_per_reading")
 
 
 def spread_text(s: Spread) -> str:

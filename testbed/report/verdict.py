@@ -27,7 +27,8 @@ def verdict_lines(results: Results) -> list[str]:
     figures = variant_figures(results)
     if not figures:
         return ["No variant finished: nothing to compare."]
-    lines = [_delivery(figures), _bytes(figures), _energy(results, figures), _memory(figures)]
+    lines = [_delivery(figures), _bytes(figures), _energy(results, figures),
+             _duty_cycled(results, figures), _memory(figures)]
     return [line for line in lines if line] + spread_verdict(results)
 
 
@@ -126,6 +127,22 @@ def _energy(results: Results, figures: Sequence[VariantFigures]) -> str:
         line += (f" XMPP at best {xmpp[1]:.1f} mJ ({_name(xmpp[0])}), CoAP {coap[1]:.1f} mJ "
                  f"({_name(coap[0])}): {xmpp[1] / coap[1]:.2f}×.")
     return line
+
+
+def _duty_cycled(results: Results, figures: Sequence[VariantFigures]) -> str:
+    """The energy headline once listening stops dominating: the ContikiMAC model's mJ per
+    reading, best XMPP against best CoAP (a model; the caption says of what)."""
+    get: Get = lambda f: f.energy_duty_mj_per_reading  # noqa: E731
+    both = _xmpp_and_coap(figures, get)
+    if both is None:
+        return ""
+    (xmpp, xv), (coap, cv) = both
+    wakeup = ((energy_settings(results) or {}).get("other_modes") or {}).get(
+        "contikimac", {}).get("wakeup_ms") or (energy_settings(results) or {}).get("wakeup_ms")
+    at = f", {wakeup:g} ms wake-ups" if isinstance(wakeup, (int, float)) else ""
+    return (f"With a duty-cycled radio (ContikiMAC model{at}) the protocols' own radio time "
+            f"decides: {_name(coap)} needs {cv:.1f} mJ per reading, {_name(xmpp)} at best "
+            f"{xv:.1f} mJ ({xv / cv:.1f}×).")
 
 
 def _memory(figures: Sequence[VariantFigures]) -> str:

@@ -102,6 +102,7 @@ def test_headline_figures_are_the_tables(synthetic_run: Path) -> None:
         "delivered": 8, "sent": 8, "steady_bytes_per_reading": 600.0,
         "all_in_bytes_per_reading": 13200 / 8, "frames_per_reading": 12.0, "setup_bytes": 6000,
         "latency_p50_ms": 30.0, "latency_p95_ms": 200.0, "energy_mj_per_reading": 25.0,
+        "energy_duty_mj_per_reading": None,
         "lifetime_days": 4.0, "reconnects": 0,
     }
     assert list(figures) == list(HEADLINE_UNITS)

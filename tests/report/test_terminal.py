@@ -17,7 +17,7 @@ def _cells(line: str) -> list[str]:
 
 
 def _text(table) -> str:  # type: ignore[no-untyped-def]
-    console = Console(width=250, record=True, color_system=None)
+    console = Console(width=300, record=True, color_system=None)
     console.print(table)
     return console.export_text()
 
@@ -28,14 +28,15 @@ def test_verdict_table_columns_rows_and_caption(synthetic_run: Path) -> None:
         "variant", "delivered/sent", "frames", "PSDU bytes", "all-in B/rdg", "steady B/rdg",
         "msg B", "1 frame",
         "frames/rdg", "set-up B", "latency p50 ms", "p95 ms", "set-up ms", "reconnects", "mJ/reading",
+        "mJ/rdg DC",
         "life d", "bytecode B", "heap"]
     assert table.row_count == 2
     text = _text(table)
     assert ("compare tiny: 4 readings per sensor every 0.5 s, payload senml-json, seed 7, "
             "run a1b2c3") in text
     coap_row = _cells(next(line for line in text.splitlines() if "coap-observe-non" in line))
-    assert coap_row[1:17] == ["8/8", "40", "2,000", "280", "150", "-", "-", "3.0", "600", "5",
-                              "9", "-", "0", "20.0", "5.5", "9,000"]
+    assert coap_row[1:18] == ["8/8", "40", "2,000", "280", "150", "-", "-", "3.0", "600", "5",
+                              "9", "-", "0", "20.0", "-", "5.5", "9,000"]
     assert "fits 7,000/10,000 B" in text and "MemoryError" in text
     assert "steady and set-up B: bytes on the air incl. PHY SHR+PHR" in text
 
