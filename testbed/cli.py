@@ -942,6 +942,54 @@ def study_mdns(
         raise TestbedError(f"{len(failed)} point(s) failed: {', '.join(failed)}")
 
 
+@app.command()
+def sweep(
+    sizes: Annotated[str, typer.Option(help="Grid sizes N (nodes, border router included), "
+                                            "comma-separated.")] = "5,25,50",
+    variants: Annotated[Optional[str], typer.Option(
+        help="Comma-separated variants (default: all that run on the platform).")] = None,
+    readings: Annotated[int, typer.Option(min=1, help="Readings per sensor.")] = 5,
+    interval: Annotated[float, typer.Option(min=0.05, help="Seconds between readings.")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Seed of every size's run.")] = 1,
+    payload: Annotated[str, typer.Option(help="The readings' application format.")
+                       ] = "senml-json",
+    platform: Annotated[str, typer.Option(help="emulated or contiki nodes.")] = "emulated",
+    out_dir: OutOption = Path("reports"),
+    as_json: JsonOption = False,
+) -> None:
+    """The comparison on generated grids of growing size: delivery, bytes and energy per
+    reading, set-up time and latency against N per variant, each fitted as a power law.
+
+    Example: testbed sweep --sizes 5,25,50 --variants coap-observe-con,xmpp-message
+    """
+    from testbed.experiment.sweep import parse_sizes, run_sweep
+    from testbed.experiment.variants import for_platform, parse_variants
+    from testbed.report.sweep import read_sweep, render_sweep
+
+    chosen, skipped = for_platform(parse_variants(variants), _parse_platforms(platform)[0],
+                                   explicit=variants is not None)
+    for line in skipped:
+        err.print(f"testbed: {line}", highlight=False, markup=False)
+    _check_payload(payload)
+    plan = parse_sizes(sizes)
+    ns.require_net_admin()
+    with _sigterm_interrupts():
+        directory = run_sweep(sizes=plan, variants=chosen, readings=readings, interval_s=interval,
+                              seed=seed, payload=payload, platform=platform, out=out_dir,
+                              on_point=None if as_json else lambda n, d: err.print(
+                                  f"testbed: {n} nodes done: {d}", highlight=False))
+    report, summary = render_sweep(directory)
+    data = read_sweep(directory)
+    if as_json:
+        _print_json({"run_directory": str(directory), "report": str(report), **data})
+    else:
+        out.print(summary.read_text(), highlight=False, markup=False)
+        out.print(f"report: {report}", highlight=False)
+    failed = [f"{n}: {v}" for n, p in data["points"].items() for v in p.get("errors") or {}]
+    if failed:
+        raise TestbedError(f"{len(failed)} variant run(s) failed: {', '.join(failed)}")
+
+
 lab_app = typer.Typer(help="A lab's boards: who holds which (board leases).",
                       no_args_is_help=True)
 app.add_typer(lab_app, name="lab")

@@ -77,13 +77,50 @@ def series_label(key: Series) -> str:
                      *(["on Contiki"] if platform == "contiki" else [])])
 
 
-def study_plots(study: Mapping[str, Any]) -> list[Plot]:
+def loglog_plot(plot_id: str, title: str, ylabel: str, caption: str,
+                data: Mapping[str, list[tuple[int, float, float, float]]],
+                fits: Mapping[str, Mapping[str, Any]]) -> Plot:
+    """One figure against N on log-log axes: a line with error bars per series (label ->
+    [(N, mean, min, max)]) and its fitted power law dashed (label -> {a, b, growth})."""
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
     from testbed.report.svg import new_figure, plot_style, to_svg
 
     PLAIN = FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}")
+    with plot_style(plot_id):
+        fig = new_figure(10.5, 4.4)
+        ax = fig.add_subplot()
+        for label, rows in data.items():
+            rows = [r for r in rows if r[1] > 0]  # nothing to draw on a log axis at 0
+            if not rows:
+                continue
+            ns = [r[0] for r in rows]
+            mean = [r[1] for r in rows]
+            low = [m - max(r[2], m / 10) for m, r in zip(mean, rows, strict=True)]
+            high = [r[3] - m for m, r in zip(mean, rows, strict=True)]
+            line = ax.errorbar(ns, mean, yerr=[low, high], marker="o", capsize=3,
+                               label=plain(label))
+            fit = fits.get(label)
+            if fit is not None and len(ns) > 1:
+                xs = [ns[0], ns[-1]]
+                ax.plot(xs, [fit["a"] * x ** fit["b"] for x in xs], linestyle="--",
+                        color=line[0].get_color(), linewidth=1,
+                        label=plain(f"  fit b={fit['b']:.2f} {fit['growth']}"))
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.xaxis.set_major_formatter(PLAIN)
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xticks(sorted({r[0] for rows in data.values() for r in rows}))
+        ax.yaxis.set_major_formatter(PLAIN)
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("nodes N (log)")
+        ax.set_ylabel(plain(ylabel + " (log)"))
+        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
+        svg = to_svg(fig, element_id=plot_id)
+    return Plot(plot_id, title, caption, svg)
 
+
+def study_plots(study: Mapping[str, Any]) -> list[Plot]:
     fits = {(g["density"], g.get("transport", "link"), g["mechanisms"], float(g["loss"]),
              g.get("platform", "linux"), g["figure"]): g for g in study.get("growth", [])}
     plots = []
@@ -91,40 +128,12 @@ def study_plots(study: Mapping[str, Any]) -> list[Plot]:
         data = series(study, get)
         if not data:
             continue
-        with plot_style(plot_id):
-            fig = new_figure(10.5, 4.4)
-            ax = fig.add_subplot()
-            for key, rows in data.items():
-                label = series_label(key)
-                rows = [r for r in rows if r[1] > 0]  # nothing to draw on a log axis at 0
-                if not rows:
-                    continue
-                ns = [r[0] for r in rows]
-                mean = [r[1] for r in rows]
-                low = [m - max(r[2], m / 10) for m, r in zip(mean, rows, strict=True)]
-                high = [r[3] - m for m, r in zip(mean, rows, strict=True)]
-                line = ax.errorbar(ns, mean, yerr=[low, high], marker="o", capsize=3,
-                                   label=plain(label))
-                fit = fits.get((*key, FIT_OF[plot_id]))
-                if fit is not None and len(ns) > 1:
-                    xs = [ns[0], ns[-1]]
-                    ax.plot(xs, [fit["a"] * x ** fit["b"] for x in xs], linestyle="--",
-                            color=line[0].get_color(), linewidth=1,
-                            label=plain(f"  fit b={fit['b']:.2f} {fit['growth']}"))
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            ax.xaxis.set_major_formatter(PLAIN)
-            ax.xaxis.set_minor_formatter(NullFormatter())
-            ax.set_xticks(sorted({r[0] for rows in data.values() for r in rows}))
-            ax.yaxis.set_major_formatter(PLAIN)
-            ax.yaxis.set_minor_formatter(NullFormatter())
-            ax.set_xlabel("nodes N (log)")
-            ax.set_ylabel(plain(ylabel + " (log)"))
-            ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
-            svg = to_svg(fig, element_id=plot_id)
-        plots.append(Plot(plot_id, title, "Mean over seeds, bars: the seeds' range; dashed: "
-                          "the power law fitted on every point of the series (growth table).",
-                          svg))
+        plots.append(loglog_plot(
+            plot_id, title, ylabel, "Mean over seeds, bars: the seeds' range; dashed: the power "
+            "law fitted on every point of the series (growth table).",
+            {series_label(key): rows for key, rows in data.items()},
+            {series_label(key): fit for key in data
+             if (fit := fits.get((*key, FIT_OF[plot_id]))) is not None}))
     return plots
 
 
