@@ -388,7 +388,23 @@ def memory_lines(memory: Mapping[str, Any]) -> list[str]:
         rom = (f"; ELF ROM {_size(elf.get('rom'))} B RAM {_size(elf.get('ram'))} B"
                if isinstance(elf, Mapping) else "")
         lines.append(f"memory {app}: {code}; {where}{rom}")
+        if (line := heap_127_line(app, m.get("heap_127"))) is not None:
+            lines.append(line)
     return lines + [t.line for t in firmware_tables(memory)]
+
+
+def heap_127_line(app: str, need: object) -> str | None:
+    """What the app's codec needs on MicroPython 1.27 (memory/wasm.py), in one line."""
+    if not isinstance(need, Mapping):
+        return None
+    where = f"memory {app} on MicroPython 1.27 ({need.get('platform')})"
+    if need.get("smallest_heap") is None:
+        return f"{where}: not measured ({need.get('error')})"
+    return (f"{where}: import and the first reading run in a heap of "
+            f"{_size(need['smallest_heap'])} B (nothing collected in between: an upper bound); "
+            f"live {_size(need.get('after_import'))} B after import, "
+            f"{_size(need.get('after_encode'))} B after the reading, "
+            f"{_size(need.get('steady_live'))} B at most over 50 more")
 
 
 # --- the C apps built for a board (results.memory.contiki) ---------------------------------

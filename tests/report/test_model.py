@@ -123,3 +123,18 @@ def test_memory_lines_have_thousands_separators_like_the_table() -> None:
                         "elf": {"rom": 123456, "ram": 7890}, "heap": None}, "junk": [1]}
     assert memory_lines(with_elf) == ["memory app: bytecode not measured (no mpy-cross); heap "
                                       "not measured; ELF ROM 123,456 B RAM 7,890 B"]
+
+
+def test_the_micropython_127_line_says_bound_and_live_heap() -> None:
+    from testbed.report.model import heap_127_line
+
+    need = {"platform": "micropython-1.27-webassembly", "smallest_heap": 24576,
+            "after_import": 10096, "after_encode": 13584, "steady_live": 13712}
+    assert heap_127_line("coap-sensor", need) == (
+        "memory coap-sensor on MicroPython 1.27 (micropython-1.27-webassembly): import and "
+        "the first reading run in a heap of 24,576 B (nothing collected in between: an upper "
+        "bound); live 10,096 B after import, 13,584 B after the reading, 13,712 B at most "
+        "over 50 more")
+    assert heap_127_line("x", {"platform": "p", "error": "no node"}) == \
+        "memory x on MicroPython 1.27 (p): not measured (no node)"
+    assert heap_127_line("x", None) is None
