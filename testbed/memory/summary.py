@@ -62,7 +62,7 @@ def memory_section(board: Board | None, *, nodes_dir: Path = NODES_DIR,
             section[app] = {"bytecode_bytes": None, "source_bytes": None, "modules": {},
                             "bytecode_error": str(exc)}
         section[app]["elf"] = elf_sizes(elf[app]).to_json() if elf and app in elf else None
-    section_127 = heap_needs_127(nodes_dir, apps)
+    section_127 = heap_needs_127(nodes_dir, apps, cache=cache)
     for app in apps:
         section[app]["heap_127"] = section_127[app]
     key = heap_cache_key(board, nodes_dir, apps) if cache is not None else None
@@ -79,16 +79,31 @@ def memory_section(board: Board | None, *, nodes_dir: Path = NODES_DIR,
     return section
 
 
-def heap_needs_127(nodes_dir: Path, apps: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+def heap_needs_127(nodes_dir: Path, apps: tuple[str, ...], *, cache: Path | None = None
+                   ) -> dict[str, dict[str, Any]]:
     """Each app's codec on MicroPython 1.27 (memory/wasm.py: the smallest heap, live bytes),
-    or the reason it could not run there; about a second for both apps."""
-    from testbed.memory.wasm import PLATFORM, WasmError, heap_need, micropython_127
+    or the reason it could not run there; about a second for both apps, then cached by the
+    apps' codec files, the measuring code and the pinned package."""
+    from testbed.memory.wasm import PACKAGE, PLATFORM, TOOLS, WasmError, heap_need, micropython_127
 
+    digest = hashlib.sha256(PLATFORM.encode())
+    files = [Path(__file__).with_name("wasm.py"), TOOLS / "repl.mjs", TOOLS / "package-lock.json"]
+    files += [nodes_dir / app / f"{m}.py" for app in apps for m in CODECS[app].modules]
+    for path in files:
+        digest.update(f"{path.name}\0".encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest() if path.is_file() else b"-")
+    key = digest.hexdigest() if PACKAGE.is_dir() else None
+    cached = _read_cache(cache, key)
+    if cached is not None and all(isinstance(cached.get(app), dict) for app in apps):
+        return {app: cached[app] for app in apps}
     try:
         with micropython_127() as mp:
-            return {app: heap_need(mp, nodes_dir / app, CODECS[app]).to_json() for app in apps}
+            needs = {app: heap_need(mp, nodes_dir / app, CODECS[app]).to_json() for app in apps}
     except (WasmError, OSError, ValueError) as exc:
         return {app: {"platform": PLATFORM, "error": str(exc)} for app in apps}
+    if key is not None and cache is not None:
+        _write_cache(cache, key, needs)
+    return needs
 
 
 def heap_cache_key(board: Board | None, nodes_dir: Path, apps: tuple[str, ...]) -> str | None:

@@ -11,8 +11,9 @@ grows). Between runs it collects. So the codec runs as a board's firmware would 
 collection after each step (each module's import, each reading), one run per step, and
 "succeeded in a heap of H bytes" means: started with H and never grew. Within a step nothing
 is freed, so H is an upper bound for a board, whose collector also runs inside a step; the
-live heap after each step is the lower bound. What it is not: the whole firmware (its socket loop and config are not part of a
-codec, as in heap.py) nor a board: a port's own modules and its C stack are not in this heap.
+live heap after each step is the lower bound. What it is not: the whole firmware (its socket
+loop and config are not part of a codec, as in heap.py) nor a board: a port's own modules and
+its C stack are not in this heap.
 """
 
 from __future__ import annotations
