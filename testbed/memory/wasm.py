@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from testbed.backends.processes import dies_with_parent
 from testbed.errors import TestbedError
 from testbed.memory.heap import AppCodec, strip_source
 
@@ -97,7 +98,9 @@ def micropython_127() -> Iterator[WasmMicroPython]:
     if node is None or not PACKAGE.is_dir():
         raise WasmError("MicroPython 1.27 is not installed (make micropython-wasm: nodejs and "
                         "the pinned npm package in tools/micropython-wasm)")
-    process = subprocess.Popen([node, str(TOOLS / "repl.mjs")], cwd=TOOLS, text=True,
+    # dies with the thread that measures (it waits for it): no node left if the run is killed
+    process = subprocess.Popen(dies_with_parent([node, str(TOOLS / "repl.mjs")], lasting=False),
+                               cwd=TOOLS, text=True,
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                stderr=subprocess.DEVNULL)
     try:

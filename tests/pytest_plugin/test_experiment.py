@@ -86,6 +86,8 @@ def headline_from_results(run_dir: Path, variant: str) -> dict[str, float]:
         "latency_p50_ms": readings["latency_ms"]["p50"],
         "latency_p95_ms": readings["latency_ms"]["p95"],
         "energy_mj_per_reading": energy["per_reading_mj"]["sensors"],
+        "energy_duty_mj_per_reading": energy["other_modes"]["contikimac"]["per_reading_mj"][
+            "sensors"],
         "lifetime_days": min(energy["lifetime_days"].values()),
         "reconnects": readings["reconnects"],
     }
