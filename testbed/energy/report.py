@@ -142,6 +142,21 @@ def read_delivered(path: Path, sent: Mapping[str, set[int]] | None = None) -> di
     return counts
 
 
+def contikimac_figures(energy: Mapping[str, Any]) -> Mapping[str, Any]:
+    """An `energy` section's ContikiMAC figures (mode, wakeup_ms, per_reading_mj,
+    lifetime_days): the chosen mode's when it is ContikiMAC, else the ones computed beside it
+    (other_modes); empty for a run without them (Energest only)."""
+    if energy.get("mode") == "contikimac":
+        return energy
+    return (energy.get("other_modes") or {}).get("contikimac") or {}
+
+
+def duty_cycled_mj(energy: Mapping[str, Any]) -> float | None:
+    """The sensors' mJ per reading under ContikiMAC (contikimac_figures), or None."""
+    value = (contikimac_figures(energy).get("per_reading_mj") or {}).get("sensors")
+    return float(value) if isinstance(value, (int, float)) else None
+
+
 def _round(x: float | None, digits: int = 6) -> float | None:
     return None if x is None else round(x, digits)
 

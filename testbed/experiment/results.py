@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from testbed.analysis.layers import SHR_PHR_BYTES
 from testbed.errors import BadInput
 from testbed.jsonlines import write_json_atomic
 
@@ -75,6 +76,13 @@ class Air:
     retransmissions: dict[str, int] = field(default_factory=dict)
     payload: dict[str, int] = field(default_factory=dict)
     undecodable: int = 0
+
+    @property
+    def on_air_bytes(self) -> int:
+        """Every captured frame's bytes incl. the PHY's SHR+PHR: total_bytes, or, in a run from
+        before testbed.analysis filled it, the PSDU bytes plus SHR+PHR of every frame (what
+        total_bytes is by definition)."""
+        return self.total_bytes or self.bytes + SHR_PHR_BYTES * self.frames
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Air:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from testbed.config.generate import grid
+from testbed.energy.report import duty_cycled_mj
 from testbed.errors import BadInput
 from testbed.jsonlines import write_json_atomic
 from testbed.experiment.results import VariantResult, read_results
@@ -26,15 +27,6 @@ from testbed.experiment.study_mdns import fit_power_law, growth_label
 from testbed.experiment.variants import Variant
 
 RESULTS = "results.json"
-SHR_PHR = 6  # bytes a frame spends on the PHY's preamble, SFD and length (analysis/layers.py)
-
-
-def _duty_mj(v: VariantResult) -> float | None:
-    energy = v.energy
-    section = energy if energy.get("mode") == "contikimac" else \
-        (energy.get("other_modes") or {}).get("contikimac") or {}
-    value = (section.get("per_reading_mj") or {}).get("sensors")
-    return float(value) if isinstance(value, (int, float)) else None
 
 
 #: figure -> (unit, how a variant's result gives it); None where the run did not measure it
@@ -43,9 +35,9 @@ FIGURES: dict[str, tuple[str, Callable[[VariantResult], float | None]]] = {
                  if v.readings.expected else None),
     "steady B/rdg": ("B", lambda v: v.air.per_reading.get("bytes")
                      if v.air.per_reading.get("readings") else None),
-    "all-in B/rdg": ("B", lambda v: (v.air.total_bytes or v.air.bytes + SHR_PHR * v.air.frames)
-                     / v.readings.delivered if v.readings.delivered else None),
-    "mJ/rdg duty-cycled": ("mJ", _duty_mj),
+    "all-in B/rdg": ("B", lambda v: v.air.on_air_bytes / v.readings.delivered
+                     if v.readings.delivered else None),
+    "mJ/rdg duty-cycled": ("mJ", lambda v: duty_cycled_mj(v.energy)),
     "set-up ms p50": ("ms", lambda v: v.phases.setup_ms.p50),
     "latency ms p50": ("ms", lambda v: v.readings.latency_ms.p50),
 }

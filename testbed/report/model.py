@@ -39,8 +39,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from testbed.analysis.layers import SHR_PHR_BYTES
-from testbed.experiment.results import Air, Results, VariantResult
+from testbed.energy.report import contikimac_figures, duty_cycled_mj
+from testbed.experiment.results import Results, VariantResult
 from testbed.experiment.variants import Variant
 from testbed.report.rundir import RunFiles
 
@@ -167,13 +167,6 @@ class VariantFigures:
         return "lossy" if self.delivered < self.sent or self.timed_out else "ok"
 
 
-def bytes_on_air(air: Air) -> int:
-    """Every captured frame's bytes incl. the PHY's SHR+PHR: air.total_bytes, or, in a run
-    from before testbed.analysis filled it, the PSDU bytes plus SHR+PHR of every frame (what
-    total_bytes is by definition)."""
-    return air.total_bytes or air.bytes + SHR_PHR_BYTES * air.frames
-
-
 def figures_of(name: str, v: VariantResult, memory: Mapping[str, Any]) -> VariantFigures:
     r, air = v.readings, v.air
     steady = air.per_reading.get("readings")
@@ -186,7 +179,7 @@ def figures_of(name: str, v: VariantResult, memory: Mapping[str, Any]) -> Varian
         name=name, protocol=protocol_of(name), app=app,
         delivered=r.delivered, sent=r.sent, duplicates=r.duplicates, timed_out=v.timed_out,
         error=v.error, frames=air.frames, psdu_bytes=air.bytes,
-        all_in_bytes_per_reading=bytes_on_air(air) / r.delivered if r.delivered else None,
+        all_in_bytes_per_reading=air.on_air_bytes / r.delivered if r.delivered else None,
         steady_bytes_per_reading=air.per_reading.get("bytes") if steady else None,
         frames_per_reading=air.per_reading.get("frames") if steady else None,
         setup_bytes=air.setup.get("bytes"),
@@ -237,17 +230,6 @@ def headline_figures(result: VariantResult, memory: dict[str, Any] | None = None
     }
 
 
-def duty_cycled_mj(energy: Mapping[str, Any]) -> float | None:
-    """The sensors' mJ per reading under ContikiMAC: the chosen mode's, or the one computed
-    beside it (energy/report.py other_modes); None when neither (Energest-only runs)."""
-    if energy.get("mode") == "contikimac":
-        section: Mapping[str, Any] = energy
-    else:
-        section = (energy.get("other_modes") or {}).get("contikimac") or {}
-    value = (section.get("per_reading_mj") or {}).get("sensors")
-    return float(value) if isinstance(value, (int, float)) else None
-
-
 def energy_settings(results: Results) -> Mapping[str, Any] | None:
     """The first variant's `energy` section that names a mode (profile, battery, mode)."""
     return next((v.energy for v in results.variants.values() if v.energy.get("mode")), None)
@@ -285,8 +267,7 @@ def table_caption(results: Results) -> str:
         battery = f"{mah:g} mAh" if isinstance(mah, (int, float)) else "the battery"
         source = ("measured by the boards' Energest" if energy.get("source") == "energest" else
                   "a MODEL: the medium's radio log x the profile's currents")
-        wakeup = energy.get("wakeup_ms") or ((energy.get("other_modes") or {}).get(
-            "contikimac") or {}).get("wakeup_ms")
+        wakeup = contikimac_figures(energy).get("wakeup_ms")
         caption += (f"; mJ/reading: sensors' radio energy per delivered reading at the reading "
                     f"rate, life d: shortest sensor lifetime on {battery} "
                     f"({profile_of(energy).get('name', '?')}, {energy_mode(energy)}; radio only)"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from testbed.energy.report import contikimac_figures
 from testbed.experiment.results import Results
 from testbed.report.spread import spread_verdict
 from testbed.report.model import (
@@ -137,8 +138,7 @@ def _duty_cycled(results: Results, figures: Sequence[VariantFigures]) -> str:
     if both is None:
         return ""
     (xmpp, xv), (coap, cv) = both
-    wakeup = ((energy_settings(results) or {}).get("other_modes") or {}).get(
-        "contikimac", {}).get("wakeup_ms") or (energy_settings(results) or {}).get("wakeup_ms")
+    wakeup = contikimac_figures(energy_settings(results) or {}).get("wakeup_ms")
     at = f", {wakeup:g} ms wake-ups" if isinstance(wakeup, (int, float)) else ""
     return (f"With a duty-cycled radio (ContikiMAC model{at}) the protocols' own radio time "
             f"decides: {_name(coap)} needs {cv:.1f} mJ per reading, {_name(xmpp)} at best "

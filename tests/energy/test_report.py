@@ -120,3 +120,16 @@ def test_compare_refuses_an_unknown_profile_before_running(
     assert main(["compare", "--profile", "cc1000", "--out", str(tmp_path)]) == 2
     assert "unknown energy profile 'cc1000'" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []   # nothing was run
+
+
+def test_the_duty_cycled_figures_come_from_the_chosen_mode_or_beside_it() -> None:
+    from testbed.energy.report import contikimac_figures, duty_cycled_mj
+
+    beside = {"mode": "always-on", "per_reading_mj": {"sensors": 28.0},
+              "other_modes": {"contikimac": {"mode": "contikimac", "wakeup_ms": 125.0,
+                                             "per_reading_mj": {"sensors": 2.5}}}}
+    chosen = {"mode": "contikimac", "wakeup_ms": 62.5, "per_reading_mj": {"sensors": 3.0},
+              "other_modes": {"always-on": {"per_reading_mj": {"sensors": 28.0}}}}
+    assert duty_cycled_mj(beside) == 2.5 and contikimac_figures(beside)["wakeup_ms"] == 125.0
+    assert duty_cycled_mj(chosen) == 3.0 and contikimac_figures(chosen)["wakeup_ms"] == 62.5
+    assert duty_cycled_mj({"source": "energest", "other_modes": {}}) is None
