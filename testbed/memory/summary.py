@@ -89,10 +89,7 @@ def heap_needs_127(nodes_dir: Path, apps: tuple[str, ...], *, cache: Path | None
     digest = hashlib.sha256(PLATFORM.encode())
     files = [Path(__file__).with_name("wasm.py"), TOOLS / "repl.mjs", TOOLS / "package-lock.json"]
     files += [nodes_dir / app / f"{m}.py" for app in apps for m in CODECS[app].modules]
-    for path in files:
-        digest.update(f"{path.name}\0".encode())
-        digest.update(hashlib.sha256(path.read_bytes()).digest() if path.is_file() else b"-")
-    key = digest.hexdigest() if PACKAGE.is_dir() else None
+    key = _files_digest(digest, files) if PACKAGE.is_dir() else None
     cached = _read_cache(cache, key)
     if cached is not None and all(isinstance(cached.get(app), dict) for app in apps):
         return {app: cached[app] for app in apps}
@@ -120,9 +117,15 @@ def heap_cache_key(board: Board | None, nodes_dir: Path, apps: tuple[str, ...]) 
             backends / "qemu.py", backends / "raw_repl.py"]
     for app in apps:
         code += sorted(p for p in (nodes_dir / app).glob("*.py") if p.is_file())
-    for path in code:
+    return _files_digest(digest, code)
+
+
+def _files_digest(digest: Any, paths: list[Path]) -> str:
+    """`digest` fed each file's name and sha256 (a missing one as "-"): a cache key that
+    changes when any of them does."""
+    for path in paths:
         digest.update(f"{path.name}\0".encode())
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+        digest.update(hashlib.sha256(path.read_bytes()).digest() if path.is_file() else b"-")
     return digest.hexdigest()
 
 
