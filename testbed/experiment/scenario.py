@@ -57,7 +57,6 @@ from testbed.services.deliveries import Delivery, read_deliveries  # noqa: F401 
 DOMAIN = "iot.testbed"
 PAN_DOMAIN = "pan.testbed"  # the discovery proxy's unicast domain for the PAN's .local
 PROXY_POLL_S = 2.0  # how often a serverless sensor asks the discovery proxy
-SINK_USER = "sink"
 SENSOR = "temperature"
 #: xmpp-serverless: when prosody was started (epoch seconds), in the variant's directory
 SERVER_STARTED = "server-started"
@@ -246,7 +245,7 @@ def _node_config(variant: Variant, name: str, *, readings: int, interval_s: floa
         # issue 09: the server is found by mDNS, or by the border router's discovery proxy;
         # the Contiki-NG xmpp-sensor has no mDNS and keeps the configured address
         br = net.topology.border_router
-        config.update(discovery="mdns", collector=f"{SINK_USER}@{br}", mdns={
+        config.update(discovery="mdns", collector=f"{variant.spec.sink_user}@{br}", mdns={
             "interface": TAP, "proxy": {"address": str(net.address(br)), "domain": PAN_DOMAIN,
                                         "poll_s": PROXY_POLL_S}})
     return config
@@ -414,7 +413,7 @@ def _run_services_and_nodes(vr: _VariantRun, net: EmulatedNetwork, stack: contex
     app = NodeApp.load(variant.app)
     cloud = net.netns(CLOUD)
     # fresh secrets per variant: they live in prosody's store and the 0600 CONFIG.json only
-    sink_user = variant.spec.sink_user  # "sink" but where a variant shortens the JID
+    sink_user = variant.spec.sink_user  # the account readings go to (variants.py)
     passwords = {name: secrets.token_urlsafe(12) for name in (*vr.sensors, sink_user)}
     configs = {
         name: _node_config(variant, name, readings=readings, interval_s=interval_s, seed=seed,
@@ -512,7 +511,8 @@ def _run_serverless(vr: _VariantRun, net: EmulatedNetwork, stack: contextlib.Exi
     observer.phase(vr.variant, "collector")
     collector = stack.enter_context(LinkLocalSink(
         netns=br_ns, interface=TAP, addresses=[str(net.address(br))],
-        deliveries=vr.deliveries, log=vr.logs / "collector.log", instance=f"{SINK_USER}@{br}"))
+        deliveries=vr.deliveries, log=vr.logs / "collector.log",
+        instance=f"{vr.variant.spec.sink_user}@{br}"))
     _start_discovery_services(vr, net, stack, observer)
     observer.phase(vr.variant, "nodes")
     _start_nodes(vr, NodeApp.load(vr.variant.app), net, stack, configs)
@@ -531,8 +531,9 @@ def _run_serverless(vr: _VariantRun, net: EmulatedNetwork, stack: contextlib.Exi
     stack.enter_context(Prosody(netns=cloud, address=net.cloud_address, domain=DOMAIN,
                                 accounts=passwords, directory=private))
     stack.enter_context(XmppSink(
-        netns=cloud, server=str(net.cloud_address), domain=DOMAIN, user=SINK_USER,
-        password=passwords[SINK_USER], mode="message",
+        netns=cloud, server=str(net.cloud_address), domain=DOMAIN,
+        user=vr.variant.spec.sink_user, password=passwords[vr.variant.spec.sink_user],
+        mode="message",
         nodes={n: f"{n}@{DOMAIN}/{configs[n]['resource']}" for n in vr.sensors},
         readings=readings, interval_s=interval_s, deliveries=vr.deliveries,
         log=vr.logs / "sink.log", private_dir=net.run.private_dir))

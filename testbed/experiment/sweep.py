@@ -29,17 +29,17 @@ from testbed.experiment.variants import Variant
 RESULTS = "results.json"
 
 
-#: figure -> (unit, how a variant's result gives it); None where the run did not measure it
-FIGURES: dict[str, tuple[str, Callable[[VariantResult], float | None]]] = {
-    "delivery": ("fraction", lambda v: v.readings.delivered / v.readings.expected
-                 if v.readings.expected else None),
-    "steady B/rdg": ("B", lambda v: v.air.per_reading.get("bytes")
-                     if v.air.per_reading.get("readings") else None),
-    "all-in B/rdg": ("B", lambda v: v.air.on_air_bytes / v.readings.delivered
-                     if v.readings.delivered else None),
-    "mJ/rdg duty-cycled": ("mJ", lambda v: duty_cycled_mj(v.energy)),
-    "set-up ms p50": ("ms", lambda v: v.phases.setup_ms.p50),
-    "latency ms p50": ("ms", lambda v: v.readings.latency_ms.p50),
+#: figure (its unit in its name) -> how a variant's result gives it; None where not measured
+FIGURES: dict[str, Callable[[VariantResult], float | None]] = {
+    "delivery": lambda v: v.readings.delivered / v.readings.expected
+    if v.readings.expected else None,
+    "steady B/rdg": lambda v: v.air.per_reading.get("bytes")
+    if v.air.per_reading.get("readings") else None,
+    "all-in B/rdg": lambda v: v.air.on_air_bytes / v.readings.delivered
+    if v.readings.delivered else None,
+    "mJ/rdg duty-cycled": lambda v: duty_cycled_mj(v.energy),
+    "set-up ms p50": lambda v: v.phases.setup_ms.p50,
+    "latency ms p50": lambda v: v.readings.latency_ms.p50,
 }
 
 
@@ -56,7 +56,7 @@ def parse_sizes(text: str) -> tuple[int, ...]:
 
 
 def point_figures(v: VariantResult) -> dict[str, float | None]:
-    figures = {name: get(v) for name, (_, get) in FIGURES.items()}
+    figures = {name: get(v) for name, get in FIGURES.items()}
     return {k: (round(x, 4) if isinstance(x, float) else x) for k, x in figures.items()}
 
 

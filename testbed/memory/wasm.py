@@ -72,11 +72,17 @@ class WasmMicroPython:
 
     def _ask(self, **command: Any) -> dict[str, Any]:
         assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.write(json.dumps(command) + "\n")
-        self.process.stdin.flush()
-        line = self.process.stdout.readline()
+        try:
+            self.process.stdin.write(json.dumps(command) + "\n")
+            self.process.stdin.flush()
+            line = self.process.stdout.readline()
+        except BrokenPipeError:  # gone before the command was written
+            line = ""
         if not line:
-            raise WasmError(f"MicroPython 1.27 (node) exited with {self.process.wait()}")
+            status = self.process.wait()
+            said = (self.process.stderr.read() if self.process.stderr else "").strip()
+            raise WasmError(f"MicroPython 1.27 ({TOOLS / 'repl.mjs'}, node) exited with "
+                            f"{status}: {said.splitlines()[-1] if said else 'nothing on stderr'}")
         return json.loads(line)
 
     def reset(self, heapsize: int) -> None:
@@ -102,7 +108,7 @@ def micropython_127() -> Iterator[WasmMicroPython]:
     process = subprocess.Popen(dies_with_parent([node, str(TOOLS / "repl.mjs")], lasting=False),
                                cwd=TOOLS, text=True,
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL)
+                               stderr=subprocess.PIPE)  # a few lines at most, read at exit
     try:
         yield WasmMicroPython(process)
     finally:
@@ -142,11 +148,9 @@ def _run_in(mp: WasmMicroPython, heap: int, sources: dict[str, str], steps: list
     return _total(out) == start, live, ""
 
 
-def _smallest(mp: WasmMicroPython, sources: dict[str, str], steps: list[str]) -> int | None:
+def _smallest(mp: WasmMicroPython, sources: dict[str, str], steps: list[str]) -> int:
     """The smallest starting heap (a multiple of STEP in LOW..HIGH) the steps run in without
-    growing it; None if not even HIGH."""
-    if not _run_in(mp, HIGH, sources, steps)[0]:
-        return None
+    growing it, given that they run in HIGH."""
     low, high = LOW, HIGH  # high works, low is not known to
     while high - low > STEP:
         middle = (low + high) // 2 // STEP * STEP
@@ -164,10 +168,10 @@ def heap_need(mp: WasmMicroPython, app_dir: Path, codec: AppCodec) -> HeapNeed:
     imports = [f"import {m}" for m in codec.modules]
     encode = f"import {', '.join(codec.modules)}\n{codec.encode}"
     first = [*imports, encode]
-    smallest = _smallest(mp, sources, first)
-    if smallest is None:
-        ok, _, error = _run_in(mp, HIGH, sources, first)
+    ok, _, error = _run_in(mp, HIGH, sources, first)
+    if not ok:
         return HeapNeed(PLATFORM, error=error or f"needs more than {HIGH} B")
+    smallest = _smallest(mp, sources, first)
     ok, live, error = _run_in(mp, HIGH, sources, [*first, "print(len(wire))",
                                                   *[encode] * STEADY_READINGS])
     wire_bytes = mp.exec("print(len(wire))")[1].split()

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from testbed.errors import BadInput
+from testbed.experiment.sweep import FIGURES
 from testbed.report.plot import Plot
 from testbed.report.study import loglog_plot
 
 RESULTS = "results.json"
-PLOTTED = ("delivery", "steady B/rdg", "all-in B/rdg", "mJ/rdg duty-cycled", "set-up ms p50",
-           "latency ms p50")
+PLOTTED = tuple(FIGURES)  # every figure the sweep keeps
 
 
 def read_sweep(directory: Path) -> dict[str, Any]:

@@ -48,3 +48,19 @@ def test_the_apps_codecs_fit_a_heap_and_keep_no_garbage(app: str):
     # 50 more readings, a collection after each: the live heap stays within a few hundred
     # bytes of the first reading's (no reading leaks)
     assert need.steady_live is not None and need.steady_live - need.after_encode < 1024
+
+
+def test_an_interpreter_that_dies_says_what_it_said() -> None:
+    """node exiting (a broken package, a crash) is one WasmError with its last stderr line."""
+    import shutil
+    import subprocess
+
+    from testbed.memory.wasm import WasmError, WasmMicroPython
+
+    process = subprocess.Popen(
+        [shutil.which("node") or "node", "-e", "process.stderr.write('first\\nwasm: boom\\n');"
+         "process.exit(3)"], text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE)
+    process.wait()
+    with pytest.raises(WasmError, match=r"exited with 3: wasm: boom"):
+        WasmMicroPython(process).reset(4096)
