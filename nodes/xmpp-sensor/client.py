@@ -2,8 +2,13 @@
 
 `Session(config, emit).open()` does TCP connect, stream header, features, optional STARTTLS
 (RFC 6120 §5), SASL PLAIN or SCRAM-SHA-1 (§6), stream restart, resource bind (§7) and initial
-presence (RFC 6121 §4.2); `poll(timeout)` reads and handles incoming stanzas; `send` writes.
-The password is only ever put into the SASL exchange, never printed.
+presence (RFC 6121 §4.2); `poll(timeout)` reads and handles incoming stanzas; `send` writes,
+`send_stanza` writes a stanza (counted by stream management). The password is only ever put
+into the SASL exchange, never printed.
+
+With a StreamManagement (`sm`, XEP-0198) the session enables it after binding when the server
+offers it, answers the server's <r/>, takes its <a/>, and on the next open resumes the old
+session instead of binding (`resumed` then lists the readings to write again).
 """
 
 import socket
@@ -20,6 +25,7 @@ except ImportError:  # pragma: no cover - MicroPython without the plain name
 
 import scram
 import stanzas
+import stream_management
 from xmltok import StanzaBuilder
 
 try:
@@ -74,7 +80,7 @@ def wrap_tls(sock, server_name):
 
 
 class Session:
-    def __init__(self, config, handler, idle=None, discovery=None):
+    def __init__(self, config, handler, idle=None, discovery=None, sm=None):
         self.config = config
         self.handler = handler  # called with each stanza Element once the session is open
         self.idle = idle  # called about every IDLE_S while set-up waits for the server
@@ -85,6 +91,10 @@ class Session:
         self.jid = None
         self.sent_bytes = 0
         self.tls = False
+        self.sm = sm  # stream_management.StreamManagement, kept by the caller across sessions
+        self.sm_on = False  # XEP-0198 is enabled (or resumed) on this stream
+        self.resumed = None  # after a resumption: the readings the server never had
+        self.lost = []  # after a failed resumption: the readings the server may not have had
 
     # transport -------------------------------------------------------------------------
 
@@ -100,6 +110,19 @@ class Session:
                 raise Closed("send failed: %r" % (exc,))
             view = view[n:]
         self.sent_bytes += len(data)
+
+    def send_stanza(self, text, reading=None):
+        """Write a stanza (message, presence, iq); stream management counts it and keeps the
+        reading it carries until the server acks it."""
+        self.send(text)
+        if self.sm_on:
+            self.sm.counted(reading)
+
+    def request_ack(self):
+        """XEP-0198 §4: ask the server how many of our stanzas it has (one <r/> at a time)."""
+        if self.sm_on and not self.sm.requested:
+            self.send(stream_management.REQUEST)
+            self.sm.requested = True
 
     def _recv(self, timeout):
         if self.discovery is not None and not self._wait_readable(timeout):
@@ -207,10 +230,42 @@ class Session:
             raise StreamError("the server requires STARTTLS (set starttls: true)")
         self.authenticate(features)
         features = self.open_stream()
+        offers_sm = features.find("sm", stream_management.NS_SM) is not None
+        if self.sm is not None and offers_sm and self.sm.resume_id and self.resume():
+            return
         if features.find("bind", stanzas.NS_BIND) is None:
             raise StreamError("the server offers no resource binding")
         self.bind()
-        self.send(stanzas.presence())
+        if self.sm is not None and offers_sm:
+            self.enable_sm()
+        self.send_stanza(stanzas.presence())
+
+    # XEP-0198 §3: enable stream management (with resumption) after binding
+    def enable_sm(self):
+        self.send(stream_management.ENABLE)
+        answer = self.expect()
+        if answer.local != "enabled":
+            raise StreamError("stream management refused: <%s/>" % _failure(answer))
+        self.sm.enabled(answer)
+        self.sm.jid = self.jid
+        self.sm_on = True
+
+    # XEP-0198 §5: resume the previous session; True when the server took it back
+    def resume(self):
+        self.send(stream_management.resume(self.sm.handled, self.sm.resume_id))
+        answer = self.expect()
+        if answer.local == "resumed":
+            self.resumed = self.sm.resumed(answer.get("h", "0"))
+            self.jid = self.sm.jid
+            self.sm_on = True
+            return True
+        if answer.local != "failed":
+            raise StreamError("expected <resumed/> or <failed/>, got <%s>" % answer.tag)
+        if answer.get("h") is not None:  # XEP-0198 1.6: what the server had before it gave up
+            self.sm.acked(answer.get("h"))
+        self.resumed = None
+        self.lost = self.sm.failed()
+        return False
 
     # RFC 6120 §5.4.2: STARTTLS, TLS negotiation, stream restart
     def starttls(self):
@@ -292,8 +347,19 @@ class Session:
                 element = item[1]
                 if element.tag.startswith("stream") and element.local == "error":
                     raise Closed("stream error: " + ",".join(c.local for c in element.children))
-                self.handler(element)
+                if self.sm_on and element.get("xmlns") == stream_management.NS_SM:
+                    self._sm_nonza(element)
+                else:
+                    self.handler(element)
+                    if self.sm_on and element.local in ("message", "presence", "iq"):
+                        self.sm.handled = (self.sm.handled + 1) % stream_management.MOD
             item = self.pending.pop(0) if self.pending else None
+
+    def _sm_nonza(self, element):
+        if element.local == "r":
+            self.send(stream_management.answer(self.sm.handled))
+        elif element.local == "a":
+            self.sm.acked(element.get("h", "0"))
 
     def close(self, linger=0.0):
         """RFC 6120 §4.4: send the closing stream tag; with `linger`, wait that long for the

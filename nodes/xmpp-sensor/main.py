@@ -22,6 +22,13 @@ a session is being set up) is queued ("queued" event) in a bounded outbox (outbo
 default, config "queue_limit") and sent after reconnecting, or, pushed out of a full outbox,
 counted as lost ("dropped" event). A "reading" event means the stanza was written to the
 connection; pubsub publishes not acknowledged when a connection drops are sent again.
+
+With config "stream_management" (XEP-0198, stream_management.py) a message-mode sensor enables
+acks and resumption after binding, asks for an ack (<r/>) every sm_ack_every readings, after
+its last one and in place of the whitespace keepalive while readings are unacked, and is done
+only when the server has acked them all. After a drop it resumes the session (no bind, no
+presence) and writes again the readings the server's h says it never had; the "setup" phase
+says resumed true/false.
 """
 
 import json
@@ -34,6 +41,7 @@ from client import Closed, ServerTimeout, Session, StreamError
 from outbox import Outbox
 from reading import reading_value
 from sigterm import stop_on_sigterm
+from stream_management import StreamManagement
 
 
 class ServerFound(Exception):
@@ -64,6 +72,8 @@ DEFAULTS = {
     "serverless": False,
     "collector": "sink@br",
     "discovery_timeout_s": 3.0,
+    "stream_management": False,
+    "sm_ack_every": 4,
 }
 
 
@@ -125,6 +135,10 @@ class Sensor:
         self.last_sent = time.time()
         self.discovery = None  # discovery.Discovery when config "discovery" is "mdns"
         self.serverless = False  # the open session is a XEP-0174 link-local stream
+        # XEP-0198 for message mode (pubsub has its own acks: the publish results)
+        self.sm = StreamManagement() if config["stream_management"] and self.mode == "message" \
+            else None
+        self.sm_ack_every = max(1, int(config["sm_ack_every"]))
 
     # readings ---------------------------------------------------------------------------
 
@@ -142,8 +156,9 @@ class Sensor:
         for sensor, value in values:
             emit("reading", seq=seq, sensor=sensor, value=value, t=t)
 
-    def send(self, text):
-        self.session.send(text)
+    def send(self, text, reading=None):
+        """Write a stanza (counted by stream management, with the reading it carries)."""
+        self.session.send_stanza(text, reading)
         self.last_sent = time.time()
 
     def queue(self, reading):
@@ -163,7 +178,9 @@ class Sensor:
         if self.serverless:  # XEP-0174: a message to the collector's instance name
             self.send(stanzas.message(self.config["collector"], payload))
         elif self.mode == "message":
-            self.send(stanzas.message(self.config["sink"], payload))
+            self.send(stanzas.message(self.config["sink"], payload), reading)
+            if self.session.sm_on and self.sm.readings_unacked() >= self.sm_ack_every:
+                self.session.request_ack()
         else:
             self.unacked[seq] = reading
             self.send(
@@ -291,7 +308,7 @@ class Sensor:
             if self.discovery is not None and found[1].lower().startswith("fe80"):
                 config["server"] = "%s%%%s" % (found[1], self.discovery.interface)
             self.session = Session(config, self.handle, idle=self.tick,
-                                   discovery=self.discovery)
+                                   discovery=self.discovery, sm=self.sm)
             self.serverless = False
         else:
             from linklocal import LinkLocalSession
@@ -301,6 +318,9 @@ class Sensor:
                                             discovery=self.discovery)
             self.serverless = True
         self.session.open()
+        resumed = self.session.resumed is not None
+        if self.session.lost:  # XEP-0198 <failed/>: the server may not have had them
+            self.dropped(self.outbox.requeue(self.session.lost))
         if self.serverless:
             self.discovery.present()
         elif self.discovery is not None:
@@ -308,7 +328,7 @@ class Sensor:
             self.discovery.connected(True)
         if self.mode == "iq" and not self.serverless:
             # RFC 6121 §4.6: directed presence, so the sink sees our full JID
-            self.session.send(stanzas.presence(self.config["sink"]))
+            self.session.send_stanza(stanzas.presence(self.config["sink"]))
         end = epoch()
         emit(
             "phase",
@@ -318,28 +338,40 @@ class Sensor:
             tls=self.session.tls,
             sent_bytes=self.session.sent_bytes,
             serverless=self.serverless,
+            resumed=resumed,
         )
         emit("ready", jid=self.session.jid, serverless=self.serverless)
         self.last_sent = time.time()
         self.online = True
         if self.next_push is None:
             self.next_push = time.time()  # the reading clock starts with the first session
+        for reading in self.session.resumed or ():  # written before, never had: again
+            self.transmit(reading)
         self.flush()
 
     def finished(self):
         if self.mode == "pubsub":
             return self.seq >= self.readings and len(self.acked) >= self.readings
+        if self.sm is not None and self.session.sm_on and self.sm.readings_unacked():
+            return False
         return self.seq >= self.readings and not len(self.outbox)
 
     def serve(self):
         """One session: push/answer readings, keepalive; returns never (raises on a drop)."""
         while True:
             self.tick()
+            if (self.session.sm_on and self.seq >= self.readings and not len(self.outbox)
+                    and self.sm.readings_unacked()):
+                self.session.request_ack()  # all written: how many did the server get?
             if not self.done and self.finished():
                 self.done = True
                 emit("done")
             if time.time() - self.last_sent >= self.keepalive_s:
-                self.send(" ")  # RFC 6120 §4.6.1 whitespace keepalive
+                if self.session.sm_on and self.sm.readings_unacked():
+                    self.session.request_ack()  # XEP-0198 §4: an <r/> keeps alive and asks
+                else:
+                    self.session.send(" ")  # RFC 6120 §4.6.1 whitespace keepalive
+                self.last_sent = time.time()
             if self.serverless and self.discovery.server() is not None:
                 raise ServerFound("an XMPP server appeared on the link")
             wait = min(self.keepalive_s, 1.0)

@@ -437,6 +437,7 @@ def _run_services_and_nodes(vr: _VariantRun, net: EmulatedNetwork, stack: contex
         prosody = stack.enter_context(Prosody(netns=cloud, address=net.cloud_address,
                                               domain=DOMAIN, accounts=passwords,
                                               directory=private, tls=variant.tls,
+                                              stream_management=variant.spec.stream_management,
                                               pubsub_admins=(sink_user,)))
         observer.phase(variant, "sink")
         sink = stack.enter_context(XmppSink(

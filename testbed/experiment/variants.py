@@ -35,6 +35,9 @@ class Variant(StrEnum):
     # account "k" (to='k@iot.testbed'), the sensor's resource "r"; nothing optional on the
     # stanza (no id, type or xml:lang). Whether a reading then fits one frame is measured.
     XMPP_MESSAGE_MIN = "xmpp-message-min"
+    # issue 10: xmpp-message with XEP-0198 stream management: acks, and after a drop the
+    # session is resumed (no bind, no presence) with only the unacked readings sent again
+    XMPP_MESSAGE_SM = "xmpp-message-sm"
     # issue 09: the server is found with mDNS/DNS-SD; without one, XEP-0174 link-local streams
     # to a collector on the border router; prosody starts mid-run and the sensors move to it
     XMPP_SERVERLESS = "xmpp-serverless"
@@ -68,6 +71,8 @@ class Variant(StrEnum):
         if platform == "contiki" and self.serverless:
             return ("the Contiki-NG xmpp-sensor has no mDNS/DNS-SD or XEP-0174 yet "
                     "(issue 09 built them for the Python apps)")
+        if platform == "contiki" and self.spec.stream_management:
+            return "the Contiki-NG xmpp-sensor has no XEP-0198 stream management yet"
         if platform == "contiki" and self.tls:
             return ("the Contiki-NG xmpp-sensor has no STARTTLS (Contiki-NG 5.0 ships no TLS "
                     "library; nodes/contiki/lib/xmpp/README.md)")
@@ -99,6 +104,7 @@ class VariantSpec:
     tls: bool = False
     reliable: bool = True
     sink_user: str = "sink"  # the sink's account: the local part of the JID readings go to
+    stream_management: bool = False  # XEP-0198: prosody loads mod_smacks, the node enables it
 
 
 def _coap(mode: str, observe: str | None, *, reliable: bool = True) -> VariantSpec:
@@ -109,11 +115,15 @@ def _coap(mode: str, observe: str | None, *, reliable: bool = True) -> VariantSp
 
 
 def _xmpp(mode: str, *, tls: bool = False, resource: str = "sensor",
-          sink_user: str = "sink") -> VariantSpec:
+          sink_user: str = "sink", stream_management: bool = False) -> VariantSpec:
+    node: tuple[tuple[str, Any], ...] = (
+        ("port", 5222), ("mode", mode), ("starttls", tls), ("sasl", "PLAIN"),
+        ("resource", resource))
+    if stream_management:
+        node += (("stream_management", True),)
     return VariantSpec(
         protocol=Protocol.XMPP, app="xmpp-sensor", sink_mode=mode, tls=tls, sink_user=sink_user,
-        node=(("port", 5222), ("mode", mode), ("starttls", tls), ("sasl", "PLAIN"),
-              ("resource", resource)),
+        stream_management=stream_management, node=node,
     )
 
 
@@ -126,6 +136,7 @@ SPECS: dict[Variant, VariantSpec] = {
     Variant.XMPP_IQ: _xmpp("iq"),
     Variant.XMPP_MESSAGE_TLS: _xmpp("message", tls=True),
     Variant.XMPP_MESSAGE_MIN: _xmpp("message", resource="r", sink_user="k"),
+    Variant.XMPP_MESSAGE_SM: _xmpp("message", stream_management=True),
     Variant.XMPP_SERVERLESS: VariantSpec(
         protocol=Protocol.XMPP, app="xmpp-sensor", sink_mode="serverless",
         node=(("port", 5222), ("mode", "message"), ("starttls", False), ("sasl", "PLAIN"),

@@ -22,6 +22,7 @@ KNOWN = {
     "xmpp-iq": "#d4a62a",
     "xmpp-message-tls": "#a0522d",
     "xmpp-message-min": "#cc4778",
+    "xmpp-message-sm": "#b5651d",
 }
 SPARE = {
     COAP: ("#7b8fd4", "#8ecae6", "#2f5f8a"),

@@ -3,7 +3,8 @@
 `testbed compare` runs on a two-sensor star; when the sink has s1's first reading, s1 is cut off
 for CUT_S seconds by the kernel of its own namespace, while s2 goes on undisturbed:
   XMPP  an `unreachable` route to the cloud host plus `ss -K` of its TCP connection: the
-        session drops (ECONNABORTED) and every connect fails until the route is removed;
+        session drops (ECONNABORTED) and every connect fails until the route is removed; with
+        XEP-0198 (xmpp-message-sm) the sensor then resumes its session instead of binding;
   CoAP  a blackhole qdisc drops all that s1's radio interface sends (a radio outage): notifications
         stop, the sink re-registers, the node hands the unacknowledged ones to it.
 Then s1's readings must still arrive (or be counted lost), s1 must not have exited, and
@@ -36,7 +37,7 @@ READINGS, INTERVAL_S, CUT_S = 8, 0.5, 5.0
 # loop of client.py; a pubsub publish outliving a server restart is tested on the C client
 # (tests/contiki/test_xmpp_sensor.py), a server restart on the Python one in message mode
 # (tests/services/test_xmpp_sink.py).
-VARIANTS = (Variant.XMPP_MESSAGE, Variant.COAP_OBSERVE_CON)
+VARIANTS = (Variant.XMPP_MESSAGE, Variant.XMPP_MESSAGE_SM, Variant.COAP_OBSERVE_CON)
 
 
 class CutS1:
@@ -70,9 +71,9 @@ class CutS1:
         run_id = json.loads((self.run_dir / "run.json").read_text())["run_id"]
         ns = netns_name(run_id, "s1")
         deadline = time.monotonic() + 120
-        # cut once the sink has s1's first reading: a stanza still on the air when the
-        # connection is aborted is lost for good (no XEP-0198 here), which this test is not
-        # about, and the runner would wait its whole allowance for it
+        # cut once the sink has s1's first reading: without XEP-0198 a stanza still on the air
+        # when the connection is aborted is lost for good, which this test is not about, and
+        # the runner would wait its whole allowance for it
         while b'"node": "s1"' not in (deliveries.read_bytes() if deliveries.exists() else b""):
             if time.monotonic() > deadline:
                 self.failures.append(f"{variant}: the sink got no reading of s1")
@@ -134,6 +135,19 @@ def test_a_sensor_cut_off_mid_run_reconnects_and_its_readings_arrive(tmp_path: P
             assert readings.queued == len(queued) and readings.dropped == 0
             reconnects = [e for e in events if e["event"] == "reconnect"]
             assert all(start - 1 <= e["t"] <= end + 16 for e in reconnects), reconnects
+            setups = [e for e in events if e["event"] == "phase" and e["name"] == "setup"]
+            if variant.spec.stream_management:
+                # XEP-0198 §5: the session came back without bind or presence, every reading
+                # of s1 arrived once (the server's h said which to write again)
+                assert setups[0]["resumed"] is False and setups[-1]["resumed"] is True, setups
+                assert setups[-1]["sent_bytes"] < setups[0]["sent_bytes"], setups
+                assert delivered == set(range(1, READINGS + 1)), delivered
+                seqs = [json.loads(line)["seq"] for line in
+                        (run_dir / name / "deliveries.jsonl").read_text().splitlines()
+                        if json.loads(line)["node"] == "s1"]
+                assert len(seqs) == READINGS, seqs
+            else:
+                assert not any(e["resumed"] for e in setups), setups
         else:
             assert kinds.count("observe") >= 2, kinds  # the sink registered again
             assert delivered == set(range(1, READINGS + 1)), delivered

