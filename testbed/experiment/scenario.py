@@ -439,6 +439,8 @@ def _run_services_and_nodes(vr: _VariantRun, net: EmulatedNetwork, stack: contex
                                               directory=private, tls=variant.tls,
                                               stream_management=variant.spec.stream_management,
                                               pubsub_admins=(sink_user,)))
+        # the proxies probe and announce (~1 s of RFC 6762 timing) while the sink logs in
+        proxies = () if net.is_contiki else _start_discovery_services(vr, net, stack, observer)
         observer.phase(variant, "sink")
         sink = stack.enter_context(XmppSink(
             netns=cloud, server=str(net.cloud_address), domain=DOMAIN, user=sink_user,
@@ -448,8 +450,8 @@ def _run_services_and_nodes(vr: _VariantRun, net: EmulatedNetwork, stack: contex
             tls=variant.tls, cafile=prosody.certificate if variant.tls else None,
             deliveries=vr.deliveries, log=sink_log, private_dir=net.run.private_dir,
         ))
-        if not net.is_contiki:
-            _start_discovery_services(vr, net, stack, observer)
+        for proxy in proxies:
+            proxy.ready()
         observer.phase(variant, "nodes")
         _start_nodes(vr, app, net, stack, configs)
     else:
@@ -474,10 +476,10 @@ def _run_services_and_nodes(vr: _VariantRun, net: EmulatedNetwork, stack: contex
 
 
 def _start_discovery_services(vr: _VariantRun, net: EmulatedNetwork,
-                              stack: contextlib.ExitStack, observer: Observer) -> None:
+                              stack: contextlib.ExitStack, observer: Observer) -> list[Any]:
     """On the border router: the advertising proxy that announces prosody on the PAN while it
     answers, and the discovery proxy that hands what is announced there to sensors beyond one
-    hop (unicast DNS)."""
+    hop (unicast DNS). Both are started, not awaited: the caller waits for their READY."""
     from testbed.services.advertising_proxy import AdvertisingProxy
     from testbed.services.discovery_proxy import DiscoveryProxy
 
@@ -489,11 +491,10 @@ def _start_discovery_services(vr: _VariantRun, net: EmulatedNetwork,
                                  "domain": DOMAIN}),
         DiscoveryProxy(netns=br_ns, interface=TAP, domain=PAN_DOMAIN,
                        log=vr.logs / "discovery-proxy.log")]
-    for service in services:  # both start at once; then both must say READY
+    for service in services:  # both start at once
         stack.callback(service.stop)
         service.start()
-    for service in services:
-        service.ready()
+    return services
 
 
 def _run_serverless(vr: _VariantRun, net: EmulatedNetwork, stack: contextlib.ExitStack,
@@ -514,7 +515,8 @@ def _run_serverless(vr: _VariantRun, net: EmulatedNetwork, stack: contextlib.Exi
         netns=br_ns, interface=TAP, addresses=[str(net.address(br))],
         deliveries=vr.deliveries, log=vr.logs / "collector.log",
         instance=f"{vr.variant.spec.sink_user}@{br}"))
-    _start_discovery_services(vr, net, stack, observer)
+    for proxy in _start_discovery_services(vr, net, stack, observer):
+        proxy.ready()
     observer.phase(vr.variant, "nodes")
     _start_nodes(vr, NodeApp.load(vr.variant.app), net, stack, configs)
     observer.phase(vr.variant, "readings (serverless)")

@@ -15,7 +15,7 @@ from tests.fuzz.harness import fuzz
 from tests.fuzz.targets import TARGETS, Target
 
 #: inputs per parser in the suite (FUZZ_EXAMPLES overrides, e.g. for a longer local run)
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "1000"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "400"))
 
 
 @pytest.mark.parametrize("target", TARGETS, ids=[t.name for t in TARGETS])
