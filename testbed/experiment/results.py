@@ -42,6 +42,9 @@ class Readings:
     duplicates: int = 0
     lost: int = 0
     unexpected: int = 0  # deliveries of a (node, seq) no node reports having sent
+    # delivered readings whose value is not the node's (experiment/truth.py) or whose payload
+    # names another node: delivered, but wrong
+    mismatched: int = 0
     latency_ms: Percentiles = field(default_factory=Percentiles)
     response_ms: Percentiles | None = None
     # issue 06, from the nodes' event logs: times a node started over (XMPP: "reconnect"
@@ -191,6 +194,7 @@ def _variant(name: str, data: Mapping[str, Any]) -> VariantResult:
             expected=int(r.get("expected", 0)), sent=int(r.get("sent", 0)),
             delivered=int(r.get("delivered", 0)), duplicates=int(r.get("duplicates", 0)),
             lost=int(r.get("lost", 0)), unexpected=int(r.get("unexpected", 0)),
+            mismatched=int(r.get("mismatched", 0)),
             latency_ms=Percentiles(**r.get("latency_ms", {})),
             response_ms=Percentiles(**r["response_ms"]) if r.get("response_ms") else None,
             reconnects=int(r.get("reconnects", 0)), queued=int(r.get("queued", 0)),

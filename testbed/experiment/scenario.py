@@ -52,6 +52,7 @@ from testbed.experiment.results import NodeFigures  # issue 04 energy
 from testbed.experiment.run import Run
 from testbed.experiment.variants import Protocol, Variant
 from testbed.services.payload import DEFAULT_FORMAT
+from testbed.experiment.truth import mismatches
 from testbed.services.deliveries import Delivery, read_deliveries  # noqa: F401 (tests import them here)
 
 DOMAIN = "iot.testbed"
@@ -104,9 +105,11 @@ class _Silent:
 
 
 def measure_readings(events: dict[str, list[Event]], deliveries: Sequence[Delivery],
-                     *, expected: int | None = None) -> Readings:
+                     *, expected: int | None = None, seed: int | None = None) -> Readings:
     """Expected (asked for), sent (node events), delivered (unique (node, seq) at the sink
-    that a node reports having sent), duplicates, unexpected, lost, latency, response time.
+    that a node reports having sent), duplicates, unexpected, lost, latency, response time,
+    and with the run's `seed` the delivered readings that are not what the node made
+    (experiment/truth.py: the value, the node the payload names).
 
     `lost` counts against `expected` when given: in on-demand variants a request lost on the
     way never makes a node send, and must still count as a reading that did not arrive."""
@@ -120,8 +123,9 @@ def measure_readings(events: dict[str, list[Event]], deliveries: Sequence[Delive
     responses = [(d.t_sink - d.t_request) * 1000.0 for d in first.values()
                  if d.t_request is not None]
     target = max(expected or 0, len(sent))
+    wrong = mismatches(first.values(), seed) if seed is not None else []
     return Readings(
-        expected=target, sent=len(sent), delivered=len(first),
+        expected=target, sent=len(sent), delivered=len(first), mismatched=len(wrong),
         duplicates=sum(1 for d in deliveries if (d.node, d.seq) in sent) - len(first),
         lost=target - len(first),
         unexpected=sum(1 for d in deliveries if (d.node, d.seq) not in sent),
@@ -369,7 +373,8 @@ def run_variant(variant: Variant, *, topology: Topology, run: Run, readings: int
                         dropped=r.dropped) for n, r in restarts.items()} | {
         n: f for n, f in nodes.items() if n not in restarts}
     deliveries = read_deliveries(vr.deliveries)
-    measured = measure_readings(events, deliveries, expected=readings * len(vr.sensors))
+    measured = measure_readings(events, deliveries, expected=readings * len(vr.sensors),
+                                seed=seed)
     started = directory / SERVER_STARTED
     discovery = measure_discovery(
         events, air, deliveries, capture=capture,

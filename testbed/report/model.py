@@ -142,6 +142,7 @@ class VariantFigures:
     message_frames: int | None = None
     message_one_frame: int | None = None
     messages: int = 0
+    mismatched: int = 0  # delivered, but not the value the node made (experiment/truth.py)
 
     @property
     def one_frame_cell(self) -> str:
@@ -157,6 +158,8 @@ class VariantFigures:
         cell = f"{self.delivered}/{self.sent}"
         if self.duplicates:
             cell += f" (+{self.duplicates} dup)"
+        if self.mismatched:
+            cell += f" ({self.mismatched} wrong)"
         return cell + (" timeout" if self.timed_out else "")
 
     @property
@@ -164,7 +167,8 @@ class VariantFigures:
         """ok / lossy / failed: how a row is coloured."""
         if self.error:
             return "failed"
-        return "lossy" if self.delivered < self.sent or self.timed_out else "ok"
+        return ("lossy" if self.delivered < self.sent or self.timed_out or self.mismatched
+                else "ok")
 
 
 def figures_of(name: str, v: VariantResult, memory: Mapping[str, Any]) -> VariantFigures:
@@ -193,6 +197,7 @@ def figures_of(name: str, v: VariantResult, memory: Mapping[str, Any]) -> Varian
         message_frames=air.per_reading.get("message_frames"),
         message_one_frame=air.per_reading.get("message_one_frame"),
         messages=int(air.per_reading.get("messages") or 0),
+        mismatched=r.mismatched,
     )
 
 

@@ -24,6 +24,8 @@ class Delivery:
     value: Any = None
     t_request: float | None = None  # on-demand variants: when the sink asked
     via: str | None = None  # "xep-0174": a serverless collector got it (None: the server)
+    sensor: str | None = None
+    claimed_node: str | None = None  # the node its payload names, where that is not `node`
 
 
 def read_deliveries(path: Path) -> list[Delivery]:
@@ -36,7 +38,10 @@ def read_deliveries(path: Path) -> list[Delivery]:
                                   value=d.get("value"),
                                   t_request=(float(d["t_request"]) if d.get("t_request")
                                              is not None else None),
-                                  via=(str(d["via"]) if d.get("via") else None)))
+                                  via=(str(d["via"]) if d.get("via") else None),
+                                  sensor=(str(d["sensor"]) if d.get("sensor") else None),
+                                  claimed_node=(str(d["claimed_node"])
+                                                if d.get("claimed_node") else None)))
         except (ValueError, KeyError, TypeError):
             continue  # a line that is not a delivery record
     return found

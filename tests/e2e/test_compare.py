@@ -66,6 +66,18 @@ def test_every_con_and_xmpp_variant_delivers_every_reading(
 
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", list(Variant), ids=str)
+def test_every_delivered_reading_is_the_one_its_node_made(
+    default_run: tuple[Path, Results], variant: Variant
+) -> None:
+    """Value and node of each delivery against nodes/common/reading.py (experiment/truth.py),
+    through either sink and its payload decoder: a decoder that mangled a value would count."""
+    _, results = default_run
+    readings = results.variants[str(variant)].readings
+    assert readings.delivered > 0 and readings.mismatched == 0, readings
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", list(Variant), ids=str)
 def test_air_figures_equal_what_tshark_counts(default_run: tuple[Path, Results],
                                               variant: Variant) -> None:
     run_dir, results = default_run

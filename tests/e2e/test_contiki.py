@@ -44,6 +44,7 @@ def test_every_reading_of_the_contiki_sensors_is_delivered(contiki_run, variant:
     assert result.error is None, result.error
     assert result.readings.sent == READINGS * 3  # three sensors in topologies/default.yaml
     assert result.readings.delivered == result.readings.sent
+    assert result.readings.mismatched == 0  # reading.c's values are reading.py's
     assert results.platform == "contiki"
     assert json.loads((run_dir / "run.json").read_text())["platform"] == "contiki"
 

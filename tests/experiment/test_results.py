@@ -51,7 +51,7 @@ def test_the_file_has_the_contract_keys(tmp_path: Path) -> None:
     assert {"run_id", "topology", "seed", "readings", "interval_s", "variants"} <= set(data)
     v = data["variants"]["coap-get"]
     assert v["readings"] == {"expected": 0, "sent": 9, "delivered": 9, "duplicates": 1,
-                             "lost": 0, "unexpected": 0,
+                             "lost": 0, "unexpected": 0, "mismatched": 0,
                              "latency_ms": {"p50": 12.5, "p95": 40.0}, "response_ms": None,
                              "reconnects": 2, "queued": 3, "dropped": 1}
     assert v["nodes"]["s1"] == {"tx_s": 0.5, "rx_s": 1.0, "energy_mj": None, "reconnects": 2,

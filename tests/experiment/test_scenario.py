@@ -100,7 +100,7 @@ def test_deliveries_tolerate_a_half_written_line(tmp_path: Path) -> None:
     line = {"node": "s1", "seq": 2, "sensor": "temperature", "value": 1.5, "t_node": 1.0,
             "t_sink": 1.1}
     path.write_text(json.dumps(line) + "\n" + '{"node": "s1", "se')
-    assert read_deliveries(path) == [Delivery("s1", 2, 1.0, 1.1, 1.5)]
+    assert read_deliveries(path) == [Delivery("s1", 2, 1.0, 1.1, 1.5, sensor="temperature")]
     assert read_deliveries(tmp_path / "none.jsonl") == []
 
 
@@ -138,3 +138,20 @@ def test_start_offsets_are_seeded_per_node_and_inside_one_interval() -> None:
     assert first == start_offsets(["s3", "s2", "s1"], interval_s=1.0, seed=1)  # per node, not order
     assert all(0.0 <= v < 1.0 for v in first.values()) and len(set(first.values())) == 3
     assert first != start_offsets(["s1", "s2", "s3"], interval_s=1.0, seed=2)
+
+
+def test_a_delivered_value_that_is_not_the_nodes_is_counted_as_a_mismatch() -> None:
+    """The value is checked against nodes/common/reading.py's formula itself (worked out apart:
+    the offset of "s1/temperature" is 859, so seq 3 at seed 1 is 20 + (111+11+859)%100/10)."""
+    right = 20 + ((3 * 37 + 1 * 11 + 859) % 100) / 10
+    assert right == pytest.approx(28.1)
+    events = {"s1": [reading(3)]}
+    good = Delivery(node="s1", seq=3, t_node=0.0, t_sink=0.01, value=28.1, sensor="temperature")
+    assert measure_readings(events, [good], seed=1).mismatched == 0
+    assert measure_readings(events, [good], seed=2).mismatched == 1  # another run's value
+    wrong = Delivery(node="s1", seq=3, t_node=0.0, t_sink=0.01, value=28.2, sensor="temperature")
+    claimed = Delivery(node="s1", seq=3, t_node=0.0, t_sink=0.01, value=28.1,
+                       sensor="temperature", claimed_node="s2")
+    for d in (wrong, claimed):
+        r = measure_readings(events, [d], seed=1)
+        assert (r.delivered, r.mismatched) == (1, 1)
