@@ -28,7 +28,6 @@ from scapy.layers.sixlowpan import (
 )
 from scapy.packet import Raw
 
-from testbed.lowpan import mac
 from testbed.lowpan.adapter import Adapter
 from testbed.lowpan.addresses import link_local
 

@@ -647,9 +647,6 @@ class BootloaderClient:
     def reset(self) -> None:
         self.command("RESET")
 
-    def hold(self) -> None:
-        self.command("HOLD")
-
     def info(self) -> str:
         return self.command("INFO")
 

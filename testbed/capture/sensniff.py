@@ -153,10 +153,6 @@ class Decoder:
         self.messages = 0
 
     @property
-    def skipped_bytes(self) -> int:
-        return sum(s.length for s in self.skipped)
-
-    @property
     def pending(self) -> int:
         """Bytes held back waiting for the rest of a message (or a possible magic)."""
         return len(self._buffer)

@@ -63,10 +63,6 @@ class EnergestPeriod:
     tx_s: float
     rx_s: float   # Radio Rx = ENERGEST_TYPE_LISTEN: receiving or idle listening
 
-    @property
-    def radio_off_s(self) -> float:
-        return max(self.total_s - self.tx_s - self.rx_s, 0.0)
-
 
 @dataclass(frozen=True, slots=True)
 class EnergestReport:

@@ -9,8 +9,8 @@ other settings. What it is not: a new measurement; everything comes from the run
 
 Energy (mJ) = Σ over states of time (s) x current (mA) x voltage (V), with the profile's
 currents (profiles.py). From the medium's log there is no CPU time: these figures are
-RADIO-ONLY (``radio_only: true``); `energest_energy` adds the CPU/LPM term where a real node's
-Energest gives CPU time.
+RADIO-ONLY (``radio_only: true``), and so are the lab's Energest figures
+(energest_energy_section: the radio's states only, no CPU term).
 
 Per reading, at the scenario's reading rate (one reading per sensor every interval_s), so
 that how long the run happened to last does not count: the idle current I0 of the mode
@@ -40,7 +40,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from testbed.energy.energest import EnergestPeriod
 from testbed.energy.energest_medium import compare_energest
 from testbed.energy.profiles import DEFAULT_PROFILE, Profile, get_profile
 from testbed.energy.radio_model import (
@@ -90,16 +89,6 @@ def state_energy_mj(times: RadioTimes, profile: Profile) -> dict[str, float]:
             for s in STATES}
 
 
-def energest_energy(period: EnergestPeriod, profile: Profile) -> dict[str, float]:
-    """mJ per state of one Energest period, CPU and LPM included (Radio Rx at RX current)."""
-    v = profile.voltage_v
-    return {
-        "cpu": period.cpu_s * profile.cpu_ma * v,
-        "lpm": (period.lpm_s + period.deep_lpm_s) * profile.lpm_ma * v,
-        "tx": period.tx_s * profile.tx_ma * v,
-        "rx": period.rx_s * profile.rx_ma * v,
-        "sleep": period.radio_off_s * profile.sleep_ma * v,
-    }
 
 
 def idle_current_ma(profile: Profile, settings: EnergySettings) -> float:

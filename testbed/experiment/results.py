@@ -136,10 +136,6 @@ class VariantResult:
     def ok(self) -> bool:
         return self.error is None
 
-    @property
-    def bytes_per_reading(self) -> float | None:
-        return self.air.bytes / self.readings.delivered if self.readings.delivered else None
-
 
 @dataclass(frozen=True, slots=True)
 class Results:

@@ -43,10 +43,6 @@ class StackFrame:
     bytes: int
     qualifier: str  # static | dynamic | dynamic,bounded
 
-    @property
-    def bounded(self) -> bool:
-        return self.qualifier != "dynamic"
-
 
 def parse_su(text: str, source: str = "<su>") -> list[StackFrame]:
     """One .su file: `file:line:column:function<TAB>bytes<TAB>qualifier` per line."""

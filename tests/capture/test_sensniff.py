@@ -146,4 +146,4 @@ def test_random_frames_with_random_damage_decode_to_exactly_the_good_frames(chun
     messages += decoder.finish()
     frames = [frame_of(m) for m in messages]
     assert [(f.psdu, f.rssi, f.lqi) for f in frames] == good
-    assert decoder.skipped_bytes + sum(len(m.payload) + 8 for m in messages) == len(stream)
+    assert sum(s.length for s in decoder.skipped) + sum(len(m.payload) + 8 for m in messages) == len(stream)

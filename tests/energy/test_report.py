@@ -7,16 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from testbed.energy.energest import parse_energest
-from testbed.energy.profiles import CC2420, NRF52840
+from testbed.energy.profiles import NRF52840
 from testbed.energy.radio_model import CHECK_S
 from testbed.energy.report import (
-    EnergySettings, energest_energy, measure_energy, read_delivered, rewrite_energy,
+    EnergySettings, measure_energy, read_delivered, rewrite_energy,
 )
 from testbed.errors import BadInput
 from testbed.radio.activity import ActivityLog, RadioActivity
 from testbed.radio.phy import airtime
-from tests.energy.test_energest import block
 
 T50, T5 = airtime(50), airtime(5)
 
@@ -78,12 +76,6 @@ def test_contikimac_lifetime_scales_the_measured_charge_to_the_reading_rate(tmp_
     assert energy["wakeup_ms"] == 125.0
     assert sum(s1[f"{s}_s"] for s in ("tx", "rx", "listen", "sleep")) == pytest.approx(2.0)
 
-
-def test_energest_energy_has_the_cpu_term() -> None:
-    (period,) = parse_energest("\n".join(block(0))).periods
-    mj = energest_energy(period, CC2420)
-    assert mj["cpu"] == pytest.approx(19660 / 32768 * 1.8 * 3.0)
-    assert mj["rx"] == pytest.approx(1.0 * 18.8 * 3.0)
 
 
 def test_deliveries_count_distinct_readings(tmp_path: Path) -> None:
