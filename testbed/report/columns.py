@@ -54,17 +54,27 @@ def _column(header: str, get: Callable[[VariantFigures], float | None], digits: 
     return Column(header, lambda f: fmt(get(f)), get)
 
 
+def _per_reading(header: str, get: Callable[[VariantFigures], float | None], digits: int = 0
+                 ) -> Column:
+    """A figure of the per-reading split: '≈' before it where the split was inferred by time
+    (model.VariantFigures.inferred_split), so the table never shows an inference as found."""
+    fmt = _num(digits)
+    return Column(header, lambda f: ("≈" if f.inferred_split and get(f) is not None else "")
+                  + fmt(get(f)), get)
+
+
 COLUMNS: tuple[Column, ...] = (
     Column("variant", lambda f: f.name, lambda f: f.name, numeric=False),
     Column("delivered/sent", lambda f: f.delivered_cell, lambda f: f.delivered),
     _column("frames", lambda f: f.frames),
     _column("PSDU bytes", lambda f: f.psdu_bytes),
     _column("all-in B/rdg", lambda f: f.all_in_bytes_per_reading),
-    _column("steady B/rdg", lambda f: f.steady_bytes_per_reading),
-    _column("msg B", lambda f: f.message_bytes),
-    Column("1 frame", lambda f: f.one_frame_cell,
+    _per_reading("steady B/rdg", lambda f: f.steady_bytes_per_reading),
+    _per_reading("msg B", lambda f: f.message_bytes),
+    Column("1 frame", lambda f: ("≈" if f.inferred_split and f.messages else "")
+           + f.one_frame_cell,
            lambda f: None if not f.messages else (f.message_one_frame or 0) / f.messages),
-    _column("frames/rdg", lambda f: f.frames_per_reading, 1),
+    _per_reading("frames/rdg", lambda f: f.frames_per_reading, 1),
     _column("set-up B", lambda f: f.setup_bytes),
     _column("latency p50 ms", lambda f: f.latency_p50_ms),
     _column("p95 ms", lambda f: f.latency_p95_ms),

@@ -143,6 +143,13 @@ class VariantFigures:
     message_one_frame: int | None = None
     messages: int = 0
     mismatched: int = 0  # delivered, but not the value the node made (experiment/truth.py)
+    #: how the per-reading split was made: "seq" (each reading's bytes found by its sequence
+    #: number) or "time" (TLS hides it: bytes between one reading and the next, an inference)
+    per_reading_method: str | None = None
+
+    @property
+    def inferred_split(self) -> bool:
+        return self.per_reading_method == "time"
 
     @property
     def one_frame_cell(self) -> str:
@@ -198,6 +205,7 @@ def figures_of(name: str, v: VariantResult, memory: Mapping[str, Any]) -> Varian
         message_one_frame=air.per_reading.get("message_one_frame"),
         messages=int(air.per_reading.get("messages") or 0),
         mismatched=r.mismatched,
+        per_reading_method=air.per_reading.get("method") if steady else None,
     )
 
 
@@ -266,6 +274,10 @@ def table_caption(results: Results) -> str:
                "frame of the run (set-up, ACKs, retries) / delivered reading, steady = one "
                "reading without set-up (analysis); frames/rdg: frames per reading in steady "
                "state")
+    if any(f.inferred_split for f in variant_figures(results)):
+        caption += ("; ≈: INFERRED, split by time (TLS hides which record carries which "
+                    "reading: each reading is charged the bytes up to the next one), not found "
+                    "by sequence number")
     energy = energy_settings(results)
     if energy is not None:
         mah = (energy.get("battery") or {}).get("capacity_mah")
