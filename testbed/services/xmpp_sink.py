@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
 import os
@@ -118,6 +119,11 @@ def run_sink(config: dict[str, Any]) -> None:
         write_deliveries(out, element, time.time(), sender=sender, t_request=t_request)
 
     xmpp = slixmpp.ClientXMPP(f"{config.get('user', 'sink')}@{domain}/sink", config["password"])
+    # slixmpp names each stanza with uuid4().hex: 32 bytes in every readout request and again
+    # in its answer, where a CoAP request carries a 2-byte token. RFC 6120 §8.1.3 asks only
+    # that an id be unique within the stream: a counter in hex is (1-2 bytes for a run).
+    ids = itertools.count(1)
+    xmpp.new_id = lambda: f"{next(ids):x}"
     xmpp.register_plugin("xep_0030")
     xmpp.register_plugin("xep_0004")
     xmpp.register_plugin("xep_0060")
