@@ -62,6 +62,7 @@ MAX_RETRANSMIT = 4
 EXCHANGE_LIFETIME = 247.0
 NON_LIFETIME = 145.0
 OBSERVE_MODULO = 1 << 24  # RFC 7641 §3.4: 24-bit sequence numbers
+DEFAULT_MAX_AGE = 60  # RFC 7252 §5.10.5: what a client assumes when Max-Age is absent
 STRANDED_LIMIT = 32  # notifications kept per endpoint and resource after its observer was dropped
 
 # --payload -> the Content-Format it is served as (RFC 7252 §12.3, RFC 8428 §12.3)
@@ -154,7 +155,8 @@ class SensorServer:
         self.seed = int(config.get("seed", 1))
         self.format = FORMATS[config.get("format", "senml-json")]
         self.observe = config.get("observe")  # "con" | "non" | None
-        self.max_age = int(config.get("max_age", 60))
+        self.max_age = int(config.get("max_age", DEFAULT_MAX_AGE))
+        self.send_etag = bool(config.get("etag", False))
         self.ack_timeout = float(config.get("ack_timeout_s", ACK_TIMEOUT))
         random.seed(self.seed)
         self.mid = random.getrandbits(16)
@@ -192,6 +194,18 @@ class SensorServer:
     def representation(self, sensor, seq, t, value, content_format):
         return reading.encode(FORMAT_NAMES[content_format], self.name, seq, t,
                               [(sensor, value)])
+
+    def representation_options(self, payload, content_format, observe=None):
+        """ETag only when configured (no sink here validates one), Max-Age only when it is
+        not the default every client assumes (RFC 7252 §5.10.5): bytes no variant uses are
+        not sent. Options in number order: ETag 4, Observe 6, Content-Format 12, Max-Age 14."""
+        options = [(coap.ETAG, self.etag(payload))] if self.send_etag else []
+        if observe is not None:
+            options.append((coap.OBSERVE, coap.encode_uint(observe)))
+        options.append((coap.CONTENT_FORMAT, coap.encode_uint(content_format)))
+        if self.max_age != DEFAULT_MAX_AGE:
+            options.append((coap.MAX_AGE, coap.encode_uint(self.max_age)))
+        return options
 
     def etag(self, payload):
         if hashlib is not None:
@@ -304,11 +318,8 @@ class SensorServer:
         else:
             seq, t, value = self.new_reading(sensor)
         payload = self.representation(sensor, seq, t, value, content_format)
-        options = [(coap.ETAG, self.etag(payload)),
-                   (coap.CONTENT_FORMAT, coap.encode_uint(content_format)),
-                   (coap.MAX_AGE, coap.encode_uint(self.max_age))]
-        if register:
-            options.append((coap.OBSERVE, coap.encode_uint(seq % OBSERVE_MODULO)))
+        options = self.representation_options(
+            payload, content_format, seq % OBSERVE_MODULO if register else None)
         self.check_done()
         return coap.Message(code=coap.CONTENT, options=options, payload=payload)
 
@@ -367,10 +378,8 @@ class SensorServer:
         seq, t, value = self.new_reading(sensor)
         for observer in observers:
             payload = self.representation(sensor, seq, t, value, observer.format)
-            options = [(coap.ETAG, self.etag(payload)),
-                       (coap.OBSERVE, coap.encode_uint(seq % OBSERVE_MODULO)),
-                       (coap.CONTENT_FORMAT, coap.encode_uint(observer.format)),
-                       (coap.MAX_AGE, coap.encode_uint(self.max_age))]
+            options = self.representation_options(payload, observer.format,
+                                                  seq % OBSERVE_MODULO)
             mtype = coap.CON if self.observe == "con" else coap.NON
             message = coap.Message(mtype, coap.CONTENT, self.next_mid(), observer.token,
                                    options, payload)

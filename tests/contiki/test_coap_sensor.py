@@ -36,7 +36,7 @@ node_reading = load_python_module("node_reading", ROOT / "nodes" / "common" / "r
 
 NAME, SEED, SENSOR = "s7", 5, "temperature"
 BASE = {"NAME": NAME, "SEED": str(SEED), "READINGS": "3", "INTERVAL_MS": "400",
-        "MAX_AGE": "30", "FORMAT": "text"}
+        "MAX_AGE": "30", "ETAG": "1", "FORMAT": "text"}
 PATH = f"/sensors/{SENSOR}"
 
 
@@ -85,7 +85,7 @@ def text_seq_t(payload: bytes) -> tuple[int, float]:
 @pytest.mark.slow
 def test_well_known_core_is_the_python_apps(binary):
     config = {**BASE, "SENSORS": "temperature,humidity", "OBSERVE": "non",
-              "FORMAT": "senml-cbor"}
+              "FORMAT": "senml-cbor", "ETAG": "0", "MAX_AGE": "60"}
     python = coap_main.SensorServer({"name": NAME, "sensors": ["temperature", "humidity"],
                                      "observe": "non", "format": "senml-cbor"}, None)
     with NativeNode(binary, config) as node:
@@ -98,6 +98,8 @@ def test_well_known_core_is_the_python_apps(binary):
         assert refused.code == "4.06"
         (humidity,) = received(coap_client(node, "-m", "get", url(node, "/sensors/humidity")))
         assert humidity.code == "2.05"  # the registration-free GET: the state, seq 0
+        # no ETag without "etag", no Max-Age at RFC 7252's default 60 (main.py does the same)
+        assert humidity.option("ETag") is None and humidity.option("Max-Age") is None
         assert cbor2.loads(humidity.payload)[0][0] == "humidity"
         (missing,) = received(coap_client(node, "-m", "get", url(node, "/sensors/pressure")))
         assert missing.code == "4.04"

@@ -139,7 +139,7 @@ def test_well_known_core_lists_the_sensors_in_link_format(node, client):
 
 
 def test_con_get_gets_a_piggybacked_reading_with_etag_and_max_age(node, client):
-    n = node(max_age=30)
+    n = node(max_age=30, etag=True)
     c = client(n.port)
     request = c.send(get("/sensors/temperature", mid=0x4242, token=b"\xab"))
     raw = c.receive_raw()
@@ -158,6 +158,18 @@ def test_con_get_gets_a_piggybacked_reading_with_etag_and_max_age(node, client):
     # sizes: GET 4 + 1 + (1+7) + (1+11); 2.05: 4 + 1 + ETag 5 + CF 1 + Max-Age 2 + 1 + payload
     assert len(request) == 25
     assert len(raw) == 4 + 1 + 5 + 1 + 2 + 1 + len(response.payload) == 43
+
+
+def test_without_etag_and_at_the_default_max_age_neither_option_is_sent(node, client):
+    """RFC 7252 §5.10.5: Max-Age 60 is what a client assumes; no variant validates an ETag:
+    the 2.05 carries Content-Format alone, 7 bytes shorter than with both."""
+    n = node()
+    c = client(n.port)
+    c.send(get("/sensors/temperature", mid=0x4243, token=b"\xab"))
+    raw = c.receive_raw()
+    response = coap.decode(raw)
+    assert [number for number, _ in response.options] == [coap.CONTENT_FORMAT]
+    assert len(raw) == 4 + 1 + 1 + 1 + len(response.payload)
 
 
 def test_a_duplicate_con_get_gets_the_cached_response_and_no_new_reading(node, client):

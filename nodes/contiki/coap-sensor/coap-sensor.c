@@ -53,7 +53,7 @@ refuse(const char *what)
 #endif
 }
 /*---------------------------------------------------------------------------*/
-/* The coap keys of manifest.toml (port, format, observe, max_age) */
+/* The coap keys of manifest.toml (port, format, observe, max_age, etag) */
 static int
 configure(void)
 {
@@ -89,7 +89,9 @@ configure(void)
     refuse("TESTBED_OBSERVE: expected con, non or null");
     return -1;
   }
-  config.max_age = (uint32_t)node_config_int("MAX_AGE", 60, 0, 0xffffffffL >> 1);
+  config.max_age = (uint32_t)node_config_int("MAX_AGE", RES_SENSORS_MAX_AGE, 0,
+                                             0xffffffffL >> 1);
+  config.etag = node_config_bool("ETAG", 0);
   /* the engine binds COAP_DEFAULT_PORT at start-up; another port is a compile-time change */
   port = node_config_int("PORT", COAP_DEFAULT_PORT, 1, 65535);
   if(port != COAP_DEFAULT_PORT) {

@@ -305,10 +305,14 @@ sensor_get(coap_message_t *request, coap_message_t *response,
     coap_set_status_code(response, INTERNAL_SERVER_ERROR_5_00);
     return;
   }
-  sha_256_hash(buffer, len, digest);
-  coap_set_header_etag(response, digest, ETAG_LEN);
+  if(config->etag) {
+    sha_256_hash(buffer, len, digest);
+    coap_set_header_etag(response, digest, ETAG_LEN);
+  }
   coap_set_header_content_format(response, content_format);
-  coap_set_header_max_age(response, config->max_age);
+  if(config->max_age != RES_SENSORS_MAX_AGE) {
+    coap_set_header_max_age(response, config->max_age);
+  }
   coap_set_payload(response, buffer, len);
   if(!notifying) {
     check_done();

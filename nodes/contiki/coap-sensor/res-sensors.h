@@ -31,8 +31,11 @@ struct res_sensors_config {
   const struct node_config *node;
   unsigned content_format;
   enum res_sensors_observe observe;
-  uint32_t max_age;
+  uint32_t max_age;     /* sent only when not RFC 7252's default (RES_SENSORS_MAX_AGE) */
+  int etag;             /* an ETag only when configured: no sink validates one */
 };
+
+#define RES_SENSORS_MAX_AGE 60
 
 /* Posted to `owner` with data = (void *)(uintptr_t)index when sensor `index` gets its first
  * observer: its notification clock starts then (main.py: next_tick). */
