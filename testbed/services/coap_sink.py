@@ -5,7 +5,8 @@ starts that process inside a namespace (argv list, no shell), waits for its "REA
 stops it on exit (SIGTERM, then SIGKILL), keeping its log.
 
 Modes (docs/CONTRACTS.md "Services"):
-  get           every interval_s a CON GET of /sensors/<sensor> on each node, `readings` times
+  get           a CON GET of /sensors/<sensor> on each node, `readings` times, each after the
+                previous answer and at most one per interval_s (as the XMPP sink's readouts)
   observe-con   one Observe registration (RFC 7641 §3.1) per node; the node sends CON
   observe-non   notifications (or NON: the node's config decides, the sink only counts)
 Every reading that arrives is one line of the deliveries JSONL, duplicates included (the
@@ -100,7 +101,9 @@ class Deliveries:
 
 
 async def poll(ctx: Any, node: str, uri: str, config: dict[str, Any], sink: Deliveries) -> None:
-    """`readings` CON GETs, one every interval_s (not waiting for the previous answer)."""
+    """`readings` CON GETs, each after the previous one's answer (or failure) and at most one
+    per interval_s: the XMPP sink's readouts wait for their answer the same way, so neither
+    protocol pipelines requests the other cannot."""
     from aiocoap import GET, Message
 
     async def one(k: int) -> None:
@@ -115,12 +118,10 @@ async def poll(ctx: Any, node: str, uri: str, config: dict[str, Any], sink: Deli
         else:
             print(f"{node}: GET {k}: {response.code}", file=sink.log, flush=True)
 
-    start = time.monotonic()
-    tasks = []
     for k in range(config["readings"]):
-        await asyncio.sleep(max(0.0, start + k * config["interval_s"] - time.monotonic()))
-        tasks.append(asyncio.create_task(one(k)))
-    await asyncio.gather(*tasks)
+        started = time.monotonic()
+        await one(k)
+        await asyncio.sleep(max(0.0, config["interval_s"] - (time.monotonic() - started)))
 
 
 async def observe(ctx: Any, node: str, uri: str, config: dict[str, Any], sink: Deliveries) -> None:
