@@ -23,6 +23,16 @@ the idle baseline (negative on always-on radios whose TX draws less than RX, e.g
 CC2420: sending is cheaper than listening); `network` adds the relays' and border router's
 traffic and baseline; a node's `run_mj_per_reading` is its energy over the whole run / its readings.
 
+What a protocol costs the radio, apart from the idle floor every variant pays alike
+(`idle_floor_mj`: I0 x interval_s x V, one reading interval of the mode's idle current), is
+`per_reading_mj.protocol`: the sensors' own radio time priced at its state's current, per
+delivered reading:
+    E_protocol = V x (tx_s x I_tx + rx_s x I_rx + woken_s x I_listen) / readings
+where woken_s is the listening beyond the mode's channel checks (ContikiMAC: the wake-ups and
+strobes' listening the traffic causes; always-on: none, all listening is the floor). It
+never goes negative and grows with the protocol's radio time, which `traffic` does not on a
+radio whose TX draws less than its listening.
+
 Contiki nodes (logs/<node>.console with simple-energest summaries) add `energest`: each
 node's own Energest times next to the medium's for the same window (energest_medium.py).
 
@@ -89,6 +99,15 @@ def state_energy_mj(times: RadioTimes, profile: Profile) -> dict[str, float]:
             for s in STATES}
 
 
+
+
+def protocol_charge_mc(times: RadioTimes, profile: Profile, settings: EnergySettings) -> float:
+    """mC of the radio time the traffic itself took (module docstring: E_protocol)."""
+    checks_s = 0.0 if settings.mode is RdcMode.ALWAYS_ON else (
+        CHECK_S / settings.wakeup_s * times.span_s)
+    woken_s = 0.0 if settings.mode is RdcMode.ALWAYS_ON else max(times.listen_s - checks_s, 0.0)
+    return (times.tx_s * profile.tx_ma + times.rx_s * profile.rx_ma
+            + woken_s * profile.listen_ma)
 
 
 def idle_current_ma(profile: Profile, settings: EnergySettings) -> float:
@@ -158,7 +177,9 @@ def _mode_figures(times: Mapping[str, RadioTimes], profile: Profile, settings: E
     i0 = idle_current_ma(profile, settings)
     nodes: dict[str, Any] = {}
     excess_mc: dict[str, float] = {}
+    protocol_mc: dict[str, float] = {}
     for name, t in times.items():
+        protocol_mc[name] = protocol_charge_mc(t, profile, settings)
         mj = state_energy_mj(t, profile)
         total = sum(mj.values())
         charge_mc = total / v
@@ -184,7 +205,8 @@ def _mode_figures(times: Mapping[str, RadioTimes], profile: Profile, settings: E
             "terms_s": {k: _round(x) for k, x in t.terms.items()},
         }
     readings = sum(delivered.get(s, 0) for s in sensors)
-    per_reading: dict[str, float | None] = {"sensors": None, "network": None, "traffic": None}
+    per_reading: dict[str, float | None] = {"sensors": None, "network": None, "traffic": None,
+                                            "protocol": None}
     if readings and interval_s > 0:
         traffic = sum(excess_mc.get(s, 0.0) for s in sensors) * v / readings
         network = sum(excess_mc.values()) * v / readings
@@ -193,12 +215,14 @@ def _mode_figures(times: Mapping[str, RadioTimes], profile: Profile, settings: E
             "sensors": _round(baseline + traffic, 4),
             "network": _round(network + baseline * len(times) / max(len(sensors), 1), 4),
             "traffic": _round(traffic, 4),
+            "protocol": _round(sum(protocol_mc.get(s, 0.0) for s in sensors) * v / readings, 4),
         }
     return {
         "mode": str(settings.mode),
         "wakeup_ms": settings.wakeup_s * 1000 if settings.mode is RdcMode.CONTIKIMAC else None,
         "phase_lock": settings.phase_lock if settings.mode is RdcMode.CONTIKIMAC else None,
         "idle_current_ma": _round(i0, 4),
+        "idle_floor_mj": _round(i0 * interval_s * v, 4) if interval_s > 0 else None,
         "nodes": nodes,
         "per_reading_mj": per_reading,
         "lifetime_days": {s: nodes[s]["lifetime_days"] for s in sensors if s in nodes},

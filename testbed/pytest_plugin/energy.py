@@ -3,7 +3,7 @@ figures under another platform profile, duty-cycling mode or battery, computed t
 from the variant's radio log (testbed.energy.report.measure_energy; results.json is never
 rewritten from a test).
 
-    energy.per_reading_mj                          # the sensors' mJ per delivered reading
+    energy.per_reading_mj                          # the sensors' own radio time per reading (mJ)
     energy["lifetime_days"]["s1"]
     energy.under(mode="contikimac").per_reading_mj
     energy.under(profile="cc2420", wakeup_ms=250, battery_mah=1000)
@@ -39,8 +39,9 @@ class Energy(Mapping[str, Any]):
 
     @property
     def per_reading_mj(self) -> float | None:
-        """The sensors' radio energy per delivered reading at the reading rate (mJ)."""
-        return (self.section.get("per_reading_mj") or {}).get("sensors")
+        """The sensors' own radio time (TX, RX, wake-ups) per delivered reading, in mJ, the
+        idle floor apart (energy.report: E_protocol)."""
+        return (self.section.get("per_reading_mj") or {}).get("protocol")
 
     @property
     def lifetime_days(self) -> dict[str, float | None]:

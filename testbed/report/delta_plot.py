@@ -57,5 +57,5 @@ def delta_plot(delta: RunDelta) -> Plot | None:
         svg = to_svg(fig, element_id="plot-delta")
     return Plot("plot-delta", "Run A against run B",
                 "Left: air.per_reading.bytes (bytes on the air of one reading in steady state, "
-                "PHY included); right: energy.per_reading_mj.sensors. Hatched: run A, solid: "
+                "PHY included); right: energy.per_reading_mj.protocol. Hatched: run A, solid: "
                 "run B; the label is the change from A to B in percent of A.", svg)

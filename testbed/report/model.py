@@ -17,15 +17,16 @@ The figures, in the words of the columns:
 - steady B/reading and frames/reading: the analysis' per-reading mean (air.per_reading),
   bytes on the air incl. the PHY's SHR+PHR, without set-up and overhead;
 - set-up B: the session set-up (TCP handshake, XMPP stream, SASL, bind; CoAP registration);
-- mJ/reading: the sensors' radio energy per delivered reading at the reading rate
-  (energy.per_reading_mj.sensors); life d: the shortest sensor lifetime (energy.lifetime_days);
+- mJ/reading: the sensors' own radio time (TX, RX, ContikiMAC wake-ups) per delivered reading
+  at the profile's currents (energy.per_reading_mj.protocol), the idle floor every variant pays
+  alike apart (energy.idle_floor_mj, said once in the caption); life d: the shortest sensor
+  lifetime (energy.lifetime_days), floor included;
 - bytecode B and heap: the MicroPython app the variant runs (results.memory[app]);
 - reconnects: times the sensors started over (readings.reconnects: XMPP reconnects, CoAP
   observe re-registrations), from the nodes' event logs.
 
 Every byte figure per reading counts the PHY (like air.by_layer and the plots), so steady <=
-all-in always holds; only the PSDU column is without it. `results.VariantResult.
-bytes_per_reading` (PSDU only) is not used here. The keys of `headline_figures` (what the
+all-in always holds; only the PSDU column is without it. The keys of `headline_figures` (what the
 pytest plugin records) and `DELTA_FIGURES` (what `testbed report A B` compares) say which
 figure they are: steady_bytes_per_reading, all_in_bytes_per_reading, energy_mj_per_reading.
 """
@@ -181,7 +182,9 @@ class VariantFigures:
 def figures_of(name: str, v: VariantResult, memory: Mapping[str, Any]) -> VariantFigures:
     r, air = v.readings, v.air
     steady = air.per_reading.get("readings")
-    per = (v.energy.get("per_reading_mj") or {}).get("sensors")
+    # a run from before the protocol's own figure existed shows none (`testbed compare
+    # --profile` on it recomputes), rather than the floor-dominated total under its name
+    per = (v.energy.get("per_reading_mj") or {}).get("protocol")
     lives = [d for d in (v.energy.get("lifetime_days") or {}).values() if d is not None]
     app = app_of(name)
     m = memory.get(app) if app else None
@@ -285,9 +288,14 @@ def table_caption(results: Results) -> str:
         source = ("measured by the boards' Energest" if energy.get("source") == "energest" else
                   "a MODEL: the medium's radio log x the profile's currents")
         wakeup = contikimac_figures(energy).get("wakeup_ms")
-        caption += (f"; mJ/reading: sensors' radio energy per delivered reading at the reading "
-                    f"rate, life d: shortest sensor lifetime on {battery} "
+        floor = energy.get("idle_floor_mj")
+        caption += (f"; mJ/reading: the sensors' own radio time (TX at TX current, RX at RX "
+                    f"current) per delivered reading; the idle floor every variant pays alike, "
+                    + (f"{floor:.1f} mJ per reading interval, " if isinstance(floor, (int, float))
+                       else "")
+                    + f"is not in it; life d: shortest sensor lifetime on {battery} "
                     f"({profile_of(energy).get('name', '?')}, {energy_mode(energy)}; radio only)"
+                    f", floor included (so on an always-on radio it hardly separates variants)"
                     f"; mJ/rdg DC: the same under ContikiMAC"
                     + (f" with {wakeup:g} ms wake-ups" if isinstance(wakeup, (int, float)) else "")
                     + f" (the listening it saves shows what the protocol's own radio time "

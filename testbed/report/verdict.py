@@ -115,14 +115,13 @@ def _energy(results: Results, figures: Sequence[VariantFigures]) -> str:
     low = min(found, key=lambda fv: fv[1])
     high = max(found, key=lambda fv: fv[1])
     if len(found) == 1:  # nothing to rank it against
-        return f"{_name(low[0])} needs {low[1]:.1f} mJ of radio energy per reading."
-    energy = energy_settings(results) or {}
+        return (f"{_name(low[0])} needs {low[1]:.1f} mJ of radio time per reading (its own TX "
+                f"and RX, the idle floor apart).")
     if low[1] > 0 and (high[1] - low[1]) / low[1] < SIMILAR:
-        why = (": an always-on radio spends nearly all of it listening, whatever the protocol"
-               if energy.get("mode") == "always-on" else "")
-        return (f"Energy per reading hardly differs: {low[1]:.1f} to {high[1]:.1f} mJ across "
-                f"variants ({(high[1] - low[1]) / low[1]:.1%}){why}.")
-    line = f"{_name(low[0])} needs the least radio energy per reading: {low[1]:.1f} mJ."
+        return (f"Radio time per reading hardly differs: {low[1]:.1f} to {high[1]:.1f} mJ "
+                f"across variants ({(high[1] - low[1]) / low[1]:.1%}).")
+    line = (f"{_name(low[0])} needs the least radio time per reading: {low[1]:.1f} mJ "
+            f"(its own TX and RX, the idle floor apart).")
     if both := _xmpp_and_coap(figures, lambda f: f.energy_mj_per_reading):
         xmpp, coap = both
         line += (f" XMPP at best {xmpp[1]:.1f} mJ ({_name(xmpp[0])}), CoAP {coap[1]:.1f} mJ "

@@ -65,6 +65,28 @@ def test_every_con_and_xmpp_variant_delivers_every_reading(
 
 
 @pytest.mark.slow
+def test_the_energy_column_follows_the_protocols_radio_time(
+    default_run: tuple[Path, Results]
+) -> None:
+    """mJ/reading (energy.per_reading_mj.protocol) ranks a CoAP and an XMPP variant the way
+    their sensors' radio time per reading (TX + RX seconds from the medium's log) does, and
+    on this topology every XMPP variant costs more than every CoAP one."""
+    _, results = default_run
+
+    def radio_s(name: str) -> float:
+        v = results.variants[name]
+        sensors = [n for n, f in v.energy["nodes"].items() if f["role"] == "sensor"]
+        return sum(v.energy["nodes"][n]["tx_s"] + v.energy["nodes"][n]["rx_s"]
+                   for n in sensors) / v.readings.delivered
+
+    mj = {str(v): results.variants[str(v)].energy["per_reading_mj"]["protocol"] for v in Variant}
+    for x in (v for v in Variant if v.protocol == "xmpp"):
+        for c in (v for v in Variant if v.protocol == "coap"):
+            assert mj[str(x)] > mj[str(c)], (x, c, mj)
+            assert radio_s(str(x)) > radio_s(str(c)), (x, c)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", list(Variant), ids=str)
 def test_every_delivered_reading_is_the_one_its_node_made(
     default_run: tuple[Path, Results], variant: Variant

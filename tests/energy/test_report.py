@@ -78,6 +78,25 @@ def test_contikimac_lifetime_scales_the_measured_charge_to_the_reading_rate(tmp_
 
 
 
+def test_the_protocols_own_radio_time_by_hand(tmp_path: Path) -> None:
+    """E_protocol from the two-reading radio log: TX at 17.4 mA, RX at 18.8 mA, 3 V, per
+    delivered reading; the idle floor (18.8 mA x 1 s x 3 V) apart, not in it."""
+    _, energy = measure_energy(variant_dir(tmp_path), sensors=["s1"], interval_s=1.0)
+    by_hand = (2 * T50 * 17.4 + 2 * T5 * 18.8) * 3.0 / 2
+    assert energy["per_reading_mj"]["protocol"] == pytest.approx(by_hand, abs=1e-4)
+    assert by_hand == pytest.approx(0.1134, abs=1e-4)  # 50 B frames: 1.79 ms, ACKs 0.35 ms
+    assert energy["idle_floor_mj"] == pytest.approx(18.8 * 1.0 * 3.0)
+    # ContikiMAC: the same TX and RX, plus the listening beyond the channel checks
+    _, duty = measure_energy(tmp_path / "coap-observe-con", sensors=["s1"], interval_s=1.0,
+                             settings=EnergySettings.of(mode="contikimac"))
+    s1 = duty["nodes"]["s1"]
+    checks = CHECK_S / 0.125 * 2.0
+    woken = max(s1["listen_s"] - checks, 0.0)
+    assert duty["per_reading_mj"]["protocol"] == pytest.approx(
+        (s1["tx_s"] * 17.4 + s1["rx_s"] * 18.8 + woken * 18.8) * 3.0 / 2, abs=1e-4)
+    assert duty["per_reading_mj"]["protocol"] > by_hand  # strobes: the frame sent again
+
+
 def test_deliveries_count_distinct_readings(tmp_path: Path) -> None:
     assert read_delivered(variant_dir(tmp_path) / "deliveries.jsonl") == {"s1": 2}
     assert read_delivered(tmp_path / "none.jsonl") == {}

@@ -56,7 +56,8 @@ def _energy(per_reading: float, lifetimes: dict[str, float], scale: float) -> di
         "mode": "always-on", "wakeup_ms": None, "span_s": 4.0 * scale,
         "nodes": {"br": node("relay", 2.0, 4.0, 150.0), "s1": node("sensor", 1.0, 2.0, 160.0),
                   "s2": node("sensor", 1.5, 2.5, 158.0)},
-        "per_reading_mj": {"sensors": per_reading},
+        "idle_current_ma": 18.8, "interval_s": 0.5, "idle_floor_mj": 28.2,
+        "per_reading_mj": {"sensors": per_reading + 28.2, "protocol": per_reading},
         "lifetime_days": lifetimes,
     }
 

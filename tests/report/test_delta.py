@@ -21,7 +21,7 @@ def _run_b(directory: Path, readings: int = 4) -> Path:
         x, readings=Readings(expected=8, sent=8, delivered=7,
                              latency_ms=Percentiles(p50=33.0, p95=200.0)),
         air=replace(x.air, per_reading={"readings": 7, "bytes": 450.0, "frames": 9.0}),
-        energy={**x.energy, "per_reading_mj": {"sensors": 20.0},
+        energy={**x.energy, "per_reading_mj": {"protocol": 20.0},
                 "lifetime_days": {"s1": 5.0, "s2": 4.5}},
     )
     return write_run(directory, variants={"xmpp-message": better, "coap-get": coap()},

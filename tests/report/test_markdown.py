@@ -42,7 +42,7 @@ def _expected(results: dict[str, Any], name: str) -> dict[str, tuple[float | Non
         "latency p50 ms": (r["latency_ms"]["p50"], 0), "p95 ms": (r["latency_ms"]["p95"], 0),
         "set-up ms": (v["phases"]["setup_ms"]["p50"], 0),
         "reconnects": (r.get("reconnects", 0), 0),
-        "mJ/reading": (energy["per_reading_mj"]["sensors"], 1),
+        "mJ/reading": (energy["per_reading_mj"]["protocol"], 1),
         "life d": (min(energy["lifetime_days"].values()), 1),
         "bytecode B": (memory.get("bytecode_bytes"), 0),
     }

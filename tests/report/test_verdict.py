@@ -16,8 +16,8 @@ def test_synthetic_run_in_words(synthetic_run: Path) -> None:
     assert air.startswith("coap-observe-non costs the fewest bytes per reading: 150 B")
     assert "(xmpp-message, 600 B) costs 4.0× the leanest CoAP variant" in air
     assert "1,650 B (xmpp-message) against 280 B (coap-observe-non), 5.9×" in air  # PHY in
-    assert energy == ("coap-observe-non needs the least radio energy per reading: 20.0 mJ. "
-                      "XMPP at best 25.0 mJ (xmpp-message), CoAP 20.0 mJ (coap-observe-non): "
+    assert energy == ("coap-observe-non needs the least radio time per reading: 20.0 mJ (its own "
+                      "TX and RX, the idle floor apart). XMPP at best 25.0 mJ (xmpp-message), CoAP 20.0 mJ (coap-observe-non): "
                       "1.25×.")
     assert memory == ("Memory: bytecode xmpp-sensor 14,000 B against coap-sensor 9,000 B (1.6×); "
                       "coap-sensor fits the 10,000 B heap of micropython-test (uses 7,000 B); "
@@ -35,11 +35,10 @@ def test_when_xmpp_is_leaner_the_verdict_says_so(tmp_path: Path) -> None:
 
 
 def test_similar_energy_on_an_always_on_radio(tmp_path: Path) -> None:
-    close = replace(xmpp(), energy={**xmpp().energy, "per_reading_mj": {"sensors": 20.4}})
+    close = replace(xmpp(), energy={**xmpp().energy, "per_reading_mj": {"protocol": 20.4}})
     run_dir = write_run(tmp_path / "run", variants={"coap-get": coap(), "xmpp-iq": close})
     energy = verdict_lines(read_results(run_dir))[2]
-    assert energy.startswith("Energy per reading hardly differs: 20.0 to 20.4 mJ across "
-                             "variants (2.0%): an always-on radio")
+    assert energy == "Radio time per reading hardly differs: 20.0 to 20.4 mJ across variants (2.0%)."
 
 
 def test_losses_and_failures_are_named(tmp_path: Path) -> None:
@@ -58,7 +57,8 @@ def test_one_variant_is_stated_not_ranked(tmp_path: Path) -> None:
     assert lines[:3] == ["coap-get delivered all 8 readings it sent.",
                          "coap-get costs 150 B per reading on the air in steady state "
                          "(3.0 frames).",
-                         "coap-get needs 20.0 mJ of radio energy per reading."]
+                         "coap-get needs 20.0 mJ of radio time per reading (its own TX and RX, the "
+                         "idle floor apart)."]
     text = " ".join(lines)
     for comparative in ("hardly differs", "across variants", "fewest", "least", "leanest",
                         "Every variant", "×"):
@@ -71,7 +71,7 @@ def _with(variant: VariantResult, *, delivered: int = 8, steady: float,
     return replace(variant, readings=replace(variant.readings, delivered=delivered),
                    air=replace(variant.air, per_reading={"readings": delivered,
                                                          "bytes": steady, "frames": 3.0}),
-                   energy={**variant.energy, "per_reading_mj": {"sensors": mj}})
+                   energy={**variant.energy, "per_reading_mj": {"protocol": mj}})
 
 
 def test_a_lossy_variant_ranks_behind_those_that_delivered_everything(tmp_path: Path) -> None:
@@ -86,7 +86,7 @@ def test_a_lossy_variant_ranks_behind_those_that_delivered_everything(tmp_path: 
     assert air.startswith("coap-observe-con costs the fewest bytes per reading: 200 B")
     assert "the leanest CoAP variant (coap-observe-con, 200 B)" in air
     assert "costs 3.0× the leanest CoAP variant" in air
-    assert energy.startswith("coap-observe-con needs the least radio energy per reading: 22.0")
+    assert energy.startswith("coap-observe-con needs the least radio time per reading: 22.0")
     assert "coap-get" not in air + energy
 
 
@@ -98,7 +98,7 @@ def test_when_every_variant_lost_readings_the_ranking_says_so(tmp_path: Path) ->
     _, air, energy, _ = verdict_lines(read_results(run_dir))
     assert air.startswith("coap-get (lossy: 1/8 delivered) costs the fewest bytes per reading")
     assert "(xmpp-iq (lossy: 7/8 delivered), 600 B)" in air
-    assert energy.startswith("coap-get (lossy: 1/8 delivered) needs the least radio energy")
+    assert energy.startswith("coap-get (lossy: 1/8 delivered) needs the least radio time")
 
 
 def test_the_duty_cycled_energy_headline_names_the_best_of_each_protocol() -> None:
