@@ -289,8 +289,8 @@ def table_caption(results: Results) -> str:
                   "a MODEL: the medium's radio log x the profile's currents")
         wakeup = contikimac_figures(energy).get("wakeup_ms")
         floor = energy.get("idle_floor_mj")
-        caption += (f"; mJ/reading: the sensors' own radio time (TX at TX current, RX at RX "
-                    f"current) per delivered reading; the idle floor every variant pays alike, "
+        caption += ("; mJ/reading: the sensors' own radio time (TX at TX current, RX at RX "
+                    "current) per delivered reading; the idle floor every variant pays alike, "
                     + (f"{floor:.1f} mJ per reading interval, " if isinstance(floor, (int, float))
                        else "")
                     + f"is not in it; life d: shortest sensor lifetime on {battery} "
