@@ -21,9 +21,15 @@ def test_memory_figures_are_there_for_each_app(memory, app, results) -> None:
     assert 0 < figures["bytecode_bytes"] < figures["source_bytes"]  # compiled is smaller
     assert sum(m["bytecode_bytes"] for m in figures["modules"].values()) == figures["bytecode_bytes"]
     heap = figures["heap"]
-    # measured on a board (fits: true/false), or not measured with the reason and the fix
-    assert heap["fits"] is not None or heap["error"], heap
+    # measured on a board: it fits or not, and either way says how much it had and used
+    assert heap["fits"] is not None and heap["heap_total"] > 0, heap
+    assert heap["fits"] or heap["error"], heap  # a heap that was too small names the step
+    # and on MicroPython 1.27 the smallest heap that works (memory/wasm.py bisection)
+    current = figures["heap_127"]
+    assert current["error"] is None, current
+    assert 0 < current["after_import"] <= current["after_encode"] <= current["smallest_heap"]
     results.record("bytecode_bytes", figures["bytecode_bytes"], unit="B")
+    results.record("smallest_heap_bytes", current["smallest_heap"], unit="B")
 
 
 def test_the_coap_app_is_smaller_than_the_xmpp_app(memory) -> None:

@@ -4,6 +4,7 @@ from the variant's radio log (testbed.energy.report.measure_energy; results.json
 rewritten from a test).
 
     energy.per_reading_mj                          # the sensors' own radio time per reading (mJ)
+    energy.total_mj                                # ... with the idle floor: what a battery pays
     energy["lifetime_days"]["s1"]
     energy.under(mode="contikimac").per_reading_mj
     energy.under(profile="cc2420", wakeup_ms=250, battery_mah=1000)
@@ -42,6 +43,12 @@ class Energy(Mapping[str, Any]):
         """The sensors' own radio time (TX, RX, wake-ups) per delivered reading, in mJ, the
         idle floor apart (energy.report: E_protocol)."""
         return (self.section.get("per_reading_mj") or {}).get("protocol")
+
+    @property
+    def total_mj(self) -> float | None:
+        """The sensors' whole radio energy per delivered reading at the reading rate, the idle
+        floor included (energy.report: E_reading): what a battery pays."""
+        return (self.section.get("per_reading_mj") or {}).get("sensors")
 
     @property
     def lifetime_days(self) -> dict[str, float | None]:

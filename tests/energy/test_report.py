@@ -77,7 +77,6 @@ def test_contikimac_lifetime_scales_the_measured_charge_to_the_reading_rate(tmp_
     assert sum(s1[f"{s}_s"] for s in ("tx", "rx", "listen", "sleep")) == pytest.approx(2.0)
 
 
-
 def test_the_protocols_own_radio_time_by_hand(tmp_path: Path) -> None:
     """E_protocol from the two-reading radio log: TX at 17.4 mA, RX at 18.8 mA, 3 V, per
     delivered reading; the idle floor (18.8 mA x 1 s x 3 V) apart, not in it."""
