@@ -20,6 +20,8 @@ from testbed.capture.pcapfile import iter_frames
 from testbed.experiment.results import Results
 from testbed.experiment.variants import Variant
 
+from .tshark_split import coap_reading_bytes, xmpp_message_bytes
+
 
 def tshark_rows(capture: Path) -> list[list[str]]:
     argv = ["tshark", "-n", "-r", str(capture), "--disable-protocol", "zbee_nwk",
@@ -51,3 +53,18 @@ def test_tshark_agrees_to_the_byte(comparison: tuple[Path, Results], variant: Va
     assert (tcp if variant.protocol == "xmpp" else udp) > 0
     air = results.variants[str(variant)].air
     assert (air.frames, air.bytes, air.payload) == (report.frames, report.bytes, report.payload)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant, split", [(Variant.COAP_GET, coap_reading_bytes),
+                                            (Variant.XMPP_MESSAGE, xmpp_message_bytes)],
+                         ids=["coap-get", "xmpp-message"])
+def test_the_per_reading_bytes_equal_tsharks_split(comparison: tuple[Path, Results],
+                                                   variant: Variant, split) -> None:
+    """The headline's per-reading bytes (air.per_reading: all readings' bytes on the air)
+    against a split tshark's dissection gives on its own (tshark_split.py), within 1 %."""
+    run_dir, results = comparison
+    per_reading = results.variants[str(variant)].air.per_reading
+    oracle = split(run_dir / str(variant) / "capture.pcap")
+    assert per_reading["readings"] > 0
+    assert oracle == pytest.approx(per_reading["bytes_total"], rel=0.01), (oracle, per_reading)
