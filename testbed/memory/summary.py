@@ -30,7 +30,6 @@ from typing import Any, Protocol
 from testbed.firmware import nodes_dir
 from testbed.errors import TestbedError
 from testbed.memory.bytecode import app_bytecode
-from testbed.memory.elf import elf_sizes
 from testbed.memory.heap import CODECS, measure_heap
 from testbed.backends.raw_repl import RawRepl
 
@@ -46,10 +45,10 @@ class Board(Protocol):
 
 def memory_section(board: Board | None, *, nodes_dir: Path = NODES_DIR,
                    apps: tuple[str, ...] = tuple(CODECS),
-                   elf: Mapping[str, Path] | None = None,
                    cache: Path | None = None) -> dict[str, Any]:
     """Bytecode for every app; heap on `board` (one boot for all apps, or the cache's
-    figures for the same inputs); ELF sizes when given."""
+    figures for the same inputs). A MicroPython app has no ELF: the C firmware's ROM/RAM
+    from its ELF are memory.contiki.firmware (memory/contiki.py)."""
     section: dict[str, Any] = {}
     for app in apps:
         try:
@@ -61,7 +60,6 @@ def memory_section(board: Board | None, *, nodes_dir: Path = NODES_DIR,
         except TestbedError as exc:
             section[app] = {"bytecode_bytes": None, "source_bytes": None, "modules": {},
                             "bytecode_error": str(exc)}
-        section[app]["elf"] = elf_sizes(elf[app]).to_json() if elf and app in elf else None
     section_127 = heap_needs_127(nodes_dir, apps, cache=cache)
     for app in apps:
         section[app]["heap_127"] = section_127[app]

@@ -390,10 +390,7 @@ def memory_lines(memory: Mapping[str, Any]) -> list[str]:
         else:
             code = (f"bytecode {_size(m.get('bytecode_bytes'))} B (source "
                     f"{_size(m.get('source_bytes'))} B)")
-        elf = m.get("elf")
-        rom = (f"; ELF ROM {_size(elf.get('rom'))} B RAM {_size(elf.get('ram'))} B"
-               if isinstance(elf, Mapping) else "")
-        lines.append(f"memory {app}: {code}; {where}{rom}")
+        lines.append(f"memory {app}: {code}; {where}")
         if (line := heap_127_line(app, m.get("heap_127"))) is not None:
             lines.append(line)
     return lines + [t.line for t in firmware_tables(memory)]

@@ -103,7 +103,6 @@ MEMORY = {
         "heap": {"platform": "micropython-test", "heap_total": 10000, "before": 300,
                  "after_import": 5000, "after_encode": 6000, "peak": 7000, "fits": True,
                  "error": None},
-        "elf": None,
     },
     "xmpp-sensor": {
         "bytecode_bytes": 14000, "source_bytes": 37000,
@@ -113,7 +112,6 @@ MEMORY = {
                  "after_import": None, "after_encode": None, "peak": None, "fits": False,
                  "error": "compile+import xmltok: MemoryError: memory allocation failed, "
                           "allocating 97 bytes"},
-        "elf": None,
     },
 }
 

@@ -119,10 +119,10 @@ def test_memory_lines_have_thousands_separators_like_the_table() -> None:
     assert xmpp_line.startswith("memory xmpp-sensor: bytecode 14,000 B (source 37,000 B); ")
     assert xmpp_line.endswith("does NOT fit: compile+import xmltok: MemoryError: memory "
                               "allocation failed, allocating 97 bytes")
-    with_elf = {"app": {"bytecode_bytes": None, "bytecode_error": "no mpy-cross",
-                        "elf": {"rom": 123456, "ram": 7890}, "heap": None}, "junk": [1]}
-    assert memory_lines(with_elf) == ["memory app: bytecode not measured (no mpy-cross); heap "
-                                      "not measured; ELF ROM 123,456 B RAM 7,890 B"]
+    unmeasured = {"app": {"bytecode_bytes": None, "bytecode_error": "no mpy-cross",
+                          "heap": None}, "junk": [1]}
+    assert memory_lines(unmeasured) == ["memory app: bytecode not measured (no mpy-cross); "
+                                        "heap not measured"]
 
 
 def test_the_micropython_127_line_says_bound_and_live_heap() -> None:
