@@ -29,12 +29,13 @@ PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help deps privileges system-deps python-env contiki micropython-wasm compare test test-fast bench clean lock
+.PHONY: help deps privileges system-deps python-env contiki micropython-wasm compare test test-fast bench readme-figures clean lock
 
 help:
 	@echo "make compare   install what is missing, run the XMPP-vs-CoAP comparison on the emulated testbed"
 	@echo "make test      install what is missing, run the test suite (slow end-to-end runs included)"
 	@echo "make bench     run the benchmarks (codec vs scapy, analysis vs tshark, bring-up of 50/100-node grids, a 100-node Contiki grid)"
+	@echo "make readme-figures  run the comparison as make compare does and put its verdict and table into README.md"
 	@echo "make clean     remove namespaces, TAPs and processes a killed run left behind"
 
 deps: python-env
@@ -119,6 +120,15 @@ bench: deps contiki
 	$(SUDO) $(PY) benchmarks/bench_bringup.py
 	$(SUDO) $(PY) benchmarks/bench_contiki_grid.py
 	nice -n 10 $(PY) benchmarks/fuzz_parsers.py
+
+# README.md's figures block from a fresh `make compare`-like run (tests/report/test_readme.py
+# checks the block against docs/figures/results.json, the run it names)
+README_RUN := build/readme-run
+readme-figures: deps contiki
+	rm -rf $(README_RUN)
+	$(SUDO) $(PY) -m testbed.cli compare --topology topologies/default.yaml --repeat 3 --out $(README_RUN) > /dev/null; \
+	status=$$?; $(OWN_BACK); [ $$status -le 1 ] || exit $$status
+	$(PY) -m testbed.cli report "$$(ls -d $(README_RUN)/*/ | head -1)" --readme README.md
 
 clean: python-env
 	$(SUDO) $(PY) -m testbed.cli clean

@@ -1089,6 +1089,10 @@ def report(
     screenshot: Annotated[Optional[Path], typer.Option(
         help="Also save a PNG of the page, taken by headless Chromium.",
         show_default=False)] = None,
+    readme: Annotated[Optional[Path], typer.Option(
+        help="Also put the run's verdict and table into this README's figures block "
+             "(and its results.json into docs/figures/ beside it).",
+        show_default=False)] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Re-render RUN_DIR's report.html and summary.md from its results.json and show the
@@ -1132,6 +1136,12 @@ def report(
     results = read_results(run_dir)
     files = render_report(run_dir)
     shot = _screenshot(Path(files.html), screenshot)
+    if readme is not None:
+        from testbed.report.readme import write_readme_figures
+
+        kept = write_readme_figures(run_dir, readme)
+        if not as_json:
+            out.print(f"README figures: {readme} (from {kept})", highlight=False)
     if as_json:
         _print_json({"run_directory": str(run_dir), "report": str(files.html),
                      "summary": str(files.markdown),

@@ -158,7 +158,11 @@ def discovery_markdown(run: RunFiles) -> list[str]:
 
 
 def table_markdown(run: RunFiles) -> list[str]:
-    rows = variant_figures(run.results)
+    return results_table_markdown(run.results)
+
+
+def results_table_markdown(results) -> list[str]:
+    rows = variant_figures(results)
     head = "| " + " | ".join(c.header for c in COLUMNS) + " |"
     rule = "|" + "|".join("---:" if c.numeric else "---" for c in COLUMNS) + "|"
     body = ["| " + " | ".join(md(c.cell(f)) for c in COLUMNS) + " |" for f in rows]
