@@ -305,6 +305,10 @@ def table_caption(results: Results) -> str:
     caption += ("; bytecode B: mpy-cross output of the variant's app; heap: "
                 + (f"its import and encode on {', '.join(platforms)}" if platforms
                    else "on a real MicroPython (not measured in this run)"))
+    heaps = [f.heap for f in variant_figures(results) if f.heap.fits is not None]
+    if heaps and not any(h.fits for h in heaps):
+        caption += (" (no app fits that heap, so the column cannot tell the variants apart; "
+                    "the memory lines give the heap each app needs on MicroPython 1.27)")
     if results.platform == "contiki":
         caption += (" (the MicroPython version of the app: this run's nodes ran the C apps, "
                     "whose ROM and RAM on a board are under the C apps' memory)")
