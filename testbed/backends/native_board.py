@@ -647,6 +647,9 @@ class BootloaderClient:
     def reset(self) -> None:
         self.command("RESET")
 
+    def hold(self) -> None:
+        self.command("HOLD")
+
     def info(self) -> str:
         return self.command("INFO")
 

@@ -161,9 +161,9 @@ def test_a_duplicate_request_gets_the_same_answer_and_is_no_new_reading(binary, 
         assert bytes.fromhex(answers[0])[:4] == bytes([0x61, 0x45, 0x12, 0x34])  # ACK 2.05 mid
         second = node.run([sys.executable, "-c", SEND_TWICE, str(node.address), "4661"])
         assert second.returncode == 0, second.stderr
-        payloads = [bytes.fromhex(a).split(b"\xff", 1)[1] for a in second.stdout.decode().split()]
+        payloads = [bytes.fromhex(a).rsplit(b"\xff", 1)[1] for a in second.stdout.decode().split()]
         expected_seqs = [1, 2] if observe == "" else [0, 0]
-        seqs = [text_seq_t(bytes.fromhex(answers[0]).split(b"\xff", 1)[1])[0],
+        seqs = [text_seq_t(bytes.fromhex(answers[0]).rsplit(b"\xff", 1)[1])[0],
                 text_seq_t(payloads[0])[0]]
         assert seqs == expected_seqs and payloads[0] == payloads[1]
         assert len(node.events("reading")) == (2 if observe == "" else 0)

@@ -106,7 +106,7 @@ def test_a_suite_outside_the_repo_runs_on_the_installed_package(tmp_path: Path) 
         "frames_per_reading": v["air"]["per_reading"]["frames"],
         "setup_bytes": v["air"]["setup"]["bytes"],
         "latency_p50_ms": v["readings"]["latency_ms"]["p50"],
-        "energy_mj_per_reading": v["energy"]["per_reading_mj"]["sensors"],
+        "energy_mj_per_reading": v["energy"]["per_reading_mj"]["protocol"],
     }
     for name, value in expected.items():  # properties are rounded to 6 decimals
         assert float(props[name]) == pytest.approx(value, abs=1e-6), name
