@@ -356,7 +356,7 @@ def _stream_shares(region: Region, lo: int, hi: int) -> list[tuple[Tag, int]]:
     assert stream is not None
     if region.header:
         tag = stream.tag_at(region.stream_offset)
-        return [(tag, hi - lo)] if tag is not None else []
+        return [(_repeated(tag) if region.repeat else tag, hi - lo)] if tag is not None else []
     a = region.stream_offset + (lo - region.start)
     b = a + (hi - lo)
     out: list[tuple[Tag, int]] = []
@@ -365,9 +365,15 @@ def _stream_shares(region: Region, lo: int, hi: int) -> list[tuple[Tag, int]]:
         e = stream.elements[i]
         overlap = min(b, e.end) - max(a, e.start)
         if overlap > 0:
-            out.append((stream.tags[i], overlap))
+            tag = stream.tags[i]
+            out.append((_repeated(tag) if region.repeat else tag, overlap))
         i += 1
     return out
+
+
+def _repeated(tag: Tag) -> Tag:
+    """A TCP retransmission of bytes `tag` serves: counted where they are, named as what it is."""
+    return Tag("tcp-retransmission", tag.bucket())
 
 
 def _fragmentation(datagrams: list[Datagram], incomplete: list[Datagram]) -> dict[str, Any]:

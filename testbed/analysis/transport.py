@@ -83,6 +83,7 @@ class Region:
     stream: _Stream | None = None  # app bytes of a TCP stream: elements decide the tag
     stream_offset: int = 0  # stream offset of `start`
     header: bool = False  # a TCP header: it counts where its segment's first payload byte does
+    repeat: bool = False  # stream bytes sent again (TCP retransmission): purpose says so
 
 
 @dataclass(slots=True, eq=False)
@@ -125,7 +126,7 @@ class _Stream:
                     self.data += piece[len(self.data) - o:]
 
     def tag_at(self, offset: int) -> Tag | None:
-        if not self.starts:
+        if not self.starts or offset >= len(self.data):  # past a gap no hop filled: unknown
             return None
         i = bisect.bisect_right(self.starts, offset) - 1
         return self.tags[i] if i >= 0 else None
@@ -321,16 +322,17 @@ class Transport:
             main = self._pure_ack(stream, ack)
         else:
             main = Tag("tcp-other", (OVERHEAD,))
-        if payload_len and not retransmitted:
-            stream.add(offset, p[body:], time)
-            # the TCP header serves what its first payload byte serves
+        if payload_len:
+            if not retransmitted:
+                stream.add(offset, p[body:], time)
+            # the TCP header serves what its first payload byte serves; a retransmission's
+            # bytes serve what they repeat, split over the elements as the first copy's were
             regions.append(Region(o, body, Layer.TRANSPORT, stream=stream, stream_offset=offset,
-                                  header=True))
-            regions.append(Region(body, len(p), Layer.APP, stream=stream, stream_offset=offset))
+                                  header=True, repeat=retransmitted))
+            regions.append(Region(body, len(p), Layer.APP, stream=stream, stream_offset=offset,
+                                  repeat=retransmitted))
         else:
             regions.append(Region(o, body, Layer.TRANSPORT, main))
-            if payload_len:
-                regions.append(Region(body, len(p), Layer.APP, main))
         if syn:
             stream.syn_seen = True
         if fin and not retransmitted:
@@ -352,6 +354,7 @@ class Transport:
 
     def finish(self) -> None:
         """Split every XMPP stream into elements and give each its tag."""
+        self._fill_gaps_from_other_hops()
         for stream in self.streams.values():
             if stream.xmpp:
                 stream.elements = xmpp.split_stream(bytes(stream.data))
@@ -389,6 +392,36 @@ class Transport:
                 stream.tags.append(tag)
                 if e.id and e.seqnr is not None:
                     conn.ids[e.id] = tag
+
+
+    def _fill_gaps_from_other_hops(self) -> None:
+        """A hop whose capture missed some bytes (a fragment the sniffer did not hear) reads
+        them from another hop of the same connection: TCP carries the same bytes at the same
+        sequence numbers over every hop. Only hops that saw the SYN share a sequence base."""
+        directions: dict[tuple, list[_Stream]] = {}
+        for stream in self.streams.values():
+            if stream.syn_seen:
+                directions.setdefault(stream.key[1:], []).append(stream)
+        for hops in directions.values():
+            if len(hops) < 2 or not any(h.pending for h in hops):
+                continue
+            isn = hops[0].isn
+            pieces: dict[int, bytes] = {}
+            for h in hops:
+                if h.isn != isn:
+                    continue
+                for offset, piece in [(0, bytes(h.data)), *h.pending.items()]:
+                    if len(piece) > len(pieces.get(offset, b"")):
+                        pieces[offset] = piece
+            merged = bytearray()
+            for offset in sorted(pieces):
+                if offset > len(merged):
+                    break
+                merged += pieces[offset][len(merged) - offset:]
+            for h in hops:
+                if h.isn == isn and h.pending and len(merged) > len(h.data):
+                    h.data = bytearray(merged)
+                    h.pending.clear()
 
 
 # RFC 6554 §3 (RPL source routing header), RFC 8200 §4.4

@@ -268,3 +268,55 @@ def test_a_segment_after_a_lost_one_counts_its_bytes_once() -> None:
     _invariants(report)
     assert report.by_layer["app"] == 21 + 24
     assert report.by_layer["transport"] == 20 * 4
+
+
+def _presence_and_reading(air: Air, hops: list[tuple[int, int]], *, repeat: bool = False,
+                          lost_on: tuple[int, int] | None = None) -> None:
+    """sensor -> cloud:5222 over `hops`; the presence and reading 1 leave in one segment
+    (Nagle), sent again when `repeat`; the header segment is not heard on hop `lost_on`."""
+    c, s = address(SENSOR), CLOUD
+    at = 101 + len(HEADER)
+    segments = [tcp(c, s, 40000, 5222, 100, 0, "S"),
+                tcp(c, s, 40000, 5222, 101, 501, "PA", HEADER),
+                tcp(c, s, 40000, 5222, at, 501, "PA", PRESENCE + MESSAGE)]
+    if repeat:
+        segments.append(segments[-1])
+    for i, segment in enumerate(segments):
+        for hop in hops:
+            if not (i == 1 and hop == lost_on):
+                air.send(segment, *hop)
+
+
+def test_a_retransmission_splits_over_the_elements_it_repeats() -> None:
+    """A TCP retransmission of a segment carrying the presence and reading 1 counts for each
+    as the first copy did, not all for the element its first byte belongs to."""
+    once, twice = Air(), Air()
+    _presence_and_reading(once, [(SENSOR, BR)])
+    _presence_and_reading(twice, [(SENSOR, BR)], repeat=True)
+    first, again = analyze(once.timed()), analyze(twice.timed())
+    _invariants(again)
+    assert again.retransmissions["transport"] == 1
+    assert first.per_reading["readings"] == again.per_reading["readings"] == 1
+    coalesced = sum(len(f) + 6 for f in twice.frames[-2 * twice.datagrams[-1]:])
+    gained = again.per_reading["bytes"] - first.per_reading["bytes"]
+    assert 0 < gained < coalesced  # the presence's share of the copy went to set-up
+    assert gained == first.per_reading["bytes"]  # the same share as the first copy's
+    assert again.by_purpose["tcp-retransmission"]["bytes"] + \
+        again.by_purpose["mac-ack"]["bytes"] - first.by_purpose["mac-ack"]["bytes"] == coalesced
+
+
+def test_bytes_one_hop_missed_are_read_from_another_hop() -> None:
+    """Two hops; the sniffer missed the header segment on the second: its later segments
+    still carry the reading (TCP's sequence numbers are the same on every hop), counted as
+    on the first hop, not as the last element before the gap."""
+    router = 3
+    hops = [(SENSOR, router), (router, BR)]
+    heard, missed = Air(), Air()
+    _presence_and_reading(heard, hops)
+    _presence_and_reading(missed, hops, lost_on=hops[1])
+    full, gap = analyze(heard.timed()), analyze(missed.timed())
+    _invariants(gap)
+    assert gap.per_reading["readings"] == 1
+    assert gap.per_reading["bytes"] == full.per_reading["bytes"]
+    assert gap.setup["bytes"] == full.setup["bytes"] - sum(
+        len(f) + 6 for f in heard.frames) + sum(len(f) + 6 for f in missed.frames)
