@@ -14,6 +14,9 @@ server (RFC 7252 §5.2.1) and a client may take a later notification for it (RFC
 so only notifications carry readings; every interval_s a new one goes to all observers,
 until `readings` readings; then {"event": "done"}. CON notifications to one observer go one at
 a time (NSTART 1, RFC 7252 §4.7), queued behind the one in flight, so none is skipped.
+NON notifications keep RFC 7641 §4.5.1's rate: at most one per round-trip time, measured
+from the ACKs of the CON notifications sent for that (the first, then every NON_REFRESH-th);
+one that would come sooner waits, and a newer reading replaces it (a "dropped" event).
 
 When the observer is gone (no observer of a resource) no readings are produced: they pause
 until someone registers, and none is made only to be thrown away. Every registration is an
@@ -64,6 +67,11 @@ NON_LIFETIME = 145.0
 OBSERVE_MODULO = 1 << 24  # RFC 7641 §3.4: 24-bit sequence numbers
 DEFAULT_MAX_AGE = 60  # RFC 7252 §5.10.5: what a client assumes when Max-Age is absent
 STRANDED_LIMIT = 32  # notifications kept per endpoint and resource after its observer was dropped
+# RFC 7641 §4.5.1: NON notifications at most one per round-trip time to the client, one per
+# 3 s while there is no estimate; the estimate comes from CON notifications' ACKs: the first
+# one to an observer and every NON_REFRESH-th after it (also §4.5's liveness check)
+NON_GAP_WITHOUT_RTT = 3.0
+NON_REFRESH = 16
 
 # --payload -> the Content-Format it is served as (RFC 7252 §12.3, RFC 8428 §12.3)
 FORMATS = {"text": coap.TEXT_PLAIN, "senml-json": coap.SENML_JSON,
@@ -135,8 +143,12 @@ class Observer:
         self.path = path
         self.format = content_format
         self.queue = []  # CON notifications waiting for the one in flight
-        self.inflight = None  # [mid, datagram, timeout, deadline, retransmissions]
+        self.inflight = None  # [mid, datagram, timeout, deadline, retransmissions, sent at]
         self.current = None  # the Message in flight
+        self.srtt = None  # RFC 6298 §2 smoothed round-trip time, from CON notifications' ACKs
+        self.since_con = None  # NON notifications since the last CON (None: no CON yet)
+        self.last_sent = None  # when the last notification left
+        self.deferred = None  # the NON notification waiting for the rate limit: [due, Message]
 
     def owed(self):
         """CON notifications not yet acknowledged: the one in flight, then the queue."""
@@ -363,6 +375,10 @@ class SensorServer:
                     self.strand(observer)
                     observer.inflight = None
                 else:
+                    if observer.inflight[4] == 0:  # Karn: no sample from a retransmitted one
+                        sample = monotonic() - observer.inflight[5]
+                        observer.srtt = sample if observer.srtt is None else \
+                            0.875 * observer.srtt + 0.125 * sample
                     observer.inflight = None
                     self.send_queued(observer)
                 return
@@ -380,19 +396,51 @@ class SensorServer:
             payload = self.representation(sensor, seq, t, value, observer.format)
             options = self.representation_options(payload, observer.format,
                                                   seq % OBSERVE_MODULO)
-            mtype = coap.CON if self.observe == "con" else coap.NON
+            mtype = coap.CON if self.observe == "con" or self.probe_due(observer) else coap.NON
             message = coap.Message(mtype, coap.CONTENT, self.next_mid(), observer.token,
                                    options, payload)
             if mtype == coap.NON:
-                self.sent_non[message.mid] = (observer.peer, observer.token)
-                if len(self.sent_non) > 64:
-                    self.sent_non.pop(next(iter(self.sent_non)))
-                self.send(coap.encode(message), observer.peer)
+                self.send_non(observer, message, monotonic())
             else:
+                if self.observe == "non":
+                    observer.since_con = 0
+                    if observer.deferred is not None:  # older than this one: stale now
+                        emit("dropped", why="RFC 7641 4.5.1: a newer reading went as CON",
+                             seq=coap.decode_uint(observer.deferred[1].option(coap.OBSERVE)))
+                        observer.deferred = None
                 observer.queue.append(message)
                 if observer.inflight is None:
                     self.send_queued(observer)
         self.check_done()
+
+    def probe_due(self, observer):
+        """NON mode: this notification goes as a CON to measure the round-trip time (the first
+        to an observer, and every NON_REFRESH-th), unless one is still in flight."""
+        if observer.inflight is not None or observer.queue:
+            return False
+        return observer.since_con is None or observer.since_con >= NON_REFRESH
+
+    def send_non(self, observer, message, now):
+        """RFC 7641 §4.5.1: no more than one NON notification per round-trip time (3 s without
+        an estimate). One that comes sooner waits; a newer reading takes its place (§4.5.2:
+        a client wants the latest state), the one it replaces is a "dropped" event."""
+        gap = observer.srtt if observer.srtt is not None else NON_GAP_WITHOUT_RTT
+        due = now if observer.last_sent is None else observer.last_sent + gap
+        waiting = observer.deferred
+        if waiting is not None and waiting[1] is not message:  # replaced by a newer reading
+            emit("dropped", seq=coap.decode_uint(waiting[1].option(coap.OBSERVE)),
+                 why="RFC 7641 4.5.1: a newer reading within one round-trip time")
+        if now < due:
+            observer.deferred = [due, message]
+            return
+        observer.deferred = None
+        observer.last_sent = now
+        if observer.since_con is not None:
+            observer.since_con += 1
+        self.sent_non[message.mid] = (observer.peer, observer.token)
+        if len(self.sent_non) > 64:
+            self.sent_non.pop(next(iter(self.sent_non)))
+        self.send(coap.encode(message), observer.peer)
 
     def send_queued(self, observer):
         """RFC 7252 §4.2: send the next CON with a random initial timeout in
@@ -402,13 +450,17 @@ class SensorServer:
         message = observer.queue.pop(0)
         datagram = coap.encode(message)
         timeout = uniform(self.ack_timeout, self.ack_timeout * ACK_RANDOM_FACTOR)
-        observer.inflight = [message.mid, datagram, timeout, monotonic() + timeout, 0]
+        now = monotonic()
+        observer.inflight = [message.mid, datagram, timeout, now + timeout, 0, now]
         observer.current = message
+        observer.last_sent = now
         self.send(datagram, observer.peer)
 
     def check_done(self):
         if self.done or not self.observe:
             return
+        if any(o.deferred is not None for o in self.observers.values()):
+            return  # the last reading still waits for the rate limit
         if all(self.seq.get(s, 0) >= self.readings for s in self.sensors):
             self.done = True
             emit("done")
@@ -421,6 +473,10 @@ class SensorServer:
                 self.next_tick[sensor] += self.interval
                 if self.seq.get(sensor, 0) < self.readings:
                     self.notify(sensor)
+        for observer in list(self.observers.values()):
+            if observer.deferred is not None and now >= observer.deferred[0]:
+                self.send_non(observer, observer.deferred[1], now)
+                self.check_done()
         for key in list(self.observers):
             observer = self.observers[key]
             inflight = observer.inflight
@@ -444,6 +500,8 @@ class SensorServer:
         for observer in self.observers.values():
             if observer.inflight:
                 deadlines.append(observer.inflight[3])
+            if observer.deferred is not None:
+                deadlines.append(observer.deferred[0])
         return min(deadlines) if deadlines else None
 
     def serve_forever(self):

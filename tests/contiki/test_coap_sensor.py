@@ -185,10 +185,10 @@ def observe_and_check(binary, mode: str, content_format: str) -> tuple[list[Coap
     return messages, node
 
 
-def check_notifications(messages: list[CoapMessage], node: NativeNode, mtype: str,
+def check_notifications(messages: list[CoapMessage], node: NativeNode, mtypes: list[str],
                         content_format: str) -> list[CoapMessage]:
     """The registration's answer is the state before any reading (seq 0, not a reading);
-    then readings 1..3 as notifications of `mtype`, payloads as the Python app makes them
+    then readings 1..3 as notifications of `mtypes`, payloads as the Python app makes them
     from the node's own reading events, Observe numbers increasing; then "done"."""
     answers = received(messages)
     registration, notifications = answers[0], answers[1:]
@@ -200,8 +200,9 @@ def check_notifications(messages: list[CoapMessage], node: NativeNode, mtype: st
     assert len(notifications) == 3, answers
     observe_numbers = [int(n.option("Observe")) for n in notifications]
     assert observe_numbers == sorted(observe_numbers) > [int(registration.option("Observe"))]
+    assert [n.mtype for n in notifications] == mtypes
     for notification, reading in zip(notifications, readings):
-        assert notification.mtype == mtype and notification.token == registration.token
+        assert notification.token == registration.token
         check_options(notification, content_format)
         t, seq = reading["t"], reading["seq"]
         if content_format == "text/plain":
@@ -222,7 +223,7 @@ def test_observe_con_notifications_in_senml_cbor(binary):
     messages, node = observe_and_check(binary, "con", "application/senml+cbor")
     registration = received(messages)[0]
     assert cbor2.loads(registration.payload)[1] == {0: "seq", 2: 0}
-    notifications = check_notifications(messages, node, "CON", "application/senml+cbor")
+    notifications = check_notifications(messages, node, ["CON"] * 3, "application/senml+cbor")
     acks = [m for m in messages if m.direction == "sent" and m.mtype == "ACK"]
     assert [a.mid for a in acks] == [n.mid for n in notifications]  # libcoap took each CON
 
@@ -232,8 +233,54 @@ def test_observe_non_notifications_in_text(binary):
     messages, node = observe_and_check(binary, "non", "text/plain")
     seq, t = text_seq_t(received(messages)[0].payload)
     assert seq == 0 and abs(t - time.time()) < 30
-    check_notifications(messages, node, "NON", "text/plain")
-    assert not [m for m in messages if m.direction == "sent" and m.mtype == "ACK"]
+    # RFC 7641 §4.5.1: the first is a CON whose ACK gives the round-trip time pacing the rest
+    notifications = check_notifications(messages, node, ["CON", "NON", "NON"], "text/plain")
+    acks = [m for m in messages if m.direction == "sent" and m.mtype == "ACK"]
+    assert [a.mid for a in acks] == [notifications[0].mid]
+
+
+# registers for /sensors/temperature (text), never acknowledges, prints every datagram for 4 s
+NEVER_ACK_FOR_4_S = """
+import socket, sys, time
+get = bytes([0x41, 0x01, 0x33, 0x33, 0x7e, 0x60, 0x57]) + b"sensors" + bytes([0x0b])
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.sendto(get + b"temperature", (sys.argv[1], 5683))
+end = time.monotonic() + 4.0
+while (left := end - time.monotonic()) > 0:
+    s.settimeout(left)
+    try:
+        data = s.recv(1500)
+    except TimeoutError:
+        break
+    print("%.3f %s" % (time.monotonic(), data.hex()), flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_observe_non_without_a_round_trip_time_sends_one_per_3_s(binary):
+    """RFC 7641 §4.5.1 as main.py keeps it: the first notification is a CON; while it is
+    unanswered there is no round-trip estimate, so NON notifications leave at most every 3 s,
+    each the latest reading; the readings in between are "dropped" events."""
+    config = {**BASE, "OBSERVE": "non", "READINGS": "100", "INTERVAL_MS": "200",
+              "FORMAT": "text"}
+    with NativeNode(binary, config) as node:
+        out = node.run([sys.executable, "-c", NEVER_ACK_FOR_4_S, str(node.address)],
+                       timeout_s=20)
+        dropped = [e["seq"] for e in node.events("dropped")]
+    assert out.returncode == 0, out.stderr
+    got = [(float(t), bytes.fromhex(d)) for t, d in (line.split() for line in
+                                                      out.stdout.decode().splitlines())]
+    notes = [(t, d) for t, d in got if d[1] == 0x45]  # 2.05: the answer, then notifications
+    kinds = [d[0] >> 4 & 3 for _, d in notes]  # 0 CON, 1 NON, 2 ACK
+    assert kinds[:2] == [2, 0], kinds  # the registration's answer, the CON (reading 1)
+    cons = [t for (t, d), kind in zip(notes, kinds) if kind == 0]
+    nons = [(t, d) for (t, d), kind in zip(notes, kinds) if kind == 1]
+    assert len(nons) == 1, kinds
+    (t_non, non), = nons
+    assert t_non - cons[0] == pytest.approx(3.0, abs=0.3)
+    latest = int(non[non.index(b"\xff") + 1:].split()[0].split(b"=")[1])
+    assert latest >= 12
+    assert [d for d in dropped if d < latest] == list(range(2, latest))
 
 
 @pytest.mark.slow

@@ -263,14 +263,57 @@ def test_observe_non_notifies_every_interval_until_done(node, client):
     # piggybacked response is never retransmitted by the server
     assert first.mtype == coap.ACK and coap.decode_uint(first.option(coap.OBSERVE)) == 0
     assert seq_of(first) == 0
-    notes = [c.receive() for _ in range(4)]
-    assert [m.mtype for m in notes] == [coap.NON] * 4
+    notes = [c.receive()]
+    # RFC 7641 §4.5.1: the first goes confirmable, its ACK gives the round-trip time that
+    # paces the NON ones after it
+    assert notes[0].mtype == coap.CON
+    c.send(coap.Message(coap.ACK, coap.EMPTY, notes[0].mid))
+    notes += [c.receive() for _ in range(3)]
+    assert [m.mtype for m in notes[1:]] == [coap.NON] * 3
     assert [coap.decode_uint(m.option(coap.OBSERVE)) for m in notes] == [1, 2, 3, 4]
     assert [seq_of(m) for m in notes] == [1, 2, 3, 4]
     assert all(m.token == b"\x0b" for m in notes)
     assert c.silent_for(0.8)  # `readings` reached
     assert [e["seq"] for e in n.events("reading")] == [1, 2, 3, 4]
-    assert len(n.events("done")) == 1
+    assert len(n.events("done")) == 1 and not n.events("dropped")
+
+
+def test_observe_non_probes_the_round_trip_again_every_refresh(node, client):
+    """Every NON_REFRESH-th notification after a CON is a CON again (a new RTT sample, and
+    RFC 7641 §4.5's check that the client still wants them)."""
+    refresh = firmware.NON_REFRESH
+    n = node(observe="non", readings=2 * refresh + 3, interval_s=0.03)
+    c = client(n.port)
+    observe_register(c)
+    kinds = []
+    for _ in range(2 * refresh + 3):
+        note = c.receive()
+        kinds.append(note.mtype)
+        if note.mtype == coap.CON:
+            c.send(coap.Message(coap.ACK, coap.EMPTY, note.mid))
+    cons = [i for i, kind in enumerate(kinds) if kind == coap.CON]
+    assert cons == [0, refresh + 1, 2 * refresh + 2]
+    assert not n.events("dropped")
+
+
+def test_observe_non_without_a_round_trip_time_sends_one_per_3_s(node, client):
+    """RFC 7641 §4.5.1: while the first CON is unanswered there is no RTT estimate, so NON
+    notifications come at most every 3 s, each the latest reading; the ones in between are
+    "dropped" events, not sent."""
+    n = node(observe="non", readings=100, interval_s=0.2, ack_timeout_s=20)
+    c = client(n.port)
+    observe_register(c)
+    probe = c.receive()
+    sent = time.monotonic()
+    assert probe.mtype == coap.CON and seq_of(probe) == 1  # never acknowledged
+    assert c.silent_for(firmware.NON_GAP_WITHOUT_RTT - 0.3)
+    note = c.receive(timeout=1.0)
+    assert note.mtype == coap.NON
+    assert time.monotonic() - sent == pytest.approx(firmware.NON_GAP_WITHOUT_RTT, abs=0.25)
+    latest = seq_of(note)  # 3 s of readings every 0.2 s later
+    assert latest >= 12 and latest in [e["seq"] for e in n.events("reading")]
+    dropped = [e["seq"] for e in n.events("dropped")]
+    assert [d for d in dropped if d < latest] == list(range(2, latest))  # none in between sent
 
 
 def test_observe_deregistration_and_reset_stop_notifications(node, client):

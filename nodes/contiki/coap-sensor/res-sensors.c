@@ -24,6 +24,18 @@
 #define PATH_PREFIX "sensors/"
 #define PATH_SIZE (sizeof(PATH_PREFIX) + 24)
 
+/* RFC 7641 §4.5.1, as main.py: NON notifications at most one per round-trip time, one per
+ * 3 s without an estimate; the estimate comes from the ACKs of CON notifications, the first
+ * and every RES_SENSORS_NON_REFRESH-th after it. An ACK before the first retransmission
+ * (COAP_RESPONSE_TIMEOUT) answers the first copy: the only samples taken (Karn). The engine
+ * keeps observers per resource, so is the estimate (one observer per resource here). */
+#ifdef RES_SENSORS_CONF_NON_REFRESH
+#define NON_REFRESH RES_SENSORS_CONF_NON_REFRESH
+#else
+#define NON_REFRESH 16
+#endif
+#define NON_GAP_WITHOUT_RTT (3 * CLOCK_SECOND)
+
 struct sensor {
   coap_resource_t resource;
   char path[PATH_SIZE];      /* "sensors/<name>", no leading slash (the engine's form) */
@@ -32,6 +44,13 @@ struct sensor {
   uint32_t seq;              /* the last reading's sequence number, 0 before the first */
   uint64_t t_ms;             /* its time */
   uint8_t observed;          /* an observer registered once: the clock is running */
+  clock_time_t last_sent;    /* when the last notification left, 0: none yet */
+  clock_time_t srtt;         /* RFC 6298 §2 smoothed round-trip time, 0: no sample yet */
+  int16_t since_con;         /* NON notifications since the last CON, -1: no CON yet */
+  uint8_t probing;           /* a CON notification to measure the round trip is in flight */
+  uint8_t deferred;          /* reading deferred_seq waits for the rate limit */
+  uint32_t deferred_seq;
+  struct ctimer pace;
 };
 
 static struct sensor sensors[NODE_CONFIG_MAX_SENSORS];
@@ -91,6 +110,8 @@ sensor_of(const coap_message_t *request)
  * this callback. One slot per open transaction holds the observer's endpoint. */
 struct pending {
   coap_endpoint_t peer;
+  struct sensor *sensor;
+  clock_time_t sent;
   uint8_t used;
 };
 static struct pending pending[COAP_MAX_OPEN_TRANSACTIONS];
@@ -102,12 +123,19 @@ notification_answered(void *data, coap_message_t *answer)
   char address[UIPLIB_IPV6_MAX_STR_LEN];
   char what[96];
 
+  clock_time_t sample = clock_time() - p->sent;
+  struct sensor *s = p->sensor;
+
   if(answer == NULL) {
     uiplib_ipaddr_snprint(address, sizeof(address), &p->peer.ipaddr);
     snprintf(what, sizeof(what), "observer [%s]:%u gave up after %u retransmissions",
              address, UIP_HTONS(p->peer.port), COAP_MAX_RETRANSMIT);
     events_error(what);
+  } else if(sample < COAP_RESPONSE_TIMEOUT * CLOCK_SECOND) {
+    sample = MAX(sample, 1);
+    s->srtt = s->srtt == 0 ? sample : (7 * s->srtt + sample) / 8;
   }
+  s->probing = 0;
   p->used = 0;
 }
 /*---------------------------------------------------------------------------*/
@@ -115,7 +143,7 @@ notification_answered(void *data, coap_message_t *answer)
  * does not reset a reused transaction's callback; every CON transaction of this app is a
  * notification and gets one here.) */
 static void
-watch_notification(const coap_message_t *notification)
+watch_notification(const coap_message_t *notification, struct sensor *s)
 {
   coap_transaction_t *t = coap_get_transaction_by_mid(notification->mid);
   uint8_t i;
@@ -124,6 +152,9 @@ watch_notification(const coap_message_t *notification)
     if(!pending[i].used) {
       pending[i].used = 1;
       coap_endpoint_copy(&pending[i].peer, &t->endpoint);
+      pending[i].sensor = s;
+      pending[i].sent = clock_time();
+      s->probing = 1;
       t->callback = notification_answered;
       t->callback_data = &pending[i];
       return;
@@ -186,7 +217,7 @@ new_reading(struct sensor *s)
   event_emit(&e);
 }
 /*---------------------------------------------------------------------------*/
-/* main.py check_done: observe mode only, once */
+/* main.py check_done: observe mode only, once, when no reading waits for the rate limit */
 static void
 check_done(void)
 {
@@ -196,7 +227,7 @@ check_done(void)
     return;
   }
   for(i = 0; i < sensor_count; i++) {
-    if(sensors[i].seq < config->node->readings) {
+    if(sensors[i].seq < config->node->readings || sensors[i].deferred) {
       return;
     }
   }
@@ -234,6 +265,45 @@ registered(struct sensor *s, const coap_message_t *request)
   }
 }
 /*---------------------------------------------------------------------------*/
+/* NON mode: the next notification goes as a CON to measure the round trip (main.py
+ * probe_due) */
+static int
+probe_due(const struct sensor *s)
+{
+  return config->observe == RES_SENSORS_NON && !s->probing
+         && (s->since_con < 0 || s->since_con >= NON_REFRESH);
+}
+/*---------------------------------------------------------------------------*/
+static void
+dropped(uint32_t seq)
+{
+  struct event e;
+
+  event_begin(&e, "dropped");
+  event_uint(&e, "seq", seq);
+  event_string(&e, "why", "RFC 7641 4.5.1: a newer reading within one round-trip time");
+  event_emit(&e);
+}
+/*---------------------------------------------------------------------------*/
+static void
+notify(struct sensor *s)
+{
+  notifying = 1;
+  coap_notify_observers(&s->resource);
+  notifying = 0;
+  check_done();
+}
+/*---------------------------------------------------------------------------*/
+/* the rate limit's wait is over: the latest reading goes (ctimer, in the app's process) */
+static void
+paced(void *ptr)
+{
+  struct sensor *s = ptr;
+
+  s->deferred = 0;
+  notify(s);
+}
+/*---------------------------------------------------------------------------*/
 static void
 sensor_get(coap_message_t *request, coap_message_t *response,
            uint8_t *buffer, uint16_t preferred_size, int32_t *offset)
@@ -264,10 +334,17 @@ sensor_get(coap_message_t *request, coap_message_t *response,
   if(notifying) {
     /* RFC 7641 §4.2: the last reading, to every observer (the engine keeps no per-observer
      * Accept: notifications use the configured format) */
-    response->type = config->observe == RES_SENSORS_CON ? COAP_TYPE_CON : COAP_TYPE_NON;
+    response->type = config->observe == RES_SENSORS_CON || probe_due(s)
+      ? COAP_TYPE_CON : COAP_TYPE_NON;
     if(response->type == COAP_TYPE_CON) {
-      watch_notification(response);
+      watch_notification(response, s);
+      if(config->observe == RES_SENSORS_NON) {
+        s->since_con = 0;
+      }
+    } else if(s->since_con >= 0) {
+      s->since_con++;
     }
+    s->last_sent = clock_time();
     seq = s->seq;
     t_ms = s->t_ms;
   } else if((duplicate = recent_find(request, s)) != NULL) {
@@ -365,6 +442,7 @@ res_sensors_init(const struct res_sensors_config *c, struct process *p)
 
     memset(s, 0, sizeof(*s));
     s->name = name;
+    s->since_con = -1;
     /* the engine keeps an observer's path in COAP_OBSERVER_URL_LEN bytes */
     if(strlen(PATH_PREFIX) + strlen(name) + 1 > MIN(sizeof(s->path), COAP_OBSERVER_URL_LEN)) {
       events_error("sensor name too long for COAP_OBSERVER_URL_LEN");
@@ -398,10 +476,23 @@ res_sensors_tick(uint8_t index)
     return;
   }
   new_reading(s);
-  notifying = 1;
-  coap_notify_observers(&s->resource);
-  notifying = 0;
-  check_done();
+  if(s->deferred) { /* the newer reading takes its place (RFC 7641 §4.5.2: latest state) */
+    dropped(s->deferred_seq);
+    s->deferred = 0;
+    ctimer_stop(&s->pace);
+  }
+  if(config->observe == RES_SENSORS_NON && !probe_due(s) && s->last_sent != 0) {
+    clock_time_t gap = s->srtt != 0 ? s->srtt : NON_GAP_WITHOUT_RTT;
+    clock_time_t since = clock_time() - s->last_sent;
+
+    if(since < gap) {
+      s->deferred = 1;
+      s->deferred_seq = s->seq;
+      ctimer_set(&s->pace, gap - since, paced, s);
+      return;
+    }
+  }
+  notify(s);
 }
 /*---------------------------------------------------------------------------*/
 int
