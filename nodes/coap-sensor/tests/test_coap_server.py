@@ -341,7 +341,7 @@ def test_observe_deregistration_and_reset_stop_notifications(node, client):
 def test_unacknowledged_con_notification_backs_off_and_drops_the_observer(node, client):
     """RFC 7252 §4.2: first timeout in [ACK_TIMEOUT, ACK_TIMEOUT * 1.5], doubling on each of
     MAX_RETRANSMIT (4) retransmissions; then RFC 7641 §4.5: the observer is removed."""
-    ack_timeout = 0.3
+    ack_timeout = 0.15
     n = node(observe="con", readings=100, interval_s=0.5, ack_timeout_s=ack_timeout, seed=4)
     c = client(n.port)
     observe_register(c)
