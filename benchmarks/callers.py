@@ -26,8 +26,6 @@ FRAMEWORK_METHODS = {"connection_made", "connection_lost", "datagram_received", 
 
 #: name -> why it stays although only tests (or benchmarks) call it
 JUSTIFIED = {
-    "capture_totals": "the fast per-frame totals, checked against tshark; the benchmark's "
-                      "reference (issue 11 item 2: wire it where it is the fast path, open)",
     "to_frames": "the 6LoWPAN adapter's one-call fragmenting path; the codec benchmark and "
                  "the capture tests build frames with it (the medium fragments per datagram)",
     "encode_hello": "the frame port's node side is C (nodes/contiki); the Python encoders let "
@@ -36,10 +34,6 @@ JUSTIFIED = {
     "get_channel": "sensniff's GET command, answered by the pty sniffer; `testbed sniff` only "
                    "sets the channel",
     "channel_range": "as get_channel (CMD_GET_CHANNEL_MIN/MAX)",
-    "parse_oml": "FIT IoT-LAB consumption files (issue 11 item 2: wire into the lab path, "
-                 "open)",
-    "parse_ppk2_csv": "the Power Profiler app's CSV export (as parse_oml, open)",
-    "ppk2_samples": "PPK2 samples as backends/meter.py gets them (as parse_oml, open)",
     "path_to_root": "the route tree's query for a node's path to the border router; the "
                     "topology examples' routes are checked with it",
     "serve_argv": "how a lab wires a native board process by hand (docs); the lab path "

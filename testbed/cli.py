@@ -759,6 +759,23 @@ def sniff(
         skipped = (f"; skipped {sum(s.length for s in skips)} bytes of the serial stream "
                    f"(first at offset {skips[0].offset}: {skips[0].reason})")
     err.print(f"{written} frames written to {out_path}{skipped}", highlight=False)
+    if written:
+        err.print(_capture_totals_line(out_path), highlight=False, markup=False)
+
+
+def _capture_totals_line(capture: Path) -> str:
+    """What the capture holds, as capinfos would sum it for 802.15.4: the bulk path
+    (analysis/totals.py), one pass with no per-frame objects, so it costs nothing even for a
+    long capture; the figures are those tshark shows frame by frame."""
+    from testbed.analysis.totals import capture_totals
+    from testbed.errors import BadInput, FrameError
+
+    try:
+        t = capture_totals(capture)
+    except (BadInput, FrameError) as exc:
+        return f"totals: not counted ({exc})"
+    return (f"totals: {t.frames} frames ({t.ack_frames} ACKs), {t.bytes:,} bytes PSDU; "
+            f"TCP payload {t.tcp_payload:,} B, UDP payload {t.udp_payload:,} B")
 
 
 # --- lab boards ---------------------------------------------------------------------------
@@ -1071,6 +1088,85 @@ def _flash_table(lab: str, done: list[dict[str, Any]]) -> Table:
         else:
             table.add_row(d["board"], d["platform"], "-", "-", "-", "-", "failed", style="red")
     return table
+
+
+@app.command()
+def meter(
+    trace: Annotated[Path, typer.Argument(help="A power meter's recording.",
+                                          show_default=False)],
+    kind: Annotated[str, typer.Option(
+        "--format", help="serial-lines (`<t_s> <current_mA> <bus_V>`, what a lab run "
+        "records), oml (FIT IoT-LAB consumption), ppk2-csv (nRF Power Profiler export), or "
+        "auto: by the file's suffix (.oml, .csv, else serial-lines).")] = "auto",
+    voltage: Annotated[Optional[float], typer.Option(
+        "--voltage", min=0.0, help="Supply voltage for ppk2-csv (its rows hold current only).",
+        show_default=False)] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Integrate a power meter's recording: energy, charge, mean current, span, samples, the
+    gaps in it and every line skipped (with its line number and why).
+
+    For measurements taken outside a run: a FIT IoT-LAB node's consumption file, a Power
+    Profiler export, a serial meter's log. A lab run's own meters are integrated into its
+    results.json (energy.measured) already.
+
+    Example: testbed meter ~/.iot-lab/12345/consumption/m3_7.oml
+
+    Example: testbed meter ppk2.csv --voltage 3.0 --json
+    """
+    from testbed.energy.meters import integrate, parse_oml, parse_ppk2_csv, parse_serial_lines
+    from testbed.errors import BadInput
+
+    if kind == "auto":
+        kind = {".oml": "oml", ".csv": "ppk2-csv"}.get(trace.suffix.lower(), "serial-lines")
+    if kind not in ("serial-lines", "oml", "ppk2-csv"):
+        raise BadInput(f"meter: --format {kind}: expected serial-lines, oml, ppk2-csv or auto")
+    if kind == "ppk2-csv" and voltage is None:
+        raise BadInput(f"meter: {trace}: a Power Profiler export holds current only: give "
+                       "--voltage (the supply the PPK2 was set to)")
+    try:
+        text = trace.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise BadInput(f"meter: {trace}: cannot read ({exc.strerror})") from exc
+    try:
+        if kind == "oml":
+            recording = parse_oml(text)
+        elif kind == "ppk2-csv":
+            assert voltage is not None
+            recording = parse_ppk2_csv(text, voltage_v=voltage)
+        else:
+            recording = parse_serial_lines(text)
+    except BadInput as exc:
+        raise BadInput(f"meter: {trace}: {exc}") from exc
+    if len(recording.samples) < 2:
+        first = recording.skipped[0] if recording.skipped else None
+        why = f"; line {first.line}: {first.reason}" if first else ""
+        raise BadInput(f"meter: {trace}: {len(recording.samples)} good samples as {kind}, "
+                       f"need 2 to integrate{why}")
+    integral = integrate(recording.samples)
+    figures = {
+        "file": str(trace), "format": kind, "joules": integral.energy_j,
+        "charge_c": integral.charge_c, "mean_mA": integral.mean_current_a * 1000,
+        "duration_s": integral.duration_s, "samples": integral.samples,
+        "period_s": integral.period_s,
+        "gaps": [{"start_s": g.start_s, "duration_s": g.duration_s} for g in integral.gaps],
+        "skipped": [{"line": k.line, "why": k.reason} for k in recording.skipped],
+    }
+    if as_json:
+        _print_json(figures)
+        return
+    out.print(f"{trace} ({kind}): {integral.energy_j * 1000:.3f} mJ over "
+              f"{integral.duration_s:.3f} s, mean {integral.mean_current_a * 1000:.3f} mA, "
+              f"{integral.samples} samples every {(integral.period_s or 0) * 1e6:.0f} µs",
+              highlight=False, markup=False)
+    for gap in integral.gaps:
+        out.print(f"gap: {gap.duration_s:.6f} s at t={gap.start_s:.6f} s (integrated linearly)",
+                  highlight=False, markup=False)
+    for skipped in recording.skipped[:10]:
+        out.print(f"skipped line {skipped.line}: {skipped.reason}", highlight=False,
+                  markup=False)
+    if len(recording.skipped) > 10:
+        out.print(f"... {len(recording.skipped) - 10} more lines skipped", highlight=False)
 
 
 # --- reports and the machine ------------------------------------------------------------------

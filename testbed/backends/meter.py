@@ -30,7 +30,7 @@ from testbed.config.lab import Board, Meter
 
 READ_TIMEOUT_S = 0.1
 BAUDRATE = 115200
-PPK2_PERIOD_S = 1e-5  # 100 ksps (energy.meters has the same: backends cannot import it)
+PPK2_PERIOD_S = 1e-5  # 100 ksps
 
 
 class MeterRecorder:
@@ -112,8 +112,7 @@ class MeterRecorder:
                     continue
                 samples_ua, _digital = ppk2.get_samples(data)
                 # one NaN (ppk2-api gives one for a word it cannot decode) must not void a read
-                good = [ua for ua in samples_ua if isinstance(ua, int | float)
-                        and math.isfinite(ua)]
+                good = [ua for ua in samples_ua if finite_sample(ua)]
                 if good:
                     mean_ma = math.fsum(good) / len(good) / 1000
                     out.write(f"{t_s:.6f} {mean_ma:.6f} {self.meter.voltage_v:.3f}\n")
@@ -121,3 +120,11 @@ class MeterRecorder:
                 t_s += len(samples_ua) * PPK2_PERIOD_S
         finally:
             ppk2.stop_measuring()
+
+
+def finite_sample(value: object) -> bool:
+    """A sample to keep: a number a float holds (not NaN, not 10**400)."""
+    try:
+        return isinstance(value, int | float) and math.isfinite(value)
+    except OverflowError:
+        return False

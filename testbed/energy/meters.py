@@ -16,23 +16,22 @@ Formats
         8 columns: oml timestamp, schema id, sequence, timestamp_s, timestamp_us,
         power (W), voltage (V), current (A) (IoT-LAB "consumption monitoring" docs; sample
         period in {140, 204, 332, 588, 1100, 2116, 4156, 8244} µs x averaging 1..1024).
-    Nordic PPK2: µA samples at 100 ksps (10 µs period; backends/meter.py reads them with
-        ppk2-api); `ppk2_samples(samples_ua, t0_s, voltage_v)` timestamps them;
-        `parse_ppk2_csv` reads the Power Profiler app's CSV export
-        (``Timestamp(ms),Current(uA)[,D0-D7]``).
+    Nordic PPK2: µA samples at 100 ksps (10 µs period); during a lab run backends/meter.py
+        reads them with ppk2-api and writes a serial-lines file; `parse_ppk2_csv` reads the
+        Power Profiler app's CSV export (``Timestamp(ms),Current(uA)[,D0-D7]``).
+`testbed meter FILE` integrates any of these outside a run (an IoT-LAB node's .oml, say).
 """
 
 from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from testbed.energy.energest import Skipped
 from testbed.errors import BadInput
 
-PPK2_PERIOD_S = 1e-5      # 100 ksps
 DEFAULT_GAP_PERIODS = 3   # a step longer than this many periods is a gap
 
 
@@ -178,23 +177,6 @@ def parse_ppk2_csv(text: str, *, voltage_v: float) -> Trace:
             _keep(samples, skipped, number, raw,
                   Sample(values[0] / 1000, values[1] / 1e6, voltage_v))
     return Trace(tuple(samples), tuple(skipped))
-
-
-def ppk2_samples(samples_ua: Iterable[float], *, t0_s: float, voltage_v: float,
-                 period_s: float = PPK2_PERIOD_S) -> Trace:
-    """Timestamp the µA samples `PPK2_API.get_samples` returns (one every `period_s`)."""
-    out: list[Sample] = []
-    skipped: list[Skipped] = []
-    for i, value in enumerate(samples_ua):
-        try:
-            ua = float(value)
-        except (TypeError, ValueError, OverflowError):  # an int beyond float range too
-            ua = float("nan")
-        if not _finite(ua):
-            skipped.append(Skipped(i + 1, repr(value), "not a finite number"))
-            continue
-        out.append(Sample(t0_s + i * period_s, ua / 1e6, voltage_v))
-    return Trace(tuple(out), tuple(skipped))
 
 
 def integrate(samples: Sequence[Sample], *, period_s: float | None = None,

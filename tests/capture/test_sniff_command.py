@@ -109,3 +109,30 @@ def test_live_serial_with_channel_then_ctrl_c_stops_cleanly(tmp_path: Path):
     assert "stopped" in stderr and "4 frames written" in stderr
     assert [f.psdu for f in read_frames(out)] == FRAMES
 
+
+
+def test_the_totals_line_is_what_tshark_counts(tmp_path: Path):
+    """A hand-built XMPP session (6LoWPAN fragments, a MAC retry, a TCP retransmission): the
+    totals `sniff` prints after writing equal tshark's frame.len, ACK frames, tcp.len and
+    udp.length - 8 summed over the pcap it wrote."""
+    from tests.analysis.frames import CLOUD, Air, address, udp
+    from tests.analysis.test_account import SENSOR, xmpp_session
+
+    air = Air()
+    xmpp_session(air)
+    air.send(udp(address(SENSOR), CLOUD, 5683, 5683, b"\x50\x01\x00\x01"), SENSOR, 1)
+    source = air.write(tmp_path / "in.pcap")
+    out = tmp_path / "out.pcap"
+    done = cli("sniff", "--pcap", str(source), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    rows = [line.split("\t") for line in subprocess.run(
+        ["tshark", "-n", "-r", str(out), "-o", "6lowpan.context0:fd00::/64", "-T", "fields",
+         "-E", "separator=\t", "-e", "frame.len", "-e", "wpan.frame_type", "-e", "tcp.len",
+         "-e", "udp.length"], capture_output=True, text=True, check=True).stdout.splitlines()]
+    frames, psdu = len(rows), sum(int(r[0]) for r in rows)
+    acks = sum(r[1] == "0x0002" for r in rows)
+    tcp = sum(int(r[2]) for r in rows if r[2])
+    udp_payload = sum(int(r[3]) - 8 for r in rows if r[3])
+    assert tcp > 0 and udp_payload == 4
+    assert (f"totals: {frames} frames ({acks} ACKs), {psdu:,} bytes PSDU; TCP payload "
+            f"{tcp:,} B, UDP payload {udp_payload:,} B") in done.stderr

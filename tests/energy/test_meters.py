@@ -7,8 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from testbed.energy.meters import (
-    PPK2_PERIOD_S, Sample, integrate, parse_oml, parse_ppk2_csv, parse_serial_lines,
-    ppk2_samples,
+    Sample, integrate, parse_oml, parse_ppk2_csv, parse_serial_lines,
 )
 from testbed.errors import BadInput
 
@@ -86,19 +85,12 @@ def test_oml_without_its_header_end_is_bad_input() -> None:
         parse_oml("protocol: 4\ndomain: 1\n")
 
 
-def test_ppk2_csv_export_and_sample_stream() -> None:
+def test_ppk2_csv_export() -> None:
     text = "Timestamp(ms),Current(uA),D0-D7\n0.00,1000,00000000\n0.01,2000\n0.0\n0.02,abc\n"
     trace = parse_ppk2_csv(text, voltage_v=3.0)
     assert [s.current_a for s in trace.samples] == [0.001, 0.002]
     assert {s.line: s.reason for s in trace.skipped} == {4: "missing the current field",
                                                          5: "not numbers"}
-    stream = ppk2_samples([1000.0, 1000.0, float("nan"), 3000.0], t0_s=1.0, voltage_v=3.0)
-    assert [s.t_s for s in stream.samples] == [1.0, 1.0 + PPK2_PERIOD_S, 1.0 + 3 * PPK2_PERIOD_S]
-    assert [s.line for s in stream.skipped] == [3]
-    # 10 µs x 3 mW + 20 µs x 6 mW (the NaN sample's slot bridged, and reported as a gap)
-    result = integrate(stream.samples, period_s=PPK2_PERIOD_S, gap_periods=1.5)
-    assert result.energy_j == pytest.approx(10e-6 * 3e-3 + 20e-6 * 6e-3)
-    assert len(result.gaps) == 1
 
 
 def _not_a_serial_sample(text: str) -> bool:
@@ -141,14 +133,6 @@ def test_good_oml_rows_survive_garbage_between_them(noise: list[str]) -> None:
     assert len(parse_oml(text).samples) == 3
 
 
-def test_ppk2_samples_skip_what_is_not_a_number() -> None:
-    from testbed.energy.meters import ppk2_samples
-
-    trace = ppk2_samples([1000.0, "x", None, 2000.0], t0_s=0.0, voltage_v=3.0, period_s=0.1)
-    assert [s.t_s for s in trace.samples] == [0.0, 0.30000000000000004]
-    assert [k.line for k in trace.skipped] == [2, 3]
-
-
 def test_a_first_line_that_only_starts_with_t_is_reported_not_taken_for_the_header() -> None:
     from testbed.energy.meters import parse_serial_lines
 
@@ -168,9 +152,3 @@ def test_oml_power_only_profile_integrates_the_power_column() -> None:
     assert integrate(trace.samples).energy_j == pytest.approx(0.150 * 0.010)
 
 
-def test_ppk2_samples_skip_an_integer_beyond_float_range() -> None:
-    # fuzz_parsers.py: float(10**400) raised OverflowError out of the parser
-    from testbed.energy.meters import ppk2_samples
-
-    trace = ppk2_samples([1000.0, 10**400, 2000.0], t0_s=0.0, voltage_v=3.0, period_s=0.1)
-    assert len(trace.samples) == 2 and [k.line for k in trace.skipped] == [2]

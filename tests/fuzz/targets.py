@@ -33,6 +33,7 @@ from hypothesis import strategies as st
 from testbed.analysis.account import analyze
 from testbed.analysis.layers import lowpan_header_lengths
 from testbed.analysis.totals import capture_totals
+from testbed.backends import meter
 from testbed.capture import pcapfile, pcapng, sensniff
 from testbed.capture.pcapwriter import PcapWriter
 from testbed.config.lab import parse_lab
@@ -650,9 +651,9 @@ TARGETS: tuple[Target, ...] = (
     Target("IoT-LAB .oml", meters.parse_oml, (BadInput,), any_text((OML,))),
     Target("PPK2 CSV", lambda text: meters.parse_ppk2_csv(text, voltage_v=3.0), (BadInput,),
            any_text((PPK2_CSV,)), rejects=False),
-    Target("PPK2 samples",
-           lambda samples: meters.ppk2_samples(samples, t0_s=0.0, voltage_v=3.0), (BadInput,),
-           ppk2_stream(), rejects=False),
+    Target("PPK2 samples (the lab meter's filter)",
+           lambda samples: [meter.finite_sample(v) for v in samples], (), ppk2_stream(),
+           rejects=False),
     Target("CoAP sink text reading",
            lambda payload: coap_sink.parse_reading(payload, 0, "temperature"),
            (ValueError,), any_bytes(reading_seeds(), 64)),
