@@ -270,6 +270,9 @@ def _analyze(frames: Iterable[tuple[float, bytes]], prefix: ipaddress.IPv6Networ
         "bytes_max": max((v[0] for v in readings.values()), default=0),
     }
     report.per_reading.update(_message_sizes(messages))
+    if n:  # what the implementations' identifiers cost a reading (transport.identifiers)
+        report.per_reading["identifier_bytes"] = sum(
+            size for tag, size in transport.identifiers if tag.bucket()[0] == "reading") / n
     setup = buckets.get((SETUP,), [0, 0])
     overhead = buckets.get((OVERHEAD,), [0, 0])
     report.setup = {"bytes": setup[0], "frames": setup[1]}

@@ -159,6 +159,10 @@ class Transport:
         self.timed: set[Bucket] = set()  # reading buckets attributed by time (TLS)
         self.streams: dict[tuple, _Stream] = {}
         self.retransmissions = 0
+        #: (tag, bytes) of each identifier an implementation chose, once per hop: CoAP tokens
+        #: (RFC 7252 §5.3.1: 0-8 bytes, the client's pick) and XMPP ` id='...'` attributes
+        #: (RFC 6120 §8.1.3: required on an iq only, unique per stream, any length)
+        self.identifiers: list[tuple[Tag, int]] = []
         self._coap_seen: set[tuple] = set()
         self._registrations: set[tuple] = set()
         self._coap_by_mid: dict[tuple, Tag] = {}
@@ -268,6 +272,8 @@ class Transport:
         else:
             tag = Tag(purpose, (OVERHEAD,))
         self._coap_by_mid.setdefault((here, msg.message_id), tag)
+        if msg.token:
+            self.identifiers.append((tag, len(msg.token)))
         if not msg.is_request and not msg.is_empty:
             self._coap_by_token.setdefault((here, msg.token), []).append((time, tag))
         return tag
@@ -390,6 +396,8 @@ class Transport:
                 else:
                     tag = _element_tag(stream, conn, e)
                 stream.tags.append(tag)
+                if e.id is not None and stream.xmpp:
+                    self.identifiers.append((tag, len(e.id.encode()) + len(" id=''")))
                 if e.id and e.seqnr is not None:
                     conn.ids[e.id] = tag
 

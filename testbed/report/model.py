@@ -147,6 +147,9 @@ class VariantFigures:
     #: how the per-reading split was made: "seq" (each reading's bytes found by its sequence
     #: number) or "time" (TLS hides it: bytes between one reading and the next, an inference)
     per_reading_method: str | None = None
+    #: bytes per reading of identifiers the implementations chose (analysis:
+    #: per_reading.identifier_bytes): CoAP tokens, XMPP id attributes, on every hop
+    identifier_bytes: float | None = None
 
     @property
     def inferred_split(self) -> bool:
@@ -209,6 +212,7 @@ def figures_of(name: str, v: VariantResult, memory: Mapping[str, Any]) -> Varian
         messages=int(air.per_reading.get("messages") or 0),
         mismatched=r.mismatched,
         per_reading_method=air.per_reading.get("method") if steady else None,
+        identifier_bytes=air.per_reading.get("identifier_bytes") if steady else None,
     )
 
 
@@ -300,6 +304,15 @@ def table_caption(results: Results) -> str:
                     + (f" with {wakeup:g} ms wake-ups" if isinstance(wakeup, (int, float)) else "")
                     + f" (the listening it saves shows what the protocol's own radio time "
                     f"costs); both {source}")
+    ids = [(f.name, f.identifier_bytes) for f in variant_figures(results)
+           if f.identifier_bytes is not None]
+    if ids:
+        caption += ("; what the implementations add: identifiers a reading carries, their "
+                    "length the implementations' choice, not the protocol's (CoAP tokens: "
+                    "the sink's aiocoap picks them, 0-8 B; XMPP id attributes: the sensor "
+                    "apps' and the sink's hex counters, where slixmpp's own would be 36 "
+                    "characters; prosody adds none): "
+                    + ", ".join(f"{name} {size:.0f} B" for name, size in ids))
     platforms = sorted({str(h.platform) for f in variant_figures(results)
                         if (h := f.heap).platform and h.fits is not None})
     caption += ("; bytecode B: mpy-cross output of the variant's app; heap: "

@@ -49,7 +49,34 @@ def test_a_coap_get_and_its_answer_byte_by_byte() -> None:
     assert {k: v for k, v in report.per_reading.items() if k.startswith("message")} == {
         "messages": 1, "message_bytes": 51, "message_frames": 1, "message_frames_max": 1,
         "message_one_frame": 1}
+    # the implementations' identifiers: the 1-byte token in the request and in its answer
+    assert report.per_reading["identifier_bytes"] == 2
     _invariants(report)
+
+
+def test_xmpp_ids_are_the_identifier_bytes_of_their_reading() -> None:
+    """An iq readout (the sink's id 'a1f', 13 bytes as ` id='a1f'`) and its result (the same
+    id) belong to the reading the result carries; a message with no id adds nothing."""
+    c, s = address(SENSOR), CLOUD
+    get = (b"<iq type='get' id='a1f' to='s2@iot.testbed/sensor'>"
+           b"<req xmlns='urn:xmpp:iot:sensordata' momentary='true'/></iq>")
+    result = MESSAGE.replace(b"<message to='sink@iot.testbed' type='chat'>",
+                             b"<iq type='result' id='a1f' to='sink@iot.testbed'>").replace(
+                                 b"</message>", b"</iq>")
+    air = Air()
+    air.send(tcp(c, s, 40000, 5222, 100, 0, "S"), SENSOR, BR)
+    air.send(tcp(s, c, 5222, 40000, 500, 101, "SA"), BR, SENSOR)
+    air.send(tcp(c, s, 40000, 5222, 101, 501, "PA", HEADER + PRESENCE), SENSOR, BR)
+    air.send(tcp(s, c, 5222, 40000, 501, 101 + len(HEADER + PRESENCE), "PA", HEADER + get),
+             BR, SENSOR)
+    at = 101 + len(HEADER + PRESENCE)
+    air.send(tcp(c, s, 40000, 5222, at, 501 + len(HEADER + get), "PA", result), SENSOR, BR)
+    air.send(tcp(c, s, 40000, 5222, at + len(result), 501 + len(HEADER + get), "PA", MESSAGE),
+             SENSOR, BR)
+    report = analyze(air.timed())
+    _invariants(report)
+    assert report.per_reading["readings"] == 1  # seqnr 1 in the result and the message
+    assert report.per_reading["identifier_bytes"] == 2 * len(" id='a1f'")
 
 
 HEADER = (b"<?xml version='1.0'?><stream:stream to='iot.testbed' version='1.0' "

@@ -138,3 +138,21 @@ def test_the_micropython_127_line_says_bound_and_live_heap() -> None:
     assert heap_127_line("x", {"platform": "p", "error": "no node"}) == \
         "memory x on MicroPython 1.27 (p): not measured (no node)"
     assert heap_127_line("x", None) is None
+
+
+def test_the_caption_says_what_the_implementations_identifiers_add(synthetic_run: Path,
+                                                                    tmp_path: Path) -> None:
+    """Per variant, the identifier bytes the analysis found on a reading; none said for a
+    run from before the figure (the synthetic run has none)."""
+    import json
+    import shutil
+
+    assert "what the implementations add" not in table_caption(read_results(synthetic_run))
+    run = shutil.copytree(synthetic_run, tmp_path / "run")
+    data = json.loads((run / "results.json").read_text())
+    data["variants"]["coap-observe-non"]["air"]["per_reading"]["identifier_bytes"] = 2.7
+    data["variants"]["xmpp-message"]["air"]["per_reading"]["identifier_bytes"] = 0
+    (run / "results.json").write_text(json.dumps(data))
+    caption = table_caption(read_results(run))
+    assert caption.count("what the implementations add") == 1
+    assert "coap-observe-non 3 B, xmpp-message 0 B" in caption
