@@ -270,7 +270,8 @@ def _analyze(frames: Iterable[tuple[float, bytes]], prefix: ipaddress.IPv6Networ
         "bytes_max": max((v[0] for v in readings.values()), default=0),
     }
     report.per_reading.update(_message_sizes(messages))
-    if n:  # what the implementations' identifiers cost a reading (transport.identifiers)
+    if n and report.per_reading["method"] == "seq":  # the implementations' identifiers per
+        # reading (transport.identifiers); after STARTTLS they are not on the air in clear
         report.per_reading["identifier_bytes"] = sum(
             size for tag, size in transport.identifiers if tag.bucket()[0] == "reading") / n
     setup = buckets.get((SETUP,), [0, 0])
