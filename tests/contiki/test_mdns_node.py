@@ -40,7 +40,9 @@ def test_zeroconf_and_the_contiki_node_find_each_other(binary: Path) -> None:
                                       if e.get("what") == "service"])
             resolved = browser.wait_for("c1@c1._presence._tcp.local.")
         claimed = [e["name"] for e in node.events("mdns") if e.get("what") == "claimed"]
-    (mine,) = [s for s in resolved if s["name"] == "c1@c1._presence._tcp.local."]
+    mine = [s for s in resolved if s["name"] == "c1@c1._presence._tcp.local."]
+    assert len(mine) == 1, f"zeroconf resolved {resolved}; the node said:\n{node.output()}"
+    mine = mine[0]
     assert mine["server"] == "c1.local." and mine["port"] == 5562
     assert str(native.NODE_ADDRESS) in mine["addresses"]
     assert mine["properties"] == {"txtvers": "1", "port.p2pj": "5562", "status": "avail"}
