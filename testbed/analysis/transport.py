@@ -107,14 +107,18 @@ class _Stream:
     connection: _Connection | None = None
 
     def add(self, offset: int, payload: bytes, time: float) -> None:
-        """Place new payload bytes; bytes after a gap wait until the gap is filled."""
-        if offset > len(self.data):
-            self.pending[offset] = payload
-            self.times.append((offset, time))
-            self.times.sort()
-            return
+        """Place new payload bytes heard at `time`; bytes after a gap wait until it is filled."""
         self.times.append((offset, time))
         self.times.sort()
+        self.place(offset, payload)
+
+    def place(self, offset: int, payload: bytes) -> None:
+        """The bytes at stream `offset`, with no time of their own (another hop's copy filling
+        this hop's gap); past a gap they wait in `pending`, the longest piece per offset."""
+        if offset > len(self.data):
+            if len(payload) > len(self.pending.get(offset, b"")):
+                self.pending[offset] = payload
+            return
         self.data += payload[len(self.data) - offset:]
         while self.pending:
             ready = [o for o in self.pending if o <= len(self.data)]
@@ -240,9 +244,11 @@ class Transport:
         sensor = src if sport == coap.COAP_PORT else dst
         here = (src, sport, dst, dport)
         back = (dst, dport, src, sport)
+        repeated = False
         if msg.type is coap.CoapType.CON:
             seen = (hop, here, msg.message_id, payload)
-            if seen in self._coap_seen:
+            repeated = seen in self._coap_seen
+            if repeated:
                 self.retransmissions += 1
             self._coap_seen.add(seen)
         seq = reading_seq(msg.payload) if not msg.is_request else None
@@ -272,7 +278,7 @@ class Transport:
         else:
             tag = Tag(purpose, (OVERHEAD,))
         self._coap_by_mid.setdefault((here, msg.message_id), tag)
-        if msg.token:
+        if msg.token and not repeated:  # once per hop, as an XMPP element's id (not resent)
             self.identifiers.append((tag, len(msg.token)))
         if not msg.is_request and not msg.is_empty:
             self._coap_by_token.setdefault((here, msg.token), []).append((time, tag))
@@ -401,35 +407,23 @@ class Transport:
                 if e.id and e.seqnr is not None:
                     conn.ids[e.id] = tag
 
-
     def _fill_gaps_from_other_hops(self) -> None:
         """A hop whose capture missed some bytes (a fragment the sniffer did not hear) reads
         them from another hop of the same connection: TCP carries the same bytes at the same
-        sequence numbers over every hop. Only hops that saw the SYN share a sequence base."""
+        sequence numbers over every hop. Only hops that saw the same SYN share a base."""
         directions: dict[tuple, list[_Stream]] = {}
         for stream in self.streams.values():
             if stream.syn_seen:
-                directions.setdefault(stream.key[1:], []).append(stream)
+                directions.setdefault((stream.key[1:], stream.isn), []).append(stream)
         for hops in directions.values():
-            if len(hops) < 2 or not any(h.pending for h in hops):
-                continue
-            isn = hops[0].isn
-            pieces: dict[int, bytes] = {}
-            for h in hops:
-                if h.isn != isn:
+            for hop in hops:
+                if not hop.pending:
                     continue
-                for offset, piece in [(0, bytes(h.data)), *h.pending.items()]:
-                    if len(piece) > len(pieces.get(offset, b"")):
-                        pieces[offset] = piece
-            merged = bytearray()
-            for offset in sorted(pieces):
-                if offset > len(merged):
-                    break
-                merged += pieces[offset][len(merged) - offset:]
-            for h in hops:
-                if h.isn == isn and h.pending and len(merged) > len(h.data):
-                    h.data = bytearray(merged)
-                    h.pending.clear()
+                for other in hops:
+                    if other is not hop:
+                        hop.place(0, bytes(other.data))
+                        for offset, piece in other.pending.items():
+                            hop.place(offset, piece)
 
 
 # RFC 6554 §3 (RPL source routing header), RFC 8200 §4.4
