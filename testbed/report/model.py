@@ -309,11 +309,11 @@ def table_caption(results: Results) -> str:
     ids = [(f.name, f.identifier_bytes) for f in variant_figures(results)
            if f.identifier_bytes is not None]
     if ids:
-        caption += ("; what the implementations add: identifiers a reading carries, their "
-                    "length the implementations' choice, not the protocol's (CoAP tokens: "
-                    "the sink's aiocoap picks them, 0-8 B; XMPP id attributes: the sensor "
-                    "apps' and the sink's hex counters, where slixmpp's own would be 36 "
-                    "characters; prosody adds none): "
+        caption += ("; what the implementations add: bytes per reading of identifiers whose "
+                    "length is the implementation's choice, not the protocol's (CoAP tokens, "
+                    "0-8 B, picked by the sink's aiocoap; XMPP id attributes, from the sensor "
+                    "apps and from the sink's hex counter where slixmpp's default uuid4().hex "
+                    "is 32 characters), on every hop: "
                     + ", ".join(f"{name} {size:.0f} B" for name, size in ids))
     platforms = sorted({str(h.platform) for f in variant_figures(results)
                         if (h := f.heap).platform and h.fits is not None})
