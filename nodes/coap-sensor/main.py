@@ -404,10 +404,7 @@ class SensorServer:
             else:
                 if self.observe == "non":
                     observer.since_con = 0
-                    if observer.deferred is not None:  # older than this one: stale now
-                        emit("dropped", why="RFC 7641 4.5.1: a newer reading went as CON",
-                             seq=coap.decode_uint(observer.deferred[1].option(coap.OBSERVE)))
-                        observer.deferred = None
+                    self.drop_deferred(observer, "a newer reading went as CON")
                 observer.queue.append(message)
                 if observer.inflight is None:
                     self.send_queued(observer)
@@ -426,10 +423,8 @@ class SensorServer:
         a client wants the latest state), the one it replaces is a "dropped" event."""
         gap = observer.srtt if observer.srtt is not None else NON_GAP_WITHOUT_RTT
         due = now if observer.last_sent is None else observer.last_sent + gap
-        waiting = observer.deferred
-        if waiting is not None and waiting[1] is not message:  # replaced by a newer reading
-            emit("dropped", seq=coap.decode_uint(waiting[1].option(coap.OBSERVE)),
-                 why="RFC 7641 4.5.1: a newer reading within one round-trip time")
+        if observer.deferred is not None and observer.deferred[1] is not message:
+            self.drop_deferred(observer, "a newer reading within one round-trip time")
         if now < due:
             observer.deferred = [due, message]
             return
@@ -441,6 +436,13 @@ class SensorServer:
         if len(self.sent_non) > 64:
             self.sent_non.pop(next(iter(self.sent_non)))
         self.send(coap.encode(message), observer.peer)
+
+    def drop_deferred(self, observer, why):
+        """The NON notification waiting for the rate limit is stale: a "dropped" event."""
+        if observer.deferred is not None:
+            emit("dropped", seq=coap.decode_uint(observer.deferred[1].option(coap.OBSERVE)),
+                 why="RFC 7641 4.5.1: " + why)
+            observer.deferred = None
 
     def send_queued(self, observer):
         """RFC 7252 §4.2: send the next CON with a random initial timeout in
