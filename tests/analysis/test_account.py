@@ -11,8 +11,10 @@ from testbed.analysis.account import analyze, analyze_capture
 from testbed.errors import BadInput
 
 from .frames import CLOUD, Air, address, coap_get, tcp, udp
-
-SENSOR, BR = 2, 1
+from .sessions import (
+    BR, FEATURES, HEADER, MESSAGE, PRESENCE, SENSOR, presence_and_reading, tls_session,
+    xmpp_session,
+)
 
 
 def _invariants(report) -> None:  # type: ignore[no-untyped-def]
@@ -79,42 +81,6 @@ def test_xmpp_ids_are_the_identifier_bytes_of_their_reading() -> None:
     assert report.per_reading["identifier_bytes"] == 2 * len(" id='a1f'")
 
 
-HEADER = (b"<?xml version='1.0'?><stream:stream to='iot.testbed' version='1.0' "
-          b"xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>")
-FEATURES = b"<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>"
-PRESENCE = b"<presence/>"
-MESSAGE = (b"<message to='sink@iot.testbed' type='chat'><fields xmlns='urn:xmpp:iot:sensordata'"
-           b" seqnr='1'><node nodeId='s2'><timestamp value='2026-11-26T06:04:41Z'><numeric "
-           b"name='temperature' momentary='true' value='20.7' unit='Cel'/></timestamp></node>"
-           b"</fields></message>")
-
-
-def xmpp_session(air: Air) -> dict[str, int]:
-    """A TCP connection sensor -> cloud:5222; returns the index where each phase starts."""
-    c, s = address(SENSOR), CLOUD
-
-    def cs(seq: int, ack: int, flags: str, data: bytes = b"") -> bytes:
-        return tcp(c, s, 40000, 5222, seq, ack, flags, data)
-
-    def sc(seq: int, ack: int, flags: str, data: bytes = b"") -> bytes:
-        return tcp(s, c, 5222, 40000, seq, ack, flags, data)
-    marks = {}
-    air.send(cs(100, 0, "S"), SENSOR, BR)
-    air.send(sc(500, 101, "SA"), BR, SENSOR)
-    air.send(cs(101, 501, "A"), SENSOR, BR)
-    air.send(cs(101, 501, "PA", HEADER), SENSOR, BR)
-    air.send(sc(501, 101 + len(HEADER), "PA", HEADER + FEATURES), BR, SENSOR)
-    at = 101 + len(HEADER)
-    air.send(cs(at, 501 + len(HEADER + FEATURES), "PA", PRESENCE), SENSOR, BR)
-    at += len(PRESENCE)
-    marks["reading"] = len(air.frames)
-    air.send(cs(at, 501 + len(HEADER + FEATURES), "PA", MESSAGE), SENSOR, BR, retry=1)
-    air.send(sc(501 + len(HEADER + FEATURES), at + len(MESSAGE), "A"), BR, SENSOR)
-    marks["retransmission"] = len(air.frames)
-    air.send(cs(at, 501 + len(HEADER + FEATURES), "PA", MESSAGE), SENSOR, BR)
-    marks["teardown"] = len(air.frames)
-    air.send(cs(at + len(MESSAGE), 501 + len(HEADER + FEATURES), "FA"), SENSOR, BR)
-    return marks
 
 
 def test_an_xmpp_session_setup_reading_retransmission_teardown() -> None:
@@ -192,56 +158,6 @@ def test_a_bad_fcs_read_from_a_file_is_still_caught(tmp_path: Path) -> None:
     _invariants(report)
 
 
-STARTTLS = b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"
-PROCEED = b"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"
-
-
-def record(content_type: int, length: int, version: bytes = b"\x03\x03") -> bytes:
-    """A TLS record (RFC 8446 §5.1) with a stand-in body: only the framing matters here."""
-    return bytes((content_type,)) + version + length.to_bytes(2, "big") + bytes(
-        (i * 7 + content_type) & 0xFF for i in range(length))
-
-
-def tls_session(air: Air) -> dict[str, int]:
-    """sensor -> cloud:5222 with STARTTLS; returns the frame index where each phase starts."""
-    c, s = address(SENSOR), CLOUD
-    at = {"c": 101, "s": 501}
-    marks = {}
-
-    def send(frm: str, data: bytes = b"", flags: str = "PA") -> None:
-        if frm == "c":
-            air.send(tcp(c, s, 40000, 5222, at["c"], at["s"], flags, data), SENSOR, BR)
-        else:
-            air.send(tcp(s, c, 5222, 40000, at["s"], at["c"], flags, data), BR, SENSOR)
-        at[frm] += len(data)
-
-    air.send(tcp(c, s, 40000, 5222, 100, 0, "S"), SENSOR, BR)
-    air.send(tcp(s, c, 5222, 40000, 500, 101, "SA"), BR, SENSOR)
-    send("c", flags="A")
-    send("c", HEADER + STARTTLS)
-    send("s", HEADER + PROCEED)
-    send("c", record(22, 60, b"\x03\x01"))  # ClientHello
-    send("s", record(22, 90) + record(20, 1) + record(23, 40))  # ServerHello .. Finished
-    send("c", record(20, 1) + record(23, 30))  # the client's Finished
-    send("c", record(23, 80))  # restarted stream, SASL, bind (all encrypted)
-    send("s", record(23, 70))
-    marks["presence"] = len(air.frames)
-    send("c", record(23, 28))  # the presence: still on its way when reading 1 is taken
-    marks["reading1"] = len(air.frames)
-    send("c", record(23, 140))
-    send("s", flags="A")  # the TCP ACK answering reading 1
-    marks["keepalive"] = len(air.frames)
-    send("c", record(23, 18))  # a whitespace keepalive: one encrypted byte
-    send("s", flags="A")
-    marks["reading2"] = len(air.frames)
-    send("c", record(23, 141))
-    send("s", flags="A")
-    marks["close"] = len(air.frames)
-    send("c", record(23, 33) + record(21, 19))  # </stream:stream>, close_notify
-    send("c", flags="FA")
-    return marks
-
-
 @pytest.mark.parametrize("held_back", [False, True], ids=["on-time", "held-back"])
 def test_tls_readings_attributed_by_time_from_the_nodes_own_events(held_back: bool) -> None:
     air = Air()
@@ -297,29 +213,12 @@ def test_a_segment_after_a_lost_one_counts_its_bytes_once() -> None:
     assert report.by_layer["transport"] == 20 * 4
 
 
-def _presence_and_reading(air: Air, hops: list[tuple[int, int]], *, repeat: bool = False,
-                          lost_on: tuple[int, int] | None = None) -> None:
-    """sensor -> cloud:5222 over `hops`; the presence and reading 1 leave in one segment
-    (Nagle), sent again when `repeat`; the header segment is not heard on hop `lost_on`."""
-    c, s = address(SENSOR), CLOUD
-    at = 101 + len(HEADER)
-    segments = [tcp(c, s, 40000, 5222, 100, 0, "S"),
-                tcp(c, s, 40000, 5222, 101, 501, "PA", HEADER),
-                tcp(c, s, 40000, 5222, at, 501, "PA", PRESENCE + MESSAGE)]
-    if repeat:
-        segments.append(segments[-1])
-    for i, segment in enumerate(segments):
-        for hop in hops:
-            if not (i == 1 and hop == lost_on):
-                air.send(segment, *hop)
-
-
 def test_a_retransmission_splits_over_the_elements_it_repeats() -> None:
     """A TCP retransmission of a segment carrying the presence and reading 1 counts for each
     as the first copy did, not all for the element its first byte belongs to."""
     once, twice = Air(), Air()
-    _presence_and_reading(once, [(SENSOR, BR)])
-    _presence_and_reading(twice, [(SENSOR, BR)], repeat=True)
+    presence_and_reading(once, [(SENSOR, BR)])
+    presence_and_reading(twice, [(SENSOR, BR)], repeat=True)
     first, again = analyze(once.timed()), analyze(twice.timed())
     _invariants(again)
     assert again.retransmissions["transport"] == 1
@@ -339,8 +238,8 @@ def test_bytes_one_hop_missed_are_read_from_another_hop() -> None:
     router = 3
     hops = [(SENSOR, router), (router, BR)]
     heard, missed = Air(), Air()
-    _presence_and_reading(heard, hops)
-    _presence_and_reading(missed, hops, lost_on=hops[1])
+    presence_and_reading(heard, hops)
+    presence_and_reading(missed, hops, lost_on=hops[1])
     full, gap = analyze(heard.timed()), analyze(missed.timed())
     _invariants(gap)
     assert gap.per_reading["readings"] == 1

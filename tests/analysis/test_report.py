@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from .frames import Air
-from .test_account import xmpp_session
+from .sessions import xmpp_session
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -43,7 +43,7 @@ def test_a_damaged_capture_is_one_line_and_status_2(tmp_path: Path) -> None:
 
 
 def test_events_attribute_tls_readings_by_time(tmp_path: Path) -> None:
-    from .test_account import SENSOR, tls_session
+    from .sessions import SENSOR, tls_session
 
     air = Air()
     marks = tls_session(air)

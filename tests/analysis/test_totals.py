@@ -11,7 +11,7 @@ from testbed.analysis.totals import Totals, capture_totals
 from testbed.errors import BadInput
 
 from .frames import Air, address, coap_get, udp
-from .test_account import BR, SENSOR, xmpp_session
+from .sessions import BR, SENSOR, xmpp_session
 
 
 def _capture(tmp_path: Path) -> Path:

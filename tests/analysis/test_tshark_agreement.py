@@ -21,7 +21,7 @@ from testbed.experiment.results import Results
 from testbed.experiment.variants import Variant
 
 from .frames import Air
-from .test_account import BR, SENSOR, _presence_and_reading, xmpp_session
+from .sessions import BR, SENSOR, presence_and_reading, xmpp_session
 from .tshark_split import coap_reading_bytes, xmpp_message_bytes
 
 
@@ -81,9 +81,9 @@ def test_the_xmpp_split_on_hand_built_captures(tmp_path: Path, capture: str) -> 
     if capture == "session":
         xmpp_session(air)
     elif capture == "coalesced-and-sent-again":
-        _presence_and_reading(air, [(SENSOR, BR)], repeat=True)
+        presence_and_reading(air, [(SENSOR, BR)], repeat=True)
     else:
-        _presence_and_reading(air, [(SENSOR, 3), (3, BR)], lost_on=(3, BR))
+        presence_and_reading(air, [(SENSOR, 3), (3, BR)], lost_on=(3, BR))
     path = air.write(tmp_path / "capture.pcap")
     per_reading = analyze_capture(path).per_reading
     assert per_reading["readings"] == 1

@@ -116,7 +116,7 @@ def test_the_totals_line_is_what_tshark_counts(tmp_path: Path):
     totals `sniff` prints after writing equal tshark's frame.len, ACK frames, tcp.len and
     udp.length - 8 summed over the pcap it wrote."""
     from tests.analysis.frames import CLOUD, Air, address, udp
-    from tests.analysis.test_account import SENSOR, xmpp_session
+    from tests.analysis.sessions import SENSOR, xmpp_session
 
     air = Air()
     xmpp_session(air)
