@@ -6,31 +6,18 @@ import json
 from pathlib import Path
 
 from tests.cli import run_cli
-
-OML_HEADER = """protocol: 4
-domain: 12345
-start-time: 1796490000
-sender-id: m3-7
-app-name: control_node_measures
-schema: 0 _experiment_metadata subject:string key:string value:string
-schema: 1 control_node_measures_consumption timestamp_s:uint32 timestamp_us:uint32 power:double voltage:double current:double
-content: text
-
-"""
-
-
-def _oml(rows: list[str]) -> str:
-    return OML_HEADER + "\n".join(rows) + "\n"
+from tests.energy.recordings import OML_HEADER, oml_row
 
 
 def test_an_iot_lab_consumption_file_is_integrated(tmp_path: Path) -> None:
     """11 samples 1 ms apart at 3.3 V x 20 mA (0.066 W): 10 ms, 0.660 mJ, 20 mA mean; the
     row whose power is not voltage x current is skipped and named by its line."""
-    rows = [f"{0.1 + i / 1000:.3f}\t1\t{i}\t1796490000\t{i * 1000}\t0.066\t3.3\t0.020"
-            for i in range(11)]
-    rows.insert(5, "0.105\t1\t99\t1796490000\t4500\t0.5\t3.3\t0.020")
+    rows = [oml_row(i, i / 1000, 0.020, voltage=3.3) for i in range(11)]
+    bad = oml_row(99, 0.0045, 0.020, voltage=3.3).split("\t")
+    bad[5] = "0.5"  # the power column, not 3.3 V x 20 mA
+    rows.insert(5, "\t".join(bad))
     trace = tmp_path / "m3_7.oml"
-    trace.write_text(_oml(rows))
+    trace.write_text(OML_HEADER + "\n".join(rows) + "\n")
     done = run_cli("meter", str(trace))
     assert done.returncode == 0, done.stderr
     assert f"{trace} (oml): 0.660 mJ over 0.010 s, mean 20.000 mA, 11 samples every 1000 µs" \
