@@ -1117,10 +1117,12 @@ def meter(
     from testbed.energy.meters import integrate, parse_oml, parse_ppk2_csv, parse_serial_lines
     from testbed.errors import BadInput
 
+    parsers = {"serial-lines": parse_serial_lines, "oml": parse_oml,
+               "ppk2-csv": lambda text: parse_ppk2_csv(text, voltage_v=voltage or 0.0)}
     if kind == "auto":
         kind = {".oml": "oml", ".csv": "ppk2-csv"}.get(trace.suffix.lower(), "serial-lines")
-    if kind not in ("serial-lines", "oml", "ppk2-csv"):
-        raise BadInput(f"meter: --format {kind}: expected serial-lines, oml, ppk2-csv or auto")
+    if kind not in parsers:
+        raise BadInput(f"meter: --format {kind}: expected {', '.join(parsers)} or auto")
     if kind == "ppk2-csv" and voltage is None:
         raise BadInput(f"meter: {trace}: a Power Profiler export holds current only: give "
                        "--voltage (the supply the PPK2 was set to)")
@@ -1129,13 +1131,7 @@ def meter(
     except OSError as exc:
         raise BadInput(f"meter: {trace}: cannot read ({exc.strerror})") from exc
     try:
-        if kind == "oml":
-            recording = parse_oml(text)
-        elif kind == "ppk2-csv":
-            assert voltage is not None
-            recording = parse_ppk2_csv(text, voltage_v=voltage)
-        else:
-            recording = parse_serial_lines(text)
+        recording = parsers[kind](text)
     except BadInput as exc:
         raise BadInput(f"meter: {trace}: {exc}") from exc
     if len(recording.samples) < 2:

@@ -53,3 +53,6 @@ def test_nothing_to_integrate_is_one_line_and_exit_2(tmp_path: Path) -> None:
                                    "need 2 to integrate; line 2: not numbers")
     missing = run_cli("meter", str(tmp_path / "absent.oml"))
     assert missing.returncode == 2 and "cannot read" in missing.stderr
+    bogus = run_cli("meter", str(trace), "--format", "csv")
+    assert bogus.returncode == 2 and bogus.stderr.strip() == (
+        "testbed: meter: --format csv: expected serial-lines, oml, ppk2-csv or auto")
