@@ -86,8 +86,9 @@ def _segment_shares(segment: dict[str, str], by_number: dict[int, dict[str, str]
     """Each frame of the segment's datagram: the part of its bytes that is <message/>.
 
     A frame's inline bytes weigh what they serve: the TCP header what the segment's first
-    payload byte serves, each payload byte its element (DESIGN.md's rule, worked out here in
-    uncompressed datagram offsets from tshark's 6lowpan.frag.offset/size and tcp.len)."""
+    payload byte serves, each payload byte its element (the rule account.py's and
+    transport.py's docstrings state, worked out here in uncompressed datagram offsets from
+    tshark's 6lowpan.frag.offset/size and tcp.len, not with their code)."""
     seq, length = int(segment["tcp.seq"]), int(segment["tcp.len"])
     header = int(segment["tcp.hdr_len"])
     numbers = sorted(_with_fragments(segment))
